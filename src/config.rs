@@ -1,0 +1,474 @@
+//! Configuration: `driftguard.toml` plus environment overrides, validated at start-up.
+//!
+//! Every key has a default, so no file at all is a valid configuration. An unknown key or
+//! a bad value is an error that names the key (e.g. `server.listen`) or the variable.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::credentials::{self, Environment};
+
+/// Environment variable: the listen address.
+pub const ENV_LISTEN: &str = "DRIFTGUARD_LISTEN";
+/// Environment variable: the data directory.
+pub const ENV_DATA_DIR: &str = "DRIFTGUARD_DATA_DIR";
+/// Environment variable: the first live key of a new store.
+pub const ENV_BOOTSTRAP_KEY: &str = "DRIFTGUARD_BOOTSTRAP_KEY";
+/// Environment variable: the configuration file.
+pub const ENV_CONFIG: &str = "DRIFTGUARD_CONFIG";
+/// The file looked for in the working directory when no path is given.
+pub const DEFAULT_CONFIG_FILE: &str = "driftguard.toml";
+
+/// The whole configuration.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `[server]`.
+    pub server: ServerConfig,
+    /// `[storage]`.
+    pub storage: StorageConfig,
+    /// `[limits]`.
+    pub limits: LimitsConfig,
+    /// `[credits]`.
+    pub credits: CreditsConfig,
+    /// `[webhooks]`.
+    pub webhooks: WebhooksConfig,
+    /// From `DRIFTGUARD_BOOTSTRAP_KEY` only (never from the file, never logged).
+    #[serde(skip)]
+    pub bootstrap_key: Option<BootstrapKey>,
+}
+
+/// `[server]`: the listener.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to bind; `DRIFTGUARD_LISTEN` overrides.
+    pub listen: SocketAddr,
+    /// PEM certificate chain; with `tls_key`, the API is served over HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key.
+    pub tls_key: Option<PathBuf>,
+    /// Larger request bodies get `413`.
+    pub max_body_bytes: u64,
+    /// Time a client has to send a request's headers (and a TLS handshake).
+    #[serde(deserialize_with = "duration")]
+    pub header_timeout: Duration,
+    /// Time a client has to send a request's body.
+    #[serde(deserialize_with = "duration")]
+    pub body_timeout: Duration,
+    /// A connection with no request in flight and no bytes received for this long is closed.
+    #[serde(deserialize_with = "duration")]
+    pub idle_timeout: Duration,
+    /// Connections served at once; more wait in the kernel's accept queue.
+    pub max_connections: usize,
+    /// On shutdown, how long in-flight requests get to finish.
+    #[serde(deserialize_with = "duration")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            tls_cert: None,
+            tls_key: None,
+            max_body_bytes: 1_048_576,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1024,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// `[storage]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Holds the redb file and `bootstrap-key`; `DRIFTGUARD_DATA_DIR` overrides.
+    pub data_dir: PathBuf,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            data_dir: PathBuf::from("./driftguard-data"),
+        }
+    }
+}
+
+/// `[limits]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Per API key, token bucket (GCRA).
+    pub requests_per_minute: u32,
+    /// Per account.
+    pub key_creations_per_hour: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            requests_per_minute: 100,
+            key_creations_per_hour: 10,
+        }
+    }
+}
+
+/// `[credits]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CreditsConfig {
+    /// Starting balance of a new account.
+    pub default_quota: u64,
+}
+
+impl Default for CreditsConfig {
+    fn default() -> Self {
+        CreditsConfig {
+            default_quota: 1_000_000,
+        }
+    }
+}
+
+/// `[webhooks]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Delay before attempt 2, 3, …; a delivery is abandoned after `1 + len` failures.
+    #[serde(deserialize_with = "durations")]
+    pub retry_delays: Vec<Duration>,
+    /// An attempt that has no 2xx answer within this time fails.
+    #[serde(deserialize_with = "duration")]
+    pub attempt_timeout: Duration,
+    /// Extra trust anchors (PEM) for webhook endpoints.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        WebhooksConfig {
+            retry_delays: vec![Duration::from_secs(5), Duration::from_secs(25)],
+            attempt_timeout: Duration::from_secs(10),
+            ca_file: None,
+        }
+    }
+}
+
+/// The bootstrap key; its `Debug` never shows the key.
+#[derive(Clone)]
+pub struct BootstrapKey(pub String);
+
+impl std::fmt::Debug for BootstrapKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BootstrapKey({}…)", credentials::preview(&self.0))
+    }
+}
+
+/// A configuration that cannot be used; the message names the key or variable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file has an unknown key, a bad value or bad TOML.
+    #[error("configuration file {path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+    /// A value that parsed but cannot work.
+    #[error("configuration key {key}: {message}")]
+    Value {
+        /// E.g. `limits.requests_per_minute`.
+        key: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// An environment variable with a bad value.
+    #[error("environment variable {var}: {message}")]
+    Env {
+        /// The variable.
+        var: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Finds and loads the configuration: `explicit` (from `--config`), else
+    /// `DRIFTGUARD_CONFIG`, else `./driftguard.toml` if present, else the defaults; then
+    /// applies the environment overrides and validates. `env` reads a variable (tests pass
+    /// their own).
+    pub fn load(
+        explicit: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let path = match explicit {
+            Some(p) => Some(p.to_path_buf()),
+            None => match env(ENV_CONFIG).filter(|v| !v.is_empty()) {
+                Some(p) => Some(PathBuf::from(p)),
+                None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.exists()),
+            },
+        };
+        let mut config = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                Config::from_toml(&text)
+                    .map_err(|message| ConfigError::Invalid { path, message })?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(env)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses TOML text; the error names the offending key path.
+    pub fn from_toml(text: &str) -> Result<Config, String> {
+        let deserializer = toml::Deserializer::parse(text).map_err(|e| e.to_string())?;
+        serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let message = inner.message().to_owned();
+            if path == "." {
+                message
+            } else {
+                format!("{path}: {message}")
+            }
+        })
+    }
+
+    fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(listen) = env(ENV_LISTEN) {
+            self.server.listen = listen.parse().map_err(|_| ConfigError::Env {
+                var: ENV_LISTEN,
+                message: format!("{listen:?} is not an address like 127.0.0.1:8080"),
+            })?;
+        }
+        if let Some(dir) = env(ENV_DATA_DIR) {
+            if dir.is_empty() {
+                return Err(ConfigError::Env {
+                    var: ENV_DATA_DIR,
+                    message: "must not be empty".into(),
+                });
+            }
+            self.storage.data_dir = PathBuf::from(dir);
+        }
+        if let Some(key) = env(ENV_BOOTSTRAP_KEY) {
+            if credentials::key_environment(&key) != Some(Environment::Live) {
+                return Err(ConfigError::Env {
+                    var: ENV_BOOTSTRAP_KEY,
+                    message: "must be a well-formed live key: dg_live_ followed by 24 to 120 characters of A-Z a-z 0-9 _ -".into(),
+                });
+            }
+            self.bootstrap_key = Some(BootstrapKey(key));
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let value = |key, message: &str| ConfigError::Value {
+            key,
+            message: message.to_owned(),
+        };
+        match (&self.server.tls_cert, &self.server.tls_key) {
+            (Some(_), None) => {
+                return Err(value(
+                    "server.tls_key",
+                    "required when server.tls_cert is set",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(value(
+                    "server.tls_cert",
+                    "required when server.tls_key is set",
+                ))
+            }
+            _ => {}
+        }
+        if self.server.max_body_bytes == 0 {
+            return Err(value("server.max_body_bytes", "must be at least 1"));
+        }
+        if self.server.max_connections == 0 {
+            return Err(value("server.max_connections", "must be at least 1"));
+        }
+        for (key, d) in [
+            ("server.header_timeout", self.server.header_timeout),
+            ("server.body_timeout", self.server.body_timeout),
+            ("server.idle_timeout", self.server.idle_timeout),
+            ("webhooks.attempt_timeout", self.webhooks.attempt_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(value(key, "must be longer than zero"));
+            }
+        }
+        if self.limits.requests_per_minute == 0 {
+            return Err(value("limits.requests_per_minute", "must be at least 1"));
+        }
+        if self.limits.key_creations_per_hour == 0 {
+            return Err(value("limits.key_creations_per_hour", "must be at least 1"));
+        }
+        if self.storage.data_dir.as_os_str().is_empty() {
+            return Err(value("storage.data_dir", "must not be empty"));
+        }
+        Ok(())
+    }
+}
+
+/// Reads `"250ms"`, `"5s"`, `"2m"`… (humantime syntax).
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_duration(&text).map_err(serde::de::Error::custom)
+}
+
+fn durations<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
+    let texts = Vec::<String>::deserialize(d)?;
+    texts
+        .iter()
+        .map(|t| parse_duration(t).map_err(serde::de::Error::custom))
+        .collect()
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|e| format!("{text:?} is not a duration like \"250ms\", \"5s\" or \"2m\" ({e})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn defaults_match_the_spec() {
+        let c = Config::from_toml("").expect("empty is valid");
+        assert_eq!(c.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.storage.data_dir, PathBuf::from("./driftguard-data"));
+        assert_eq!(c.server.max_body_bytes, 1_048_576);
+        assert_eq!(c.limits.requests_per_minute, 100);
+        assert_eq!(c.limits.key_creations_per_hour, 10);
+        assert_eq!(c.credits.default_quota, 1_000_000);
+        assert_eq!(
+            c.webhooks.retry_delays,
+            [Duration::from_secs(5), Duration::from_secs(25)]
+        );
+        assert_eq!(c.webhooks.attempt_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn the_example_file_is_valid() {
+        let text = include_str!("../driftguard.toml.example");
+        let c = Config::from_toml(text).expect("example parses");
+        assert!(
+            c.server.tls_cert.is_none(),
+            "the example must run without TLS files"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = Config::from_toml("[server]\nlisten_addr = \"0.0.0.0:1\"\n").unwrap_err();
+        assert!(err.contains("server.listen_addr"), "{err}");
+        let err = Config::from_toml("[servr]\n").unwrap_err();
+        assert!(err.contains("servr"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let err = Config::from_toml("[webhooks]\nretry_delays = [\"5s\", \"soon\"]\n").unwrap_err();
+        assert!(err.contains("webhooks.retry_delays"), "{err}");
+        let err = Config::from_toml("[server]\nlisten = \"nowhere\"\n").unwrap_err();
+        assert!(err.contains("server.listen"), "{err}");
+        let err = Config::from_toml("[limits]\nrequests_per_minute = -1\n").unwrap_err();
+        assert!(err.contains("limits.requests_per_minute"), "{err}");
+        let mut c = Config::default();
+        c.limits.requests_per_minute = 0;
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("limits.requests_per_minute"));
+        c = Config::default();
+        c.server.tls_cert = Some("/x".into());
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("server.tls_key"));
+    }
+
+    #[test]
+    fn durations_use_the_documented_syntax() {
+        let c = Config::from_toml(
+            "[webhooks]\nretry_delays = [\"250ms\", \"2m\"]\nattempt_timeout = \"3s\"\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            c.webhooks.retry_delays,
+            [Duration::from_millis(250), Duration::from_secs(120)]
+        );
+        assert_eq!(c.webhooks.attempt_timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn environment_overrides() {
+        let key = "dg_live_abcdefghijklmnopqrstuvwxyz012345";
+        let env = |name: &str| match name {
+            ENV_LISTEN => Some("0.0.0.0:9999".to_owned()),
+            ENV_DATA_DIR => Some("/data".to_owned()),
+            ENV_BOOTSTRAP_KEY => Some(key.to_owned()),
+            _ => None,
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = Config::load(Some(&write(&dir, "")), env).expect("valid");
+        assert_eq!(c.server.listen.to_string(), "0.0.0.0:9999");
+        assert_eq!(c.storage.data_dir, PathBuf::from("/data"));
+        assert_eq!(c.bootstrap_key.as_ref().map(|k| k.0.as_str()), Some(key));
+        assert!(
+            !format!("{c:?}").contains(key),
+            "Debug must not show the key"
+        );
+
+        let bad_key = |name: &str| {
+            (name == ENV_BOOTSTRAP_KEY)
+                .then(|| "dg_test_abcdefghijklmnopqrstuvwxyz012345".to_owned())
+        };
+        let err = Config::load(Some(&write(&dir, "")), bad_key).unwrap_err();
+        assert!(err.to_string().contains(ENV_BOOTSTRAP_KEY), "{err}");
+        let bad_listen = |name: &str| (name == ENV_LISTEN).then(|| "localhost".to_owned());
+        let err = Config::load(Some(&write(&dir, "")), bad_listen).unwrap_err();
+        assert!(err.to_string().contains(ENV_LISTEN), "{err}");
+    }
+
+    #[test]
+    fn a_missing_explicit_file_is_an_error() {
+        let err =
+            Config::load(Some(Path::new("/nonexistent/driftguard.toml")), no_env).unwrap_err();
+        assert!(matches!(err, ConfigError::Read { .. }));
+    }
+
+    fn write(dir: &tempfile::TempDir, text: &str) -> PathBuf {
+        let path = dir.path().join("driftguard.toml");
+        std::fs::write(&path, text).expect("write config");
+        path
+    }
+}

@@ -1,0 +1,232 @@
+//! The running daemon: opens the store, bootstraps the first account, binds the listener
+//! and serves until told to stop. Used by `driftguard serve` and by the integration tests.
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::clock::now_ms;
+use crate::config::{Config, ENV_BOOTSTRAP_KEY};
+use crate::credentials::{self, Environment};
+use crate::http::auth::Auth;
+use crate::http::request::BodyLimits;
+use crate::http::server::{self, ConnectionLimits};
+use crate::http::{tls, AppState};
+use crate::store::{Store, StoreError};
+
+/// Where a generated first key is written, inside `data_dir`.
+pub const BOOTSTRAP_KEY_FILE: &str = "bootstrap-key";
+
+/// How often coalesced key uses are written.
+const KEY_USE_FLUSH_EVERY: Duration = Duration::from_secs(5);
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The store could not be opened or bootstrapped.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The certificate or key could not be loaded.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr} (server.listen / DRIFTGUARD_LISTEN): {source}")]
+    Bind {
+        /// The configured address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The bootstrap key file could not be written.
+    #[error("cannot write the bootstrap key file {path}: {source}")]
+    BootstrapFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A running daemon. Dropping it without [`Daemon::shutdown`] aborts nothing in flight;
+/// call `shutdown` for a clean stop.
+pub struct Daemon {
+    local_addr: SocketAddr,
+    scheme: &'static str,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<()>,
+    key_use_flusher: JoinHandle<()>,
+    state: Arc<AppState>,
+}
+
+impl Daemon {
+    /// Opens the store, bootstraps it if new, binds the listener and starts serving.
+    pub async fn start(config: Config) -> Result<Daemon, StartError> {
+        let data_dir = config.storage.data_dir.clone();
+        let store = tokio::task::spawn_blocking(move || Store::open(&data_dir))
+            .await
+            .map_err(|e| StoreError::Internal(e.to_string()))??;
+        tracing::info!(path = %store.path().display(), "store open");
+        bootstrap(&store, &config).await?;
+
+        let tls = match (&config.server.tls_cert, &config.server.tls_key) {
+            (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+            _ => None,
+        };
+        let addr = config.server.listen;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        if tls.is_some() {
+            tracing::info!(%local_addr, "serving HTTPS (HTTP/2 and HTTP/1.1)");
+        } else {
+            tracing::warn!(
+                %local_addr,
+                "serving plain HTTP: no TLS certificate configured (server.tls_cert/tls_key); \
+                 keep it on a loopback address or behind a TLS-terminating proxy"
+            );
+        }
+
+        let state = Arc::new(AppState {
+            store: store.clone(),
+            auth: Auth::new(
+                store,
+                NonZeroU32::new(config.limits.requests_per_minute).unwrap_or(NonZeroU32::MIN),
+                NonZeroU32::new(config.limits.key_creations_per_hour).unwrap_or(NonZeroU32::MIN),
+            ),
+            body_limits: BodyLimits {
+                max_bytes: config.server.max_body_bytes,
+                timeout: config.server.body_timeout,
+            },
+            scheme,
+        });
+        let limits = ConnectionLimits {
+            header_timeout: config.server.header_timeout,
+            idle_timeout: config.server.idle_timeout,
+            max_connections: config.server.max_connections,
+            shutdown_grace: config.server.shutdown_grace,
+        };
+        let (stop, stopped) = watch::channel(false);
+        let server = tokio::spawn(server::serve(
+            listener,
+            tls,
+            state.clone(),
+            limits,
+            stopped.clone(),
+        ));
+        let key_use_flusher = tokio::spawn(flush_key_uses(state.clone(), stopped));
+        Ok(Daemon {
+            local_addr,
+            scheme,
+            stop,
+            server,
+            key_use_flusher,
+            state,
+        })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// `http` or `https`.
+    pub fn scheme(&self) -> &'static str {
+        self.scheme
+    }
+
+    /// Stops accepting, drains in-flight requests (bounded by `server.shutdown_grace`),
+    /// writes pending key uses and closes the store.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        if let Err(e) = self.server.await {
+            tracing::error!(error = %e, "the server task failed");
+        }
+        let _ = self.key_use_flusher.await;
+        self.state.auth.flush().await;
+        let store = self.state.store.clone();
+        drop(self.state);
+        let _ = tokio::task::spawn_blocking(move || store.close()).await;
+        tracing::info!("stopped");
+    }
+}
+
+async fn flush_key_uses(state: Arc<AppState>, mut stopped: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(KEY_USE_FLUSH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = server::stopped(&mut stopped) => return,
+            _ = tick.tick() => state.auth.flush().await,
+        }
+    }
+}
+
+/// On the first start only: creates the `default` account and its first live key, from
+/// `DRIFTGUARD_BOOTSTRAP_KEY` or freshly generated and written to `<data_dir>/bootstrap-key`.
+async fn bootstrap(store: &Store, config: &Config) -> Result<(), StartError> {
+    if store.has_accounts().await? {
+        if config.bootstrap_key.is_some() {
+            tracing::info!("the store already has accounts; {ENV_BOOTSTRAP_KEY} is ignored");
+        }
+        return Ok(());
+    }
+    let (key, file) = match &config.bootstrap_key {
+        Some(given) => (given.0.clone(), None),
+        None => {
+            let key = credentials::generate_key(Environment::Live);
+            let path = config.storage.data_dir.join(BOOTSTRAP_KEY_FILE);
+            // Written before the commit: if the commit fails, the next start overwrites it.
+            write_secret_file(&path, &key).map_err(|source| StartError::BootstrapFile {
+                path: path.clone(),
+                source,
+            })?;
+            (key, Some(path))
+        }
+    };
+    let preview = credentials::preview(&key);
+    store
+        .create_account(
+            "default".into(),
+            config.credits.default_quota,
+            key,
+            now_ms(),
+        )
+        .await?;
+    match file {
+        Some(path) => tracing::info!(
+            key_preview = %preview,
+            file = %path.display(),
+            "first start: created account `default`; its API key is in the file"
+        ),
+        None => tracing::info!(
+            key_preview = %preview,
+            "first start: created account `default` with the key from {ENV_BOOTSTRAP_KEY}"
+        ),
+    }
+    Ok(())
+}
+
+/// Writes `secret` to a file only the owner can read (mode 0600).
+fn write_secret_file(path: &Path, secret: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    #[cfg(unix)]
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    file.write_all(secret.as_bytes())?;
+    file.write_all(b"\n")?;
+    file.sync_all()
+}

@@ -1,0 +1,170 @@
+//! Who is calling, and may they: API-key authentication, rate limits, and the coalesced
+//! `last_used_at` bookkeeping.
+//!
+//! The hot path never touches the disk for a known key: active keys are cached by hash
+//! (the cache is invalidated when a key is revoked or deleted through the API), and uses
+//! are collected in memory and written in one transaction every few seconds.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Mutex, RwLock};
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use hyper::HeaderMap;
+
+use super::error::ApiError;
+use crate::credentials::{self, Environment, KeyHash};
+use crate::model::{AccountId, ApiKey};
+use crate::store::{KeyUse, Store};
+
+/// The authenticated caller of a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caller {
+    /// Owner of everything the request may touch.
+    pub account: AccountId,
+    /// The key used.
+    pub key_id: u128,
+    /// Live keys spend credits.
+    pub environment: Environment,
+}
+
+/// Authentication and rate limiting state shared by all connections.
+pub struct Auth {
+    store: Store,
+    /// Active keys by hash. A std lock: it is never held across an await.
+    active_keys: RwLock<HashMap<KeyHash, Caller>>,
+    /// Per key: `limits.requests_per_minute`.
+    requests: DefaultKeyedRateLimiter<u128>,
+    /// Per account: `limits.key_creations_per_hour`.
+    key_creations: DefaultKeyedRateLimiter<AccountId>,
+    /// Latest use of each key since the last flush.
+    pending_uses: Mutex<HashMap<(AccountId, u128), i64>>,
+}
+
+impl Auth {
+    /// Builds the limiter state from the configured rates (both at least 1).
+    pub fn new(
+        store: Store,
+        requests_per_minute: NonZeroU32,
+        key_creations_per_hour: NonZeroU32,
+    ) -> Auth {
+        Auth {
+            store,
+            active_keys: RwLock::new(HashMap::new()),
+            requests: RateLimiter::keyed(Quota::per_minute(requests_per_minute)),
+            key_creations: RateLimiter::keyed(Quota::per_hour(key_creations_per_hour)),
+            pending_uses: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Authenticates `X-API-Key`. The key's shape is checked before any lookup.
+    pub async fn authenticate(&self, headers: &HeaderMap, now: i64) -> Result<Caller, ApiError> {
+        let Some(header) = headers.get("x-api-key") else {
+            return Err(ApiError::Unauthorized(
+                if headers.contains_key(hyper::header::AUTHORIZATION) {
+                    "send the API key in the X-API-Key header; Authorization is not accepted"
+                } else {
+                    "missing X-API-Key header"
+                },
+            ));
+        };
+        let key = header
+            .to_str()
+            .ok()
+            .filter(|k| credentials::key_environment(k).is_some())
+            .ok_or(ApiError::Unauthorized("malformed API key"))?;
+        let hash = credentials::hash_key(key);
+
+        let cached = read(&self.active_keys).get(&hash).copied();
+        let caller = match cached {
+            Some(caller) => caller,
+            None => {
+                let key = self.store.key_by_hash(hash).await?;
+                let caller = key
+                    .filter(|k| k.active)
+                    .map(|k| Caller {
+                        account: k.account,
+                        key_id: k.id,
+                        environment: k.environment,
+                    })
+                    .ok_or(ApiError::Unauthorized("unknown or revoked API key"))?;
+                write(&self.active_keys).insert(hash, caller);
+                caller
+            }
+        };
+        lock(&self.pending_uses).insert((caller.account, caller.key_id), now);
+        Ok(caller)
+    }
+
+    /// Applies the per-key request limit.
+    pub fn check_rate(&self, caller: &Caller) -> Result<(), ApiError> {
+        self.requests
+            .check_key(&caller.key_id)
+            .map_err(|not_until| ApiError::RateLimited {
+                message: "too many requests for this API key",
+                retry_after: retry_after_secs(&not_until),
+            })
+    }
+
+    /// Applies the per-account key-creation limit (counts one creation).
+    pub fn check_key_creation(&self, account: AccountId) -> Result<(), ApiError> {
+        self.key_creations
+            .check_key(&account)
+            .map_err(|not_until| ApiError::RateLimited {
+                message: "too many keys created for this account",
+                retry_after: retry_after_secs(&not_until),
+            })
+    }
+
+    /// Drops a key from the cache; call after revoking or deleting it.
+    pub fn forget(&self, key: &ApiKey) {
+        write(&self.active_keys).remove(&key.hash);
+    }
+
+    /// The freshest `last_used_at` of a key: an unflushed use wins over the stored one.
+    pub fn last_used_at(&self, key: &ApiKey) -> Option<i64> {
+        let pending = lock(&self.pending_uses)
+            .get(&(key.account, key.id))
+            .copied();
+        pending.max(key.last_used_at)
+    }
+
+    /// Writes the collected key uses in one transaction and trims idle limiter state.
+    pub async fn flush(&self) {
+        let uses: Vec<KeyUse> = std::mem::take(&mut *lock(&self.pending_uses))
+            .into_iter()
+            .map(|((account, key_id), at)| KeyUse {
+                account,
+                key_id,
+                at,
+            })
+            .collect();
+        self.requests.retain_recent();
+        self.key_creations.retain_recent();
+        if uses.is_empty() {
+            return;
+        }
+        if let Err(e) = self.store.record_key_use(uses).await {
+            // Only a timestamp is lost; the next use records it again.
+            tracing::warn!(error = %e, "cannot record API key use");
+        }
+    }
+}
+
+fn retry_after_secs(not_until: &governor::NotUntil<governor::clock::QuantaInstant>) -> u64 {
+    let wait = not_until.wait_time_from(DefaultClock::default().now());
+    // Whole seconds, rounded up, at least 1.
+    (wait.as_millis().div_ceil(1000) as u64).max(1)
+}
+
+// Poisoned locks only mean a panic elsewhere; the maps stay usable.
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|p| p.into_inner())
+}
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|p| p.into_inner())
+}
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

@@ -1,0 +1,73 @@
+//! `POST /check` and `/checks`.
+
+use serde::Deserialize;
+
+use super::super::response::{ok, Response};
+use super::super::views::CheckView;
+use super::super::{error::ApiError, request::ApiRequest, AppState};
+use super::{not_found, page_response, path_id};
+use crate::clock::now_ms;
+use crate::drift::{self, IncomingColumn};
+use crate::ids::IdKind;
+
+#[derive(Deserialize)]
+struct CheckRequest {
+    contract_id: String,
+    incoming_schema: IncomingSchema,
+}
+
+#[derive(Deserialize)]
+struct IncomingSchema {
+    columns: Vec<IncomingColumn>,
+}
+
+/// `POST /api/v1/check`: score the incoming schema, store the result, answer it.
+pub async fn run(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
+    const MISSING: &str = "no such contract";
+    let (caller, body): (_, CheckRequest) = req.json().await?;
+    let columns = body.incoming_schema.columns;
+    drift::validate_column_names(
+        columns.iter().map(|c| c.name.as_str()),
+        "incoming_schema.columns",
+    )
+    .map_err(ApiError::Invalid)?;
+    let contract_id = path_id(IdKind::Contract, &body.contract_id, MISSING)?;
+    let check = state
+        .store
+        .run_check(
+            caller.account,
+            contract_id,
+            columns,
+            caller.environment,
+            now_ms(),
+        )
+        .await
+        .map_err(not_found(MISSING))?;
+    Ok(ok(&CheckView::new(&check)))
+}
+
+/// `GET /api/v1/checks/{id}`: the stored result, identical to the original answer.
+pub async fn get(state: &AppState, req: ApiRequest, id: &str) -> Result<Response, ApiError> {
+    const MISSING: &str = "no such check";
+    let id = path_id(IdKind::Check, id, MISSING)?;
+    let check = state
+        .store
+        .check(req.caller.account, id)
+        .await
+        .map_err(not_found(MISSING))?;
+    Ok(ok(&CheckView::new(&check)))
+}
+
+/// `GET /api/v1/checks`, newest first.
+pub async fn list(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
+    let request = req.page(IdKind::Check)?;
+    let page = state.store.list_checks(req.caller.account, request).await?;
+    Ok(page_response(
+        &req,
+        request,
+        IdKind::Check,
+        &page,
+        |c| c.id,
+        CheckView::new,
+    ))
+}

@@ -1,0 +1,73 @@
+//! `/keys`: list, create, revoke, activate, delete.
+
+use serde::Deserialize;
+
+use super::super::response::{created, ok, Response};
+use super::super::views::{DeletedView, KeyStateView, KeyView, NewKeyView};
+use super::super::{error::ApiError, request::ApiRequest, AppState};
+use super::{not_found, page_response, path_id};
+use crate::clock::now_ms;
+use crate::credentials::{generate_key, Environment};
+use crate::ids::IdKind;
+
+const MISSING: &str = "no such key";
+
+/// `GET /api/v1/keys`, oldest first; never the full key.
+pub async fn list(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
+    let request = req.page(IdKind::Key)?;
+    let page = state.store.list_keys(req.caller.account, request).await?;
+    Ok(page_response(
+        &req,
+        request,
+        IdKind::Key,
+        &page,
+        |k| k.id,
+        |k| KeyView::new(k, state.auth.last_used_at(k)),
+    ))
+}
+
+#[derive(Deserialize)]
+struct CreateKey {
+    environment: Environment,
+}
+
+/// `POST /api/v1/keys`: the full key appears in this answer only.
+pub async fn create(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
+    let (caller, body): (_, CreateKey) = req.json().await?;
+    state.auth.check_key_creation(caller.account)?;
+    let key = generate_key(body.environment);
+    let record = state
+        .store
+        .create_key(caller.account, key.clone(), now_ms())
+        .await?;
+    Ok(created(&NewKeyView::new(&record, &key)))
+}
+
+/// `POST /api/v1/keys/{id}/revoke` and `/activate`.
+pub async fn set_active(
+    state: &AppState,
+    req: ApiRequest,
+    id: &str,
+    active: bool,
+) -> Result<Response, ApiError> {
+    let id = path_id(IdKind::Key, id, MISSING)?;
+    let key = state
+        .store
+        .set_key_active(req.caller.account, id, active)
+        .await
+        .map_err(not_found(MISSING))?;
+    state.auth.forget(&key);
+    Ok(ok(&KeyStateView::new(&key)))
+}
+
+/// `DELETE /api/v1/keys/{id}`: only a revoked key can be deleted.
+pub async fn delete(state: &AppState, req: ApiRequest, id: &str) -> Result<Response, ApiError> {
+    let id = path_id(IdKind::Key, id, MISSING)?;
+    let key = state
+        .store
+        .delete_key(req.caller.account, id)
+        .await
+        .map_err(not_found(MISSING))?;
+    state.auth.forget(&key);
+    Ok(ok(&DeletedView::new(IdKind::Key, key.id)))
+}

@@ -1,0 +1,58 @@
+//! One file per resource. Handlers parse the request, call the store, and render a view;
+//! they hold no state and no transaction.
+
+pub mod checks;
+pub mod contracts;
+pub mod keys;
+pub mod status;
+pub mod webhooks;
+
+use serde::Serialize;
+
+use super::error::ApiError;
+use super::request::ApiRequest;
+use super::response::{self, Response};
+use crate::ids::{parse_id, IdKind};
+use crate::store::{Page, PageRequest, StoreError};
+
+/// Parses a path id; a malformed one is answered like an unknown one.
+fn path_id(kind: IdKind, text: &str, what: &'static str) -> Result<u128, ApiError> {
+    parse_id(kind, text).ok_or(ApiError::NotFound(what))
+}
+
+/// Maps the store's `NotFound` to a 404 that says what was not found.
+fn not_found(what: &'static str) -> impl Fn(StoreError) -> ApiError {
+    move |e| match e {
+        StoreError::NotFound => ApiError::NotFound(what),
+        other => other.into(),
+    }
+}
+
+/// Renders one page of a list, announcing the next page in a `Link` header.
+fn page_response<'a, T, V: Serialize>(
+    req: &ApiRequest,
+    request: PageRequest,
+    kind: IdKind,
+    page: &'a Page<T>,
+    id_of: impl Fn(&T) -> u128,
+    view: impl Fn(&'a T) -> V,
+) -> Response {
+    let next = match page.items.last() {
+        Some(last) if page.more => Some(req.next_page_url(request, kind, id_of(last))),
+        _ => None,
+    };
+    let views: Vec<V> = page.items.iter().map(view).collect();
+    response::list(&views, next)
+}
+
+/// Checks a name of 1–256 characters.
+fn check_name(name: &str, field: &str) -> Result<(), ApiError> {
+    let chars = name.chars().count();
+    if chars == 0 || chars > crate::drift::MAX_NAME_CHARS {
+        return Err(ApiError::Invalid(format!(
+            "{field}: must be 1 to {} characters (got {chars})",
+            crate::drift::MAX_NAME_CHARS
+        )));
+    }
+    Ok(())
+}

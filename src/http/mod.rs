@@ -1,0 +1,27 @@
+//! The HTTP(S) API: transport in [`server`] and [`tls`], then [`router`] → `handlers` →
+//! [`views`], with [`auth`] in front and [`error`] mapping every failure to the spec's
+//! JSON error shape.
+
+pub mod auth;
+pub mod error;
+mod handlers;
+pub mod request;
+pub mod response;
+pub mod router;
+pub mod server;
+pub mod tls;
+pub mod views;
+
+use crate::store::Store;
+
+/// What every request handler shares. Held in an `Arc` by every connection.
+pub struct AppState {
+    /// The store.
+    pub store: Store,
+    /// Keys, key cache and rate limits.
+    pub auth: auth::Auth,
+    /// Size and time limits on request bodies.
+    pub body_limits: request::BodyLimits,
+    /// `http` or `https`, for absolute URLs.
+    pub scheme: &'static str,
+}

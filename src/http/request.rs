@@ -1,0 +1,209 @@
+//! Reading a request: the authenticated caller, the body (size- and time-limited) parsed
+//! as JSON with errors that name the field, and the paging parameters of lists.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_LENGTH, HOST};
+use hyper::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::auth::Caller;
+use super::error::ApiError;
+use crate::ids::{format_id, parse_id, IdKind};
+use crate::store::PageRequest;
+
+/// Default and largest page sizes of list endpoints.
+const DEFAULT_LIMIT: usize = 100;
+const MAX_LIMIT: usize = 1000;
+
+/// Limits that apply to every request body.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimits {
+    /// Larger bodies get 413.
+    pub max_bytes: u64,
+    /// Slower bodies get 408.
+    pub timeout: Duration,
+}
+
+/// An authenticated API request, handed to a handler.
+pub struct ApiRequest {
+    /// Who is asking.
+    pub caller: Caller,
+    /// Method, URI, headers.
+    pub parts: Parts,
+    body: Incoming,
+    limits: BodyLimits,
+    /// `http` or `https`, for absolute URLs in `Link` headers.
+    scheme: &'static str,
+}
+
+impl ApiRequest {
+    /// Bundles what a handler needs.
+    pub fn new(
+        caller: Caller,
+        parts: Parts,
+        body: Incoming,
+        limits: BodyLimits,
+        scheme: &'static str,
+    ) -> Self {
+        ApiRequest {
+            caller,
+            parts,
+            body,
+            limits,
+            scheme,
+        }
+    }
+
+    /// Reads the body and parses it as `T`.
+    pub async fn json<T: DeserializeOwned>(self) -> Result<(Caller, T), ApiError> {
+        let bytes = read_body(self.body, &self.parts, self.limits).await?;
+        Ok((self.caller, parse_json(&bytes)?))
+    }
+
+    /// `?limit=` and `?cursor=` of a list of `kind` records.
+    pub fn page(&self, kind: IdKind) -> Result<PageRequest, ApiError> {
+        let mut page = PageRequest {
+            cursor: None,
+            limit: DEFAULT_LIMIT,
+        };
+        let query = self.parts.uri.query().unwrap_or("");
+        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+            match name.as_ref() {
+                "limit" => {
+                    page.limit = value
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=MAX_LIMIT).contains(n))
+                        .ok_or_else(|| {
+                            ApiError::Invalid(format!(
+                                "limit: must be an integer from 1 to {MAX_LIMIT}"
+                            ))
+                        })?;
+                }
+                "cursor" => {
+                    let cursor = parse_id(kind, &value).ok_or_else(|| {
+                        ApiError::Invalid(
+                            "cursor: not a cursor from this list's Link header".into(),
+                        )
+                    })?;
+                    page.cursor = Some(cursor);
+                }
+                _ => {}
+            }
+        }
+        Ok(page)
+    }
+
+    /// The absolute URL of the page after the one ending with `last`.
+    pub fn next_page_url(&self, page: PageRequest, kind: IdKind, last: u128) -> String {
+        let host = self
+            .parts
+            .headers
+            .get(HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| self.parts.uri.authority().map(|a| a.as_str()))
+            .unwrap_or("localhost");
+        format!(
+            "{}://{}{}?limit={}&cursor={}",
+            self.scheme,
+            host,
+            self.parts.uri.path(),
+            page.limit,
+            format_id(kind, last)
+        )
+    }
+}
+
+async fn read_body(body: Incoming, parts: &Parts, limits: BodyLimits) -> Result<Bytes, ApiError> {
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limits.max_bytes) {
+        return Err(ApiError::PayloadTooLarge(limits.max_bytes));
+    }
+    let limit = usize::try_from(limits.max_bytes).unwrap_or(usize::MAX);
+    match tokio::time::timeout(limits.timeout, Limited::new(body, limit).collect()).await {
+        Err(_) => Err(ApiError::BodyTimeout(limits.timeout.as_secs().max(1))),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(ApiError::PayloadTooLarge(limits.max_bytes))
+        }
+        Ok(Err(e)) => Err(ApiError::Invalid(format!(
+            "the request body could not be read: {e}"
+        ))),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+    }
+}
+
+/// Parses a JSON body; a bad one is a 400 whose message names the field.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::Invalid(
+            "the request body is empty; expected a JSON object".into(),
+        ));
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let field = if path == "." {
+            "request body".to_owned()
+        } else {
+            path
+        };
+        if inner.is_data() {
+            ApiError::Invalid(format!("{field}: {inner}"))
+        } else {
+            ApiError::Invalid(format!("{field}: not valid JSON: {inner}"))
+        }
+    })?;
+    deserializer
+        .end()
+        .map_err(|e| ApiError::Invalid(format!("the request body is not valid JSON: {e}")))?;
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    struct Outer {
+        #[allow(dead_code)]
+        inner: Vec<Inner>,
+    }
+    #[derive(Debug, Deserialize)]
+    struct Inner {
+        #[allow(dead_code)]
+        flag: bool,
+    }
+
+    fn message(bytes: &[u8]) -> String {
+        match parse_json::<Outer>(bytes) {
+            Err(ApiError::Invalid(m)) => m,
+            other => panic!("expected a 400, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        assert!(
+            message(br#"{"inner":[{"flag":true},{"flag":"yes"}]}"#).starts_with("inner[1].flag:")
+        );
+        assert!(message(br#"{"inner":[{}]}"#).contains("inner[0]"));
+        assert!(message(br#"{"inner":[{}]}"#).contains("flag"));
+        assert!(message(br#"{}"#).contains("inner"));
+        assert!(message(b"").contains("empty"));
+        assert!(message(b"{").contains("not valid JSON"));
+        assert!(message(br#"{"inner":[]} x"#).contains("not valid JSON"));
+        assert!(message(b"{\"inner\":[], \"x\": \"\xff\"}").contains("not valid JSON"));
+        assert!(message(b"[1]").starts_with("request body:"));
+        assert!(message(b"{\"inner\":[{\"flag\":tru").contains("not valid JSON"));
+    }
+}

@@ -1,0 +1,147 @@
+//! From a request to a handler, in the spec's order of checks: unknown route `404` →
+//! wrong method `405` → key `401` → rate limit `429` → (in the handler) body `413`/`400`
+//! → unknown resource `404` → credits `403`.
+
+use hyper::body::Incoming;
+use hyper::{Method, Request};
+
+use super::error::ApiError;
+use super::handlers::{checks, contracts, keys, status, webhooks};
+use super::request::ApiRequest;
+use super::response::Response;
+use super::AppState;
+use crate::clock::now_ms;
+
+/// The API's endpoints; `&str` parts are path ids, not yet parsed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route<'a> {
+    Health,
+    Contracts,
+    InferContract,
+    Contract(&'a str),
+    Check,
+    Checks,
+    CheckById(&'a str),
+    Usage,
+    Keys,
+    Key(&'a str),
+    RevokeKey(&'a str),
+    ActivateKey(&'a str),
+    Webhooks,
+    Webhook(&'a str),
+}
+
+impl<'a> Route<'a> {
+    fn parse(path: &'a str) -> Option<Route<'a>> {
+        let rest = path.strip_prefix("/api/v1/")?;
+        let segments: Vec<&str> = rest.split('/').collect();
+        Some(match segments.as_slice() {
+            ["health"] => Route::Health,
+            ["contracts"] => Route::Contracts,
+            ["contracts", "infer"] => Route::InferContract,
+            ["contracts", id] => Route::Contract(id),
+            ["check"] => Route::Check,
+            ["checks"] => Route::Checks,
+            ["checks", id] => Route::CheckById(id),
+            ["usage"] => Route::Usage,
+            ["keys"] => Route::Keys,
+            ["keys", id] => Route::Key(id),
+            ["keys", id, "revoke"] => Route::RevokeKey(id),
+            ["keys", id, "activate"] => Route::ActivateKey(id),
+            ["webhooks"] => Route::Webhooks,
+            ["webhooks", id] => Route::Webhook(id),
+            _ => return None,
+        })
+    }
+
+    fn methods(self) -> &'static [Method] {
+        const GET: &[Method] = &[Method::GET];
+        const POST: &[Method] = &[Method::POST];
+        const GET_POST: &[Method] = &[Method::GET, Method::POST];
+        match self {
+            Route::Health
+            | Route::Contract(_)
+            | Route::Checks
+            | Route::CheckById(_)
+            | Route::Usage => GET,
+            Route::InferContract | Route::Check | Route::RevokeKey(_) | Route::ActivateKey(_) => {
+                POST
+            }
+            Route::Contracts | Route::Keys | Route::Webhooks => GET_POST,
+            Route::Key(_) => &[Method::DELETE],
+            Route::Webhook(_) => &[Method::GET, Method::PATCH, Method::DELETE],
+        }
+    }
+}
+
+/// Answers one request. Never fails: every error becomes the spec's JSON error.
+pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response {
+    match dispatch(state, req).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn dispatch(state: &AppState, req: Request<Incoming>) -> Result<Response, ApiError> {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_owned();
+    let route = Route::parse(&path).ok_or(ApiError::NotFound("no such endpoint"))?;
+    if !route.methods().contains(&parts.method) {
+        return Err(ApiError::MethodNotAllowed(route.methods()));
+    }
+    if route == Route::Health {
+        return Ok(status::health(state).await);
+    }
+    let caller = state.auth.authenticate(&parts.headers, now_ms()).await?;
+    state.auth.check_rate(&caller)?;
+
+    let method = parts.method.clone();
+    let req = ApiRequest::new(caller, parts, body, state.body_limits, state.scheme);
+    match (route, method) {
+        (Route::Contracts, Method::GET) => contracts::list(state, req).await,
+        (Route::Contracts, _) => contracts::create(state, req).await,
+        (Route::InferContract, _) => contracts::infer(state, req).await,
+        (Route::Contract(id), _) => contracts::get(state, req, id).await,
+        (Route::Check, _) => checks::run(state, req).await,
+        (Route::Checks, _) => checks::list(state, req).await,
+        (Route::CheckById(id), _) => checks::get(state, req, id).await,
+        (Route::Usage, _) => status::usage(state, req).await,
+        (Route::Keys, Method::GET) => keys::list(state, req).await,
+        (Route::Keys, _) => keys::create(state, req).await,
+        (Route::Key(id), _) => keys::delete(state, req, id).await,
+        (Route::RevokeKey(id), _) => keys::set_active(state, req, id, false).await,
+        (Route::ActivateKey(id), _) => keys::set_active(state, req, id, true).await,
+        (Route::Webhooks, Method::GET) => webhooks::list(state, req).await,
+        (Route::Webhooks, _) => webhooks::create(state, req).await,
+        (Route::Webhook(id), Method::GET) => webhooks::get(state, req, id).await,
+        (Route::Webhook(id), Method::PATCH) => webhooks::patch(state, req, id).await,
+        (Route::Webhook(id), _) => webhooks::delete(state, req, id).await,
+        (Route::Health, _) => Ok(status::health(state).await),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(Route::parse("/api/v1/health"), Some(Route::Health));
+        assert_eq!(
+            Route::parse("/api/v1/contracts/infer"),
+            Some(Route::InferContract)
+        );
+        assert_eq!(
+            Route::parse("/api/v1/contracts/ctr_x"),
+            Some(Route::Contract("ctr_x"))
+        );
+        assert_eq!(
+            Route::parse("/api/v1/keys/k/revoke"),
+            Some(Route::RevokeKey("k"))
+        );
+        assert_eq!(Route::parse("/api/v1/nope"), None);
+        assert_eq!(Route::parse("/api/v2/health"), None);
+        assert_eq!(Route::parse("/api/v1/contracts/a/b"), None);
+        assert_eq!(Route::parse("/"), None);
+    }
+}

@@ -1,0 +1,274 @@
+//! The accept loop and the life of one connection: optional TLS handshake, HTTP/1.1 or
+//! HTTP/2 (hyper-util's auto builder), timeouts, and graceful shutdown.
+
+use std::convert::Infallible;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
+
+use super::{router, AppState};
+
+/// Connection-level limits.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectionLimits {
+    /// Time to complete a TLS handshake and each request's headers.
+    pub header_timeout: Duration,
+    /// Close a connection with nothing in flight and nothing received for this long.
+    pub idle_timeout: Duration,
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// Time in-flight requests get to finish on shutdown.
+    pub shutdown_grace: Duration,
+}
+
+/// Serves until `stop` turns true, then drains in-flight requests for at most the grace
+/// period.
+pub async fn serve(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    state: Arc<AppState>,
+    limits: ConnectionLimits,
+    mut stop: watch::Receiver<bool>,
+) {
+    let graceful = GracefulShutdown::new();
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    builder.http2().timer(TokioTimer::new());
+
+    loop {
+        let permit = tokio::select! {
+            _ = stopped(&mut stop) => break,
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break, // the semaphore is never closed
+            },
+        };
+        let (stream, peer) = tokio::select! {
+            _ = stopped(&mut stop) => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // e.g. EMFILE: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let tls = tls.clone();
+        let connection = Connection {
+            builder: builder.clone(),
+            state: state.clone(),
+            watcher: graceful.watcher(),
+            limits,
+        };
+        tokio::spawn(async move {
+            connection.run(stream, tls).await;
+            drop(permit);
+            tracing::trace!(%peer, "connection closed");
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => tracing::debug!("all connections drained"),
+        _ = tokio::time::sleep(limits.shutdown_grace) => {
+            tracing::warn!("shutdown grace period over; closing the remaining connections");
+        }
+    }
+}
+
+/// Resolves once the stop flag is set (or its sender is gone).
+pub async fn stopped(stop: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns is not `Send`; drop it here, not in the caller.
+    let _ = stop.wait_for(|stopped| *stopped).await;
+}
+
+struct Connection {
+    builder: auto::Builder<TokioExecutor>,
+    state: Arc<AppState>,
+    watcher: Watcher,
+    limits: ConnectionLimits,
+}
+
+impl Connection {
+    async fn run(self, stream: TcpStream, tls: Option<TlsAcceptor>) {
+        let activity = Arc::new(Activity::new());
+        let stream = Tracked {
+            inner: stream,
+            activity: activity.clone(),
+        };
+        match tls {
+            None => self.serve_io(stream, activity).await,
+            Some(acceptor) => {
+                match tokio::time::timeout(self.limits.header_timeout, acceptor.accept(stream))
+                    .await
+                {
+                    Ok(Ok(tls_stream)) => self.serve_io(tls_stream, activity).await,
+                    Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                    Err(_) => tracing::debug!("TLS handshake timed out"),
+                }
+            }
+        }
+    }
+
+    async fn serve_io<I>(self, io: I, activity: Arc<Activity>)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let state = self.state;
+        let in_flight = activity.clone();
+        let service = service_fn(move |req| {
+            let state = state.clone();
+            let guard = in_flight.begin_request();
+            async move {
+                let response = router::handle(&state, req).await;
+                drop(guard);
+                Ok::<_, Infallible>(response)
+            }
+        });
+        let conn = self.watcher.watch(
+            self.builder
+                .serve_connection(TokioIo::new(io), service)
+                .into_owned(),
+        );
+        tokio::pin!(conn);
+        // hyper's header timeout does not cover a client that connects and sends nothing,
+        // nor an HTTP/2 connection left open; this watchdog does.
+        let idle = self.limits.idle_timeout;
+        loop {
+            tokio::select! {
+                result = &mut conn => {
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                    return;
+                }
+                _ = tokio::time::sleep_until(activity.idle_deadline(idle)) => {
+                    if activity.is_idle(idle) {
+                        tracing::debug!("closing an idle connection");
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What the idle watchdog needs to know about a connection.
+struct Activity {
+    started: Instant,
+    /// Milliseconds after `started` of the last byte received.
+    last_read_ms: AtomicU64,
+    in_flight: AtomicUsize,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Activity {
+            started: Instant::now(),
+            last_read_ms: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        let ms = self.started.elapsed().as_millis() as u64;
+        self.last_read_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn begin_request(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(self.clone())
+    }
+
+    fn idle_deadline(&self, idle: Duration) -> Instant {
+        if self.in_flight.load(Ordering::Relaxed) > 0 {
+            return Instant::now() + idle;
+        }
+        self.started + Duration::from_millis(self.last_read_ms.load(Ordering::Relaxed)) + idle
+    }
+
+    fn is_idle(&self, idle: Duration) -> bool {
+        self.in_flight.load(Ordering::Relaxed) == 0 && Instant::now() >= self.idle_deadline(idle)
+    }
+}
+
+/// Counts a request as in flight until dropped.
+struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A stream that records when bytes arrive.
+struct Tracked<S> {
+    inner: S,
+    activity: Arc<Activity>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let result = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if matches!(result, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            this.activity.touch();
+        }
+        result
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}

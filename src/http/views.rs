@@ -1,0 +1,221 @@
+//! The JSON shapes of the API, built from the stored records. The same function renders a
+//! record wherever it appears, so e.g. `POST /check` and `GET /checks/{id}` are identical.
+
+use serde::Serialize;
+
+use crate::clock::rfc3339;
+use crate::credentials::Environment;
+use crate::drift::{Column, Diff, Verdict};
+use crate::ids::{format_id, IdKind};
+use crate::model::{Account, ApiKey, Check, Contract, Webhook};
+
+/// A contract.
+#[derive(Serialize)]
+pub struct ContractView<'a> {
+    id: String,
+    name: &'a str,
+    version: u32,
+    schema: SchemaView<'a>,
+    created_at: String,
+    updated_at: String,
+}
+
+/// `{"columns": [...]}`, as in requests.
+#[derive(Serialize)]
+pub struct SchemaView<'a> {
+    columns: &'a [Column],
+}
+
+impl<'a> ContractView<'a> {
+    /// Renders a contract.
+    pub fn new(c: &'a Contract) -> Self {
+        ContractView {
+            id: format_id(IdKind::Contract, c.id),
+            name: &c.name,
+            version: c.version,
+            schema: SchemaView {
+                columns: &c.columns,
+            },
+            created_at: rfc3339(c.created_at),
+            updated_at: rfc3339(c.updated_at),
+        }
+    }
+}
+
+/// The result of `POST /contracts/infer`.
+#[derive(Serialize)]
+pub struct InferredView<'a> {
+    /// Ready to paste into a contract's `schema`.
+    pub columns: &'a [Column],
+}
+
+/// A check result (also the webhook payload).
+#[derive(Serialize)]
+pub struct CheckView<'a> {
+    id: String,
+    contract_id: String,
+    result: Verdict,
+    severity: u8,
+    diff: &'a Diff,
+    credits_used: u8,
+    created_at: String,
+}
+
+impl<'a> CheckView<'a> {
+    /// Renders a check.
+    pub fn new(c: &'a Check) -> Self {
+        CheckView {
+            id: format_id(IdKind::Check, c.id),
+            contract_id: format_id(IdKind::Contract, c.contract_id),
+            result: c.verdict,
+            severity: c.severity,
+            diff: &c.diff,
+            credits_used: c.credits_used,
+            created_at: rfc3339(c.created_at),
+        }
+    }
+}
+
+/// `GET /usage`.
+#[derive(Serialize)]
+pub struct UsageView {
+    credits_remaining: u64,
+    credits_used: u64,
+    total_checks: u64,
+}
+
+impl UsageView {
+    /// Renders an account's counters.
+    pub fn new(a: &Account) -> Self {
+        UsageView {
+            credits_remaining: a.credits_remaining,
+            credits_used: a.credits_used,
+            total_checks: a.total_checks,
+        }
+    }
+}
+
+/// A key in `GET /keys`.
+#[derive(Serialize)]
+pub struct KeyView<'a> {
+    id: String,
+    key_preview: &'a str,
+    environment: Environment,
+    is_active: bool,
+    created_at: String,
+    last_used_at: Option<String>,
+}
+
+impl<'a> KeyView<'a> {
+    /// Renders a key; `last_used_at` comes from the auth layer (it may be fresher).
+    pub fn new(k: &'a ApiKey, last_used_at: Option<i64>) -> Self {
+        KeyView {
+            id: format_id(IdKind::Key, k.id),
+            key_preview: &k.preview,
+            environment: k.environment,
+            is_active: k.active,
+            created_at: rfc3339(k.created_at),
+            last_used_at: last_used_at.map(rfc3339),
+        }
+    }
+}
+
+/// A key just created: the only time the full key is shown.
+#[derive(Serialize)]
+pub struct NewKeyView<'a> {
+    id: String,
+    key: &'a str,
+    key_preview: &'a str,
+    environment: Environment,
+    is_active: bool,
+    created_at: String,
+}
+
+impl<'a> NewKeyView<'a> {
+    /// Renders a new key with its full text.
+    pub fn new(k: &'a ApiKey, key: &'a str) -> Self {
+        NewKeyView {
+            id: format_id(IdKind::Key, k.id),
+            key,
+            key_preview: &k.preview,
+            environment: k.environment,
+            is_active: k.active,
+            created_at: rfc3339(k.created_at),
+        }
+    }
+}
+
+/// The answer to revoke/activate.
+#[derive(Serialize)]
+pub struct KeyStateView<'a> {
+    id: String,
+    is_active: bool,
+    environment: Environment,
+    key_preview: &'a str,
+}
+
+impl<'a> KeyStateView<'a> {
+    /// Renders a key's new state.
+    pub fn new(k: &'a ApiKey) -> Self {
+        KeyStateView {
+            id: format_id(IdKind::Key, k.id),
+            is_active: k.active,
+            environment: k.environment,
+            key_preview: &k.preview,
+        }
+    }
+}
+
+/// `{"id", "deleted": true}`.
+#[derive(Serialize)]
+pub struct DeletedView {
+    id: String,
+    deleted: bool,
+}
+
+impl DeletedView {
+    /// Renders a deletion.
+    pub fn new(kind: IdKind, id: u128) -> Self {
+        DeletedView {
+            id: format_id(kind, id),
+            deleted: true,
+        }
+    }
+}
+
+/// A webhook, never with its secret…
+#[derive(Serialize)]
+pub struct WebhookView<'a> {
+    id: String,
+    url: &'a str,
+    events: &'a [Verdict],
+    contract_id: Option<String>,
+    active: bool,
+    /// …except in the answer to its creation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<&'a str>,
+    created_at: String,
+}
+
+impl<'a> WebhookView<'a> {
+    /// Renders a webhook without its secret.
+    pub fn new(w: &'a Webhook) -> Self {
+        WebhookView {
+            id: format_id(IdKind::Webhook, w.id),
+            url: &w.url,
+            events: &w.events,
+            contract_id: w.contract_id.map(|id| format_id(IdKind::Contract, id)),
+            active: w.active,
+            secret: None,
+            created_at: rfc3339(w.created_at),
+        }
+    }
+
+    /// Renders a just-created webhook, with its secret.
+    pub fn with_secret(w: &'a Webhook) -> Self {
+        WebhookView {
+            secret: Some(&w.secret),
+            ..WebhookView::new(w)
+        }
+    }
+}

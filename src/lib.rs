@@ -1,0 +1,32 @@
+//! DriftGuard self-hosted: schema-drift contracts, checks and signed webhooks, served by one
+//! binary over one embedded redb file.
+//!
+//! # Layout
+//!
+//! - [`drift`]: the drift engine — diff, severity, verdict, inference. Pure: no I/O.
+//! - [`model`]: the records DriftGuard keeps (accounts, keys, contracts, checks, webhooks).
+//! - [`store`]: the redb file. Owns every table and every transaction; writes are batched
+//!   by one group-commit thread.
+//! - [`http`]: the API — server and TLS, routing, authentication and rate limits,
+//!   handlers, JSON views, and the one mapping of errors to the spec's error shape.
+//! - [`daemon`]: wires the store and the server together; start and graceful stop.
+//! - [`operator`]: the `driftguard accounts …` commands.
+//! - [`config`]: `driftguard.toml` and environment overrides, validated at start.
+//! - [`credentials`], [`ids`], [`clock`]: API keys and secrets, record ids, time.
+//!
+//! `ARCHITECTURE.md` at the repository root tells the life of a request and the
+//! invariants.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod clock;
+pub mod config;
+pub mod credentials;
+pub mod daemon;
+pub mod drift;
+pub mod http;
+pub mod ids;
+pub mod model;
+pub mod operator;
+pub mod store;

@@ -1,0 +1,436 @@
+//! The store: one redb file under `data_dir`, and the only module that names a table or
+//! opens a transaction.
+//!
+//! - [`tables`]: the table definitions and typed get/put/page helpers.
+//! - [`ops`]: every transaction body, as plain synchronous functions.
+//! - [`writer`]: the group-commit thread that runs every write.
+//! - [`codec`]: bincode behind a stored format version.
+//!
+//! [`Store`] is the async face the daemon uses: reads run on tokio's blocking pool, writes
+//! go to the writer thread, so redb never blocks an async worker thread.
+
+mod codec;
+mod ops;
+mod tables;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use redb::{Database, ReadTransaction, ReadableDatabase, WriteTransaction};
+
+pub use ops::{KeyUse, NewWebhook};
+pub use tables::{Order, Page, PageRequest};
+
+use crate::credentials::{Environment, KeyHash};
+use crate::drift::{Column, IncomingColumn};
+use crate::model::{Account, AccountId, ApiKey, Check, Contract, Webhook};
+
+/// The name of the database file inside `data_dir`.
+pub const DB_FILE: &str = "driftguard.redb";
+
+/// Page cache size. redb's default (1 GiB) is far more than a small VM should give it.
+const CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+/// What can go wrong in the store. The first four are *rejections*: the operation wrote
+/// nothing and the request was simply not allowed.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No such record in this account.
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was broken (e.g. a contract name).
+    #[error("{0}")]
+    Conflict(String),
+    /// The request names something that cannot be used (e.g. an active key to delete).
+    #[error("{0}")]
+    Invalid(String),
+    /// A live check with a zero balance.
+    #[error("the account has no credits left")]
+    NoCredits,
+    /// Another process (a running daemon) holds the database file.
+    #[error("the store {0} is in use by another process (is the daemon running?); stop it first")]
+    InUse(PathBuf),
+    /// The file was written by a newer DriftGuard.
+    #[error("the store has format version {found}, newer than this build supports ({supported}); upgrade DriftGuard")]
+    NewerFormat {
+        /// Version found in the file.
+        found: u64,
+        /// Newest version this build reads.
+        supported: u64,
+    },
+    /// redb failed (I/O, corruption, …).
+    #[error("storage: {0}")]
+    Storage(Arc<redb::Error>),
+    /// A record could not be decoded or encoded.
+    #[error("corrupt record: {0}")]
+    Codec(String),
+    /// Anything else (directory creation, a panicked task).
+    #[error("{0}")]
+    Internal(String),
+    /// The store was closed (the daemon is shutting down).
+    #[error("the store is closed")]
+    Closed,
+}
+
+impl StoreError {
+    /// True for errors that mean "not allowed", after which the transaction is still good.
+    pub fn is_rejection(&self) -> bool {
+        matches!(
+            self,
+            StoreError::NotFound
+                | StoreError::Conflict(_)
+                | StoreError::Invalid(_)
+                | StoreError::NoCredits
+        )
+    }
+}
+
+macro_rules! storage_error_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Storage(Arc::new(redb::Error::from(e)))
+            }
+        }
+    )*};
+}
+storage_error_from!(
+    redb::StorageError,
+    redb::TableError,
+    redb::TransactionError,
+    redb::CommitError,
+    redb::DatabaseError
+);
+
+impl From<redb::Error> for StoreError {
+    fn from(e: redb::Error) -> Self {
+        StoreError::Storage(Arc::new(e))
+    }
+}
+
+/// A cheap, cloneable handle to the open store (an `Arc` inside).
+#[derive(Clone)]
+pub struct Store {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    db: Arc<Database>,
+    path: PathBuf,
+    /// `None` once closed. A std mutex: it is held only to clone or take the sender.
+    writer: Mutex<Option<std::sync::mpsc::Sender<writer::Job>>>,
+    writer_thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `data_dir`, checks its format version and
+    /// starts the writer thread. Fails with [`StoreError::InUse`] if another process has it.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        create_private_dir(data_dir)?;
+        let path = data_dir.join(DB_FILE);
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse(path.clone()),
+                other => other.into(),
+            })?;
+        let txn = db.begin_write()?;
+        ops::initialise(&txn)?;
+        txn.commit()?;
+
+        let db = Arc::new(db);
+        let (sender, thread) = writer::spawn(db.clone())
+            .map_err(|e| StoreError::Internal(format!("cannot start the writer thread: {e}")))?;
+        Ok(Store {
+            shared: Arc::new(Shared {
+                db,
+                path,
+                writer: Mutex::new(Some(sender)),
+                writer_thread: Mutex::new(Some(thread)),
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.shared.path
+    }
+
+    /// Stops accepting writes, lets the writer finish what is queued, and waits for it.
+    /// Reads keep working until the last handle is dropped.
+    pub fn close(&self) {
+        drop(lock(&self.shared.writer).take());
+        if let Some(thread) = lock(&self.shared.writer_thread).take() {
+            if thread.join().is_err() {
+                tracing::error!("the store writer thread panicked");
+            }
+        }
+    }
+
+    async fn read<T, F>(&self, op: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&ReadTransaction) -> Result<T, StoreError> + Send + 'static,
+    {
+        let db = self.shared.db.clone();
+        tokio::task::spawn_blocking(move || op(&db.begin_read()?))
+            .await
+            .map_err(|e| StoreError::Internal(format!("read task failed: {e}")))?
+    }
+
+    async fn write<T, F>(&self, op: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (job, answer) = writer::job(op);
+        lock(&self.shared.writer)
+            .as_ref()
+            .ok_or(StoreError::Closed)?
+            .send(job)
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    // ---- health ----
+
+    /// Reads the format version: proves the file can be read.
+    pub async fn health(&self) -> Result<(), StoreError> {
+        self.read(ops::format_version).await.map(drop)
+    }
+
+    // ---- accounts (operators) ----
+
+    /// True once the first account exists (the daemon bootstraps only before that).
+    pub async fn has_accounts(&self) -> Result<bool, StoreError> {
+        self.read(ops::has_accounts).await
+    }
+
+    /// Creates an account with `credits` and its first key (`key` is the full key text).
+    pub async fn create_account(
+        &self,
+        name: String,
+        credits: u64,
+        key: String,
+        now: i64,
+    ) -> Result<(Account, ApiKey), StoreError> {
+        self.write(move |txn| ops::create_account(txn, &name, credits, &key, now))
+            .await
+    }
+
+    /// Every account, in creation order.
+    pub async fn list_accounts(&self) -> Result<Vec<Account>, StoreError> {
+        self.read(ops::list_accounts).await
+    }
+
+    /// Sets an account's remaining credits.
+    pub async fn set_credits(&self, name: String, credits: u64) -> Result<Account, StoreError> {
+        self.write(move |txn| ops::set_credits(txn, &name, credits))
+            .await
+    }
+
+    /// Adds a key (full text `key`) to the named account.
+    pub async fn add_key_by_name(
+        &self,
+        name: String,
+        key: String,
+        now: i64,
+    ) -> Result<ApiKey, StoreError> {
+        self.write(move |txn| {
+            let account = ops::account_by_name(txn, &name)?;
+            ops::insert_key(txn, account.id, &key, now)
+        })
+        .await
+    }
+
+    /// The account's balance and counters.
+    pub async fn account(&self, account: AccountId) -> Result<Account, StoreError> {
+        self.read(move |txn| ops::account(txn, account)).await
+    }
+
+    // ---- keys ----
+
+    /// The key with this hash, active or not.
+    pub async fn key_by_hash(&self, hash: KeyHash) -> Result<Option<ApiKey>, StoreError> {
+        self.read(move |txn| ops::key_by_hash(txn, &hash)).await
+    }
+
+    /// Creates a key (full text `key`) for the account.
+    pub async fn create_key(
+        &self,
+        account: AccountId,
+        key: String,
+        now: i64,
+    ) -> Result<ApiKey, StoreError> {
+        self.write(move |txn| ops::insert_key(txn, account, &key, now))
+            .await
+    }
+
+    /// One page of the account's keys, oldest first.
+    pub async fn list_keys(
+        &self,
+        account: AccountId,
+        page: PageRequest,
+    ) -> Result<Page<ApiKey>, StoreError> {
+        self.read(move |txn| ops::list_keys(txn, account, page))
+            .await
+    }
+
+    /// Revokes or re-activates a key.
+    pub async fn set_key_active(
+        &self,
+        account: AccountId,
+        key_id: u128,
+        active: bool,
+    ) -> Result<ApiKey, StoreError> {
+        self.write(move |txn| ops::set_key_active(txn, account, key_id, active))
+            .await
+    }
+
+    /// Deletes a revoked key for good.
+    pub async fn delete_key(&self, account: AccountId, key_id: u128) -> Result<ApiKey, StoreError> {
+        self.write(move |txn| ops::delete_key(txn, account, key_id))
+            .await
+    }
+
+    /// Records when keys were last used (coalesced by the caller).
+    pub async fn record_key_use(&self, uses: Vec<KeyUse>) -> Result<(), StoreError> {
+        self.write(move |txn| ops::record_key_use(txn, &uses)).await
+    }
+
+    // ---- contracts ----
+
+    /// Creates a contract; [`StoreError::Conflict`] if the name is taken in the account.
+    pub async fn create_contract(
+        &self,
+        account: AccountId,
+        name: String,
+        columns: Vec<Column>,
+        now: i64,
+    ) -> Result<Contract, StoreError> {
+        self.write(move |txn| ops::create_contract(txn, account, name, columns, now))
+            .await
+    }
+
+    /// One contract of the account.
+    pub async fn contract(&self, account: AccountId, id: u128) -> Result<Contract, StoreError> {
+        self.read(move |txn| ops::contract(txn, account, id)).await
+    }
+
+    /// One page of the account's contracts, oldest first.
+    pub async fn list_contracts(
+        &self,
+        account: AccountId,
+        page: PageRequest,
+    ) -> Result<Page<Contract>, StoreError> {
+        self.read(move |txn| ops::list_contracts(txn, account, page))
+            .await
+    }
+
+    // ---- checks ----
+
+    /// Checks `incoming` against the contract and stores the result together with the
+    /// account's counters, in one transaction.
+    pub async fn run_check(
+        &self,
+        account: AccountId,
+        contract_id: u128,
+        incoming: Vec<IncomingColumn>,
+        environment: Environment,
+        now: i64,
+    ) -> Result<Check, StoreError> {
+        self.write(move |txn| {
+            ops::run_check(txn, account, contract_id, &incoming, environment, now)
+        })
+        .await
+    }
+
+    /// One stored check of the account.
+    pub async fn check(&self, account: AccountId, id: u128) -> Result<Check, StoreError> {
+        self.read(move |txn| ops::check(txn, account, id)).await
+    }
+
+    /// One page of the account's checks, newest first.
+    pub async fn list_checks(
+        &self,
+        account: AccountId,
+        page: PageRequest,
+    ) -> Result<Page<Check>, StoreError> {
+        self.read(move |txn| ops::list_checks(txn, account, page))
+            .await
+    }
+
+    // ---- webhooks ----
+
+    /// Registers a webhook; [`StoreError::Invalid`] if its contract is not the account's.
+    pub async fn create_webhook(
+        &self,
+        account: AccountId,
+        webhook: NewWebhook,
+        now: i64,
+    ) -> Result<Webhook, StoreError> {
+        self.write(move |txn| ops::create_webhook(txn, account, webhook, now))
+            .await
+    }
+
+    /// One webhook of the account.
+    pub async fn webhook(&self, account: AccountId, id: u128) -> Result<Webhook, StoreError> {
+        self.read(move |txn| ops::webhook(txn, account, id)).await
+    }
+
+    /// One page of the account's webhooks, oldest first.
+    pub async fn list_webhooks(
+        &self,
+        account: AccountId,
+        page: PageRequest,
+    ) -> Result<Page<Webhook>, StoreError> {
+        self.read(move |txn| ops::list_webhooks(txn, account, page))
+            .await
+    }
+
+    /// Pauses or resumes a webhook.
+    pub async fn set_webhook_active(
+        &self,
+        account: AccountId,
+        id: u128,
+        active: bool,
+    ) -> Result<Webhook, StoreError> {
+        self.write(move |txn| ops::set_webhook_active(txn, account, id, active))
+            .await
+    }
+
+    /// Deletes a webhook.
+    pub async fn delete_webhook(
+        &self,
+        account: AccountId,
+        id: u128,
+    ) -> Result<Webhook, StoreError> {
+        self.write(move |txn| ops::delete_webhook(txn, account, id))
+            .await
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A poisoned lock only means another thread panicked while holding it; the data (an
+    // Option of a channel or thread handle) is still consistent.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Creates `dir` (and parents) readable only by the daemon's user.
+fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|e| {
+        StoreError::Internal(format!(
+            "cannot create data directory {}: {e}",
+            dir.display()
+        ))
+    })
+}

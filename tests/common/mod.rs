@@ -1,0 +1,342 @@
+//! Test harness: starts the real daemon in-process on an ephemeral port with a real redb
+//! file in a temp dir, and talks HTTP(S) to it with a real client.
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use driftguard::config::{BootstrapKey, Config};
+use driftguard::credentials::{generate_key, Environment};
+use driftguard::daemon::Daemon;
+use http_body_util::{BodyExt, Full};
+use hyper::{HeaderMap, Method, Request, StatusCode};
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::TokioExecutor;
+use serde_json::{json, Value};
+
+pub type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// A self-signed certificate for `localhost`/`127.0.0.1`, written as PEM files.
+pub struct TestCert {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    pub cert_der: Vec<u8>,
+}
+
+impl TestCert {
+    pub fn create(dir: &Path) -> TestCert {
+        let certified = rcgen::generate_simple_self_signed(vec![
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+        ])
+        .expect("generate certificate");
+        let cert_file = dir.join("cert.pem");
+        let key_file = dir.join("key.pem");
+        std::fs::write(&cert_file, certified.cert.pem()).expect("write cert");
+        std::fs::write(&key_file, certified.signing_key.serialize_pem()).expect("write key");
+        TestCert {
+            cert_file,
+            key_file,
+            cert_der: certified.cert.der().to_vec(),
+        }
+    }
+}
+
+/// A client that trusts `extra_root` (if any) and speaks HTTP/1.1 and HTTP/2.
+pub fn client(extra_root: Option<&[u8]>) -> HttpClient {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    if let Some(der) = extra_root {
+        roots
+            .add(rustls::pki_types::CertificateDer::from(der.to_vec()))
+            .expect("add root");
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .build();
+    Client::builder(TokioExecutor::new()).build(connector)
+}
+
+/// A running daemon with its data directory and the `default` account's live key.
+pub struct TestServer {
+    daemon: Option<Daemon>,
+    pub config: Config,
+    pub base: String,
+    /// The bootstrap (live) key of the `default` account.
+    pub key: String,
+    pub client: HttpClient,
+    /// Kept alive for the test's duration; removed on drop.
+    pub dir: Arc<tempfile::TempDir>,
+    root_der: Option<Vec<u8>>,
+}
+
+/// An answer, fully read.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    /// Asserts the status and the spec's error shape with this code; returns the message.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) -> String {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "body: {}",
+            String::from_utf8_lossy(&self.body)
+        );
+        let body = self.json();
+        let error = body["error"].as_object().expect("error object");
+        assert_eq!(error.len(), 2, "error has exactly code and message: {body}");
+        assert_eq!(error["code"], code, "{body}");
+        let message = error["message"].as_str().expect("message string");
+        assert!(!message.is_empty());
+        message.to_owned()
+    }
+
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) -> Value {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "body: {}",
+            String::from_utf8_lossy(&self.body)
+        );
+        self.json()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// The configuration tests start from: ephemeral port, temp data dir, a known key.
+pub fn test_config(dir: &Path) -> Config {
+    let mut config = Config::default();
+    config.server.listen = "127.0.0.1:0".parse().expect("addr");
+    config.storage.data_dir = dir.join("data");
+    config.bootstrap_key = Some(BootstrapKey(generate_key(Environment::Live)));
+    config
+}
+
+impl TestServer {
+    /// Plain HTTP with default limits.
+    pub async fn start() -> TestServer {
+        TestServer::start_with(|_| {}).await
+    }
+
+    /// Plain HTTP, with `adjust` applied to the test configuration.
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+        let mut config = test_config(dir.path());
+        adjust(&mut config);
+        TestServer::launch(config, dir, None).await
+    }
+
+    /// HTTPS with a certificate made now.
+    pub async fn start_tls() -> TestServer {
+        let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+        let cert = TestCert::create(dir.path());
+        let mut config = test_config(dir.path());
+        config.server.tls_cert = Some(cert.cert_file.clone());
+        config.server.tls_key = Some(cert.key_file.clone());
+        TestServer::launch(config, dir, Some(cert.cert_der)).await
+    }
+
+    async fn launch(
+        config: Config,
+        dir: Arc<tempfile::TempDir>,
+        root_der: Option<Vec<u8>>,
+    ) -> TestServer {
+        let key = config
+            .bootstrap_key
+            .as_ref()
+            .map(|k| k.0.clone())
+            .expect("tests set a bootstrap key");
+        let daemon = Daemon::start(config.clone()).await.expect("daemon starts");
+        let base = format!(
+            "{}://localhost:{}",
+            daemon.scheme(),
+            daemon.local_addr().port()
+        );
+        TestServer {
+            daemon: Some(daemon),
+            config,
+            base,
+            key,
+            client: client(root_der.as_deref()),
+            dir,
+            root_der,
+        }
+    }
+
+    /// Stops the daemon cleanly and starts a new one on the same data directory.
+    pub async fn restart(mut self) -> TestServer {
+        self.stop().await;
+        let mut config = self.config.clone();
+        config.server.listen = "127.0.0.1:0".parse().expect("addr");
+        TestServer::launch(config, self.dir.clone(), self.root_der.clone()).await
+    }
+
+    /// Stops the daemon (graceful shutdown) and waits for it.
+    pub async fn stop(&mut self) {
+        if let Some(daemon) = self.daemon.take() {
+            daemon.shutdown().await;
+        }
+    }
+
+    /// Creates another account with the operator commands (stopping the daemon while the
+    /// store is opened directly, as an operator would) and returns its live key.
+    pub async fn add_account(self, name: &str, credits: u64) -> (TestServer, String) {
+        let mut server = self;
+        server.stop().await;
+        let store = driftguard::operator::open_store(&server.config).expect("open store");
+        let key = driftguard::operator::create_account(&store, name, credits)
+            .await
+            .expect("create account");
+        tokio::task::spawn_blocking(move || store.close())
+            .await
+            .expect("close store");
+        let mut config = server.config.clone();
+        config.server.listen = "127.0.0.1:0".parse().expect("addr");
+        let server = TestServer::launch(config, server.dir.clone(), server.root_der.clone()).await;
+        (server, key)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Sends a request; `key` goes into `X-API-Key`.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: impl Into<Bytes>,
+    ) -> Answer {
+        self.send_with(method, path, key, &[], body).await
+    }
+
+    pub async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Answer {
+        let mut builder = Request::builder().method(method).uri(self.url(path));
+        if let Some(key) = key {
+            builder = builder.header("x-api-key", key);
+        }
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let request = builder.body(Full::new(body.into())).expect("request");
+        let response = tokio::time::timeout(Duration::from_secs(30), self.client.request(request))
+            .await
+            .expect("answer within 30 s")
+            .expect("request succeeds");
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.expect("body").to_bytes();
+        Answer {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.send(Method::GET, path, Some(&self.key), Bytes::new())
+            .await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Answer {
+        self.send(Method::POST, path, Some(&self.key), body.to_string())
+            .await
+    }
+
+    pub async fn delete(&self, path: &str) -> Answer {
+        self.send(Method::DELETE, path, Some(&self.key), Bytes::new())
+            .await
+    }
+
+    /// Creates a contract and returns its JSON.
+    pub async fn create_contract(&self, key: &str, name: &str, columns: Value) -> Value {
+        let body = json!({"name": name, "schema": {"columns": columns}});
+        self.send(
+            Method::POST,
+            "/api/v1/contracts",
+            Some(key),
+            body.to_string(),
+        )
+        .await
+        .assert_status(201)
+    }
+
+    /// Runs a check and returns the answer.
+    pub async fn check(&self, key: &str, contract_id: &str, columns: Value) -> Answer {
+        let body = json!({"contract_id": contract_id, "incoming_schema": {"columns": columns}});
+        self.send(Method::POST, "/api/v1/check", Some(key), body.to_string())
+            .await
+    }
+
+    /// Creates a key of `environment` with `key` and returns the new full key.
+    pub async fn new_key(&self, key: &str, environment: &str) -> String {
+        let body = json!({"environment": environment});
+        let answer = self
+            .send(Method::POST, "/api/v1/keys", Some(key), body.to_string())
+            .await
+            .assert_status(201);
+        answer["key"].as_str().expect("key").to_owned()
+    }
+}
+
+/// The users contract of the spec's worked examples.
+pub fn users_columns() -> Value {
+    json!([
+        {"name": "user_id", "type": "integer", "required": true},
+        {"name": "email", "type": "string", "required": true},
+        {"name": "created_at", "type": "timestamp", "required": true}
+    ])
+}
+
+/// Polls `condition` until it holds or `deadline` passes.
+pub async fn wait_until<F, Fut>(deadline: Duration, mut condition: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let end = tokio::time::Instant::now() + deadline;
+    loop {
+        if condition().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= end {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
