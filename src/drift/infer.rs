@@ -39,9 +39,10 @@ pub fn infer_type(value: &Value) -> ColumnType {
 
 /// Strict RFC 3339: `T` between date and time, and `Z` or a numeric offset.
 fn is_rfc3339_date_time(s: &str) -> bool {
-    // The `time` parser also accepts a lowercase `t`/`z` (RFC 3339 allows them); a space
-    // separator or a missing offset fails, and so does an impossible date.
-    s.len() >= 20 && OffsetDateTime::parse(s, &Rfc3339).is_ok()
+    // The `time` parser also accepts a space between date and time, which the spec does
+    // not: insist on the `T` (RFC 3339 allows it in lowercase). A missing offset or an
+    // impossible date fails the parse.
+    s.len() >= 20 && matches!(s.as_bytes()[10], b'T' | b't') && OffsetDateTime::parse(s, &Rfc3339).is_ok()
 }
 
 /// Exactly `YYYY-MM-DD`, and a date that exists.

@@ -142,12 +142,24 @@ async fn read_body(body: Incoming, parts: &Parts, limits: BodyLimits) -> Result<
 
 /// Parses a JSON body; a bad one is a 400 whose message names the field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::Invalid(
-            "the request body is empty; expected a JSON object".into(),
-        ));
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => {
+            return Err(ApiError::Invalid(
+                "the request body is empty; expected a JSON object".into(),
+            ))
+        }
+        // Serde would also accept a positional array for a struct; the API does not.
+        Some(b'{') => {}
+        Some(_) => return Err(ApiError::Invalid("request body: must be a JSON object".into())),
     }
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    // Checked up front: serde skips unknown fields without validating their strings.
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        ApiError::Invalid(format!(
+            "request body: not valid UTF-8 (at byte {})",
+            e.valid_up_to()
+        ))
+    })?;
+    let mut deserializer = serde_json::Deserializer::from_str(text);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
@@ -202,7 +214,7 @@ mod tests {
         assert!(message(b"").contains("empty"));
         assert!(message(b"{").contains("not valid JSON"));
         assert!(message(br#"{"inner":[]} x"#).contains("not valid JSON"));
-        assert!(message(b"{\"inner\":[], \"x\": \"\xff\"}").contains("not valid JSON"));
+        assert!(message(b"{\"inner\":[], \"x\": \"\xff\"}").contains("UTF-8"));
         assert!(message(b"[1]").starts_with("request body:"));
         assert!(message(b"{\"inner\":[{\"flag\":tru").contains("not valid JSON"));
     }
