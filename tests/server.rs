@@ -1,0 +1,2010 @@
+mod common;
+use common::*;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use driftguard::credentials::{generate_key, Environment};
+use http_body_util::{BodyExt, Full};
+use hyper::{Method, Request, Version};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Upper bound for anything the server must do "soon" (close, answer, exit).
+const DEADLINE: Duration = Duration::from_secs(3);
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+const BIN: &str = env!("CARGO_BIN_EXE_driftguard");
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------
+
+/// The loopback address a test server listens on.
+fn addr_of(server: &TestServer) -> SocketAddr {
+    let port: u16 = server
+        .base
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port in base URL");
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A response read from a raw socket.
+#[derive(Debug)]
+struct RawResponse {
+    status: u16,
+    head: String,
+    body: Vec<u8>,
+}
+
+impl RawResponse {
+    fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (n, v) = line.split_once(':')?;
+            n.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_owned())
+        })
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("JSON body")
+    }
+}
+
+/// Reads one response head (status line and headers); `None` on EOF or error first.
+async fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<String> {
+    loop {
+        if let Some(pos) = find(buf, b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..pos]).into_owned();
+            buf.drain(..pos + 4);
+            return Some(head);
+        }
+        let mut chunk = [0u8; 4096];
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// Reads one complete response (head and `Content-Length` body).
+async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<RawResponse> {
+    let head = read_head(stream, buf).await?;
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    let mut response = RawResponse {
+        status,
+        head,
+        body: Vec::new(),
+    };
+    let len: usize = response
+        .header("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    while buf.len() < len {
+        let mut chunk = [0u8; 4096];
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    response.body = buf.drain(..len.min(buf.len())).collect();
+    Some(response)
+}
+
+/// Reads until the server closes the connection; returns what was read and how long it
+/// took. Panics if the connection is still open after `deadline`.
+async fn wait_closed(stream: &mut TcpStream, deadline: Duration) -> (Vec<u8>, Duration) {
+    let start = Instant::now();
+    let mut seen = Vec::new();
+    let result = tokio::time::timeout(deadline, async {
+        let mut chunk = [0u8; 4096];
+        loop {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => seen.extend_from_slice(&chunk[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(
+        result.is_ok(),
+        "the server kept the connection open for more than {deadline:?}; it sent {:?}",
+        String::from_utf8_lossy(&seen)
+    );
+    (seen, start.elapsed())
+}
+
+/// Writes a request with a chunked body, one chunk per element.
+async fn send_chunked(stream: &mut TcpStream, key: &str, chunks: &[&[u8]]) {
+    let head = format!(
+        "POST /api/v1/contracts HTTP/1.1\r\nHost: localhost\r\nX-API-Key: {key}\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    let mut wire = head.into_bytes();
+    for chunk in chunks {
+        wire.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        wire.extend_from_slice(chunk);
+        wire.extend_from_slice(b"\r\n");
+    }
+    wire.extend_from_slice(b"0\r\n\r\n");
+    // The server may answer and close before reading everything; that is its right.
+    let _ = stream.write_all(&wire).await;
+}
+
+/// Follows `Link: <url>; rel="next"` from `first`, returning every page.
+async fn all_pages(server: &TestServer, first: &str) -> Vec<Vec<Value>> {
+    let mut pages = Vec::new();
+    let mut path = first.to_owned();
+    loop {
+        let answer = server.get(&path).await;
+        let body = answer.assert_status(200);
+        pages.push(body.as_array().expect("a bare JSON array").clone());
+        let Some(link) = answer.header("link") else {
+            break;
+        };
+        let url = link
+            .strip_prefix('<')
+            .and_then(|l| l.strip_suffix(">; rel=\"next\""))
+            .unwrap_or_else(|| panic!("Link header has the shape <url>; rel=\"next\": {link}"));
+        let relative = url
+            .strip_prefix(&server.base)
+            .unwrap_or_else(|| panic!("Link is an absolute URL on {}: {url}", server.base));
+        assert!(
+            relative.contains("cursor="),
+            "next page has a cursor: {url}"
+        );
+        path = relative.to_owned();
+        assert!(pages.len() < 20, "paging does not end");
+    }
+    pages
+}
+
+fn ids(items: &[Value]) -> Vec<String> {
+    items
+        .iter()
+        .map(|v| v["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+fn dummy_id(prefix: &str) -> String {
+    format!("{prefix}{}", "0".repeat(26))
+}
+
+fn contract_body(name: &str) -> String {
+    json!({"name": name, "schema": {"columns": users_columns()}}).to_string()
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. TLS
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn tls_negotiates_http2_by_alpn() {
+    let server = TestServer::start_tls().await;
+    assert!(server.base.starts_with("https://localhost:"));
+    for _ in 0..3 {
+        let request = Request::get(server.url("/api/v1/usage"))
+            .header("x-api-key", &server.key)
+            .body(Full::new(Bytes::new()))
+            .expect("request");
+        let response = tokio::time::timeout(DEADLINE, server.client.request(request))
+            .await
+            .expect("answer in time")
+            .expect("request succeeds");
+        assert_eq!(response.version(), Version::HTTP_2);
+        assert_eq!(response.status(), 200);
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let usage: Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(
+            usage,
+            json!({"credits_remaining": 1_000_000, "credits_used": 0, "total_checks": 0})
+        );
+    }
+}
+
+#[tokio::test]
+async fn tls_serves_http1_only_clients() {
+    use rustls::pki_types::pem::PemObject;
+    let server = TestServer::start_tls().await;
+    let cert_file = server.config.server.tls_cert.clone().expect("cert file");
+    let root = rustls::pki_types::CertificateDer::from_pem_file(&cert_file).expect("cert PEM");
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(root).expect("root");
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_only()
+        .enable_http1()
+        .build();
+    let http1: HttpClient =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build(connector);
+    let body = contract_body("over-http1");
+    let request = Request::post(server.url("/api/v1/contracts"))
+        .header("x-api-key", &server.key)
+        .body(Full::new(Bytes::from(body)))
+        .expect("request");
+    let response = tokio::time::timeout(DEADLINE, http1.request(request))
+        .await
+        .expect("answer in time")
+        .expect("request succeeds");
+    assert_eq!(response.version(), Version::HTTP_11);
+    assert_eq!(response.status(), 201);
+    // The same record is visible over HTTP/2.
+    let list = server.get("/api/v1/contracts").await.assert_status(200);
+    assert_eq!(list[0]["name"], "over-http1");
+}
+
+#[tokio::test]
+async fn plain_http_on_the_tls_port_fails_without_hanging() {
+    let server = TestServer::start_tls().await;
+    let addr = addr_of(&server);
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream
+        .write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .expect("write");
+    let (seen, _) = wait_closed(&mut stream, DEADLINE).await;
+    assert!(
+        !seen.starts_with(b"HTTP/"),
+        "a plain HTTP answer on the TLS port: {:?}",
+        String::from_utf8_lossy(&seen)
+    );
+
+    // A real client speaking http:// to the TLS port gets an error, not a hang.
+    let request = Request::get(format!("http://localhost:{}/api/v1/health", addr.port()))
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let result = tokio::time::timeout(DEADLINE, server.client.request(request))
+        .await
+        .expect("the client gives up in time");
+    assert!(
+        result.is_err(),
+        "plain HTTP must not be served on the TLS port"
+    );
+
+    // The server is still fine afterwards.
+    server.get("/api/v1/health").await.assert_status(200);
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. Authentication
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn health_needs_no_key() {
+    let server = TestServer::start().await;
+    let answer = server
+        .send(Method::GET, "/api/v1/health", None, Bytes::new())
+        .await;
+    let body = answer.assert_status(200);
+    assert_eq!(
+        body,
+        json!({"status": "ok", "version": VERSION, "storage": "ok"})
+    );
+    assert_eq!(
+        answer.header("content-type"),
+        Some("application/json; charset=utf-8")
+    );
+}
+
+#[tokio::test]
+async fn every_endpoint_but_health_needs_a_key() {
+    let server = TestServer::start().await;
+    let (ctr, chk, key, wh) = (
+        dummy_id("ctr_"),
+        dummy_id("chk_"),
+        dummy_id("key_"),
+        dummy_id("wh_"),
+    );
+    let endpoints: Vec<(Method, String)> = vec![
+        (Method::GET, "/api/v1/contracts".into()),
+        (Method::POST, "/api/v1/contracts".into()),
+        (Method::GET, format!("/api/v1/contracts/{ctr}")),
+        (Method::POST, "/api/v1/contracts/infer".into()),
+        (Method::POST, "/api/v1/check".into()),
+        (Method::GET, "/api/v1/checks".into()),
+        (Method::GET, format!("/api/v1/checks/{chk}")),
+        (Method::GET, "/api/v1/usage".into()),
+        (Method::GET, "/api/v1/keys".into()),
+        (Method::POST, "/api/v1/keys".into()),
+        (Method::DELETE, format!("/api/v1/keys/{key}")),
+        (Method::POST, format!("/api/v1/keys/{key}/revoke")),
+        (Method::POST, format!("/api/v1/keys/{key}/activate")),
+        (Method::GET, "/api/v1/webhooks".into()),
+        (Method::POST, "/api/v1/webhooks".into()),
+        (Method::GET, format!("/api/v1/webhooks/{wh}")),
+        (Method::PATCH, format!("/api/v1/webhooks/{wh}")),
+        (Method::DELETE, format!("/api/v1/webhooks/{wh}")),
+    ];
+    for (method, path) in endpoints {
+        let answer = server
+            .send(method.clone(), &path, None, r#"{"environment":"test"}"#)
+            .await;
+        let message = answer.assert_error(401, "unauthorized");
+        assert!(
+            message.contains("X-API-Key"),
+            "{method} {path}: the message tells which header is missing: {message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn malformed_and_foreign_keys_are_401() {
+    let server = TestServer::start().await;
+    let valid_rest = server.key.strip_prefix("dg_live_").expect("live key");
+    let malformed = vec![
+        String::new(),
+        format!("dg_live_{}", "a".repeat(23)),
+        format!("dg_prod_{valid_rest}"),
+        format!("DG_LIVE_{valid_rest}"),
+        format!("dg_live{valid_rest}"),
+        format!("dg_live_{}!", &valid_rest[..31]),
+        format!("dg_live_{}.", &valid_rest[..31]),
+        format!("dg_live_{}é", &valid_rest[..31]),
+        format!("dg_live_{}", "a".repeat(121)),
+        format!("dg_test_{}", "A".repeat(121)),
+        format!("Bearer {}", server.key),
+    ];
+    for key in &malformed {
+        let answer = server
+            .send(Method::GET, "/api/v1/usage", Some(key), Bytes::new())
+            .await;
+        answer.assert_error(401, "unauthorized");
+    }
+    // Well-formed (including both length bounds) but unknown keys.
+    let unknown = vec![
+        generate_key(Environment::Live),
+        generate_key(Environment::Test),
+        format!("dg_live_{}", "a".repeat(24)),
+        format!("dg_test_{}", "Z-_9".repeat(30)),
+        format!("{}x", server.key),
+        format!("dg_test_{valid_rest}"),
+        server.key.to_uppercase().replace("DG_LIVE_", "dg_live_"),
+    ];
+    for key in &unknown {
+        let answer = server
+            .send(Method::GET, "/api/v1/usage", Some(key), Bytes::new())
+            .await;
+        answer.assert_error(401, "unauthorized");
+    }
+    // `Authorization: Bearer <valid key>` is not accepted.
+    let bearer = format!("Bearer {}", server.key);
+    let answer = server
+        .send_with(
+            Method::GET,
+            "/api/v1/usage",
+            None,
+            &[("authorization", &bearer)],
+            Bytes::new(),
+        )
+        .await;
+    answer.assert_error(401, "unauthorized");
+    // The genuine key works throughout.
+    server.get("/api/v1/usage").await.assert_status(200);
+}
+
+#[tokio::test]
+async fn revoked_and_deleted_keys_are_401() {
+    let server = TestServer::start().await;
+    let created = server
+        .post("/api/v1/keys", &json!({"environment": "test"}))
+        .await
+        .assert_status(201);
+    let second = created["key"].as_str().expect("key").to_owned();
+    let id = created["id"].as_str().expect("id").to_owned();
+    let usage = |key: String| {
+        let server = &server;
+        async move {
+            server
+                .send(Method::GET, "/api/v1/usage", Some(&key), Bytes::new())
+                .await
+        }
+    };
+    usage(second.clone()).await.assert_status(200);
+
+    let revoked = server
+        .send(
+            Method::POST,
+            &format!("/api/v1/keys/{id}/revoke"),
+            Some(&server.key),
+            Bytes::new(),
+        )
+        .await
+        .assert_status(200);
+    assert_eq!(revoked["is_active"], false);
+    usage(second.clone())
+        .await
+        .assert_error(401, "unauthorized");
+
+    server
+        .send(
+            Method::POST,
+            &format!("/api/v1/keys/{id}/activate"),
+            Some(&server.key),
+            Bytes::new(),
+        )
+        .await
+        .assert_status(200);
+    usage(second.clone()).await.assert_status(200);
+
+    server
+        .send(
+            Method::POST,
+            &format!("/api/v1/keys/{id}/revoke"),
+            Some(&server.key),
+            Bytes::new(),
+        )
+        .await
+        .assert_status(200);
+    let deleted = server
+        .delete(&format!("/api/v1/keys/{id}"))
+        .await
+        .assert_status(200);
+    assert_eq!(deleted, json!({"id": id, "deleted": true}));
+    usage(second).await.assert_error(401, "unauthorized");
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. Order of checks
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn order_of_checks_404_405_401_413_400_404_403() {
+    let server = TestServer::start_with(|cfg| cfg.server.max_body_bytes = 1024).await;
+    let key = server.key.clone();
+    let bad_key = "dg_live_short";
+    let big = "x".repeat(2000);
+
+    // Unknown route: 404, whatever the key or method.
+    for (method, path, key) in [
+        (Method::GET, "/api/v1/nope", None),
+        (Method::POST, "/api/v1/nope", Some(bad_key)),
+        (Method::GET, "/api/v2/health", None),
+        (Method::GET, "/", None),
+        (Method::DELETE, "/api/v1/contracts/a/b", Some(bad_key)),
+        (Method::GET, "/api/v1/nope", Some(key.as_str())),
+    ] {
+        server
+            .send(method, path, key, big.clone())
+            .await
+            .assert_error(404, "not_found");
+    }
+
+    // Wrong method: 405 with Allow, whatever the key.
+    for (method, path, key, allow) in [
+        (Method::DELETE, "/api/v1/contracts", None, "GET, POST"),
+        (Method::PUT, "/api/v1/health", None, "GET"),
+        (Method::POST, "/api/v1/usage", Some(bad_key), "GET"),
+        (Method::GET, "/api/v1/check", None, "POST"),
+        (
+            Method::GET,
+            "/api/v1/keys/key_x/revoke",
+            Some(key.as_str()),
+            "POST",
+        ),
+    ] {
+        let answer = server.send(method, path, key, big.clone()).await;
+        answer.assert_error(405, "method_not_allowed");
+        assert_eq!(answer.header("allow"), Some(allow), "{path}");
+    }
+
+    // A bad key is 401 before the body is looked at (too large or not JSON).
+    for body in [big.clone(), "not json".to_owned()] {
+        server
+            .send(Method::POST, "/api/v1/contracts", Some(bad_key), body)
+            .await
+            .assert_error(401, "unauthorized");
+        server
+            .send(Method::POST, "/api/v1/contracts", None, "{")
+            .await
+            .assert_error(401, "unauthorized");
+    }
+
+    // 413 before 400: a large body that is not JSON either.
+    server
+        .send(Method::POST, "/api/v1/contracts", Some(&key), big.clone())
+        .await
+        .assert_error(413, "payload_too_large");
+
+    // 400 before 404: a bad body naming an unknown contract or webhook.
+    let unknown_contract = dummy_id("ctr_");
+    server
+        .post(
+            "/api/v1/check",
+            &json!({"contract_id": unknown_contract, "incoming_schema": {"columns": [{"name": "a"}]}}),
+        )
+        .await
+        .assert_error(400, "invalid_request");
+    server
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/webhooks/{}", dummy_id("wh_")),
+            Some(&key),
+            r#"{"active":"yes"}"#,
+        )
+        .await
+        .assert_error(400, "invalid_request");
+    server
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/webhooks/{}", dummy_id("wh_")),
+            Some(&key),
+            r#"{"active":true}"#,
+        )
+        .await
+        .assert_error(404, "not_found");
+
+    // 404 before 403, and 400 before 403, for an account without credits.
+    let contract = server.create_contract(&key, "users", users_columns()).await;
+    let (server, broke) = server.add_account("broke", 0).await;
+    let own = server
+        .create_contract(&broke, "mine", users_columns())
+        .await;
+    let foreign_id = contract["id"].as_str().expect("id");
+    server
+        .check(&broke, foreign_id, json!([]))
+        .await
+        .assert_error(404, "not_found");
+    server
+        .check(&broke, &unknown_contract, json!([]))
+        .await
+        .assert_error(404, "not_found");
+    server
+        .send(
+            Method::POST,
+            "/api/v1/check",
+            Some(&broke),
+            json!({"contract_id": own["id"], "incoming_schema": {"columns": 7}}).to_string(),
+        )
+        .await
+        .assert_error(400, "invalid_request");
+    server
+        .check(&broke, own["id"].as_str().expect("id"), json!([]))
+        .await
+        .assert_error(403, "no_credits");
+}
+
+#[tokio::test]
+async fn rate_limit_comes_before_body_checks() {
+    let server = TestServer::start_with(|cfg| {
+        cfg.limits.requests_per_minute = 1;
+        cfg.server.max_body_bytes = 1024;
+    })
+    .await;
+    server.get("/api/v1/usage").await.assert_status(200);
+    let big = "x".repeat(2000);
+    for body in [big.clone(), "not json".to_owned(), contract_body("fine")] {
+        let answer = server
+            .send(Method::POST, "/api/v1/contracts", Some(&server.key), body)
+            .await;
+        answer.assert_error(429, "rate_limited");
+    }
+    // 404, 405 and 401 still come first.
+    server
+        .send(Method::GET, "/api/v1/nope", Some(&server.key), big.clone())
+        .await
+        .assert_error(404, "not_found");
+    server
+        .send(Method::PUT, "/api/v1/contracts", Some(&server.key), big)
+        .await
+        .assert_error(405, "method_not_allowed");
+    server
+        .send(
+            Method::GET,
+            "/api/v1/usage",
+            Some("dg_live_x"),
+            Bytes::new(),
+        )
+        .await
+        .assert_error(401, "unauthorized");
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. Rate limiting
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn rate_limit_is_per_key_and_only_counts_authenticated_requests() {
+    let server = TestServer::start_with(|cfg| cfg.limits.requests_per_minute = 3).await;
+    // A second key of the same account (this costs the first key a token, so restart to
+    // start from full buckets: limiter state is in memory).
+    let second = server.new_key(&server.key.clone(), "live").await;
+    let server = server.restart().await;
+    let key = server.key.clone();
+
+    // None of these may consume the key's tokens.
+    for _ in 0..4 {
+        server
+            .send(Method::GET, "/api/v1/nope", Some(&key), Bytes::new())
+            .await
+            .assert_error(404, "not_found");
+        server
+            .send(Method::DELETE, "/api/v1/usage", Some(&key), Bytes::new())
+            .await
+            .assert_error(405, "method_not_allowed");
+        server
+            .send(Method::GET, "/api/v1/health", Some(&key), Bytes::new())
+            .await
+            .assert_status(200);
+        server
+            .send(Method::GET, "/api/v1/usage", None, Bytes::new())
+            .await
+            .assert_error(401, "unauthorized");
+        server
+            .send(
+                Method::GET,
+                "/api/v1/usage",
+                Some("dg_live_nope"),
+                Bytes::new(),
+            )
+            .await
+            .assert_error(401, "unauthorized");
+        server
+            .send(
+                Method::GET,
+                "/api/v1/usage",
+                Some(&generate_key(Environment::Live)),
+                Bytes::new(),
+            )
+            .await
+            .assert_error(401, "unauthorized");
+    }
+
+    for _ in 0..3 {
+        server.get("/api/v1/usage").await.assert_status(200);
+    }
+    for _ in 0..2 {
+        let limited = server.get("/api/v1/usage").await;
+        limited.assert_error(429, "rate_limited");
+        let retry_after: u64 = limited
+            .header("retry-after")
+            .expect("Retry-After header")
+            .parse()
+            .expect("Retry-After in whole seconds");
+        // 3 per minute refills one token every 20 s.
+        assert!((1..=20).contains(&retry_after), "Retry-After {retry_after}");
+    }
+    // 404, 405 and health are still answered for the limited key.
+    server
+        .send(Method::GET, "/api/v1/nope", Some(&key), Bytes::new())
+        .await
+        .assert_error(404, "not_found");
+    server
+        .send(Method::GET, "/api/v1/health", Some(&key), Bytes::new())
+        .await
+        .assert_status(200);
+
+    // The other key of the same account has its own bucket.
+    for _ in 0..3 {
+        server
+            .send(Method::GET, "/api/v1/usage", Some(&second), Bytes::new())
+            .await
+            .assert_status(200);
+    }
+    server
+        .send(Method::GET, "/api/v1/usage", Some(&second), Bytes::new())
+        .await
+        .assert_error(429, "rate_limited");
+}
+
+// ---------------------------------------------------------------------------------------
+// 5. Bodies
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn body_size_limit_with_content_length() {
+    let server = TestServer::start_with(|cfg| cfg.server.max_body_bytes = 1024).await;
+    // Exactly at the limit is fine; one byte more is 413.
+    let mut exact = contract_body("exact").into_bytes();
+    exact.resize(1024, b' ');
+    server
+        .send(Method::POST, "/api/v1/contracts", Some(&server.key), exact)
+        .await
+        .assert_status(201);
+    let mut over = contract_body("over").into_bytes();
+    over.resize(1025, b' ');
+    let message = server
+        .send(Method::POST, "/api/v1/contracts", Some(&server.key), over)
+        .await
+        .assert_error(413, "payload_too_large");
+    assert!(message.contains("1024"), "{message}");
+    server
+        .send(
+            Method::POST,
+            "/api/v1/check",
+            Some(&server.key),
+            "y".repeat(4096),
+        )
+        .await
+        .assert_error(413, "payload_too_large");
+    let list = server.get("/api/v1/contracts").await.assert_status(200);
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn body_size_limit_with_chunked_body() {
+    let server = TestServer::start_with(|cfg| cfg.server.max_body_bytes = 1024).await;
+    let addr = addr_of(&server);
+
+    // A small chunked body is read normally.
+    let body = contract_body("chunked");
+    let (a, b) = body.as_bytes().split_at(body.len() / 2);
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    send_chunked(&mut stream, &server.key, &[a, b]).await;
+    let mut buf = Vec::new();
+    let answer = tokio::time::timeout(DEADLINE, read_response(&mut stream, &mut buf))
+        .await
+        .expect("answer in time")
+        .expect("an answer");
+    assert_eq!(
+        answer.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+
+    // A chunked body over the limit (no Content-Length to go by) is 413.
+    let chunk = [b' '; 512];
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    send_chunked(&mut stream, &server.key, &[&chunk, &chunk, &chunk, b"{}"]).await;
+    let mut buf = Vec::new();
+    let answer = tokio::time::timeout(DEADLINE, read_response(&mut stream, &mut buf))
+        .await
+        .expect("answer in time")
+        .expect("an answer");
+    assert_eq!(answer.status, 413, "{answer:?}");
+    assert_eq!(answer.json()["error"]["code"], "payload_too_large");
+}
+
+#[tokio::test]
+async fn bad_bodies_are_400_naming_the_field() {
+    let server = TestServer::start().await;
+    let post = |path: &'static str, body: Vec<u8>| {
+        let server = &server;
+        async move {
+            server
+                .send(Method::POST, path, Some(&server.key), body)
+                .await
+        }
+    };
+    let cases: Vec<(&str, Vec<u8>, Vec<&str>)> = vec![
+        (
+            "/api/v1/contracts",
+            br#"{"name": 5, "schema": {"columns": []}}"#.to_vec(),
+            vec!["name"],
+        ),
+        (
+            "/api/v1/contracts",
+            br#"{"schema": {"columns": []}}"#.to_vec(),
+            vec!["name"],
+        ),
+        (
+            "/api/v1/contracts",
+            br#"{"name": "x"}"#.to_vec(),
+            vec!["schema"],
+        ),
+        (
+            "/api/v1/contracts",
+            br#"{"name": "x", "schema": {"columns": {}}}"#.to_vec(),
+            vec!["schema.columns"],
+        ),
+        (
+            "/api/v1/contracts",
+            br#"{"name": "x", "schema": {"columns": [{"name": "a", "type": "string"}]}}"#
+                .to_vec(),
+            vec!["schema.columns[0]", "required"],
+        ),
+        (
+            "/api/v1/contracts",
+            br#"{"name": "x", "schema": {"columns": [{"name": "a", "type": "string", "required": "yes"}]}}"#
+                .to_vec(),
+            vec!["schema.columns[0].required"],
+        ),
+        (
+            "/api/v1/contracts",
+            br#"{"name": "x", "schema": {"columns": [{"name": "a", "type": "string", "required": true}, {"name": "b", "type": "float", "required": true}]}}"#
+                .to_vec(),
+            vec!["schema.columns[1].type"],
+        ),
+        (
+            "/api/v1/contracts",
+            br#"{"name": "", "schema": {"columns": []}}"#.to_vec(),
+            vec!["name"],
+        ),
+        (
+            "/api/v1/check",
+            br#"{"contract_id": 5, "incoming_schema": {"columns": []}}"#.to_vec(),
+            vec!["contract_id"],
+        ),
+        (
+            "/api/v1/check",
+            br#"{"contract_id": "ctr_x", "incoming_schema": {"columns": [{"name": "a"}]}}"#
+                .to_vec(),
+            vec!["incoming_schema.columns[0]", "type"],
+        ),
+        (
+            "/api/v1/contracts/infer",
+            br#"{"sample": 5}"#.to_vec(),
+            vec!["sample"],
+        ),
+        ("/api/v1/contracts/infer", b"{}".to_vec(), vec!["sample"]),
+        (
+            "/api/v1/webhooks",
+            br#"{"url": "https://example.com/h", "events": ["fail"]}"#.to_vec(),
+            vec!["events[0]"],
+        ),
+        (
+            "/api/v1/webhooks",
+            br#"{"url": "http://example.com/h", "events": ["pass"]}"#.to_vec(),
+            vec!["url"],
+        ),
+        (
+            "/api/v1/keys",
+            br#"{"environment": "prod"}"#.to_vec(),
+            vec!["environment"],
+        ),
+    ];
+    for (path, body, needles) in cases {
+        let answer = post(path, body.clone()).await;
+        let message = answer.assert_error(400, "invalid_request");
+        for needle in needles {
+            assert!(
+                message.contains(needle),
+                "{path} {}: message {message:?} should name {needle:?}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_400_never_500() {
+    let server = TestServer::start().await;
+    let mut deep = "[".repeat(5000);
+    deep.push_str(&"]".repeat(5000));
+    let bodies: Vec<Vec<u8>> = vec![
+        b"".to_vec(),
+        b"   \n".to_vec(),
+        b"not json".to_vec(),
+        b"{".to_vec(),
+        b"{\"name\": \"x\",}".to_vec(),
+        b"[]".to_vec(),
+        b"null".to_vec(),
+        b"1".to_vec(),
+        b"\"text\"".to_vec(),
+        b"{} {}".to_vec(),
+        b"\xef\xbb\xbf{}".to_vec(),
+        b"{\"name\": \"caf\xe9\", \"schema\": {\"columns\": []}}".to_vec(),
+        b"{\"name\": \"\\ud800\", \"schema\": {\"columns\": []}}".to_vec(),
+        b"{\"name\": \"a\xff\xfe\", \"sample\": {}, \"environment\": \"live\"}".to_vec(),
+        b"\x00\x01\x02".to_vec(),
+        deep.into_bytes(),
+    ];
+    let wh = dummy_id("wh_");
+    let endpoints: Vec<(Method, String)> = vec![
+        (Method::POST, "/api/v1/contracts".into()),
+        (Method::POST, "/api/v1/contracts/infer".into()),
+        (Method::POST, "/api/v1/check".into()),
+        (Method::POST, "/api/v1/webhooks".into()),
+        (Method::POST, "/api/v1/keys".into()),
+        (Method::PATCH, format!("/api/v1/webhooks/{wh}")),
+    ];
+    for (method, path) in &endpoints {
+        for body in &bodies {
+            let answer = server
+                .send(method.clone(), path, Some(&server.key), body.clone())
+                .await;
+            assert_eq!(
+                answer.status.as_u16(),
+                400,
+                "{method} {path} with {:?}: {}",
+                String::from_utf8_lossy(body),
+                String::from_utf8_lossy(&answer.body)
+            );
+            answer.assert_error(400, "invalid_request");
+        }
+    }
+    // The empty body says so.
+    let message = server
+        .send(Method::POST, "/api/v1/contracts", Some(&server.key), "")
+        .await
+        .assert_error(400, "invalid_request");
+    assert!(message.contains("empty"), "{message}");
+    // Nothing was created by any of that.
+    let list = server.get("/api/v1/contracts").await.assert_status(200);
+    assert_eq!(list, json!([]));
+}
+
+#[tokio::test]
+async fn content_type_is_not_enforced() {
+    let server = TestServer::start().await;
+    for (i, content_type) in [
+        "application/x-www-form-urlencoded",
+        "text/plain",
+        "application/json",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let answer = server
+            .send_with(
+                Method::POST,
+                "/api/v1/contracts",
+                Some(&server.key),
+                &[("content-type", content_type)],
+                contract_body(&format!("c{i}")),
+            )
+            .await;
+        answer.assert_status(201);
+        assert_eq!(
+            answer.header("content-type"),
+            Some("application/json; charset=utf-8")
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// 6. Slow and silent clients
+// ---------------------------------------------------------------------------------------
+
+async fn slow_client_server() -> TestServer {
+    TestServer::start_with(|cfg| {
+        cfg.server.header_timeout = Duration::from_millis(300);
+        cfg.server.idle_timeout = Duration::from_millis(500);
+        cfg.server.body_timeout = Duration::from_millis(300);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_silent_client_is_disconnected() {
+    let server = slow_client_server().await;
+    let mut stream = TcpStream::connect(addr_of(&server)).await.expect("connect");
+    let (seen, took) = wait_closed(&mut stream, DEADLINE).await;
+    assert!(
+        !String::from_utf8_lossy(&seen).contains(" 200 "),
+        "{seen:?}"
+    );
+    assert!(
+        took >= Duration::from_millis(250),
+        "closed too early: {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn half_a_header_then_silence_is_disconnected() {
+    let server = slow_client_server().await;
+    let mut stream = TcpStream::connect(addr_of(&server)).await.expect("connect");
+    stream
+        .write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: localhost\r\nX-Partial: ")
+        .await
+        .expect("write");
+    let (seen, _) = wait_closed(&mut stream, DEADLINE).await;
+    assert!(
+        !String::from_utf8_lossy(&seen).contains(" 200 "),
+        "{seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_trickling_header_is_cut_off_by_the_header_timeout() {
+    // One byte every 100 ms keeps the idle watchdog (500 ms) quiet; only the header
+    // timeout (300 ms) can end this.
+    let server = slow_client_server().await;
+    let mut stream = TcpStream::connect(addr_of(&server)).await.expect("connect");
+    let request = format!(
+        "GET /api/v1/health HTTP/1.1\r\nHost: localhost\r\nX-Padding: {}\r\n\r\n",
+        "a".repeat(200)
+    );
+    let start = Instant::now();
+    let mut closed_after = None;
+    for byte in request.bytes() {
+        if stream.write_all(&[byte]).await.is_err() {
+            closed_after = Some(start.elapsed());
+            break;
+        }
+        let mut chunk = [0u8; 1024];
+        match tokio::time::timeout(Duration::from_millis(100), stream.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                closed_after = Some(start.elapsed());
+                break;
+            }
+            Ok(Ok(n)) => assert!(
+                !String::from_utf8_lossy(&chunk[..n]).contains(" 200 "),
+                "a trickled request was served"
+            ),
+            Err(_) => {}
+        }
+        if start.elapsed() > DEADLINE {
+            break;
+        }
+    }
+    let took = closed_after.expect("the server closed the trickling connection");
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_millis(1500),
+        "closed after {took:?} with a 300 ms header timeout"
+    );
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed() {
+    let server = slow_client_server().await;
+    let mut stream = TcpStream::connect(addr_of(&server)).await.expect("connect");
+    let mut buf = Vec::new();
+    for _ in 0..2 {
+        stream
+            .write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await
+            .expect("write");
+        let answer = tokio::time::timeout(DEADLINE, read_response(&mut stream, &mut buf))
+            .await
+            .expect("answer in time")
+            .expect("an answer");
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.json()["status"], "ok");
+    }
+    let (seen, took) = wait_closed(&mut stream, DEADLINE).await;
+    assert!(seen.is_empty(), "{:?}", String::from_utf8_lossy(&seen));
+    assert!(
+        took >= Duration::from_millis(250),
+        "closed too early: {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_body_that_stops_arriving_gets_408() {
+    let server = slow_client_server().await;
+    let mut stream = TcpStream::connect(addr_of(&server)).await.expect("connect");
+    let head = format!(
+        "POST /api/v1/contracts HTTP/1.1\r\nHost: localhost\r\nX-API-Key: {}\r\n\
+         Content-Length: 100\r\n\r\n{{\"name\": ",
+        server.key
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let start = Instant::now();
+    let mut buf = Vec::new();
+    let answer = tokio::time::timeout(DEADLINE, read_response(&mut stream, &mut buf))
+        .await
+        .expect("an answer or a close within the deadline")
+        .expect("an answer before the close");
+    assert_eq!(answer.status, 408, "{answer:?}");
+    assert!(start.elapsed() >= Duration::from_millis(250));
+    let body = answer.json();
+    assert_eq!(body["error"]["code"], "request_timeout");
+    assert_eq!(body["error"].as_object().map(|o| o.len()), Some(2));
+    assert_eq!(answer.header("connection").as_deref(), Some("close"));
+    wait_closed(&mut stream, DEADLINE).await;
+    let list = server.get("/api/v1/contracts").await.assert_status(200);
+    assert_eq!(list, json!([]));
+}
+
+#[tokio::test]
+#[ignore = "server bug: hyper's header_read_timeout also runs between keep-alive requests, so \
+            idle keep-alive connections close after server.header_timeout, not \
+            server.idle_timeout (src/http/server.rs serve); see report"]
+async fn a_keep_alive_connection_lives_for_the_idle_timeout() {
+    let server = TestServer::start_with(|cfg| {
+        cfg.server.header_timeout = Duration::from_millis(300);
+        cfg.server.idle_timeout = Duration::from_millis(1500);
+    })
+    .await;
+    let mut stream = TcpStream::connect(addr_of(&server)).await.expect("connect");
+    stream
+        .write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .expect("write");
+    let mut buf = Vec::new();
+    let answer = tokio::time::timeout(DEADLINE, read_response(&mut stream, &mut buf))
+        .await
+        .expect("answer in time")
+        .expect("an answer");
+    assert_eq!(answer.status, 200);
+    let (_, took) = wait_closed(&mut stream, DEADLINE).await;
+    assert!(
+        took >= Duration::from_millis(1200),
+        "an idle keep-alive connection was closed after {took:?}; idle_timeout is 1.5 s"
+    );
+}
+
+#[tokio::test]
+async fn stalled_tls_clients_are_disconnected() {
+    use rustls::pki_types::ServerName;
+    let certs = tempfile::tempdir().expect("tempdir");
+    let cert = TestCert::create(certs.path());
+    let server = TestServer::start_with(|cfg| {
+        cfg.server.tls_cert = Some(cert.cert_file.clone());
+        cfg.server.tls_key = Some(cert.key_file.clone());
+        cfg.server.header_timeout = Duration::from_millis(300);
+        cfg.server.idle_timeout = Duration::from_millis(500);
+    })
+    .await;
+    let addr = addr_of(&server);
+
+    // Connects and never starts the handshake.
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let (seen, took) = wait_closed(&mut stream, DEADLINE).await;
+    assert!(seen.is_empty(), "{seen:?}");
+    assert!(
+        took >= Duration::from_millis(250),
+        "closed too early: {took:?}"
+    );
+
+    // Starts the handshake and stalls half-way.
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream
+        .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
+        .await
+        .expect("write");
+    wait_closed(&mut stream, DEADLINE).await;
+
+    // Completes the handshake (for either protocol), then sends nothing.
+    for alpn in [b"h2".to_vec(), b"http/1.1".to_vec()] {
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(rustls::pki_types::CertificateDer::from(
+                cert.cert_der.clone(),
+            ))
+            .expect("root");
+        let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        config.alpn_protocols = vec![alpn.clone()];
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let tcp = TcpStream::connect(addr).await.expect("connect");
+        let name = ServerName::try_from("localhost").expect("name");
+        let mut tls = tokio::time::timeout(DEADLINE, connector.connect(name, tcp))
+            .await
+            .expect("handshake in time")
+            .expect("handshake");
+        assert_eq!(tls.get_ref().1.alpn_protocol(), Some(alpn.as_slice()));
+        let start = Instant::now();
+        let closed = tokio::time::timeout(DEADLINE, async {
+            let mut chunk = [0u8; 1024];
+            loop {
+                match tls.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return,
+                    // An HTTP/2 server may greet first (SETTINGS, GOAWAY); keep reading.
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(
+            closed.is_ok(),
+            "a silent TLS client ({}) was kept for more than {DEADLINE:?}",
+            String::from_utf8_lossy(&alpn)
+        );
+        assert!(start.elapsed() >= Duration::from_millis(250));
+    }
+}
+
+#[tokio::test]
+#[ignore = "server bug: an empty path segment matches an id route, so e.g. \
+            GET /api/v1/contracts/ answers 401 instead of 404 (src/http/router.rs \
+            Route::parse); see report"]
+async fn empty_path_segments_are_unknown_routes() {
+    let server = TestServer::start().await;
+    for (method, path) in [
+        (Method::GET, "/api/v1/health/"),
+        (Method::GET, "/api/v1/contracts/"),
+        (Method::GET, "/api/v1/checks/"),
+        (Method::GET, "/api/v1/webhooks/"),
+        (Method::DELETE, "/api/v1/keys/"),
+        (Method::POST, "/api/v1/keys//revoke"),
+    ] {
+        server
+            .send(method, path, None, Bytes::new())
+            .await
+            .assert_error(404, "not_found");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// 7. Paging
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn paging_follows_link_headers_without_overlap() {
+    let server = TestServer::start().await;
+    let key = server.key.clone();
+    let mut contracts = Vec::new();
+    for i in 0..5 {
+        let c = server
+            .create_contract(&key, &format!("c{i}"), users_columns())
+            .await;
+        contracts.push(c["id"].as_str().expect("id").to_owned());
+    }
+    let pages = all_pages(&server, "/api/v1/contracts?limit=2").await;
+    let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
+    assert_eq!(sizes, [2, 2, 1]);
+    let mut listed = ids(&pages.concat());
+    assert_eq!(listed.len(), 5);
+    let full = server.get("/api/v1/contracts").await.assert_status(200);
+    assert_eq!(
+        ids(full.as_array().expect("array")),
+        listed,
+        "pages = full list"
+    );
+    listed.sort();
+    listed.dedup();
+    contracts.sort();
+    assert_eq!(listed, contracts, "every contract exactly once");
+
+    // Checks: four of them in pages of two — no empty trailing page.
+    let contract = &contracts[0];
+    let mut checks = Vec::new();
+    for _ in 0..4 {
+        let answer = server.check(&key, contract, users_columns()).await;
+        checks.push(
+            answer.assert_status(200)["id"]
+                .as_str()
+                .expect("id")
+                .to_owned(),
+        );
+    }
+    let pages = all_pages(&server, "/api/v1/checks?limit=2").await;
+    let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
+    assert_eq!(sizes, [2, 2]);
+    let listed = ids(&pages.concat());
+    let full = server.get("/api/v1/checks").await.assert_status(200);
+    assert_eq!(ids(full.as_array().expect("array")), listed);
+    let mut sorted = listed.clone();
+    sorted.sort();
+    sorted.dedup();
+    checks.sort();
+    assert_eq!(sorted, checks, "every check exactly once");
+
+    // The Link header is an absolute URL on this server.
+    let first = server.get("/api/v1/checks?limit=1").await;
+    let link = first.header("link").expect("Link");
+    let prefix = format!("<{}/api/v1/checks?", server.base);
+    assert!(link.starts_with(&prefix), "{link}");
+    assert!(link.ends_with(">; rel=\"next\""), "{link}");
+    assert!(link.contains("cursor=chk_"), "{link}");
+    // A page that holds everything announces no next page.
+    let all = server.get("/api/v1/checks?limit=4").await;
+    assert_eq!(all.header("link"), None);
+    assert_eq!(all.json().as_array().map(Vec::len), Some(4));
+}
+
+#[tokio::test]
+#[ignore = "server bug: ids order randomly within one second, so lists are not in creation \
+            order (src/ids.rs new_id); see report"]
+async fn lists_are_in_creation_order() {
+    let server = TestServer::start().await;
+    let key = server.key.clone();
+    let mut contracts = Vec::new();
+    for i in 0..8 {
+        let c = server
+            .create_contract(&key, &format!("c{i}"), users_columns())
+            .await;
+        contracts.push(c["id"].as_str().expect("id").to_owned());
+    }
+    let pages = all_pages(&server, "/api/v1/contracts?limit=3").await;
+    assert_eq!(
+        ids(&pages.concat()),
+        contracts,
+        "contracts list oldest first"
+    );
+
+    let mut checks = Vec::new();
+    for _ in 0..8 {
+        let answer = server.check(&key, &contracts[0], users_columns()).await;
+        checks.push(
+            answer.assert_status(200)["id"]
+                .as_str()
+                .expect("id")
+                .to_owned(),
+        );
+    }
+    checks.reverse();
+    let pages = all_pages(&server, "/api/v1/checks?limit=3").await;
+    assert_eq!(ids(&pages.concat()), checks, "checks list newest first");
+}
+
+#[tokio::test]
+async fn bad_paging_parameters_are_400() {
+    let server = TestServer::start().await;
+    server
+        .create_contract(&server.key.clone(), "c", users_columns())
+        .await;
+    for query in [
+        "limit=0",
+        "limit=1001",
+        "limit=abc",
+        "limit=-1",
+        "limit=",
+        "limit=1.5",
+        "cursor=garbage",
+        "cursor=",
+        "cursor=chk_00000000000000000000000000",
+    ] {
+        for list in ["contracts", "checks", "keys", "webhooks"] {
+            if list == "checks" && query.starts_with("cursor=chk_") {
+                continue;
+            }
+            let answer = server.get(&format!("/api/v1/{list}?{query}")).await;
+            let message = answer.assert_error(400, "invalid_request");
+            let field = query.split('=').next().expect("name");
+            assert!(message.contains(field), "{list}?{query}: {message}");
+        }
+    }
+    for query in ["limit=1", "limit=1000", "limit=2&unknown=1"] {
+        server
+            .get(&format!("/api/v1/contracts?{query}"))
+            .await
+            .assert_status(200);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// 8. Graceful shutdown and restart
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn shutdown_answers_the_request_in_flight_then_refuses_connections() {
+    let mut server = TestServer::start().await;
+    let addr = addr_of(&server);
+    let key = server.key.clone();
+    let body = contract_body("in-flight");
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+
+    let client = async move {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let head = format!(
+            "POST /api/v1/contracts HTTP/1.1\r\nHost: localhost\r\nX-API-Key: {key}\r\n\
+             Content-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.expect("write head");
+        // `100 Continue` means the handler is reading the body: the request is in flight.
+        let mut buf = Vec::new();
+        let interim = tokio::time::timeout(DEADLINE, read_head(&mut stream, &mut buf))
+            .await
+            .expect("100 Continue in time")
+            .expect("an interim answer");
+        assert!(interim.starts_with("HTTP/1.1 100"), "{interim}");
+        started_tx.send(()).expect("stopper waiting");
+        // Shutdown has begun once new connections are refused.
+        let refused = wait_until(DEADLINE, || async move {
+            TcpStream::connect(addr).await.is_err()
+        })
+        .await;
+        assert!(refused, "new connections are refused during shutdown");
+        stream.write_all(body.as_bytes()).await.expect("write body");
+        tokio::time::timeout(DEADLINE, read_response(&mut stream, &mut buf))
+            .await
+            .expect("the in-flight request is answered in time")
+            .expect("an answer")
+    };
+    let stopper = async {
+        started_rx.await.expect("client started");
+        tokio::time::timeout(Duration::from_secs(10), server.stop())
+            .await
+            .expect("shutdown completes");
+    };
+    let (answer, ()) = tokio::join!(client, stopper);
+    assert_eq!(
+        answer.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    assert_eq!(answer.json()["name"], "in-flight");
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "connections are refused after shutdown"
+    );
+
+    // The answered request was committed.
+    let server = server.restart().await;
+    let list = server.get("/api/v1/contracts").await.assert_status(200);
+    assert_eq!(list[0]["name"], "in-flight");
+}
+
+#[tokio::test]
+async fn restart_keeps_the_data() {
+    let server = TestServer::start().await;
+    let key = server.key.clone();
+    let contract = server.create_contract(&key, "users", users_columns()).await;
+    let id = contract["id"].as_str().expect("id").to_owned();
+    let check = server
+        .check(&key, &id, json!([{"name": "user_id", "type": "integer"}]))
+        .await
+        .assert_status(200);
+    let check_id = check["id"].as_str().expect("id").to_owned();
+    let test_key = server.new_key(&key, "test").await;
+    let usage = server.get("/api/v1/usage").await.assert_status(200);
+
+    let server = server.restart().await;
+    assert_eq!(
+        server
+            .get(&format!("/api/v1/contracts/{id}"))
+            .await
+            .assert_status(200),
+        contract
+    );
+    assert_eq!(
+        server
+            .get(&format!("/api/v1/checks/{check_id}"))
+            .await
+            .assert_status(200),
+        check
+    );
+    assert_eq!(server.get("/api/v1/usage").await.assert_status(200), usage);
+    server
+        .send(Method::GET, "/api/v1/usage", Some(&test_key), Bytes::new())
+        .await
+        .assert_status(200);
+    let keys = server.get("/api/v1/keys").await.assert_status(200);
+    assert_eq!(keys.as_array().map(Vec::len), Some(2));
+}
+
+// ---------------------------------------------------------------------------------------
+// 9. The binary
+// ---------------------------------------------------------------------------------------
+
+/// `driftguard` in `dir`, with no DRIFTGUARD_* variable inherited.
+fn driftguard(dir: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir).stdin(Stdio::null());
+    for var in [
+        "DRIFTGUARD_LISTEN",
+        "DRIFTGUARD_DATA_DIR",
+        "DRIFTGUARD_BOOTSTRAP_KEY",
+        "DRIFTGUARD_CONFIG",
+        "DRIFTGUARD_LOG",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// Runs a command that must finish on its own within a few seconds.
+fn run(mut cmd: Command) -> Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn driftguard");
+    let end = Instant::now() + Duration::from_secs(20);
+    loop {
+        if child.try_wait().expect("try_wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            let output = child.wait_with_output().expect("output");
+            panic!(
+                "driftguard did not exit; stderr: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+fn assert_live_key(key: &str) {
+    let rest = key.strip_prefix("dg_live_").expect("dg_live_ prefix");
+    assert_eq!(rest.len(), 32, "{key}");
+    assert!(rest.bytes().all(|b| b.is_ascii_alphanumeric()), "{key}");
+}
+
+/// A running `driftguard serve`; killed when dropped.
+struct Serving {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Serving {
+    fn start(mut cmd: Command, log: PathBuf) -> Serving {
+        let port = free_port();
+        let file = std::fs::File::create(&log).expect("log file");
+        let child = cmd
+            .arg("serve")
+            .env("DRIFTGUARD_LISTEN", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("spawn driftguard serve");
+        Serving { child, port, log }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Polls the health endpoint until it answers 200.
+    async fn wait_ready(&mut self, client: &HttpClient) {
+        let end = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                panic!("serve exited early ({status}): {}", self.log());
+            }
+            let health = call(client, Method::GET, &self.url("/api/v1/health"), None, "").await;
+            if let Ok((200, _)) = health {
+                return;
+            }
+            assert!(
+                Instant::now() < end,
+                "serve did not become healthy: {}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit.
+    async fn terminate(&mut self) -> ExitStatus {
+        self.signal("-TERM").await
+    }
+
+    /// Sends `signal` (e.g. `-INT`) and waits for the exit.
+    async fn signal(&mut self, signal: &str) -> ExitStatus {
+        let sent = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success());
+        let end = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < end,
+                "serve did not exit after SIGTERM: {}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One request to a spawned daemon: `(status, JSON body or Null)`.
+async fn call(
+    client: &HttpClient,
+    method: Method,
+    url: &str,
+    key: Option<&str>,
+    body: &str,
+) -> Result<(u16, Value), String> {
+    let mut builder = Request::builder().method(method).uri(url);
+    if let Some(key) = key {
+        builder = builder.header("x-api-key", key);
+    }
+    let request = builder
+        .body(Full::new(Bytes::from(body.to_owned())))
+        .map_err(|e| e.to_string())?;
+    let response = tokio::time::timeout(DEADLINE, client.request(request))
+        .await
+        .map_err(|_| "timeout".to_owned())?
+        .map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    Ok((
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    ))
+}
+
+#[test]
+fn version_flag_prints_the_crate_version() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = driftguard(dir.path());
+    cmd.arg("--version");
+    let output = run(cmd);
+    assert!(output.status.success());
+    assert_eq!(stdout(&output), format!("driftguard {VERSION}\n"));
+}
+
+#[tokio::test]
+async fn first_serve_writes_a_private_bootstrap_key_and_sigterm_stops_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("state");
+    let client = client(None);
+
+    let mut cmd = driftguard(dir.path());
+    cmd.env("DRIFTGUARD_DATA_DIR", &data);
+    let mut daemon = Serving::start(cmd, dir.path().join("first.log"));
+    daemon.wait_ready(&client).await;
+
+    let key_file = data.join("bootstrap-key");
+    let text = std::fs::read_to_string(&key_file).expect("bootstrap-key written");
+    let key = text.trim_end().to_owned();
+    assert_eq!(text, format!("{key}\n"));
+    assert_live_key(&key);
+    let mode = std::fs::metadata(&key_file)
+        .expect("meta")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    let log = daemon.log();
+    assert!(!log.contains(&key), "the full key is in the log: {log}");
+    assert!(log.contains(&key[..16]), "the preview is in the log: {log}");
+    assert!(
+        log.contains("bootstrap-key"),
+        "the log names the file: {log}"
+    );
+    assert!(
+        log.contains("plain HTTP"),
+        "the log says it is plain HTTP: {log}"
+    );
+
+    let (status, usage) = call(
+        &client,
+        Method::GET,
+        &daemon.url("/api/v1/usage"),
+        Some(&key),
+        "",
+    )
+    .await
+    .expect("usage");
+    assert_eq!(status, 200);
+    assert_eq!(
+        usage,
+        json!({"credits_remaining": 1_000_000, "credits_used": 0, "total_checks": 0})
+    );
+
+    let exit = daemon.terminate().await;
+    assert_eq!(exit.code(), Some(0), "{}", daemon.log());
+
+    // A second start creates nothing and ignores DRIFTGUARD_BOOTSTRAP_KEY.
+    std::fs::remove_file(&key_file).expect("remove");
+    let ignored = generate_key(Environment::Live);
+    let mut cmd = driftguard(dir.path());
+    cmd.env("DRIFTGUARD_DATA_DIR", &data)
+        .env("DRIFTGUARD_BOOTSTRAP_KEY", &ignored);
+    let mut again = Serving::start(cmd, dir.path().join("second.log"));
+    again.wait_ready(&client).await;
+    assert!(!key_file.exists(), "bootstrap-key was recreated");
+    let url = again.url("/api/v1/usage");
+    assert_eq!(
+        call(&client, Method::GET, &url, Some(&key), "")
+            .await
+            .expect("usage")
+            .0,
+        200
+    );
+    assert_eq!(
+        call(&client, Method::GET, &url, Some(&ignored), "")
+            .await
+            .expect("usage")
+            .0,
+        401
+    );
+    let log = again.log();
+    assert!(log.contains("DRIFTGUARD_BOOTSTRAP_KEY"), "{log}");
+    assert!(log.contains("ignored"), "{log}");
+    assert!(!log.contains(&ignored), "{log}");
+    assert!(!log.contains(&key), "{log}");
+    assert_eq!(again.terminate().await.code(), Some(0));
+}
+
+#[tokio::test]
+async fn serve_with_a_bootstrap_key_and_default_data_dir() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let client = client(None);
+    let key = generate_key(Environment::Live);
+    let mut cmd = driftguard(dir.path());
+    cmd.env("DRIFTGUARD_BOOTSTRAP_KEY", &key);
+    let mut daemon = Serving::start(cmd, dir.path().join("serve.log"));
+    daemon.wait_ready(&client).await;
+    let data = dir.path().join("driftguard-data");
+    assert!(
+        data.join("driftguard.redb").exists(),
+        "data in ./driftguard-data"
+    );
+    assert!(
+        !data.join("bootstrap-key").exists(),
+        "no file for a given key"
+    );
+    let (status, _) = call(
+        &client,
+        Method::GET,
+        &daemon.url("/api/v1/usage"),
+        Some(&key),
+        "",
+    )
+    .await
+    .expect("usage");
+    assert_eq!(status, 200);
+    let log = daemon.log();
+    assert!(!log.contains(&key), "{log}");
+    assert!(log.contains(&key[..16]), "{log}");
+    // SIGINT (Ctrl-C) stops it cleanly too.
+    assert_eq!(
+        daemon.signal("-INT").await.code(),
+        Some(0),
+        "{}",
+        daemon.log()
+    );
+}
+
+#[test]
+fn a_bad_bootstrap_key_stops_start_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for bad in [
+        "nope".to_owned(),
+        "dg_live_short".to_owned(),
+        format!("dg_live_{}!", "a".repeat(30)),
+        generate_key(Environment::Test),
+        String::new(),
+    ] {
+        let mut cmd = driftguard(dir.path());
+        cmd.arg("serve")
+            .env("DRIFTGUARD_LISTEN", format!("127.0.0.1:{}", free_port()))
+            .env("DRIFTGUARD_DATA_DIR", dir.path().join("data"))
+            .env("DRIFTGUARD_BOOTSTRAP_KEY", &bad);
+        let output = run(cmd);
+        assert!(!output.status.success(), "started with {bad:?}");
+        let err = stderr(&output);
+        assert!(err.contains("DRIFTGUARD_BOOTSTRAP_KEY"), "{bad:?}: {err}");
+        if bad.len() > 20 {
+            assert!(!err.contains(&bad), "the key is echoed: {err}");
+        }
+        assert!(!dir.path().join("data").exists(), "nothing is created");
+    }
+}
+
+#[test]
+fn config_errors_name_the_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let start = |setup: &dyn Fn(&mut Command)| {
+        let mut cmd = driftguard(dir.path());
+        cmd.arg("serve")
+            .env("DRIFTGUARD_LISTEN", format!("127.0.0.1:{}", free_port()))
+            .env("DRIFTGUARD_DATA_DIR", dir.path().join("data"));
+        setup(&mut cmd);
+        run(cmd)
+    };
+
+    // ./driftguard.toml is found on its own; an unknown key is named.
+    std::fs::write(
+        dir.path().join("driftguard.toml"),
+        "[server]\nlisten_adr = \"x\"\n",
+    )
+    .expect("write");
+    let output = start(&|_| {});
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("server.listen_adr"),
+        "{}",
+        stderr(&output)
+    );
+    std::fs::remove_file(dir.path().join("driftguard.toml")).expect("remove");
+
+    // --config PATH: a bad duration is named.
+    let file = dir.path().join("custom.toml");
+    std::fs::write(&file, "[server]\nidle_timeout = \"soon\"\n").expect("write");
+    let output = start(&|cmd| {
+        cmd.arg("--config").arg(&file);
+    });
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("server.idle_timeout"),
+        "{}",
+        stderr(&output)
+    );
+
+    // DRIFTGUARD_CONFIG: a bad value in a list is named.
+    std::fs::write(&file, "[webhooks]\nretry_delays = [\"5s\", \"later\"]\n").expect("write");
+    let output = start(&|cmd| {
+        cmd.env("DRIFTGUARD_CONFIG", &file);
+    });
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("webhooks.retry_delays"),
+        "{}",
+        stderr(&output)
+    );
+
+    // An unknown section is named too.
+    std::fs::write(&file, "[servr]\nlisten = \"127.0.0.1:1\"\n").expect("write");
+    let output = start(&|cmd| {
+        cmd.arg("--config").arg(&file);
+    });
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("servr"), "{}", stderr(&output));
+    assert!(!dir.path().join("data").exists(), "nothing is created");
+}
+
+#[tokio::test]
+async fn operator_commands_manage_accounts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let client = client(None);
+    let cli = |args: &[&str]| {
+        let mut cmd = driftguard(dir.path());
+        cmd.args(args).env("DRIFTGUARD_DATA_DIR", &data);
+        run(cmd)
+    };
+
+    let output = cli(&["accounts", "create", "team-a", "--credits", "5"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let live = stdout(&output);
+    let live = live.strip_suffix('\n').expect("one line").to_owned();
+    assert_live_key(&live);
+
+    let output = cli(&["accounts", "add-key", "team-a", "--environment", "test"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let test = stdout(&output).trim_end().to_owned();
+    let rest = test.strip_prefix("dg_test_").expect("a test key");
+    assert_eq!(rest.len(), 32);
+
+    let output = cli(&["accounts", "list"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let listing = stdout(&output);
+    let row: Vec<&str> = listing
+        .lines()
+        .find(|l| l.starts_with("team-a "))
+        .unwrap_or_else(|| panic!("team-a listed: {listing}"))
+        .split_whitespace()
+        .collect();
+    assert_eq!(row[..4], ["team-a", "5", "0", "0"], "{listing}");
+
+    for args in [
+        &["accounts", "set-credits", "nosuch", "1"][..],
+        &["accounts", "add-key", "nosuch"][..],
+    ] {
+        let output = cli(args);
+        assert!(!output.status.success(), "{args:?}");
+        assert!(stderr(&output).contains("nosuch"), "{}", stderr(&output));
+        assert_eq!(stdout(&output), "");
+    }
+
+    // Serve: the printed keys work.
+    let mut cmd = driftguard(dir.path());
+    cmd.env("DRIFTGUARD_DATA_DIR", &data);
+    let mut daemon = Serving::start(cmd, dir.path().join("serve1.log"));
+    daemon.wait_ready(&client).await;
+    let (status, usage) = call(
+        &client,
+        Method::GET,
+        &daemon.url("/api/v1/usage"),
+        Some(&live),
+        "",
+    )
+    .await
+    .expect("usage");
+    assert_eq!(status, 200);
+    assert_eq!(
+        usage,
+        json!({"credits_remaining": 5, "credits_used": 0, "total_checks": 0})
+    );
+    let (status, contract) = call(
+        &client,
+        Method::POST,
+        &daemon.url("/api/v1/contracts"),
+        Some(&live),
+        &contract_body("users"),
+    )
+    .await
+    .expect("create contract");
+    assert_eq!(status, 201);
+    let check_body =
+        json!({"contract_id": contract["id"], "incoming_schema": {"columns": []}}).to_string();
+    let (status, check) = call(
+        &client,
+        Method::POST,
+        &daemon.url("/api/v1/check"),
+        Some(&live),
+        &check_body,
+    )
+    .await
+    .expect("check");
+    assert_eq!(status, 200);
+    assert_eq!(check["credits_used"], 1);
+
+    // While serve holds the store, operator commands refuse clearly.
+    let output = cli(&["accounts", "list"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("in use"), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "");
+
+    assert_eq!(daemon.terminate().await.code(), Some(0));
+    drop(daemon);
+
+    let output = cli(&["accounts", "set-credits", "team-a", "0"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    let mut cmd = driftguard(dir.path());
+    cmd.env("DRIFTGUARD_DATA_DIR", &data);
+    let mut daemon = Serving::start(cmd, dir.path().join("serve2.log"));
+    daemon.wait_ready(&client).await;
+    let (status, error) = call(
+        &client,
+        Method::POST,
+        &daemon.url("/api/v1/check"),
+        Some(&live),
+        &check_body,
+    )
+    .await
+    .expect("check");
+    assert_eq!(status, 403);
+    assert_eq!(error["error"]["code"], "no_credits");
+    let (status, check) = call(
+        &client,
+        Method::POST,
+        &daemon.url("/api/v1/check"),
+        Some(&test),
+        &check_body,
+    )
+    .await
+    .expect("check");
+    assert_eq!(status, 200, "{check}");
+    assert_eq!(check["credits_used"], 0);
+    let (_, usage) = call(
+        &client,
+        Method::GET,
+        &daemon.url("/api/v1/usage"),
+        Some(&live),
+        "",
+    )
+    .await
+    .expect("usage");
+    assert_eq!(
+        usage,
+        json!({"credits_remaining": 0, "credits_used": 1, "total_checks": 2})
+    );
+    assert_eq!(daemon.terminate().await.code(), Some(0));
+}
