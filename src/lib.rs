@@ -30,3 +30,4 @@ pub mod ids;
 pub mod model;
 pub mod operator;
 pub mod store;
+pub mod webhooks;

@@ -101,3 +101,63 @@ pub struct Webhook {
     /// Unix milliseconds.
     pub created_at: i64,
 }
+
+/// Where a delivery stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    /// Waiting for its next attempt (or for its paused webhook to resume).
+    Pending,
+    /// A 2xx answer confirmed receipt.
+    Delivered,
+    /// Every allowed attempt failed.
+    Abandoned,
+}
+
+/// What one attempt ended with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AttemptOutcome {
+    /// The receiver answered with this HTTP status.
+    Status(u16),
+    /// No answer: refused, TLS failure, timeout…
+    Error(String),
+}
+
+/// One attempt to deliver.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// 1 for the first attempt; sent as `X-DriftGuard-Attempt`.
+    pub number: u32,
+    /// Unix milliseconds when the request started.
+    pub at: i64,
+    /// How long until the answer (or the failure).
+    pub duration_ms: u64,
+    /// Status or error.
+    pub outcome: AttemptOutcome,
+}
+
+/// One check result on its way to one webhook, with every attempt made so far.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// `dlv_…` id: the same on every attempt, so receivers can drop duplicates.
+    pub id: u128,
+    /// Owner of the webhook and the check.
+    pub account: AccountId,
+    /// The subscription.
+    pub webhook_id: u128,
+    /// The check whose result is the payload.
+    pub check_id: u128,
+    /// Pending, delivered or abandoned.
+    pub status: DeliveryStatus,
+    /// Attempts that count towards abandonment (a `410` does not).
+    pub failures: u32,
+    /// When the next attempt is due (unix ms); `None` while its webhook is paused and once
+    /// finished. Mirrors the delivery's key in the `due` table.
+    pub next_attempt_at: Option<i64>,
+    /// Every attempt, oldest first.
+    pub attempts: Vec<Attempt>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// When it was delivered or abandoned (unix ms); retention counts from here.
+    pub finished_at: Option<i64>,
+}

@@ -42,7 +42,9 @@ fn is_rfc3339_date_time(s: &str) -> bool {
     // The `time` parser also accepts a space between date and time, which the spec does
     // not: insist on the `T` (RFC 3339 allows it in lowercase). A missing offset or an
     // impossible date fails the parse.
-    s.len() >= 20 && matches!(s.as_bytes()[10], b'T' | b't') && OffsetDateTime::parse(s, &Rfc3339).is_ok()
+    s.len() >= 20
+        && matches!(s.as_bytes()[10], b'T' | b't')
+        && OffsetDateTime::parse(s, &Rfc3339).is_ok()
 }
 
 /// Exactly `YYYY-MM-DD`, and a date that exists.

@@ -150,7 +150,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         }
         // Serde would also accept a positional array for a struct; the API does not.
         Some(b'{') => {}
-        Some(_) => return Err(ApiError::Invalid("request body: must be a JSON object".into())),
+        Some(_) => {
+            return Err(ApiError::Invalid(
+                "request body: must be a JSON object".into(),
+            ))
+        }
     }
     // Checked up front: serde skips unknown fields without validating their strings.
     let text = std::str::from_utf8(bytes).map_err(|e| {

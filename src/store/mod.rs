@@ -2,7 +2,8 @@
 //! opens a transaction.
 //!
 //! - [`tables`]: the table definitions and typed get/put/page helpers.
-//! - [`ops`]: every transaction body, as plain synchronous functions.
+//! - [`ops`]: every transaction body, as plain synchronous functions…
+//! - [`queue`]: …except those of the webhook delivery queue (the persisted timer wheel).
 //! - [`writer`]: the group-commit thread that runs every write.
 //! - [`codec`]: bincode behind a stored format version.
 //!
@@ -11,6 +12,7 @@
 
 mod codec;
 mod ops;
+mod queue;
 mod tables;
 mod writer;
 
@@ -21,11 +23,12 @@ use std::thread::JoinHandle;
 use redb::{Database, ReadTransaction, ReadableDatabase, WriteTransaction};
 
 pub use ops::{KeyUse, NewWebhook};
+pub use queue::{AfterAttempt, Claim, Claimed};
 pub use tables::{Order, Page, PageRequest};
 
 use crate::credentials::{Environment, KeyHash};
 use crate::drift::{Column, IncomingColumn};
-use crate::model::{Account, AccountId, ApiKey, Check, Contract, Webhook};
+use crate::model::{Account, AccountId, ApiKey, Attempt, Check, Contract, Delivery, Webhook};
 
 /// The name of the database file inside `data_dir`.
 pub const DB_FILE: &str = "driftguard.redb";
@@ -391,14 +394,15 @@ impl Store {
             .await
     }
 
-    /// Pauses or resumes a webhook.
+    /// Pauses or resumes a webhook (and with it its pending deliveries).
     pub async fn set_webhook_active(
         &self,
         account: AccountId,
         id: u128,
         active: bool,
+        now: i64,
     ) -> Result<Webhook, StoreError> {
-        self.write(move |txn| ops::set_webhook_active(txn, account, id, active))
+        self.write(move |txn| ops::set_webhook_active(txn, account, id, active, now))
             .await
     }
 
@@ -409,6 +413,66 @@ impl Store {
         id: u128,
     ) -> Result<Webhook, StoreError> {
         self.write(move |txn| ops::delete_webhook(txn, account, id))
+            .await
+    }
+
+    // ---- the delivery queue ----
+
+    /// One page of a webhook's deliveries, newest first (404 for another account's webhook).
+    pub async fn list_deliveries(
+        &self,
+        account: AccountId,
+        webhook_id: u128,
+        page: PageRequest,
+    ) -> Result<Page<Delivery>, StoreError> {
+        self.read(move |txn| {
+            ops::webhook(txn, account, webhook_id)?;
+            queue::list(txn, webhook_id, page)
+        })
+        .await
+    }
+
+    /// Claims up to `max` due deliveries, leasing them until `lease_until`.
+    pub async fn claim_due(
+        &self,
+        now: i64,
+        lease_until: i64,
+        max: usize,
+    ) -> Result<Claimed, StoreError> {
+        self.write(move |txn| queue::claim_due(txn, now, lease_until, max))
+            .await
+    }
+
+    /// Records an attempt's outcome.
+    pub async fn finish_attempt(
+        &self,
+        webhook_id: u128,
+        delivery_id: u128,
+        attempt: Attempt,
+        after: AfterAttempt,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.write(move |txn| {
+            queue::finish_attempt(txn, webhook_id, delivery_id, attempt, after, now)
+        })
+        .await
+    }
+
+    /// Moves claimed deliveries `(webhook id, delivery id)` to be due at `until`.
+    pub async fn reschedule(&self, items: Vec<(u128, u128)>, until: i64) -> Result<(), StoreError> {
+        self.write(move |txn| queue::reschedule(txn, &items, until))
+            .await
+    }
+
+    /// Deletes up to `max` deliveries finished before `before`; returns how many.
+    pub async fn purge_finished(&self, before: i64, max: usize) -> Result<usize, StoreError> {
+        self.write(move |txn| queue::purge_finished(txn, before, max))
+            .await
+    }
+
+    /// When the earliest queued delivery is due, and how many are queued.
+    pub async fn queue_state(&self) -> Result<(Option<i64>, u64), StoreError> {
+        self.read(|txn| Ok((queue::next_due(txn)?, queue::due_count(txn)?)))
             .await
     }
 }

@@ -52,6 +52,9 @@ pub fn initialise(txn: &WriteTransaction) -> Result<()> {
     txn.open_table(CONTRACT_NAMES)?;
     txn.open_table(CHECKS)?;
     txn.open_table(WEBHOOKS)?;
+    txn.open_table(DELIVERIES)?;
+    txn.open_table(DUE)?;
+    txn.open_table(FINISHED)?;
     let mut meta = txn.open_table(META)?;
     let found = meta.get(FORMAT_VERSION_KEY)?.map(|v| v.value());
     match found {
@@ -335,6 +338,9 @@ pub fn run_check(
     account.total_checks += 1;
     put(&mut accounts, account_id, &account)?;
     put(&mut txn.open_table(CHECKS)?, (account_id, check.id), &check)?;
+    drop(accounts);
+    // Same transaction: a check that is answered has its deliveries queued.
+    super::queue::enqueue(txn, account_id, &check, now)?;
     Ok(check)
 }
 
@@ -413,17 +419,21 @@ pub fn list_webhooks(
     )
 }
 
-/// Pauses or resumes a webhook.
+/// Pauses or resumes a webhook with its pending deliveries.
 pub fn set_webhook_active(
     txn: &WriteTransaction,
     account: AccountId,
     id: u128,
     active: bool,
+    now: i64,
 ) -> Result<Webhook> {
     let mut webhooks = txn.open_table(WEBHOOKS)?;
     let mut webhook: Webhook = get(&webhooks, (account, id))?.ok_or(StoreError::NotFound)?;
-    webhook.active = active;
-    put(&mut webhooks, (account, id), &webhook)?;
+    if webhook.active != active {
+        webhook.active = active;
+        put(&mut webhooks, (account, id), &webhook)?;
+        super::queue::set_paused(txn, id, !active, now)?;
+    }
     Ok(webhook)
 }
 
@@ -432,5 +442,7 @@ pub fn delete_webhook(txn: &WriteTransaction, account: AccountId, id: u128) -> R
     let mut webhooks = txn.open_table(WEBHOOKS)?;
     let webhook: Webhook = get(&webhooks, (account, id))?.ok_or(StoreError::NotFound)?;
     webhooks.remove((account, id))?;
+    // Deliveries stop at once: their due entries go in this same transaction.
+    super::queue::remove_all(txn, id)?;
     Ok(webhook)
 }

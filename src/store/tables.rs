@@ -9,7 +9,6 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use super::codec::{decode, encode};
 use super::StoreError;
-use crate::model::AccountId;
 
 /// `format_version` and counters such as `next_account_id`.
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -30,6 +29,17 @@ pub const CONTRACT_NAMES: TableDefinition<(u64, &str), u128> =
 pub const CHECKS: TableDefinition<(u64, u128), &[u8]> = TableDefinition::new("checks");
 /// `(account, webhook id)` → `Webhook`.
 pub const WEBHOOKS: TableDefinition<(u64, u128), &[u8]> = TableDefinition::new("webhooks");
+
+/// `(webhook id, delivery id)` → `Delivery`. Webhook ids are unique across accounts, and
+/// every access first loads the webhook with the caller's account.
+pub const DELIVERIES: TableDefinition<(u128, u128), &[u8]> = TableDefinition::new("deliveries");
+/// The persisted timer wheel: `(due unix ms, delivery id)` → webhook id. A pending
+/// delivery whose webhook is active has exactly one entry here; the earliest due is the
+/// first key.
+pub const DUE: TableDefinition<(u64, u128), u128> = TableDefinition::new("due");
+/// `(finished unix ms, delivery id)` → webhook id: finished deliveries in the order they
+/// expire from the history.
+pub const FINISHED: TableDefinition<(u64, u128), u128> = TableDefinition::new("finished");
 
 /// Meta key holding the on-disk format version.
 pub const FORMAT_VERSION_KEY: &str = "format_version";
@@ -92,17 +102,23 @@ where
     Ok(())
 }
 
-/// One page of an account's records from a table keyed `(account, id)`.
-pub fn page<T: DeserializeOwned>(
-    table: &impl ReadableTable<(u64, u128), &'static [u8]>,
-    account: AccountId,
+/// One page of the records under `prefix` in a table keyed `(prefix, id)`, e.g. an
+/// account's contracts or a webhook's deliveries.
+pub fn page<P, T>(
+    table: &impl ReadableTable<(P, u128), &'static [u8]>,
+    prefix: P,
     order: Order,
     request: PageRequest,
-) -> Result<Page<T>, StoreError> {
+) -> Result<Page<T>, StoreError>
+where
+    P: redb::Key + Copy + 'static,
+    (P, u128): for<'a> std::borrow::Borrow<<(P, u128) as redb::Value>::SelfType<'a>>,
+    T: DeserializeOwned,
+{
     let rows = match (order, request.cursor) {
-        (Order::OldestFirst, None) => table.range((account, 0)..=(account, u128::MAX))?,
+        (Order::OldestFirst, None) => table.range((prefix, 0)..=(prefix, u128::MAX))?,
         (Order::OldestFirst, Some(after)) => match after.checked_add(1) {
-            Some(next) => table.range((account, next)..=(account, u128::MAX))?,
+            Some(next) => table.range((prefix, next)..=(prefix, u128::MAX))?,
             None => {
                 return Ok(Page {
                     items: Vec::new(),
@@ -110,8 +126,8 @@ pub fn page<T: DeserializeOwned>(
                 })
             }
         },
-        (Order::NewestFirst, None) => table.range((account, 0)..=(account, u128::MAX))?,
-        (Order::NewestFirst, Some(before)) => table.range((account, 0)..(account, before))?,
+        (Order::NewestFirst, None) => table.range((prefix, 0)..=(prefix, u128::MAX))?,
+        (Order::NewestFirst, Some(before)) => table.range((prefix, 0)..(prefix, before))?,
     };
     let rows: Box<dyn Iterator<Item = _>> = match order {
         Order::OldestFirst => Box::new(rows),

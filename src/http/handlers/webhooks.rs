@@ -119,7 +119,7 @@ pub async fn patch(state: &AppState, req: ApiRequest, id: &str) -> Result<Respon
     let (caller, body): (_, PatchWebhook) = req.json().await?;
     let webhook = state
         .store
-        .set_webhook_active(caller.account, id?, body.active)
+        .set_webhook_active(caller.account, id?, body.active, now_ms())
         .await
         .map_err(not_found(MISSING))?;
     Ok(ok(&WebhookView::new(&webhook)))
