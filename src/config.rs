@@ -53,13 +53,16 @@ pub struct ServerConfig {
     pub tls_key: Option<PathBuf>,
     /// Larger request bodies get `413`.
     pub max_body_bytes: u64,
-    /// Time a client has to send a request's headers (and a TLS handshake).
+    /// Time a client has to finish a TLS handshake and send a request's headers. On an
+    /// HTTP/1.1 keep-alive connection it runs from the end of the previous response, so it
+    /// is also how long such a connection may sit idle.
     #[serde(deserialize_with = "duration")]
     pub header_timeout: Duration,
     /// Time a client has to send a request's body.
     #[serde(deserialize_with = "duration")]
     pub body_timeout: Duration,
-    /// A connection with no request in flight and no bytes received for this long is closed.
+    /// A connection with no request in flight and no bytes received for this long is closed
+    /// (this bounds HTTP/2 connections and clients that never send a byte).
     #[serde(deserialize_with = "duration")]
     pub idle_timeout: Duration,
     /// Connections served at once; more wait in the kernel's accept queue.
@@ -76,7 +79,7 @@ impl Default for ServerConfig {
             tls_cert: None,
             tls_key: None,
             max_body_bytes: 1_048_576,
-            header_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
             max_connections: 1024,
@@ -148,6 +151,13 @@ pub struct WebhooksConfig {
     pub attempt_timeout: Duration,
     /// Extra trust anchors (PEM) for webhook endpoints.
     pub ca_file: Option<PathBuf>,
+    /// Delivered and abandoned deliveries stay in the history this long.
+    #[serde(deserialize_with = "duration")]
+    pub retention: Duration,
+    /// Attempts in flight at once, across all webhooks.
+    pub max_in_flight: usize,
+    /// Attempts in flight at once to one webhook.
+    pub max_in_flight_per_webhook: usize,
 }
 
 impl Default for WebhooksConfig {
@@ -156,6 +166,9 @@ impl Default for WebhooksConfig {
             retry_delays: vec![Duration::from_secs(5), Duration::from_secs(25)],
             attempt_timeout: Duration::from_secs(10),
             ca_file: None,
+            retention: Duration::from_secs(30 * 24 * 3600),
+            max_in_flight: 64,
+            max_in_flight_per_webhook: 8,
         }
     }
 }
@@ -317,6 +330,15 @@ impl Config {
             if d.is_zero() {
                 return Err(value(key, "must be longer than zero"));
             }
+        }
+        if self.webhooks.max_in_flight == 0 {
+            return Err(value("webhooks.max_in_flight", "must be at least 1"));
+        }
+        if self.webhooks.max_in_flight_per_webhook == 0 {
+            return Err(value(
+                "webhooks.max_in_flight_per_webhook",
+                "must be at least 1",
+            ));
         }
         if self.limits.requests_per_minute == 0 {
             return Err(value("limits.requests_per_minute", "must be at least 1"));

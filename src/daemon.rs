@@ -19,6 +19,8 @@ use crate::http::request::BodyLimits;
 use crate::http::server::{self, ConnectionLimits};
 use crate::http::{tls, AppState};
 use crate::store::{Store, StoreError};
+use crate::webhooks::client::{ClientError, WebhookClient};
+use crate::webhooks::{DeliverySettings, Dispatcher};
 
 /// Where a generated first key is written, inside `data_dir`.
 pub const BOOTSTRAP_KEY_FILE: &str = "bootstrap-key";
@@ -43,6 +45,9 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+    /// The webhook client could not be built (e.g. a bad `webhooks.ca_file`).
+    #[error(transparent)]
+    Webhooks(#[from] ClientError),
     /// The bootstrap key file could not be written.
     #[error("cannot write the bootstrap key file {path}: {source}")]
     BootstrapFile {
@@ -60,6 +65,7 @@ pub struct Daemon {
     scheme: &'static str,
     stop: watch::Sender<bool>,
     server: JoinHandle<()>,
+    dispatcher: JoinHandle<()>,
     key_use_flusher: JoinHandle<()>,
     state: Arc<AppState>,
 }
@@ -74,6 +80,21 @@ impl Daemon {
         tracing::info!(path = %store.path().display(), "store open");
         bootstrap(&store, &config).await?;
 
+        let client = WebhookClient::new(
+            config.webhooks.ca_file.as_deref(),
+            config.webhooks.attempt_timeout,
+        )?;
+        let dispatcher = Dispatcher::new(
+            store.clone(),
+            client,
+            DeliverySettings {
+                retry_delays: config.webhooks.retry_delays.clone(),
+                attempt_timeout: config.webhooks.attempt_timeout,
+                max_in_flight: config.webhooks.max_in_flight,
+                max_in_flight_per_webhook: config.webhooks.max_in_flight_per_webhook,
+                retention: config.webhooks.retention,
+            },
+        );
         let tls = match (&config.server.tls_cert, &config.server.tls_key) {
             (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
             _ => None,
@@ -108,6 +129,7 @@ impl Daemon {
                 timeout: config.server.body_timeout,
             },
             scheme,
+            deliveries: dispatcher.wake(),
         });
         let limits = ConnectionLimits {
             header_timeout: config.server.header_timeout,
@@ -123,12 +145,14 @@ impl Daemon {
             limits,
             stopped.clone(),
         ));
+        let dispatcher = tokio::spawn(dispatcher.run(stopped.clone()));
         let key_use_flusher = tokio::spawn(flush_key_uses(state.clone(), stopped));
         Ok(Daemon {
             local_addr,
             scheme,
             stop,
             server,
+            dispatcher,
             key_use_flusher,
             state,
         })
@@ -145,11 +169,16 @@ impl Daemon {
     }
 
     /// Stops accepting, drains in-flight requests (bounded by `server.shutdown_grace`),
-    /// writes pending key uses and closes the store.
+    /// lets webhook attempts in flight finish (briefly), writes pending key uses and
+    /// closes the store. Pending deliveries stay queued for the next start.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         if let Err(e) = self.server.await {
             tracing::error!(error = %e, "the server task failed");
+        }
+        // Pending deliveries stay queued; attempts in flight get a short grace period.
+        if let Err(e) = self.dispatcher.await {
+            tracing::error!(error = %e, "the webhook dispatcher failed");
         }
         let _ = self.key_use_flusher.await;
         self.state.auth.flush().await;
@@ -174,7 +203,7 @@ async fn flush_key_uses(state: Arc<AppState>, mut stopped: watch::Receiver<bool>
 /// On the first start only: creates the `default` account and its first live key, from
 /// `DRIFTGUARD_BOOTSTRAP_KEY` or freshly generated and written to `<data_dir>/bootstrap-key`.
 async fn bootstrap(store: &Store, config: &Config) -> Result<(), StartError> {
-    if store.has_accounts().await? {
+    if !store.needs_bootstrap().await? {
         if config.bootstrap_key.is_some() {
             tracing::info!("the store already has accounts; {ENV_BOOTSTRAP_KEY} is ignored");
         }
@@ -194,21 +223,22 @@ async fn bootstrap(store: &Store, config: &Config) -> Result<(), StartError> {
         }
     };
     let preview = credentials::preview(&key);
-    store
-        .create_account(
-            "default".into(),
-            config.credits.default_quota,
-            key,
-            now_ms(),
-        )
+    let created = store
+        .bootstrap(config.credits.default_quota, key, now_ms())
         .await?;
-    match file {
-        Some(path) => tracing::info!(
+    match (created, file) {
+        (None, file) => {
+            if let Some(path) = file {
+                let _ = std::fs::remove_file(path); // its key was never stored
+            }
+            tracing::info!("first start: an operator already created the account `default`");
+        }
+        (Some(_), Some(path)) => tracing::info!(
             key_preview = %preview,
             file = %path.display(),
             "first start: created account `default`; its API key is in the file"
         ),
-        None => tracing::info!(
+        (Some(_), None) => tracing::info!(
             key_preview = %preview,
             "first start: created account `default` with the key from {ENV_BOOTSTRAP_KEY}"
         ),

@@ -24,4 +24,6 @@ pub struct AppState {
     pub body_limits: request::BodyLimits,
     /// `http` or `https`, for absolute URLs.
     pub scheme: &'static str,
+    /// Wakes the webhook dispatcher after a commit that queued deliveries.
+    pub deliveries: crate::webhooks::Wake,
 }

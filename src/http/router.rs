@@ -29,12 +29,16 @@ enum Route<'a> {
     ActivateKey(&'a str),
     Webhooks,
     Webhook(&'a str),
+    WebhookDeliveries(&'a str),
 }
 
 impl<'a> Route<'a> {
     fn parse(path: &'a str) -> Option<Route<'a>> {
         let rest = path.strip_prefix("/api/v1/")?;
         let segments: Vec<&str> = rest.split('/').collect();
+        if segments.iter().any(|s| s.is_empty()) {
+            return None;
+        }
         Some(match segments.as_slice() {
             ["health"] => Route::Health,
             ["contracts"] => Route::Contracts,
@@ -50,6 +54,7 @@ impl<'a> Route<'a> {
             ["keys", id, "activate"] => Route::ActivateKey(id),
             ["webhooks"] => Route::Webhooks,
             ["webhooks", id] => Route::Webhook(id),
+            ["webhooks", id, "deliveries"] => Route::WebhookDeliveries(id),
             _ => return None,
         })
     }
@@ -63,7 +68,8 @@ impl<'a> Route<'a> {
             | Route::Contract(_)
             | Route::Checks
             | Route::CheckById(_)
-            | Route::Usage => GET,
+            | Route::Usage
+            | Route::WebhookDeliveries(_) => GET,
             Route::InferContract | Route::Check | Route::RevokeKey(_) | Route::ActivateKey(_) => {
                 POST
             }
@@ -86,7 +92,12 @@ async fn dispatch(state: &AppState, req: Request<Incoming>) -> Result<Response, 
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_owned();
     let route = Route::parse(&path).ok_or(ApiError::NotFound("no such endpoint"))?;
-    if !route.methods().contains(&parts.method) {
+    // HEAD is answered like GET (hyper leaves the body out), e.g. for load-balancer probes.
+    let method = match parts.method {
+        Method::HEAD => Method::GET,
+        ref other => other.clone(),
+    };
+    if !route.methods().contains(&method) {
         return Err(ApiError::MethodNotAllowed(route.methods()));
     }
     if route == Route::Health {
@@ -95,7 +106,6 @@ async fn dispatch(state: &AppState, req: Request<Incoming>) -> Result<Response, 
     let caller = state.auth.authenticate(&parts.headers, now_ms()).await?;
     state.auth.check_rate(&caller)?;
 
-    let method = parts.method.clone();
     let req = ApiRequest::new(caller, parts, body, state.body_limits, state.scheme);
     match (route, method) {
         (Route::Contracts, Method::GET) => contracts::list(state, req).await,
@@ -116,6 +126,7 @@ async fn dispatch(state: &AppState, req: Request<Incoming>) -> Result<Response, 
         (Route::Webhook(id), Method::GET) => webhooks::get(state, req, id).await,
         (Route::Webhook(id), Method::PATCH) => webhooks::patch(state, req, id).await,
         (Route::Webhook(id), _) => webhooks::delete(state, req, id).await,
+        (Route::WebhookDeliveries(id), _) => webhooks::deliveries(state, req, id).await,
         (Route::Health, _) => Ok(status::health(state).await),
     }
 }
@@ -143,5 +154,11 @@ mod tests {
         assert_eq!(Route::parse("/api/v2/health"), None);
         assert_eq!(Route::parse("/api/v1/contracts/a/b"), None);
         assert_eq!(Route::parse("/"), None);
+        assert_eq!(Route::parse("/api/v1/contracts/"), None);
+        assert_eq!(Route::parse("/api/v1/keys//revoke"), None);
+        assert_eq!(
+            Route::parse("/api/v1/webhooks/w/deliveries"),
+            Some(Route::WebhookDeliveries("w"))
+        );
     }
 }

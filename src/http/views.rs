@@ -7,7 +7,9 @@ use crate::clock::rfc3339;
 use crate::credentials::Environment;
 use crate::drift::{Column, Diff, Verdict};
 use crate::ids::{format_id, IdKind};
-use crate::model::{Account, ApiKey, Check, Contract, Webhook};
+use crate::model::{
+    Account, ApiKey, Attempt, AttemptOutcome, Check, Contract, Delivery, DeliveryStatus, Webhook,
+};
 
 /// A contract.
 #[derive(Serialize)]
@@ -216,6 +218,61 @@ impl<'a> WebhookView<'a> {
         WebhookView {
             secret: Some(&w.secret),
             ..WebhookView::new(w)
+        }
+    }
+}
+
+/// A delivery in `GET /webhooks/{id}/deliveries`.
+#[derive(Serialize)]
+pub struct DeliveryView {
+    id: String,
+    webhook_id: String,
+    check_id: String,
+    status: DeliveryStatus,
+    next_attempt_at: Option<String>,
+    attempts: Vec<AttemptView>,
+    created_at: String,
+}
+
+/// One attempt of a delivery.
+#[derive(Serialize)]
+pub struct AttemptView {
+    number: u32,
+    at: String,
+    /// The HTTP status, when the receiver answered.
+    status_code: Option<u16>,
+    /// What went wrong, when it did not.
+    error: Option<String>,
+    duration_ms: u64,
+}
+
+impl DeliveryView {
+    /// Renders a delivery with its attempts.
+    pub fn new(d: &Delivery) -> Self {
+        DeliveryView {
+            id: format_id(IdKind::Delivery, d.id),
+            webhook_id: format_id(IdKind::Webhook, d.webhook_id),
+            check_id: format_id(IdKind::Check, d.check_id),
+            status: d.status,
+            next_attempt_at: d.next_attempt_at.map(rfc3339),
+            attempts: d.attempts.iter().map(AttemptView::new).collect(),
+            created_at: rfc3339(d.created_at),
+        }
+    }
+}
+
+impl AttemptView {
+    fn new(a: &Attempt) -> Self {
+        let (status_code, error) = match &a.outcome {
+            AttemptOutcome::Status(code) => (Some(*code), None),
+            AttemptOutcome::Error(e) => (None, Some(e.clone())),
+        };
+        AttemptView {
+            number: a.number,
+            at: rfc3339(a.at),
+            status_code,
+            error,
+            duration_ms: a.duration_ms,
         }
     }
 }

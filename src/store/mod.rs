@@ -207,9 +207,21 @@ impl Store {
 
     // ---- accounts (operators) ----
 
-    /// True once the first account exists (the daemon bootstraps only before that).
-    pub async fn has_accounts(&self) -> Result<bool, StoreError> {
-        self.read(ops::has_accounts).await
+    /// True until the first start has created the `default` account.
+    pub async fn needs_bootstrap(&self) -> Result<bool, StoreError> {
+        self.read(ops::needs_bootstrap).await
+    }
+
+    /// Creates the `default` account with `key` unless the store is already bootstrapped
+    /// (then `None`).
+    pub async fn bootstrap(
+        &self,
+        credits: u64,
+        key: String,
+        now: i64,
+    ) -> Result<Option<Account>, StoreError> {
+        self.write(move |txn| ops::bootstrap(txn, credits, &key, now))
+            .await
     }
 
     /// Creates an account with `credits` and its first key (`key` is the full key text).
@@ -336,7 +348,8 @@ impl Store {
     // ---- checks ----
 
     /// Checks `incoming` against the contract and stores the result together with the
-    /// account's counters, in one transaction.
+    /// account's counters and the deliveries it triggers, in one transaction. Returns the
+    /// check and how many deliveries were queued.
     pub async fn run_check(
         &self,
         account: AccountId,
@@ -344,7 +357,7 @@ impl Store {
         incoming: Vec<IncomingColumn>,
         environment: Environment,
         now: i64,
-    ) -> Result<Check, StoreError> {
+    ) -> Result<(Check, usize), StoreError> {
         self.write(move |txn| {
             ops::run_check(txn, account, contract_id, &incoming, environment, now)
         })

@@ -4,7 +4,7 @@
 //! `NoCredits`) only before its first mutation, so the group-commit writer can commit the
 //! rest of a batch around it.
 
-use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata, WriteTransaction};
+use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
 use super::codec::FORMAT_VERSION;
 use super::tables::{self, *};
@@ -82,10 +82,37 @@ pub fn format_version(txn: &ReadTransaction) -> Result<u64> {
 
 // ---- accounts ----
 
-/// True if any account exists.
-pub fn has_accounts(txn: &ReadTransaction) -> Result<bool> {
-    Ok(!txn.open_table(ACCOUNTS)?.is_empty()?)
+/// True until the first start has created the `default` account.
+pub fn needs_bootstrap(txn: &ReadTransaction) -> Result<bool> {
+    Ok(txn.open_table(META)?.get(BOOTSTRAPPED_KEY)?.is_none())
 }
+
+/// The first start: creates the `default` account with `key` (unless an operator already
+/// made one) and marks the store bootstrapped. `None` if it already was.
+pub fn bootstrap(
+    txn: &WriteTransaction,
+    credits: u64,
+    key: &str,
+    now: i64,
+) -> Result<Option<Account>> {
+    if txn.open_table(META)?.get(BOOTSTRAPPED_KEY)?.is_some() {
+        return Ok(None);
+    }
+    let exists = txn
+        .open_table(ACCOUNT_NAMES)?
+        .get(DEFAULT_ACCOUNT)?
+        .is_some();
+    let created = if exists {
+        None
+    } else {
+        Some(create_account(txn, DEFAULT_ACCOUNT, credits, key, now)?.0)
+    };
+    txn.open_table(META)?.insert(BOOTSTRAPPED_KEY, 1)?;
+    Ok(created)
+}
+
+/// The account the first start creates.
+pub const DEFAULT_ACCOUNT: &str = "default";
 
 /// Creates an account and its first key.
 pub fn create_account(
@@ -301,8 +328,9 @@ pub fn list_contracts(
 
 // ---- checks ----
 
-/// Scores `incoming` against the contract, stores the check and updates the account's
-/// counters — all in the caller's transaction.
+/// Scores `incoming` against the contract, stores the check, updates the account's
+/// counters and queues the deliveries it triggers — all in the caller's transaction.
+/// Returns the check and the number of deliveries queued.
 pub fn run_check(
     txn: &WriteTransaction,
     account_id: AccountId,
@@ -310,7 +338,7 @@ pub fn run_check(
     incoming: &[IncomingColumn],
     environment: Environment,
     now: i64,
-) -> Result<Check> {
+) -> Result<(Check, usize)> {
     let contract: Contract =
         get(&txn.open_table(CONTRACTS)?, (account_id, contract_id))?.ok_or(StoreError::NotFound)?;
     let mut accounts = txn.open_table(ACCOUNTS)?;
@@ -340,8 +368,8 @@ pub fn run_check(
     put(&mut txn.open_table(CHECKS)?, (account_id, check.id), &check)?;
     drop(accounts);
     // Same transaction: a check that is answered has its deliveries queued.
-    super::queue::enqueue(txn, account_id, &check, now)?;
-    Ok(check)
+    let queued = super::queue::enqueue(txn, account_id, &check, now)?;
+    Ok((check, queued))
 }
 
 /// One stored check of the account.

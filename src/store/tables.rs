@@ -43,6 +43,8 @@ pub const FINISHED: TableDefinition<(u64, u128), u128> = TableDefinition::new("f
 
 /// Meta key holding the on-disk format version.
 pub const FORMAT_VERSION_KEY: &str = "format_version";
+/// Meta key set (to 1) once the first start has created the `default` account.
+pub const BOOTSTRAPPED_KEY: &str = "bootstrapped";
 /// Meta key holding the next account number to hand out.
 pub const NEXT_ACCOUNT_KEY: &str = "next_account_id";
 

@@ -32,7 +32,7 @@ pub async fn run(state: &AppState, req: ApiRequest) -> Result<Response, ApiError
     )
     .map_err(ApiError::Invalid)?;
     let contract_id = path_id(IdKind::Contract, &body.contract_id, MISSING)?;
-    let check = state
+    let (check, queued) = state
         .store
         .run_check(
             caller.account,
@@ -43,6 +43,10 @@ pub async fn run(state: &AppState, req: ApiRequest) -> Result<Response, ApiError
         )
         .await
         .map_err(not_found(MISSING))?;
+    if queued > 0 {
+        // The deliveries are committed with the check; the dispatcher sends them now.
+        state.deliveries.notify();
+    }
     Ok(ok(&CheckView::new(&check)))
 }
 

@@ -4,7 +4,7 @@ use hyper::Uri;
 use serde::Deserialize;
 
 use super::super::response::{created, ok, Response};
-use super::super::views::{DeletedView, WebhookView};
+use super::super::views::{DeletedView, DeliveryView, WebhookView};
 use super::super::{error::ApiError, request::ApiRequest, AppState};
 use super::{not_found, page_response, path_id};
 use crate::clock::now_ms;
@@ -122,7 +122,29 @@ pub async fn patch(state: &AppState, req: ApiRequest, id: &str) -> Result<Respon
         .set_webhook_active(caller.account, id?, body.active, now_ms())
         .await
         .map_err(not_found(MISSING))?;
+    if webhook.active {
+        state.deliveries.notify(); // its waiting deliveries are due now
+    }
     Ok(ok(&WebhookView::new(&webhook)))
+}
+
+/// `GET /api/v1/webhooks/{id}/deliveries`, newest first.
+pub async fn deliveries(state: &AppState, req: ApiRequest, id: &str) -> Result<Response, ApiError> {
+    let id = path_id(IdKind::Webhook, id, MISSING)?;
+    let request = req.page(IdKind::Delivery)?;
+    let page = state
+        .store
+        .list_deliveries(req.caller.account, id, request)
+        .await
+        .map_err(not_found(MISSING))?;
+    Ok(page_response(
+        &req,
+        request,
+        IdKind::Delivery,
+        &page,
+        |d| d.id,
+        DeliveryView::new,
+    ))
 }
 
 /// `DELETE /api/v1/webhooks/{id}`.
