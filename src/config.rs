@@ -167,8 +167,8 @@ impl Default for WebhooksConfig {
             attempt_timeout: Duration::from_secs(10),
             ca_file: None,
             retention: Duration::from_secs(30 * 24 * 3600),
-            max_in_flight: 64,
-            max_in_flight_per_webhook: 8,
+            max_in_flight: 256,
+            max_in_flight_per_webhook: 32,
         }
     }
 }

@@ -8,8 +8,6 @@
 //! The text form is the type prefix plus 26 characters of Crockford base32 (lowercase),
 //! which keeps the numeric order when compared as strings.
 
-use std::fmt;
-
 use ring::rand::{SecureRandom, SystemRandom};
 
 const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
@@ -62,38 +60,44 @@ pub fn fill_random(buf: &mut [u8]) {
 
 /// Formats an id with its prefix, e.g. `chk_01jq8…`.
 pub fn format_id(kind: IdKind, id: u128) -> String {
-    let mut out = String::with_capacity(kind.prefix().len() + ENCODED_LEN);
-    out.push_str(kind.prefix());
-    out.push_str(&Encoded(id).to_string());
-    out
+    format!("{}{}", kind.prefix(), encode(id, ENCODED_LEN))
 }
 
 /// Parses an id of the given kind; `None` for anything malformed (wrong prefix, length,
 /// alphabet or an overflowing first character). Callers answer `404` for `None`, exactly
 /// as for a well-formed id that does not exist.
 pub fn parse_id(kind: IdKind, text: &str) -> Option<u128> {
-    let body = text.strip_prefix(kind.prefix())?.as_bytes();
-    if body.len() != ENCODED_LEN || body[0] > b'7' {
-        return None;
-    }
-    body.iter().try_fold(0u128, |acc, &c| {
-        let digit = ALPHABET.iter().position(|&a| a == c)? as u128;
-        Some((acc << 5) | digit)
-    })
+    decode(text.strip_prefix(kind.prefix())?, ENCODED_LEN)
 }
 
-struct Encoded(u128);
+/// Characters of a list cursor (a `u64` in the same base32).
+const CURSOR_LEN: usize = 13;
 
-impl fmt::Display for Encoded {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut buf = [0u8; ENCODED_LEN];
-        for (i, slot) in buf.iter_mut().enumerate() {
-            let shift = 5 * (ENCODED_LEN - 1 - i);
-            *slot = ALPHABET[((self.0 >> shift) & 0x1f) as usize];
-        }
-        // ALPHABET is ASCII, so this cannot fail.
-        f.write_str(std::str::from_utf8(&buf).map_err(|_| fmt::Error)?)
+/// The opaque `?cursor=` of a list: where the next page starts.
+pub fn format_cursor(position: u64) -> String {
+    encode(u128::from(position), CURSOR_LEN)
+}
+
+/// Parses a cursor made by [`format_cursor`].
+pub fn parse_cursor(text: &str) -> Option<u64> {
+    decode(text, CURSOR_LEN).and_then(|v| u64::try_from(v).ok())
+}
+
+fn encode(value: u128, len: usize) -> String {
+    (0..len)
+        .map(|i| char::from(ALPHABET[((value >> (5 * (len - 1 - i))) & 0x1f) as usize]))
+        .collect()
+}
+
+fn decode(text: &str, len: usize) -> Option<u128> {
+    if text.len() != len {
+        return None;
     }
+    text.bytes().try_fold(0u128, |acc, c| {
+        let digit = ALPHABET.iter().position(|&a| a == c)? as u128;
+        // 26 characters carry 130 bits: a first character above `7` overflows.
+        acc.checked_mul(32).map(|v| v | digit)
+    })
 }
 
 #[cfg(test)]
@@ -119,6 +123,16 @@ mod tests {
         assert_eq!(parse_id(IdKind::Contract, &format!("{good}0")), None);
         let overflow = format!("ctr_8{}", &good[5..]);
         assert_eq!(parse_id(IdKind::Contract, &overflow), None);
+    }
+
+    #[test]
+    fn cursors_round_trip_and_reject_junk() {
+        for position in [0, 1, 42, u64::MAX] {
+            assert_eq!(parse_cursor(&format_cursor(position)), Some(position));
+        }
+        assert_eq!(parse_cursor("garbage"), None);
+        assert_eq!(parse_cursor(""), None);
+        assert_eq!(parse_cursor("zzzzzzzzzzzzz"), None, "overflows u64");
     }
 
     proptest! {

@@ -141,6 +141,8 @@ pub struct Attempt {
 pub struct Delivery {
     /// `dlv_…` id: the same on every attempt, so receivers can drop duplicates.
     pub id: u128,
+    /// Its place in the store (creation order); with `webhook_id`, its key.
+    pub seq: u64,
     /// Owner of the webhook and the check.
     pub account: AccountId,
     /// The subscription.

@@ -1283,7 +1283,7 @@ async fn paging_follows_link_headers_without_overlap() {
     let prefix = format!("<{}/api/v1/checks?", server.base);
     assert!(link.starts_with(&prefix), "{link}");
     assert!(link.ends_with(">; rel=\"next\""), "{link}");
-    assert!(link.contains("cursor=chk_"), "{link}");
+    assert!(link.contains("&cursor="), "{link}");
     // A page that holds everything announces no next page.
     let all = server.get("/api/v1/checks?limit=4").await;
     assert_eq!(all.header("link"), None);
@@ -1336,9 +1336,6 @@ async fn bad_paging_parameters_are_400() {
         "cursor=chk_00000000000000000000000000",
     ] {
         for list in ["contracts", "checks", "keys", "webhooks"] {
-            if list == "checks" && query.starts_with("cursor=chk_") {
-                continue;
-            }
             let answer = server.get(&format!("/api/v1/{list}?{query}")).await;
             let message = answer.assert_error(400, "invalid_request");
             let field = query.split('=').next().expect("name");

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 
 use super::auth::Caller;
 use super::error::ApiError;
-use crate::ids::{format_id, parse_id, IdKind};
+use crate::ids::{format_cursor, parse_cursor};
 use crate::store::PageRequest;
 
 /// Default and largest page sizes of list endpoints.
@@ -64,8 +64,8 @@ impl ApiRequest {
         Ok((self.caller, parse_json(&bytes)?))
     }
 
-    /// `?limit=` and `?cursor=` of a list of `kind` records.
-    pub fn page(&self, kind: IdKind) -> Result<PageRequest, ApiError> {
+    /// `?limit=` and `?cursor=` of a list.
+    pub fn page(&self) -> Result<PageRequest, ApiError> {
         let mut page = PageRequest {
             cursor: None,
             limit: DEFAULT_LIMIT,
@@ -85,7 +85,7 @@ impl ApiRequest {
                         })?;
                 }
                 "cursor" => {
-                    let cursor = parse_id(kind, &value).ok_or_else(|| {
+                    let cursor = parse_cursor(&value).ok_or_else(|| {
                         ApiError::Invalid(
                             "cursor: not a cursor from this list's Link header".into(),
                         )
@@ -98,8 +98,8 @@ impl ApiRequest {
         Ok(page)
     }
 
-    /// The absolute URL of the page after the one ending with `last`.
-    pub fn next_page_url(&self, page: PageRequest, kind: IdKind, last: u128) -> String {
+    /// The absolute URL of the page that starts at `cursor`.
+    pub fn next_page_url(&self, page: PageRequest, cursor: u64) -> String {
         let host = self
             .parts
             .headers
@@ -113,7 +113,7 @@ impl ApiRequest {
             host,
             self.parts.uri.path(),
             page.limit,
-            format_id(kind, last)
+            format_cursor(cursor)
         )
     }
 }

@@ -16,6 +16,7 @@ mod queue;
 mod tables;
 mod writer;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -445,35 +446,32 @@ impl Store {
         .await
     }
 
-    /// Claims up to `max` due deliveries, leasing them until `lease_until`.
+    /// Claims up to `max` due deliveries, leasing them until `lease_until`, at most
+    /// `per_webhook_cap` in flight per webhook (counting `in_flight`).
     pub async fn claim_due(
         &self,
         now: i64,
         lease_until: i64,
         max: usize,
+        in_flight: HashMap<u128, usize>,
+        per_webhook_cap: usize,
     ) -> Result<Claimed, StoreError> {
-        self.write(move |txn| queue::claim_due(txn, now, lease_until, max))
-            .await
-    }
-
-    /// Records an attempt's outcome.
-    pub async fn finish_attempt(
-        &self,
-        webhook_id: u128,
-        delivery_id: u128,
-        attempt: Attempt,
-        after: AfterAttempt,
-        now: i64,
-    ) -> Result<(), StoreError> {
         self.write(move |txn| {
-            queue::finish_attempt(txn, webhook_id, delivery_id, attempt, after, now)
+            queue::claim_due(txn, now, lease_until, max, &in_flight, per_webhook_cap)
         })
         .await
     }
 
-    /// Moves claimed deliveries `(webhook id, delivery id)` to be due at `until`.
-    pub async fn reschedule(&self, items: Vec<(u128, u128)>, until: i64) -> Result<(), StoreError> {
-        self.write(move |txn| queue::reschedule(txn, &items, until))
+    /// Records an attempt's outcome for the delivery `(webhook_id, seq)`.
+    pub async fn finish_attempt(
+        &self,
+        webhook_id: u128,
+        seq: u64,
+        attempt: Attempt,
+        after: AfterAttempt,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.write(move |txn| queue::finish_attempt(txn, webhook_id, seq, attempt, after, now))
             .await
     }
 

@@ -44,6 +44,7 @@ type Result<T> = std::result::Result<T, StoreError>;
 
 /// Creates every table and records (or checks) the format version.
 pub fn initialise(txn: &WriteTransaction) -> Result<()> {
+    txn.open_table(IDS)?;
     txn.open_table(ACCOUNTS)?;
     txn.open_table(ACCOUNT_NAMES)?;
     txn.open_table(KEYS)?;
@@ -129,9 +130,12 @@ pub fn create_account(
         )));
     }
     check_new_key(txn, key)?;
-    let mut meta = txn.open_table(META)?;
-    let id = meta.get(NEXT_ACCOUNT_KEY)?.map_or(1, |v| v.value());
-    meta.insert(NEXT_ACCOUNT_KEY, id + 1)?;
+    let id = {
+        let mut meta = txn.open_table(META)?;
+        let id = meta.get(NEXT_ACCOUNT_KEY)?.map_or(1, |v| v.value());
+        meta.insert(NEXT_ACCOUNT_KEY, id + 1)?;
+        id
+    };
     let account = Account {
         id,
         name: name.to_owned(),
@@ -141,6 +145,7 @@ pub fn create_account(
         created_at: now,
     };
     names.insert(name, id)?;
+    drop(names);
     put(&mut txn.open_table(ACCOUNTS)?, id, &account)?;
     let key = insert_key(txn, id, key, now)?;
     Ok((account, key))
@@ -189,6 +194,13 @@ fn check_new_key(txn: &WriteTransaction, key: &str) -> Result<Environment> {
     Ok(environment)
 }
 
+/// Registers a new record's public id and returns its key `(account, seq)`.
+fn new_location(txn: &WriteTransaction, account: AccountId, id: u128) -> Result<(u64, u64)> {
+    let location = (account, next_seq(txn)?);
+    txn.open_table(IDS)?.insert(id, location)?;
+    Ok(location)
+}
+
 /// Stores a new active key (given in full; only its hash and preview are kept).
 pub fn insert_key(
     txn: &WriteTransaction,
@@ -207,9 +219,9 @@ pub fn insert_key(
         created_at: now,
         last_used_at: None,
     };
-    txn.open_table(KEY_HASHES)?
-        .insert(record.hash, (account, record.id))?;
-    put(&mut txn.open_table(KEYS)?, (account, record.id), &record)?;
+    let location = new_location(txn, account, record.id)?;
+    txn.open_table(KEY_HASHES)?.insert(record.hash, location)?;
+    put(&mut txn.open_table(KEYS)?, location, &record)?;
     Ok(record)
 }
 
@@ -239,22 +251,26 @@ pub fn set_key_active(
     active: bool,
 ) -> Result<ApiKey> {
     let mut keys = txn.open_table(KEYS)?;
-    let mut key: ApiKey = get(&keys, (account, key_id))?.ok_or(StoreError::NotFound)?;
+    let (location, mut key): (_, ApiKey) =
+        get_owned(&txn.open_table(IDS)?, &keys, account, key_id)?.ok_or(StoreError::NotFound)?;
     key.active = active;
-    put(&mut keys, (account, key_id), &key)?;
+    put(&mut keys, location, &key)?;
     Ok(key)
 }
 
 /// Deletes a revoked key.
 pub fn delete_key(txn: &WriteTransaction, account: AccountId, key_id: u128) -> Result<ApiKey> {
     let mut keys = txn.open_table(KEYS)?;
-    let key: ApiKey = get(&keys, (account, key_id))?.ok_or(StoreError::NotFound)?;
+    let mut ids = txn.open_table(IDS)?;
+    let (location, key): (_, ApiKey) =
+        get_owned(&ids, &keys, account, key_id)?.ok_or(StoreError::NotFound)?;
     if key.active {
         return Err(StoreError::Invalid(
             "the key is active; revoke it before deleting it".into(),
         ));
     }
-    keys.remove((account, key_id))?;
+    keys.remove(location)?;
+    ids.remove(key_id)?;
     txn.open_table(KEY_HASHES)?.remove(key.hash)?;
     Ok(key)
 }
@@ -262,12 +278,13 @@ pub fn delete_key(txn: &WriteTransaction, account: AccountId, key_id: u128) -> R
 /// Writes `last_used_at` for keys that still exist (a key may be deleted meanwhile).
 pub fn record_key_use(txn: &WriteTransaction, uses: &[KeyUse]) -> Result<()> {
     let mut keys = txn.open_table(KEYS)?;
+    let ids = txn.open_table(IDS)?;
     for used in uses {
-        let found: Option<ApiKey> = get(&keys, (used.account, used.key_id))?;
-        if let Some(mut key) = found {
+        let found: Option<(_, ApiKey)> = get_owned(&ids, &keys, used.account, used.key_id)?;
+        if let Some((location, mut key)) = found {
             if key.last_used_at.is_none_or(|t| t < used.at) {
                 key.last_used_at = Some(used.at);
-                put(&mut keys, (used.account, used.key_id), &key)?;
+                put(&mut keys, location, &key)?;
             }
         }
     }
@@ -299,17 +316,25 @@ pub fn create_contract(
         updated_at: now,
     };
     names.insert((account, contract.name.as_str()), contract.id)?;
-    put(
-        &mut txn.open_table(CONTRACTS)?,
-        (account, contract.id),
-        &contract,
-    )?;
+    let location = new_location(txn, account, contract.id)?;
+    put(&mut txn.open_table(CONTRACTS)?, location, &contract)?;
     Ok(contract)
 }
 
 /// One contract of the account.
 pub fn contract(txn: &ReadTransaction, account: AccountId, id: u128) -> Result<Contract> {
-    get(&txn.open_table(CONTRACTS)?, (account, id))?.ok_or(StoreError::NotFound)
+    owned(txn, CONTRACTS, account, id)
+}
+
+/// Reads one record of the account by public id, from a read transaction.
+fn owned<T: serde::de::DeserializeOwned>(
+    txn: &ReadTransaction,
+    table: redb::TableDefinition<(u64, u64), &'static [u8]>,
+    account: AccountId,
+    id: u128,
+) -> Result<T> {
+    let found = get_owned(&txn.open_table(IDS)?, &txn.open_table(table)?, account, id)?;
+    found.map(|(_, record)| record).ok_or(StoreError::NotFound)
 }
 
 /// One page of the account's contracts.
@@ -339,8 +364,14 @@ pub fn run_check(
     environment: Environment,
     now: i64,
 ) -> Result<(Check, usize)> {
-    let contract: Contract =
-        get(&txn.open_table(CONTRACTS)?, (account_id, contract_id))?.ok_or(StoreError::NotFound)?;
+    let contract: Contract = get_owned(
+        &txn.open_table(IDS)?,
+        &txn.open_table(CONTRACTS)?,
+        account_id,
+        contract_id,
+    )?
+    .map(|(_, contract)| contract)
+    .ok_or(StoreError::NotFound)?;
     let mut accounts = txn.open_table(ACCOUNTS)?;
     let mut account: Account = get(&accounts, account_id)?.ok_or(StoreError::NotFound)?;
     let cost: u8 = match environment {
@@ -365,8 +396,9 @@ pub fn run_check(
     account.credits_used += u64::from(cost);
     account.total_checks += 1;
     put(&mut accounts, account_id, &account)?;
-    put(&mut txn.open_table(CHECKS)?, (account_id, check.id), &check)?;
     drop(accounts);
+    let location = new_location(txn, account_id, check.id)?;
+    put(&mut txn.open_table(CHECKS)?, location, &check)?;
     // Same transaction: a check that is answered has its deliveries queued.
     let queued = super::queue::enqueue(txn, account_id, &check, now)?;
     Ok((check, queued))
@@ -374,7 +406,7 @@ pub fn run_check(
 
 /// One stored check of the account.
 pub fn check(txn: &ReadTransaction, account: AccountId, id: u128) -> Result<Check> {
-    get(&txn.open_table(CHECKS)?, (account, id))?.ok_or(StoreError::NotFound)
+    owned(txn, CHECKS, account, id)
 }
 
 /// One page of the account's checks, newest first.
@@ -401,11 +433,7 @@ pub fn create_webhook(
     now: i64,
 ) -> Result<Webhook> {
     if let Some(contract_id) = new.contract_id {
-        let exists = txn
-            .open_table(CONTRACTS)?
-            .get((account, contract_id))?
-            .is_some();
-        if !exists {
+        if locate(&txn.open_table(IDS)?, account, contract_id)?.is_none() {
             return Err(StoreError::Invalid(
                 "contract_id: no such contract in this account".into(),
             ));
@@ -420,17 +448,14 @@ pub fn create_webhook(
         secret: new.secret,
         created_at: now,
     };
-    put(
-        &mut txn.open_table(WEBHOOKS)?,
-        (account, webhook.id),
-        &webhook,
-    )?;
+    let location = new_location(txn, account, webhook.id)?;
+    put(&mut txn.open_table(WEBHOOKS)?, location, &webhook)?;
     Ok(webhook)
 }
 
 /// One webhook of the account.
 pub fn webhook(txn: &ReadTransaction, account: AccountId, id: u128) -> Result<Webhook> {
-    get(&txn.open_table(WEBHOOKS)?, (account, id))?.ok_or(StoreError::NotFound)
+    owned(txn, WEBHOOKS, account, id)
 }
 
 /// One page of the account's webhooks.
@@ -456,10 +481,11 @@ pub fn set_webhook_active(
     now: i64,
 ) -> Result<Webhook> {
     let mut webhooks = txn.open_table(WEBHOOKS)?;
-    let mut webhook: Webhook = get(&webhooks, (account, id))?.ok_or(StoreError::NotFound)?;
+    let (location, mut webhook): (_, Webhook) =
+        get_owned(&txn.open_table(IDS)?, &webhooks, account, id)?.ok_or(StoreError::NotFound)?;
     if webhook.active != active {
         webhook.active = active;
-        put(&mut webhooks, (account, id), &webhook)?;
+        put(&mut webhooks, location, &webhook)?;
         super::queue::set_paused(txn, id, !active, now)?;
     }
     Ok(webhook)
@@ -468,8 +494,11 @@ pub fn set_webhook_active(
 /// Deletes a webhook.
 pub fn delete_webhook(txn: &WriteTransaction, account: AccountId, id: u128) -> Result<Webhook> {
     let mut webhooks = txn.open_table(WEBHOOKS)?;
-    let webhook: Webhook = get(&webhooks, (account, id))?.ok_or(StoreError::NotFound)?;
-    webhooks.remove((account, id))?;
+    let mut ids = txn.open_table(IDS)?;
+    let (location, webhook): (_, Webhook) =
+        get_owned(&ids, &webhooks, account, id)?.ok_or(StoreError::NotFound)?;
+    webhooks.remove(location)?;
+    ids.remove(id)?;
     // Deliveries stop at once: their due entries go in this same transaction.
     super::queue::remove_all(txn, id)?;
     Ok(webhook)

@@ -7,10 +7,13 @@
 //! expires: nothing is lost and no recovery scan is needed at start-up.
 //!
 //! Invariant: `Delivery::next_attempt_at == Some(t)` exactly when `DUE` holds
-//! `(t, delivery id)`.
+//! `(t, delivery seq)`.
+
+use std::collections::HashMap;
 
 use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata, WriteTransaction};
 
+use super::codec::decode;
 use super::tables::{self, *};
 use super::StoreError;
 use crate::drift::Verdict;
@@ -38,6 +41,8 @@ pub struct Claimed {
     pub claims: Vec<Claim>,
     /// When the earliest remaining entry is due (unix ms), if any.
     pub next_due: Option<i64>,
+    /// Some due entries were left because their webhook had its share in flight.
+    pub skipped_busy: bool,
 }
 
 /// What to do with a delivery after an attempt.
@@ -65,24 +70,22 @@ pub fn enqueue(
     check: &Check,
     now: i64,
 ) -> Result<usize> {
-    let webhooks: Vec<Webhook> = {
+    let matching: Vec<Webhook> = {
         let table = txn.open_table(WEBHOOKS)?;
-        let mut all = Vec::new();
-        for row in table.range((account, 0)..=(account, u128::MAX))? {
-            let (_, value) = row?;
-            all.push(super::codec::decode::<Webhook>(value.value())?);
+        let mut matching = Vec::new();
+        for row in table.range((account, 0)..=(account, u64::MAX))? {
+            let webhook: Webhook = decode(row?.1.value())?;
+            if fires_for(&webhook, check.verdict, check.contract_id) {
+                matching.push(webhook);
+            }
         }
-        all
+        matching
     };
-    let matching = webhooks
-        .iter()
-        .filter(|w| fires_for(w, check.verdict, check.contract_id));
-    let mut deliveries = txn.open_table(DELIVERIES)?;
-    let mut due = txn.open_table(DUE)?;
-    let mut queued = 0;
-    for webhook in matching {
+    for webhook in &matching {
+        let seq = next_seq(txn)?;
         let delivery = Delivery {
             id: crate::ids::new_id(now),
+            seq,
             account,
             webhook_id: webhook.id,
             check_id: check.id,
@@ -93,11 +96,15 @@ pub fn enqueue(
             created_at: now,
             finished_at: None,
         };
-        put(&mut deliveries, (webhook.id, delivery.id), &delivery)?;
-        due.insert((due_key(now), delivery.id), webhook.id)?;
-        queued += 1;
+        put(
+            &mut txn.open_table(DELIVERIES)?,
+            (webhook.id, seq),
+            &delivery,
+        )?;
+        txn.open_table(DUE)?
+            .insert((due_key(now), seq), webhook.id)?;
     }
-    Ok(queued)
+    Ok(matching.len())
 }
 
 fn fires_for(webhook: &Webhook, verdict: Verdict, contract_id: u128) -> bool {
@@ -106,39 +113,60 @@ fn fires_for(webhook: &Webhook, verdict: Verdict, contract_id: u128) -> bool {
         && webhook.contract_id.is_none_or(|c| c == contract_id)
 }
 
-/// Claims up to `max` deliveries due at `now`, leasing each until `lease_until`.
+/// Claims up to `max` deliveries due at `now`, leasing each until `lease_until`, taking
+/// no more for one webhook than `per_webhook_cap` minus its `in_flight` count. Due entries
+/// of saturated webhooks are skipped (read, not rewritten); at most `4 × max` entries are
+/// looked at.
 pub fn claim_due(
     txn: &WriteTransaction,
     now: i64,
     lease_until: i64,
     max: usize,
+    in_flight: &HashMap<u128, usize>,
+    per_webhook_cap: usize,
 ) -> Result<Claimed> {
     let mut due = txn.open_table(DUE)?;
     let mut deliveries = txn.open_table(DELIVERIES)?;
+    let ids = txn.open_table(IDS)?;
     let webhooks = txn.open_table(WEBHOOKS)?;
     let checks = txn.open_table(CHECKS)?;
+    let mut claimed = Claimed::default();
     let entries = {
+        let mut taken: HashMap<u128, usize> = HashMap::new();
         let mut entries = Vec::new();
-        for row in due.range(..=(due_key(now), u128::MAX))?.take(max) {
+        for row in due
+            .range(..=(due_key(now), u64::MAX))?
+            .take(max.saturating_mul(4))
+        {
             let (key, webhook_id) = row?;
-            entries.push((key.value(), webhook_id.value()));
+            let webhook_id = webhook_id.value();
+            let count = taken
+                .entry(webhook_id)
+                .or_insert_with(|| in_flight.get(&webhook_id).copied().unwrap_or(0));
+            if *count >= per_webhook_cap {
+                claimed.skipped_busy = true;
+                continue;
+            }
+            *count += 1;
+            entries.push((key.value(), webhook_id));
+            if entries.len() == max {
+                break;
+            }
         }
         entries
     };
-    let mut claimed = Claimed::default();
-    for ((at, delivery_id), webhook_id) in entries {
-        due.remove((at, delivery_id))?;
-        let Some(mut delivery): Option<Delivery> = get(&deliveries, (webhook_id, delivery_id))?
-        else {
+    for ((at, seq), webhook_id) in entries {
+        due.remove((at, seq))?;
+        let Some(mut delivery): Option<Delivery> = get(&deliveries, (webhook_id, seq))? else {
             continue; // its webhook was deleted
         };
-        let webhook: Option<Webhook> = get(&webhooks, (delivery.account, webhook_id))?;
-        let check: Option<Check> = get(&checks, (delivery.account, delivery.check_id))?;
+        let webhook = get_owned::<Webhook>(&ids, &webhooks, delivery.account, webhook_id)?;
+        let check = get_owned::<Check>(&ids, &checks, delivery.account, delivery.check_id)?;
         match (webhook, check) {
-            (Some(webhook), Some(check)) if webhook.active => {
-                due.insert((due_key(lease_until), delivery_id), webhook_id)?;
+            (Some((_, webhook)), Some((_, check))) if webhook.active => {
+                due.insert((due_key(lease_until), seq), webhook_id)?;
                 delivery.next_attempt_at = Some(lease_until);
-                put(&mut deliveries, (webhook_id, delivery_id), &delivery)?;
+                put(&mut deliveries, (webhook_id, seq), &delivery)?;
                 let attempt = delivery.attempts.len() as u32 + 1;
                 claimed.claims.push(Claim {
                     delivery,
@@ -150,10 +178,10 @@ pub fn claim_due(
             (Some(_), Some(_)) => {
                 // Paused: wait, without a due entry, until the webhook resumes.
                 delivery.next_attempt_at = None;
-                put(&mut deliveries, (webhook_id, delivery_id), &delivery)?;
+                put(&mut deliveries, (webhook_id, seq), &delivery)?;
             }
             _ => {
-                deliveries.remove((webhook_id, delivery_id))?;
+                deliveries.remove((webhook_id, seq))?;
             }
         }
     }
@@ -174,26 +202,31 @@ pub fn due_count(txn: &ReadTransaction) -> Result<u64> {
     Ok(txn.open_table(DUE)?.len()?)
 }
 
-/// Records an attempt and moves the delivery on as `after` says.
+/// Records an attempt of the delivery `(webhook_id, seq)` and moves it on as `after` says.
 pub fn finish_attempt(
     txn: &WriteTransaction,
     webhook_id: u128,
-    delivery_id: u128,
+    seq: u64,
     attempt: Attempt,
     after: AfterAttempt,
     now: i64,
 ) -> Result<()> {
     let mut deliveries = txn.open_table(DELIVERIES)?;
-    let Some(mut delivery): Option<Delivery> = get(&deliveries, (webhook_id, delivery_id))? else {
+    let Some(mut delivery): Option<Delivery> = get(&deliveries, (webhook_id, seq))? else {
         return Ok(()); // deleted with its webhook while the attempt ran
     };
     if delivery.status != DeliveryStatus::Pending {
         return Ok(()); // a duplicate attempt after a lease expiry already finished it
     }
-    let webhook: Option<Webhook> = get(&txn.open_table(WEBHOOKS)?, (delivery.account, webhook_id))?;
+    let webhook = get_owned::<Webhook>(
+        &txn.open_table(IDS)?,
+        &txn.open_table(WEBHOOKS)?,
+        delivery.account,
+        webhook_id,
+    )?;
     let mut due = txn.open_table(DUE)?;
     if let Some(at) = delivery.next_attempt_at.take() {
-        due.remove((due_key(at), delivery_id))?;
+        due.remove((due_key(at), seq))?;
     }
     delivery.attempts.push(attempt);
     match after {
@@ -205,23 +238,19 @@ pub fn finish_attempt(
         AfterAttempt::RetryAt(at) => {
             delivery.failures += 1;
             // A webhook paused meanwhile keeps the delivery waiting instead.
-            if webhook.as_ref().is_some_and(|w| w.active) {
-                due.insert((due_key(at), delivery_id), webhook_id)?;
+            if webhook.as_ref().is_some_and(|(_, w)| w.active) {
+                due.insert((due_key(at), seq), webhook_id)?;
                 delivery.next_attempt_at = Some(at);
             }
         }
         // The delivery waits (no due entry) like the webhook's other pending ones.
         AfterAttempt::PauseWebhook => {}
     }
-    put(&mut deliveries, (webhook_id, delivery_id), &delivery)?;
+    put(&mut deliveries, (webhook_id, seq), &delivery)?;
     drop((deliveries, due));
-    if let (AfterAttempt::PauseWebhook, Some(mut webhook)) = (after, webhook) {
+    if let (AfterAttempt::PauseWebhook, Some((location, mut webhook))) = (after, webhook) {
         webhook.active = false;
-        put(
-            &mut txn.open_table(WEBHOOKS)?,
-            (delivery.account, webhook_id),
-            &webhook,
-        )?;
+        put(&mut txn.open_table(WEBHOOKS)?, location, &webhook)?;
         set_paused(txn, webhook_id, true, now)?;
     }
     Ok(())
@@ -236,8 +265,20 @@ fn finish(
     delivery.status = status;
     delivery.finished_at = Some(now);
     txn.open_table(FINISHED)?
-        .insert((due_key(now), delivery.id), delivery.webhook_id)?;
+        .insert((due_key(now), delivery.seq), delivery.webhook_id)?;
     Ok(())
+}
+
+/// Every delivery of a webhook, oldest first.
+fn all_of(
+    deliveries: &impl ReadableTable<(u128, u64), &'static [u8]>,
+    webhook_id: u128,
+) -> Result<Vec<Delivery>> {
+    let mut all = Vec::new();
+    for row in deliveries.range((webhook_id, 0)..=(webhook_id, u64::MAX))? {
+        all.push(decode(row?.1.value())?);
+    }
+    Ok(all)
 }
 
 /// Pauses (removes the due entries of) or resumes (makes due now) a webhook's pending
@@ -245,30 +286,22 @@ fn finish(
 pub fn set_paused(txn: &WriteTransaction, webhook_id: u128, paused: bool, now: i64) -> Result<()> {
     let mut deliveries = txn.open_table(DELIVERIES)?;
     let mut due = txn.open_table(DUE)?;
-    let pending: Vec<Delivery> = {
-        let mut pending = Vec::new();
-        for row in deliveries.range((webhook_id, 0)..=(webhook_id, u128::MAX))? {
-            let (_, value) = row?;
-            let delivery: Delivery = super::codec::decode(value.value())?;
-            if delivery.status == DeliveryStatus::Pending {
-                pending.push(delivery);
-            }
+    for mut delivery in all_of(&deliveries, webhook_id)? {
+        if delivery.status != DeliveryStatus::Pending {
+            continue;
         }
-        pending
-    };
-    for mut delivery in pending {
         match (paused, delivery.next_attempt_at) {
             (true, Some(at)) => {
-                due.remove((due_key(at), delivery.id))?;
+                due.remove((due_key(at), delivery.seq))?;
                 delivery.next_attempt_at = None;
             }
             (false, None) => {
-                due.insert((due_key(now), delivery.id), webhook_id)?;
+                due.insert((due_key(now), delivery.seq), webhook_id)?;
                 delivery.next_attempt_at = Some(now);
             }
             _ => continue,
         }
-        put(&mut deliveries, (webhook_id, delivery.id), &delivery)?;
+        put(&mut deliveries, (webhook_id, delivery.seq), &delivery)?;
     }
     Ok(())
 }
@@ -278,40 +311,13 @@ pub fn remove_all(txn: &WriteTransaction, webhook_id: u128) -> Result<()> {
     let mut deliveries = txn.open_table(DELIVERIES)?;
     let mut due = txn.open_table(DUE)?;
     let mut finished = txn.open_table(FINISHED)?;
-    let all: Vec<Delivery> = {
-        let mut all = Vec::new();
-        for row in deliveries.range((webhook_id, 0)..=(webhook_id, u128::MAX))? {
-            all.push(super::codec::decode(row?.1.value())?);
-        }
-        all
-    };
-    for delivery in all {
-        deliveries.remove((webhook_id, delivery.id))?;
+    for delivery in all_of(&deliveries, webhook_id)? {
+        deliveries.remove((webhook_id, delivery.seq))?;
         if let Some(at) = delivery.next_attempt_at {
-            due.remove((due_key(at), delivery.id))?;
+            due.remove((due_key(at), delivery.seq))?;
         }
         if let Some(at) = delivery.finished_at {
-            finished.remove((due_key(at), delivery.id))?;
-        }
-    }
-    Ok(())
-}
-
-/// Moves claimed deliveries' due entries to `until` (used when a webhook already has as
-/// many attempts in flight as allowed, and for attempts cut short by a shutdown).
-pub fn reschedule(txn: &WriteTransaction, items: &[(u128, u128)], until: i64) -> Result<()> {
-    let mut deliveries = txn.open_table(DELIVERIES)?;
-    let mut due = txn.open_table(DUE)?;
-    for &(webhook_id, delivery_id) in items {
-        let Some(mut delivery): Option<Delivery> = get(&deliveries, (webhook_id, delivery_id))?
-        else {
-            continue;
-        };
-        if let Some(at) = delivery.next_attempt_at {
-            due.remove((due_key(at), delivery_id))?;
-            due.insert((due_key(until), delivery_id), webhook_id)?;
-            delivery.next_attempt_at = Some(until);
-            put(&mut deliveries, (webhook_id, delivery_id), &delivery)?;
+            finished.remove((due_key(at), delivery.seq))?;
         }
     }
     Ok(())
@@ -329,9 +335,9 @@ pub fn purge_finished(txn: &WriteTransaction, before: i64, max: usize) -> Result
         }
         expired
     };
-    for &((at, delivery_id), webhook_id) in &expired {
-        finished.remove((at, delivery_id))?;
-        deliveries.remove((webhook_id, delivery_id))?;
+    for &((at, seq), webhook_id) in &expired {
+        finished.remove((at, seq))?;
+        deliveries.remove((webhook_id, seq))?;
     }
     Ok(expired.len())
 }

@@ -3,6 +3,7 @@
 //! a per-webhook bound, so one slow endpoint cannot starve the others.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,8 +26,9 @@ const CLAIM_BATCH: usize = 256;
 /// A claimed attempt may run for `attempt_timeout` plus this before its lease expires and
 /// it is tried again (which only happens if the process died mid-attempt).
 const LEASE_MARGIN: Duration = Duration::from_secs(10);
-/// How long a delivery waits when its webhook already has its share of attempts in flight.
-const BUSY_WEBHOOK_DELAY: Duration = Duration::from_millis(250);
+/// When every due delivery belongs to a webhook that has its share in flight, look again
+/// after an attempt finishes, or after this long at the latest.
+const BUSY_RECHECK: Duration = Duration::from_millis(100);
 /// The longest a `Retry-After` may push an attempt.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 /// How often finished deliveries past retention are purged.
@@ -101,8 +103,12 @@ struct Inner {
     settings: DeliverySettings,
     /// Bounds attempts in flight overall.
     permits: Arc<Semaphore>,
-    /// Attempts in flight per webhook. A std mutex: never held across an await.
+    /// Attempts in flight (claimed, not yet recorded) per webhook. A std mutex: never
+    /// held across an await.
     per_webhook: Mutex<HashMap<u128, usize>>,
+    /// Set while due deliveries wait for a busy webhook's slot: finishing attempts then
+    /// wake the scheduler (otherwise they need not).
+    waiting_for_slot: AtomicBool,
 }
 
 impl Dispatcher {
@@ -116,6 +122,7 @@ impl Dispatcher {
                 settings,
                 permits,
                 per_webhook: Mutex::new(HashMap::new()),
+                waiting_for_slot: AtomicBool::new(false),
             }),
             wake: Wake::default(),
         }
@@ -150,7 +157,19 @@ impl Dispatcher {
             let now = now_ms();
             let lease_until =
                 now + (self.inner.settings.attempt_timeout + LEASE_MARGIN).as_millis() as i64;
-            let claimed = match self.inner.store.claim_due(now, lease_until, capacity).await {
+            let in_flight = lock(&self.inner.per_webhook).clone();
+            let claimed = match self
+                .inner
+                .store
+                .claim_due(
+                    now,
+                    lease_until,
+                    capacity,
+                    in_flight,
+                    self.inner.settings.max_in_flight_per_webhook,
+                )
+                .await
+            {
                 Ok(claimed) => claimed,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot claim due deliveries; retrying in 1 s");
@@ -161,28 +180,34 @@ impl Dispatcher {
                 }
             };
             let batch_was_full = claimed.claims.len() == capacity;
-            let mut busy = Vec::new();
             for claim in claimed.claims {
-                let webhook_id = claim.webhook.id;
-                match self.inner.reserve(webhook_id) {
-                    Some(permit) => {
-                        attempts.spawn(Inner::attempt(self.inner.clone(), claim, permit));
+                match self.inner.reserve(claim.webhook.id) {
+                    Some(slot) => {
+                        attempts.spawn(Inner::attempt(
+                            self.inner.clone(),
+                            self.wake.clone(),
+                            claim,
+                            slot,
+                        ));
                     }
-                    None => busy.push((webhook_id, claim.delivery.id)),
-                }
-            }
-            if !busy.is_empty() {
-                let until = now_ms() + BUSY_WEBHOOK_DELAY.as_millis() as i64;
-                if let Err(e) = self.inner.store.reschedule(busy, until).await {
-                    tracing::warn!(error = %e, "cannot postpone deliveries to a busy webhook; their leases will bring them back");
+                    // Cannot happen (only this loop reserves, within the counts it passed);
+                    // the lease brings the delivery back if it ever does.
+                    None => tracing::warn!("no slot for a claimed delivery"),
                 }
             }
             if batch_was_full {
                 continue;
             }
-            let wait = match claimed.next_due {
-                Some(at) => Duration::from_millis((at - now_ms()).max(0) as u64),
-                None => PURGE_EVERY,
+            self.inner
+                .waiting_for_slot
+                .store(claimed.skipped_busy, Ordering::Relaxed);
+            let wait = if claimed.skipped_busy {
+                BUSY_RECHECK
+            } else {
+                match claimed.next_due {
+                    Some(at) => Duration::from_millis((at - now_ms()).max(0) as u64),
+                    None => PURGE_EVERY,
+                }
             };
             tokio::select! {
                 _ = stopped(&mut stop) => break,
@@ -241,7 +266,7 @@ impl Inner {
     }
 
     /// One attempt: sign, send, record the outcome, and re-key or finish the delivery.
-    async fn attempt(self: Arc<Self>, claim: Claim, slot: Slot) {
+    async fn attempt(self: Arc<Self>, wake: Wake, claim: Claim, slot: Slot) {
         let delivery_id = format_id(IdKind::Delivery, claim.delivery.id);
         let body = match serde_json::to_vec(&CheckView::new(&claim.check)) {
             Ok(body) => Bytes::from(body),
@@ -255,6 +280,10 @@ impl Inner {
         let clock = tokio::time::Instant::now();
         let result = self.client.post(&claim.webhook.url, headers, body).await;
         let duration_ms = clock.elapsed().as_millis() as u64;
+        // The slot bounds sending, not bookkeeping: free it before the (batched) write.
+        // The delivery stays leased until the outcome is recorded, so it cannot be
+        // claimed twice meanwhile.
+        drop(slot);
         let after = after_attempt(
             &result,
             claim.delivery.failures,
@@ -279,7 +308,7 @@ impl Inner {
             .store
             .finish_attempt(
                 claim.webhook.id,
-                claim.delivery.id,
+                claim.delivery.seq,
                 attempt,
                 after,
                 now_ms(),
@@ -289,7 +318,9 @@ impl Inner {
             // The lease is still in the queue: the attempt will be made again.
             tracing::error!(error = %e, delivery = %delivery_id, "cannot record a webhook attempt");
         }
-        drop(slot);
+        if self.waiting_for_slot.load(Ordering::Relaxed) {
+            wake.notify(); // a slot is free for the deliveries that waited for one
+        }
     }
 
     async fn purge_expired(&self) {

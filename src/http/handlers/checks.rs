@@ -64,14 +64,7 @@ pub async fn get(state: &AppState, req: ApiRequest, id: &str) -> Result<Response
 
 /// `GET /api/v1/checks`, newest first.
 pub async fn list(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
-    let request = req.page(IdKind::Check)?;
+    let request = req.page()?;
     let page = state.store.list_checks(req.caller.account, request).await?;
-    Ok(page_response(
-        &req,
-        request,
-        IdKind::Check,
-        &page,
-        |c| c.id,
-        CheckView::new,
-    ))
+    Ok(page_response(&req, request, &page, CheckView::new))
 }

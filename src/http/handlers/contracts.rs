@@ -38,19 +38,12 @@ pub async fn create(state: &AppState, req: ApiRequest) -> Result<Response, ApiEr
 
 /// `GET /api/v1/contracts`, oldest first.
 pub async fn list(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
-    let request = req.page(IdKind::Contract)?;
+    let request = req.page()?;
     let page = state
         .store
         .list_contracts(req.caller.account, request)
         .await?;
-    Ok(page_response(
-        &req,
-        request,
-        IdKind::Contract,
-        &page,
-        |c| c.id,
-        ContractView::new,
-    ))
+    Ok(page_response(&req, request, &page, ContractView::new))
 }
 
 /// `GET /api/v1/contracts/{id}`.

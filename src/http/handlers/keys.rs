@@ -14,16 +14,11 @@ const MISSING: &str = "no such key";
 
 /// `GET /api/v1/keys`, oldest first; never the full key.
 pub async fn list(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
-    let request = req.page(IdKind::Key)?;
+    let request = req.page()?;
     let page = state.store.list_keys(req.caller.account, request).await?;
-    Ok(page_response(
-        &req,
-        request,
-        IdKind::Key,
-        &page,
-        |k| k.id,
-        |k| KeyView::new(k, state.auth.last_used_at(k)),
-    ))
+    Ok(page_response(&req, request, &page, |k| {
+        KeyView::new(k, state.auth.last_used_at(k))
+    }))
 }
 
 #[derive(Deserialize)]

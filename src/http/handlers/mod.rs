@@ -32,15 +32,10 @@ fn not_found(what: &'static str) -> impl Fn(StoreError) -> ApiError {
 fn page_response<'a, T, V: Serialize>(
     req: &ApiRequest,
     request: PageRequest,
-    kind: IdKind,
     page: &'a Page<T>,
-    id_of: impl Fn(&T) -> u128,
     view: impl Fn(&'a T) -> V,
 ) -> Response {
-    let next = match page.items.last() {
-        Some(last) if page.more => Some(req.next_page_url(request, kind, id_of(last))),
-        _ => None,
-    };
+    let next = page.next.map(|cursor| req.next_page_url(request, cursor));
     let views: Vec<V> = page.items.iter().map(view).collect();
     response::list(&views, next)
 }

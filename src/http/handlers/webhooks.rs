@@ -82,19 +82,12 @@ fn check_url(url: &str) -> Result<(), ApiError> {
 
 /// `GET /api/v1/webhooks`, oldest first; never the secret.
 pub async fn list(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
-    let request = req.page(IdKind::Webhook)?;
+    let request = req.page()?;
     let page = state
         .store
         .list_webhooks(req.caller.account, request)
         .await?;
-    Ok(page_response(
-        &req,
-        request,
-        IdKind::Webhook,
-        &page,
-        |w| w.id,
-        WebhookView::new,
-    ))
+    Ok(page_response(&req, request, &page, WebhookView::new))
 }
 
 /// `GET /api/v1/webhooks/{id}`.
@@ -131,20 +124,13 @@ pub async fn patch(state: &AppState, req: ApiRequest, id: &str) -> Result<Respon
 /// `GET /api/v1/webhooks/{id}/deliveries`, newest first.
 pub async fn deliveries(state: &AppState, req: ApiRequest, id: &str) -> Result<Response, ApiError> {
     let id = path_id(IdKind::Webhook, id, MISSING)?;
-    let request = req.page(IdKind::Delivery)?;
+    let request = req.page()?;
     let page = state
         .store
         .list_deliveries(req.caller.account, id, request)
         .await
         .map_err(not_found(MISSING))?;
-    Ok(page_response(
-        &req,
-        request,
-        IdKind::Delivery,
-        &page,
-        |d| d.id,
-        DeliveryView::new,
-    ))
+    Ok(page_response(&req, request, &page, DeliveryView::new))
 }
 
 /// `DELETE /api/v1/webhooks/{id}`.
