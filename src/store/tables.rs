@@ -170,12 +170,15 @@ pub fn next_seq(txn: &redb::WriteTransaction) -> Result<u64, StoreError> {
     Ok(seq)
 }
 
+/// Where an owned record lives: `(account, seq)`.
+pub type Location = (u64, u64);
+
 /// Where the record with public id `id` lives, if `account` owns it.
 pub fn locate(
     ids: &impl ReadableTable<u128, (u64, u64)>,
     account: AccountId,
     id: u128,
-) -> Result<Option<(u64, u64)>, StoreError> {
+) -> Result<Option<Location>, StoreError> {
     let location = ids.get(id)?.map(|v| v.value());
     Ok(location.filter(|&(owner, _)| owner == account))
 }
@@ -186,7 +189,7 @@ pub fn get_owned<T: DeserializeOwned>(
     table: &impl ReadableTable<(u64, u64), &'static [u8]>,
     account: AccountId,
     id: u128,
-) -> Result<Option<((u64, u64), T)>, StoreError> {
+) -> Result<Option<(Location, T)>, StoreError> {
     match locate(ids, account, id)? {
         Some(key) => Ok(get(table, key)?.map(|record| (key, record))),
         None => Ok(None),
