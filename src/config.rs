@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
+use tracing_subscriber::filter::LevelFilter;
 
 use crate::credentials::{self, Environment};
 
@@ -17,6 +18,8 @@ pub const ENV_LISTEN: &str = "DRIFTGUARD_LISTEN";
 pub const ENV_DATA_DIR: &str = "DRIFTGUARD_DATA_DIR";
 /// Environment variable: the first live key of a new store.
 pub const ENV_BOOTSTRAP_KEY: &str = "DRIFTGUARD_BOOTSTRAP_KEY";
+/// Environment variable: the log level (overrides `log.level`).
+pub const ENV_LOG: &str = "DRIFTGUARD_LOG";
 /// Environment variable: the configuration file.
 pub const ENV_CONFIG: &str = "DRIFTGUARD_CONFIG";
 /// The file looked for in the working directory when no path is given.
@@ -36,6 +39,10 @@ pub struct Config {
     pub credits: CreditsConfig,
     /// `[webhooks]`.
     pub webhooks: WebhooksConfig,
+    /// `[log]`.
+    pub log: LogConfig,
+    /// `[metrics]`.
+    pub metrics: MetricsConfig,
     /// From `DRIFTGUARD_BOOTSTRAP_KEY` only (never from the file, never logged).
     #[serde(skip)]
     pub bootstrap_key: Option<BootstrapKey>,
@@ -173,6 +180,44 @@ impl Default for WebhooksConfig {
     }
 }
 
+/// `[log]`: structured logs on stderr.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `error`, `warn`, `info`, `debug` or `trace`; `DRIFTGUARD_LOG` overrides.
+    #[serde(deserialize_with = "log_level")]
+    pub level: LevelFilter,
+    /// `text` (one human-readable line per event) or `json` (one JSON object per line).
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: LevelFilter::INFO,
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// The shape of log lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[metrics]`: Prometheus metrics on their own listener.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Address serving `GET /metrics` (no API key); unset: no metrics listener.
+    pub listen: Option<SocketAddr>,
+}
+
 /// The bootstrap key; its `Debug` never shows the key.
 #[derive(Clone)]
 pub struct BootstrapKey(pub String);
@@ -283,6 +328,12 @@ impl Config {
             }
             self.storage.data_dir = PathBuf::from(dir);
         }
+        if let Some(level) = env(ENV_LOG).filter(|v| !v.is_empty()) {
+            self.log.level = parse_level(&level).map_err(|message| ConfigError::Env {
+                var: ENV_LOG,
+                message,
+            })?;
+        }
         if let Some(key) = env(ENV_BOOTSTRAP_KEY) {
             if credentials::key_environment(&key) != Some(Environment::Live) {
                 return Err(ConfigError::Env {
@@ -351,6 +402,17 @@ impl Config {
         }
         Ok(())
     }
+}
+
+fn log_level<'de, D: Deserializer<'de>>(d: D) -> Result<LevelFilter, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_level(&text).map_err(serde::de::Error::custom)
+}
+
+/// Parses `error`, `warn`, `info`, `debug`, `trace` (or `off`).
+pub fn parse_level(text: &str) -> Result<LevelFilter, String> {
+    text.parse::<LevelFilter>()
+        .map_err(|_| format!("{text:?} is not one of error, warn, info, debug, trace, off"))
 }
 
 /// Reads `"250ms"`, `"5s"`, `"2m"`… (humantime syntax).

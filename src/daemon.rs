@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -16,8 +16,9 @@ use crate::config::{Config, ENV_BOOTSTRAP_KEY};
 use crate::credentials::{self, Environment};
 use crate::http::auth::Auth;
 use crate::http::request::BodyLimits;
-use crate::http::server::{self, ConnectionLimits};
+use crate::http::server::{self, ConnectionLimits, TlsSlot};
 use crate::http::{tls, AppState};
+use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 use crate::webhooks::client::{ClientError, WebhookClient};
 use crate::webhooks::{DeliverySettings, Dispatcher};
@@ -62,7 +63,12 @@ pub enum StartError {
 /// call `shutdown` for a clean stop.
 pub struct Daemon {
     local_addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     scheme: &'static str,
+    /// The live TLS configuration; SIGHUP swaps in freshly read certificate files.
+    tls: Option<TlsSlot>,
+    /// The configuration it started with (to tell what a reload cannot change).
+    config: Config,
     stop: watch::Sender<bool>,
     server: JoinHandle<()>,
     dispatcher: JoinHandle<()>,
@@ -80,6 +86,7 @@ impl Daemon {
         tracing::info!(path = %store.path().display(), "store open");
         bootstrap(&store, &config).await?;
 
+        let metrics = Metrics::new();
         let client = WebhookClient::new(
             config.webhooks.ca_file.as_deref(),
             config.webhooks.attempt_timeout,
@@ -94,9 +101,10 @@ impl Daemon {
                 max_in_flight_per_webhook: config.webhooks.max_in_flight_per_webhook,
                 retention: config.webhooks.retention,
             },
+            metrics.clone(),
         );
         let tls = match (&config.server.tls_cert, &config.server.tls_key) {
-            (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+            (Some(cert), Some(key)) => Some(Arc::new(RwLock::new(tls::acceptor(cert, key)?))),
             _ => None,
         };
         let addr = config.server.listen;
@@ -130,6 +138,7 @@ impl Daemon {
             },
             scheme,
             deliveries: dispatcher.wake(),
+            metrics: metrics.clone(),
         });
         let limits = ConnectionLimits {
             header_timeout: config.server.header_timeout,
@@ -138,9 +147,28 @@ impl Daemon {
             shutdown_grace: config.server.shutdown_grace,
         };
         let (stop, stopped) = watch::channel(false);
+        let metrics_addr = match config.metrics.listen {
+            Some(addr) => {
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Bind { addr, source })?;
+                let bound = listener
+                    .local_addr()
+                    .map_err(|source| StartError::Bind { addr, source })?;
+                tracing::info!(%bound, "serving metrics at /metrics");
+                tokio::spawn(crate::metrics::serve(
+                    listener,
+                    metrics,
+                    state.store.clone(),
+                    stopped.clone(),
+                ));
+                Some(bound)
+            }
+            None => None,
+        };
         let server = tokio::spawn(server::serve(
             listener,
-            tls,
+            tls.clone(),
             state.clone(),
             limits,
             stopped.clone(),
@@ -149,7 +177,10 @@ impl Daemon {
         let key_use_flusher = tokio::spawn(flush_key_uses(state.clone(), stopped));
         Ok(Daemon {
             local_addr,
+            metrics_addr,
             scheme,
+            tls,
+            config,
             stop,
             server,
             dispatcher,
@@ -166,6 +197,94 @@ impl Daemon {
     /// `http` or `https`.
     pub fn scheme(&self) -> &'static str {
         self.scheme
+    }
+
+    /// The metrics listener's address, if `[metrics] listen` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// Applies what can change while running (SIGHUP): rate limits and the TLS
+    /// certificate files (re-read, so rotation needs no restart). Returns the keys whose
+    /// new values need a restart (they keep their running values). The log level is
+    /// applied by the caller, which owns the subscriber.
+    pub fn reload(&self, new: &Config) -> Vec<&'static str> {
+        self.state.auth.set_limits(
+            NonZeroU32::new(new.limits.requests_per_minute).unwrap_or(NonZeroU32::MIN),
+            NonZeroU32::new(new.limits.key_creations_per_hour).unwrap_or(NonZeroU32::MIN),
+        );
+        if let (Some(slot), Some(cert), Some(key)) =
+            (&self.tls, &new.server.tls_cert, &new.server.tls_key)
+        {
+            match tls::acceptor(cert, key) {
+                Ok(acceptor) => {
+                    *slot.write().unwrap_or_else(|p| p.into_inner()) = acceptor;
+                    tracing::info!("TLS certificate reloaded");
+                }
+                Err(e) => tracing::error!(error = %e, "keeping the current TLS certificate"),
+            }
+        }
+        let old = &self.config;
+        let mut needs_restart = Vec::new();
+        let mut differs = |key, changed: bool| {
+            if changed {
+                needs_restart.push(key);
+            }
+        };
+        differs("server.listen", old.server.listen != new.server.listen);
+        differs(
+            "server.tls_cert/server.tls_key (turning TLS on or off)",
+            old.server.tls_cert.is_some() != new.server.tls_cert.is_some(),
+        );
+        differs(
+            "server.max_body_bytes",
+            old.server.max_body_bytes != new.server.max_body_bytes,
+        );
+        differs(
+            "server timeouts and max_connections",
+            (
+                old.server.header_timeout,
+                old.server.body_timeout,
+                old.server.idle_timeout,
+                old.server.max_connections,
+                old.server.shutdown_grace,
+            ) != (
+                new.server.header_timeout,
+                new.server.body_timeout,
+                new.server.idle_timeout,
+                new.server.max_connections,
+                new.server.shutdown_grace,
+            ),
+        );
+        differs(
+            "storage.data_dir",
+            old.storage.data_dir != new.storage.data_dir,
+        );
+        differs(
+            "credits.default_quota",
+            old.credits.default_quota != new.credits.default_quota,
+        );
+        differs(
+            "webhooks.*",
+            (
+                &old.webhooks.retry_delays,
+                old.webhooks.attempt_timeout,
+                &old.webhooks.ca_file,
+                old.webhooks.retention,
+                old.webhooks.max_in_flight,
+                old.webhooks.max_in_flight_per_webhook,
+            ) != (
+                &new.webhooks.retry_delays,
+                new.webhooks.attempt_timeout,
+                &new.webhooks.ca_file,
+                new.webhooks.retention,
+                new.webhooks.max_in_flight,
+                new.webhooks.max_in_flight_per_webhook,
+            ),
+        );
+        differs("log.format", old.log.format != new.log.format);
+        differs("metrics.listen", old.metrics.listen != new.metrics.listen);
+        needs_restart
     }
 
     /// Stops accepting, drains in-flight requests (bounded by `server.shutdown_grace`),

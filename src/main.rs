@@ -1,16 +1,19 @@
 //! The `driftguard` command line: `serve` runs the daemon; `accounts …` are operator
 //! commands on a stopped daemon's store.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::prelude::*;
+use tracing_subscriber::{fmt, reload, Registry};
 
-use driftguard::config::Config;
+use driftguard::config::{Config, LogConfig, LogFormat, ENV_LOG};
 use driftguard::credentials::Environment;
 use driftguard::daemon::Daemon;
 use driftguard::operator;
+use driftguard::systemd;
 
 /// DriftGuard self-hosted: schema-drift contracts, checks and signed webhooks.
 #[derive(Parser)]
@@ -69,7 +72,6 @@ enum KeyEnvironment {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(matches!(cli.command, Command::Serve));
     let config = match Config::load(cli.config.as_deref(), |name| std::env::var(name).ok()) {
         Ok(config) => config,
         Err(e) => {
@@ -77,6 +79,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let daemon = matches!(cli.command, Command::Serve);
+    let log_level = init_logging(&config.log, daemon);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -89,7 +93,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Serve => serve(config).await,
+            Command::Serve => serve(config, cli.config, log_level).await,
             Command::Accounts(command) => accounts(config, command).await,
         }
     });
@@ -102,43 +106,91 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr. `DRIFTGUARD_LOG` sets the level (default `info` for the daemon,
-/// `warn` for operator commands so their stdout stays clean).
-fn init_logging(daemon: bool) {
-    let default = if daemon {
-        LevelFilter::INFO
+/// Changes the log level of the running subscriber.
+type LogLevelHandle = reload::Handle<LevelFilter, Registry>;
+
+/// Structured logs on stderr, as text or JSON lines. Operator commands log only warnings
+/// (their stdout is their output) unless `DRIFTGUARD_LOG` asks for more.
+fn init_logging(log: &LogConfig, daemon: bool) -> LogLevelHandle {
+    let level = if daemon || std::env::var_os(ENV_LOG).is_some() {
+        log.level
     } else {
         LevelFilter::WARN
     };
-    let level = std::env::var("DRIFTGUARD_LOG")
-        .ok()
-        .and_then(|v| v.parse::<LevelFilter>().ok())
-        .unwrap_or(default);
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(level)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let (filter, handle) = reload::Layer::new(level);
+    let registry = tracing_subscriber::registry().with(filter);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    match log.format {
+        LogFormat::Text => registry
+            .with(
+                fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_target(false)
+                    .with_ansi(ansi),
+            )
+            .init(),
+        LogFormat::Json => registry
+            .with(
+                fmt::layer()
+                    .json()
+                    .with_writer(std::io::stderr)
+                    .with_target(false),
+            )
+            .init(),
+    }
+    handle
 }
 
-async fn serve(config: Config) -> Result<(), String> {
+async fn serve(
+    config: Config,
+    config_path: Option<PathBuf>,
+    log_level: LogLevelHandle,
+) -> Result<(), String> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
     let daemon = Daemon::start(config).await.map_err(|e| e.to_string())?;
-    wait_for_stop_signal().await?;
+    // The listener is bound and the store is open.
+    systemd::notify("READY=1\nSTATUS=serving");
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => {
+                systemd::notify("RELOADING=1");
+                reload(&daemon, config_path.as_deref(), &log_level);
+                systemd::notify("READY=1\nSTATUS=serving");
+            }
+        }
+    }
     tracing::info!("stop signal received; draining in-flight requests");
+    systemd::notify("STOPPING=1");
     daemon.shutdown().await;
     Ok(())
 }
 
-async fn wait_for_stop_signal() -> Result<(), String> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+/// SIGHUP: re-reads the configuration and applies what is safe to change while running.
+fn reload(daemon: &Daemon, config_path: Option<&Path>, log_level: &LogLevelHandle) {
+    let config = match Config::load(config_path, |name| std::env::var(name).ok()) {
+        Ok(config) => config,
+        Err(e) => {
+            tracing::error!(error = %e, "reload failed; the running configuration stays");
+            return;
+        }
+    };
+    if let Err(e) = log_level.modify(|level| *level = config.log.level) {
+        tracing::warn!(error = %e, "cannot change the log level");
     }
-    Ok(())
+    let needs_restart = daemon.reload(&config);
+    if needs_restart.is_empty() {
+        tracing::info!("configuration reloaded");
+    } else {
+        tracing::warn!(
+            keys = %needs_restart.join(", "),
+            "configuration reloaded; these changes need a restart and were not applied"
+        );
+    }
 }
 
 async fn accounts(config: Config, command: AccountsCommand) -> Result<(), String> {

@@ -89,6 +89,15 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// The name used in JSON and in webhook `events`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Warning => "warning",
+            Verdict::Breaking => "breaking",
+        }
+    }
+
     /// The verdict for a severity score (the only input that decides it).
     pub fn from_severity(severity: u8) -> Verdict {
         match severity {

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -34,10 +34,10 @@ pub struct Auth {
     store: Store,
     /// Active keys by hash. A std lock: it is never held across an await.
     active_keys: RwLock<HashMap<KeyHash, Caller>>,
-    /// Per key: `limits.requests_per_minute`.
-    requests: DefaultKeyedRateLimiter<u128>,
-    /// Per account: `limits.key_creations_per_hour`.
-    key_creations: DefaultKeyedRateLimiter<AccountId>,
+    /// Per key: `limits.requests_per_minute`. Replaced whole on reload.
+    requests: RwLock<Arc<DefaultKeyedRateLimiter<u128>>>,
+    /// Per account: `limits.key_creations_per_hour`. Replaced whole on reload.
+    key_creations: RwLock<Arc<DefaultKeyedRateLimiter<AccountId>>>,
     /// Latest use of each key since the last flush.
     pending_uses: Mutex<HashMap<(AccountId, u128), i64>>,
 }
@@ -52,8 +52,12 @@ impl Auth {
         Auth {
             store,
             active_keys: RwLock::new(HashMap::new()),
-            requests: RateLimiter::keyed(Quota::per_minute(requests_per_minute)),
-            key_creations: RateLimiter::keyed(Quota::per_hour(key_creations_per_hour)),
+            requests: RwLock::new(Arc::new(RateLimiter::keyed(Quota::per_minute(
+                requests_per_minute,
+            )))),
+            key_creations: RwLock::new(Arc::new(RateLimiter::keyed(Quota::per_hour(
+                key_creations_per_hour,
+            )))),
             pending_uses: Mutex::new(HashMap::new()),
         }
     }
@@ -99,7 +103,7 @@ impl Auth {
 
     /// Applies the per-key request limit.
     pub fn check_rate(&self, caller: &Caller) -> Result<(), ApiError> {
-        self.requests
+        read(&self.requests)
             .check_key(&caller.key_id)
             .map_err(|not_until| ApiError::RateLimited {
                 message: "too many requests for this API key",
@@ -109,12 +113,20 @@ impl Auth {
 
     /// Applies the per-account key-creation limit (counts one creation).
     pub fn check_key_creation(&self, account: AccountId) -> Result<(), ApiError> {
-        self.key_creations
+        read(&self.key_creations)
             .check_key(&account)
             .map_err(|not_until| ApiError::RateLimited {
                 message: "too many keys created for this account",
                 retry_after: retry_after_secs(&not_until),
             })
+    }
+
+    /// Applies new limits (a reload). Buckets start full again.
+    pub fn set_limits(&self, requests_per_minute: NonZeroU32, key_creations_per_hour: NonZeroU32) {
+        *write(&self.requests) =
+            Arc::new(RateLimiter::keyed(Quota::per_minute(requests_per_minute)));
+        *write(&self.key_creations) =
+            Arc::new(RateLimiter::keyed(Quota::per_hour(key_creations_per_hour)));
     }
 
     /// Drops a key from the cache; call after revoking or deleting it.
@@ -140,8 +152,8 @@ impl Auth {
                 at,
             })
             .collect();
-        self.requests.retain_recent();
-        self.key_creations.retain_recent();
+        read(&self.requests).retain_recent();
+        read(&self.key_creations).retain_recent();
         if uses.is_empty() {
             return;
         }

@@ -26,4 +26,6 @@ pub struct AppState {
     pub scheme: &'static str,
     /// Wakes the webhook dispatcher after a commit that queued deliveries.
     pub deliveries: crate::webhooks::Wake,
+    /// Request and check counters.
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }

@@ -59,6 +59,27 @@ impl<'a> Route<'a> {
         })
     }
 
+    /// The route's pattern, for metrics.
+    fn label(self) -> &'static str {
+        match self {
+            Route::Health => "/api/v1/health",
+            Route::Contracts => "/api/v1/contracts",
+            Route::InferContract => "/api/v1/contracts/infer",
+            Route::Contract(_) => "/api/v1/contracts/{id}",
+            Route::Check => "/api/v1/check",
+            Route::Checks => "/api/v1/checks",
+            Route::CheckById(_) => "/api/v1/checks/{id}",
+            Route::Usage => "/api/v1/usage",
+            Route::Keys => "/api/v1/keys",
+            Route::Key(_) => "/api/v1/keys/{id}",
+            Route::RevokeKey(_) => "/api/v1/keys/{id}/revoke",
+            Route::ActivateKey(_) => "/api/v1/keys/{id}/activate",
+            Route::Webhooks => "/api/v1/webhooks",
+            Route::Webhook(_) => "/api/v1/webhooks/{id}",
+            Route::WebhookDeliveries(_) => "/api/v1/webhooks/{id}/deliveries",
+        }
+    }
+
     fn methods(self) -> &'static [Method] {
         const GET: &[Method] = &[Method::GET];
         const POST: &[Method] = &[Method::POST];
@@ -82,16 +103,28 @@ impl<'a> Route<'a> {
 
 /// Answers one request. Never fails: every error becomes the spec's JSON error.
 pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response {
-    match dispatch(state, req).await {
-        Ok(response) => response,
-        Err(e) => e.into_response(),
-    }
-}
-
-async fn dispatch(state: &AppState, req: Request<Incoming>) -> Result<Response, ApiError> {
+    let started = std::time::Instant::now();
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_owned();
-    let route = Route::parse(&path).ok_or(ApiError::NotFound("no such endpoint"))?;
+    let route = Route::parse(&path);
+    let response = match dispatch(state, route, parts, body).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    };
+    let label = route.map_or("unmatched", Route::label);
+    state
+        .metrics
+        .observe_request(label, response.status(), started.elapsed().as_secs_f64());
+    response
+}
+
+async fn dispatch(
+    state: &AppState,
+    route: Option<Route<'_>>,
+    parts: hyper::http::request::Parts,
+    body: Incoming,
+) -> Result<Response, ApiError> {
+    let route = route.ok_or(ApiError::NotFound("no such endpoint"))?;
     // HEAD is answered like GET (hyper leaves the body out), e.g. for load-balancer probes.
     let method = match parts.method {
         Method::HEAD => Method::GET,

@@ -21,6 +21,9 @@ use tokio_rustls::TlsAcceptor;
 
 use super::{router, AppState};
 
+/// The TLS configuration connections are accepted with; replaced on reload.
+pub type TlsSlot = Arc<std::sync::RwLock<TlsAcceptor>>;
+
 /// Connection-level limits.
 #[derive(Clone, Copy, Debug)]
 pub struct ConnectionLimits {
@@ -38,7 +41,7 @@ pub struct ConnectionLimits {
 /// period.
 pub async fn serve(
     listener: TcpListener,
-    tls: Option<TlsAcceptor>,
+    tls: Option<TlsSlot>,
     state: Arc<AppState>,
     limits: ConnectionLimits,
     mut stop: watch::Receiver<bool>,
@@ -73,7 +76,10 @@ pub async fn serve(
             },
         };
         let _ = stream.set_nodelay(true);
-        let tls = tls.clone();
+        // Each connection takes the configuration current when it arrives.
+        let tls = tls
+            .as_ref()
+            .map(|slot| slot.read().unwrap_or_else(|p| p.into_inner()).clone());
         let connection = Connection {
             builder: builder.clone(),
             state: state.clone(),

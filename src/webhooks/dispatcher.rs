@@ -18,6 +18,7 @@ use crate::clock::now_ms;
 use crate::http::server::stopped;
 use crate::http::views::CheckView;
 use crate::ids::{format_id, IdKind};
+use crate::metrics::Metrics;
 use crate::model::{Attempt, AttemptOutcome};
 use crate::store::{AfterAttempt, Claim, Store};
 
@@ -101,6 +102,7 @@ struct Inner {
     store: Store,
     client: WebhookClient,
     settings: DeliverySettings,
+    metrics: Arc<Metrics>,
     /// Bounds attempts in flight overall.
     permits: Arc<Semaphore>,
     /// Attempts in flight (claimed, not yet recorded) per webhook. A std mutex: never
@@ -113,13 +115,19 @@ struct Inner {
 
 impl Dispatcher {
     /// A dispatcher over `store`, sending with `client`.
-    pub fn new(store: Store, client: WebhookClient, settings: DeliverySettings) -> Dispatcher {
+    pub fn new(
+        store: Store,
+        client: WebhookClient,
+        settings: DeliverySettings,
+        metrics: Arc<Metrics>,
+    ) -> Dispatcher {
         let permits = Arc::new(Semaphore::new(settings.max_in_flight.max(1)));
         Dispatcher {
             inner: Arc::new(Inner {
                 store,
                 client,
                 settings,
+                metrics,
                 permits,
                 per_webhook: Mutex::new(HashMap::new()),
                 waiting_for_slot: AtomicBool::new(false),
@@ -295,6 +303,12 @@ impl Inner {
             Err(error) => AttemptOutcome::Error(error),
         };
         tracing::debug!(delivery = %delivery_id, attempt = claim.attempt, ?outcome, ?after, duration_ms, "webhook attempt");
+        self.metrics.count_attempt(match after {
+            AfterAttempt::Delivered => "delivered",
+            AfterAttempt::RetryAt(_) => "failed",
+            AfterAttempt::Abandon => "abandoned",
+            AfterAttempt::PauseWebhook => "gone",
+        });
         if matches!(after, AfterAttempt::Abandon) {
             tracing::warn!(delivery = %delivery_id, ?outcome, "webhook delivery abandoned after its last attempt");
         }

@@ -224,6 +224,11 @@ impl TestServer {
         (server, key)
     }
 
+    /// The metrics listener's address, if configured.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.daemon.as_ref().and_then(Daemon::metrics_addr)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

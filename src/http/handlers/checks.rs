@@ -43,6 +43,7 @@ pub async fn run(state: &AppState, req: ApiRequest) -> Result<Response, ApiError
         )
         .await
         .map_err(not_found(MISSING))?;
+    state.metrics.count_check(check.verdict.as_str());
     if queued > 0 {
         // The deliveries are committed with the check; the dispatcher sends them now.
         state.deliveries.notify();
