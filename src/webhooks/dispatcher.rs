@@ -332,8 +332,12 @@ impl Inner {
             // The lease is still in the queue: the attempt will be made again.
             tracing::error!(error = %e, delivery = %delivery_id, "cannot record a webhook attempt");
         }
-        if self.waiting_for_slot.load(Ordering::Relaxed) {
-            wake.notify(); // a slot is free for the deliveries that waited for one
+        // The scheduler sleeps until the earliest due entry it saw, often this attempt's
+        // lease: a retry due sooner, or deliveries waiting for this slot, need it now.
+        if matches!(after, AfterAttempt::RetryAt(_))
+            || self.waiting_for_slot.load(Ordering::Relaxed)
+        {
+            wake.notify();
         }
     }
 
