@@ -49,6 +49,14 @@ pub enum StartError {
     /// The webhook client could not be built (e.g. a bad `webhooks.ca_file`).
     #[error(transparent)]
     Webhooks(#[from] ClientError),
+    /// The admin socket could not be created.
+    #[error("cannot create the admin socket {path}: {source}")]
+    Admin {
+        /// The socket file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The bootstrap key file could not be written.
     #[error("cannot write the bootstrap key file {path}: {source}")]
     BootstrapFile {
@@ -166,6 +174,17 @@ impl Daemon {
             }
             None => None,
         };
+        let admin =
+            crate::admin::bind(&config.storage.data_dir).map_err(|source| StartError::Admin {
+                path: config.storage.data_dir.join(crate::admin::ADMIN_SOCKET),
+                source,
+            })?;
+        tokio::spawn(crate::admin::serve(
+            admin,
+            state.store.clone(),
+            config.storage.data_dir.clone(),
+            stopped.clone(),
+        ));
         let server = tokio::spawn(server::serve(
             listener,
             tls.clone(),

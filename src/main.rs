@@ -1,5 +1,6 @@
-//! The `driftguard` command line: `serve` runs the daemon; `accounts …` are operator
-//! commands on a stopped daemon's store.
+//! The `driftguard` command line: `serve` runs the daemon; `accounts …` and `backup` work
+//! through a running daemon's admin socket (or the store, if none runs); `restore`,
+//! `check-store` and `compact` need the daemon stopped.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,10 +10,12 @@ use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::{fmt, reload, Registry};
 
+use driftguard::admin::{self, AdminRequest};
 use driftguard::config::{Config, LogConfig, LogFormat, ENV_LOG};
 use driftguard::credentials::Environment;
 use driftguard::daemon::Daemon;
 use driftguard::operator;
+use driftguard::store::{maintenance, DB_FILE};
 use driftguard::systemd;
 
 /// DriftGuard self-hosted: schema-drift contracts, checks and signed webhooks.
@@ -30,9 +33,25 @@ struct Cli {
 enum Command {
     /// Run the API server.
     Serve,
-    /// Manage accounts (teams). The daemon must be stopped.
+    /// Manage accounts (teams), through the running daemon or, if none runs, the store.
     #[command(subcommand)]
     Accounts(AccountsCommand),
+    /// Write a consistent snapshot of the store to FILE (while the daemon runs, or not).
+    Backup {
+        /// Where to write the backup (a redb file).
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
+    /// Replace the store with a backup. The daemon must be stopped.
+    Restore {
+        /// The backup to restore.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+    },
+    /// Check the store's integrity and that every record reads. The daemon must be stopped.
+    CheckStore,
+    /// Compact the store file. The daemon must be stopped.
+    Compact,
 }
 
 #[derive(Subcommand)]
@@ -95,6 +114,10 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve => serve(config, cli.config, log_level).await,
             Command::Accounts(command) => accounts(config, command).await,
+            Command::Backup { to } => backup(&config, &to).await,
+            Command::Restore { from } => blocking(move || restore(&config, &from)).await,
+            Command::CheckStore => blocking(move || check_store(&config)).await,
+            Command::Compact => blocking(move || compact(&config)).await,
         }
     });
     match result {
@@ -194,30 +217,105 @@ fn reload(daemon: &Daemon, config_path: Option<&Path>, log_level: &LogLevelHandl
 }
 
 async fn accounts(config: Config, command: AccountsCommand) -> Result<(), String> {
-    let store = operator::open_store(&config).map_err(|e| e.to_string())?;
-    let result = match command {
-        AccountsCommand::Create { name, credits } => {
-            let credits = credits.unwrap_or(config.credits.default_quota);
-            operator::create_account(&store, &name, credits)
-                .await
-                .map(|key| format!("{key}\n"))
-        }
-        AccountsCommand::List => operator::list_accounts(&store).await,
+    let request = match command {
+        AccountsCommand::Create { name, credits } => AdminRequest::AccountsCreate {
+            name,
+            credits: credits.unwrap_or(config.credits.default_quota),
+        },
+        AccountsCommand::List => AdminRequest::AccountsList,
         AccountsCommand::SetCredits { name, credits } => {
-            operator::set_credits(&store, &name, credits).await
+            AdminRequest::AccountsSetCredits { name, credits }
         }
-        AccountsCommand::AddKey { name, environment } => {
-            let environment = match environment {
+        AccountsCommand::AddKey { name, environment } => AdminRequest::AccountsAddKey {
+            name,
+            environment: match environment {
                 KeyEnvironment::Live => Environment::Live,
                 KeyEnvironment::Test => Environment::Test,
-            };
-            operator::add_key(&store, &name, environment)
-                .await
-                .map(|key| format!("{key}\n"))
+            },
+        },
+    };
+    // A running daemon answers on its admin socket; otherwise open the store directly.
+    let output = match admin::call(&config.storage.data_dir, &request, None).await? {
+        Some(output) => output,
+        None => {
+            let store = operator::open_store(&config).map_err(|e| e.to_string())?;
+            let result = admin::run_command(&store, &request).await;
+            blocking(move || {
+                store.close();
+                Ok(())
+            })
+            .await?;
+            result?
         }
     };
-    store.close();
-    let output = result.map_err(|e| e.to_string())?;
     print!("{output}");
     Ok(())
+}
+
+async fn backup(config: &Config, to: &Path) -> Result<(), String> {
+    if to.exists() {
+        return Err(format!("{} exists; choose a new file", to.display()));
+    }
+    let summary =
+        match admin::call(&config.storage.data_dir, &AdminRequest::Backup, Some(to)).await? {
+            Some(summary) => summary,
+            None => {
+                // No daemon: snapshot the store directly.
+                let store = operator::open_store(config).map_err(|e| e.to_string())?;
+                let rows = store
+                    .snapshot(to.to_path_buf())
+                    .await
+                    .map_err(|e| e.to_string());
+                blocking(move || {
+                    store.close();
+                    Ok(())
+                })
+                .await?;
+                format!("snapshot of {} rows\n", rows?)
+            }
+        };
+    eprint!("driftguard: backup written to {}: {summary}", to.display());
+    Ok(())
+}
+
+fn restore(config: &Config, from: &Path) -> Result<(), String> {
+    let kept = maintenance::restore(from, &config.storage.data_dir).map_err(|e| e.to_string())?;
+    println!(
+        "restored {} into {}",
+        from.display(),
+        config.storage.data_dir.display()
+    );
+    if let Some(kept) = kept {
+        println!("the previous store is kept as {}", kept.display());
+    }
+    Ok(())
+}
+
+fn check_store(config: &Config) -> Result<(), String> {
+    let path = config.storage.data_dir.join(DB_FILE);
+    let report = maintenance::check(&path).map_err(|e| e.to_string())?;
+    println!(
+        "{}: ok (format version {}, {} records)",
+        path.display(),
+        report.format_version,
+        report.records
+    );
+    Ok(())
+}
+
+fn compact(config: &Config) -> Result<(), String> {
+    let path = config.storage.data_dir.join(DB_FILE);
+    let (before, after) = maintenance::compact(&path).map_err(|e| e.to_string())?;
+    println!("{}: {before} bytes → {after} bytes", path.display());
+    Ok(())
+}
+
+/// Runs blocking store work off the async threads.
+async fn blocking<F>(work: F) -> Result<(), String>
+where
+    F: FnOnce() -> Result<(), String> + Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| e.to_string())?
 }

@@ -274,3 +274,139 @@ async fn metrics_are_exported_in_prometheus_format() {
     );
     assert!(!text.contains(&key), "no key in metrics");
 }
+
+fn cli(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_driftguard"))
+        .args(args)
+        .env("DRIFTGUARD_DATA_DIR", data_dir)
+        .env_remove("DRIFTGUARD_CONFIG")
+        .current_dir(data_dir.parent().expect("parent"))
+        .output()
+        .expect("run driftguard")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_under_write_load_restores_everything_acknowledged_before_it() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let server = TestServer::start_with(|cfg| cfg.limits.requests_per_minute = 1_000_000).await;
+    let key = server.key.clone();
+    let contract = server.create_contract(&key, "users", users_columns()).await;
+    let contract_id = contract["id"].as_str().expect("id").to_owned();
+    let server = Arc::new(server);
+    let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut writers = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let (server, acknowledged, stop) = (server.clone(), acknowledged.clone(), stop.clone());
+        let (key, contract_id) = (key.clone(), contract_id.clone());
+        writers.spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let answer = server
+                    .check(&key, &contract_id, serde_json::json!([]))
+                    .await;
+                let id = answer.assert_status(200)["id"]
+                    .as_str()
+                    .expect("id")
+                    .to_owned();
+                acknowledged.lock().expect("lock").push(id);
+            }
+        });
+    }
+    let writing = wait_until(DEADLINE, || async {
+        acknowledged.lock().expect("lock").len() >= 50
+    })
+    .await;
+    assert!(writing, "the writers made progress");
+
+    // Everything acknowledged before the backup begins must be in it.
+    let before: Vec<String> = acknowledged.lock().expect("lock").clone();
+    let data_dir = server.config.storage.data_dir.clone();
+    let backup = server.dir.path().join("backup.redb");
+    let output = {
+        let (data_dir, backup) = (data_dir.clone(), backup.clone());
+        tokio::task::spawn_blocking(move || {
+            cli(
+                &data_dir,
+                &["backup", "--to", backup.to_str().expect("utf-8")],
+            )
+        })
+        .await
+        .expect("join")
+    };
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let writes_during_backup = acknowledged.lock().expect("lock").len() - before.len();
+    stop.store(true, Ordering::Relaxed);
+    while writers.join_next().await.is_some() {}
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&backup).expect("backup").permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600, "backups are owner-only");
+
+    // Restore into a fresh data directory, check it, and find every record.
+    let restored = server.dir.path().join("restored");
+    let output = cli(
+        &restored,
+        &["restore", "--from", backup.to_str().expect("utf-8")],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = cli(&restored, &["check-store"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains(": ok"));
+
+    let store = driftguard::store::Store::open(&restored).expect("open restored store");
+    for id in &before {
+        let check_id =
+            driftguard::ids::parse_id(driftguard::ids::IdKind::Check, id).expect("check id");
+        store
+            .check(1, check_id)
+            .await
+            .expect("a check acknowledged before the backup");
+    }
+    let usage = store.account(1).await.expect("default account");
+    assert!(usage.total_checks >= before.len() as u64);
+    tokio::task::spawn_blocking(move || store.close())
+        .await
+        .expect("close");
+    eprintln!(
+        "{} checks acknowledged before the backup, {writes_during_backup} while it ran",
+        before.len()
+    );
+}
+
+#[tokio::test]
+async fn restore_refuses_a_running_daemon_and_a_bad_backup() {
+    let server = TestServer::start().await;
+    let data_dir = server.config.storage.data_dir.clone();
+    let junk = server.dir.path().join("junk.redb");
+    std::fs::write(&junk, b"not a database").expect("write");
+    let output = cli(
+        &data_dir,
+        &["restore", "--from", junk.to_str().expect("utf-8")],
+    );
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("in use"));
+    let output = cli(&data_dir, &["compact"]);
+    assert!(!output.status.success());
+
+    let other = server.dir.path().join("other");
+    let output = cli(
+        &other,
+        &["restore", "--from", junk.to_str().expect("utf-8")],
+    );
+    assert!(!output.status.success(), "a junk file is not restored");
+    assert!(!other.join("driftguard.redb").exists());
+}

@@ -6,11 +6,13 @@
 //! - [`queue`]: …except those of the webhook delivery queue (the persisted timer wheel).
 //! - [`writer`]: the group-commit thread that runs every write.
 //! - [`codec`]: bincode behind a stored format version.
+//! - [`maintenance`]: snapshots (backup), restore, integrity check, compaction.
 //!
 //! [`Store`] is the async face the daemon uses: reads run on tokio's blocking pool, writes
 //! go to the writer thread, so redb never blocks an async worker thread.
 
 mod codec;
+pub mod maintenance;
 mod ops;
 mod queue;
 mod tables;
@@ -484,6 +486,15 @@ impl Store {
     /// When the earliest queued delivery is due, and how many are queued.
     pub async fn queue_state(&self) -> Result<(Option<i64>, u64), StoreError> {
         self.read(|txn| Ok((queue::next_due(txn)?, queue::due_count(txn)?)))
+            .await
+    }
+
+    // ---- maintenance ----
+
+    /// Writes a consistent snapshot of the store, as of now, to a new file at `path`
+    /// (while the store keeps serving). Returns the number of rows copied.
+    pub async fn snapshot(&self, path: PathBuf) -> Result<u64, StoreError> {
+        self.read(move |txn| maintenance::snapshot(txn, &path))
             .await
     }
 }

@@ -44,18 +44,7 @@ type Result<T> = std::result::Result<T, StoreError>;
 
 /// Creates every table and records (or checks) the format version.
 pub fn initialise(txn: &WriteTransaction) -> Result<()> {
-    txn.open_table(IDS)?;
-    txn.open_table(ACCOUNTS)?;
-    txn.open_table(ACCOUNT_NAMES)?;
-    txn.open_table(KEYS)?;
-    txn.open_table(KEY_HASHES)?;
-    txn.open_table(CONTRACTS)?;
-    txn.open_table(CONTRACT_NAMES)?;
-    txn.open_table(CHECKS)?;
-    txn.open_table(WEBHOOKS)?;
-    txn.open_table(DELIVERIES)?;
-    txn.open_table(DUE)?;
-    txn.open_table(FINISHED)?;
+    super::maintenance::create_tables(txn)?;
     let mut meta = txn.open_table(META)?;
     let found = meta.get(FORMAT_VERSION_KEY)?.map(|v| v.value());
     match found {
