@@ -305,6 +305,28 @@ async fn main() {
         None,
     );
 
+    // 2b. The same with group commit off: one fsync per check (what batching buys).
+    daemon.stop();
+    let single = Setup::with(
+        dir.path(),
+        "http-single",
+        &receiver,
+        None,
+        "max_write_batch = 1\n",
+    );
+    let daemon = Daemon::start(&single, &key);
+    Api::new(single.port, &key).wait_healthy().await;
+    let single_url = format!("http://127.0.0.1:{}/api/v1/check", single.port);
+    let unbatched = run_oha(&post_args(&single_url, &key, &body, &seconds));
+    results.load(
+        "POST /check, HTTP, group commit off",
+        &unbatched,
+        Some(&baseline),
+    );
+    daemon.stop();
+    let daemon = Daemon::start(&http, &key);
+    api.wait_healthy().await;
+
     // 3. The read path.
     let check = api
         .post("/api/v1/check", serde_json::from_str(&body).expect("json"))
@@ -619,6 +641,17 @@ struct Setup {
 
 impl Setup {
     fn new(dir: &Path, name: &str, receiver: &Receiver, tls: Option<&TestCert>) -> Setup {
+        Setup::with(dir, name, receiver, tls, "")
+    }
+
+    /// `storage` is extra `[storage]` lines (e.g. `max_write_batch = 1`).
+    fn with(
+        dir: &Path,
+        name: &str,
+        receiver: &Receiver,
+        tls: Option<&TestCert>,
+        storage: &str,
+    ) -> Setup {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .expect("bind")
             .local_addr()
@@ -637,7 +670,7 @@ impl Setup {
             .unwrap_or_default();
         let config_file = dir.join(format!("{name}.toml"));
         let text = format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\n{tls_lines}[storage]\ndata_dir = \"{}\"\n[limits]\nrequests_per_minute = 1000000000\n[webhooks]\nca_file = \"{}\"\nretry_delays = [\"1s\"]\n",
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n{tls_lines}[storage]\ndata_dir = \"{}\"\n{storage}[limits]\nrequests_per_minute = 1000000000\n[webhooks]\nca_file = \"{}\"\nretry_delays = [\"1s\"]\n",
             data_dir.display(),
             receiver.ca_file.display()
         );

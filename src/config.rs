@@ -101,12 +101,15 @@ impl Default for ServerConfig {
 pub struct StorageConfig {
     /// Holds the redb file and `bootstrap-key`; `DRIFTGUARD_DATA_DIR` overrides.
     pub data_dir: PathBuf,
+    /// Most writes committed together (group commit); 1 commits each write on its own.
+    pub max_write_batch: usize,
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig {
             data_dir: PathBuf::from("./driftguard-data"),
+            max_write_batch: 512,
         }
     }
 }
@@ -396,6 +399,9 @@ impl Config {
         }
         if self.limits.key_creations_per_hour == 0 {
             return Err(value("limits.key_creations_per_hour", "must be at least 1"));
+        }
+        if self.storage.max_write_batch == 0 {
+            return Err(value("storage.max_write_batch", "must be at least 1"));
         }
         if self.storage.data_dir.as_os_str().is_empty() {
             return Err(value("storage.data_dir", "must not be empty"));

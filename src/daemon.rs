@@ -87,8 +87,11 @@ pub struct Daemon {
 impl Daemon {
     /// Opens the store, bootstraps it if new, binds the listener and starts serving.
     pub async fn start(config: Config) -> Result<Daemon, StartError> {
-        let data_dir = config.storage.data_dir.clone();
-        let store = tokio::task::spawn_blocking(move || Store::open(&data_dir))
+        let (data_dir, max_batch) = (
+            config.storage.data_dir.clone(),
+            config.storage.max_write_batch,
+        );
+        let store = tokio::task::spawn_blocking(move || Store::open_with(&data_dir, max_batch))
             .await
             .map_err(|e| StoreError::Internal(e.to_string()))??;
         tracing::info!(path = %store.path().display(), "store open");
@@ -276,8 +279,9 @@ impl Daemon {
             ),
         );
         differs(
-            "storage.data_dir",
-            old.storage.data_dir != new.storage.data_dir,
+            "storage.*",
+            (&old.storage.data_dir, old.storage.max_write_batch)
+                != (&new.storage.data_dir, new.storage.max_write_batch),
         );
         differs(
             "credits.default_quota",

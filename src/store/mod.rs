@@ -134,6 +134,12 @@ impl Store {
     /// Opens (creating if needed) the store in `data_dir`, checks its format version and
     /// starts the writer thread. Fails with [`StoreError::InUse`] if another process has it.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        Store::open_with(data_dir, writer::DEFAULT_MAX_BATCH)
+    }
+
+    /// [`Store::open`], committing at most `max_write_batch` writes together (1 turns group
+    /// commit off: one fsync per write — for comparison in benchmarks).
+    pub fn open_with(data_dir: &Path, max_write_batch: usize) -> Result<Store, StoreError> {
         create_private_dir(data_dir)?;
         let path = data_dir.join(DB_FILE);
         let db = Database::builder()
@@ -148,7 +154,7 @@ impl Store {
         txn.commit()?;
 
         let db = Arc::new(db);
-        let (sender, thread) = writer::spawn(db.clone())
+        let (sender, thread) = writer::spawn(db.clone(), max_write_batch)
             .map_err(|e| StoreError::Internal(format!("cannot start the writer thread: {e}")))?;
         Ok(Store {
             shared: Arc::new(Shared {

@@ -19,8 +19,9 @@ use tokio::sync::oneshot;
 
 use super::StoreError;
 
-/// Most jobs committed together; bounds the latency one commit adds to the first job.
-const MAX_BATCH: usize = 512;
+/// The default for the most jobs committed together (`storage.max_write_batch`); it bounds
+/// the latency one commit adds to the first job of a batch.
+pub const DEFAULT_MAX_BATCH: usize = 512;
 
 /// A write waiting for the writer thread.
 pub(super) type Job = Box<dyn FnOnce(&WriteTransaction) -> Completion + Send>;
@@ -65,18 +66,19 @@ where
 /// drained.
 pub(super) fn spawn(
     db: Arc<Database>,
+    max_batch: usize,
 ) -> std::io::Result<(Sender<Job>, std::thread::JoinHandle<()>)> {
     let (tx, rx) = std::sync::mpsc::channel::<Job>();
     let handle = std::thread::Builder::new()
         .name("store-writer".into())
-        .spawn(move || run(&db, rx))?;
+        .spawn(move || run(&db, rx, max_batch.max(1)))?;
     Ok((tx, handle))
 }
 
-fn run(db: &Database, jobs: Receiver<Job>) {
+fn run(db: &Database, jobs: Receiver<Job>, max_batch: usize) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
-        batch.extend(jobs.try_iter().take(MAX_BATCH - 1));
+        batch.extend(jobs.try_iter().take(max_batch - 1));
         commit_batch(db, batch);
     }
 }
