@@ -353,14 +353,11 @@ pub fn run_check(
     environment: Environment,
     now: i64,
 ) -> Result<(Check, usize)> {
-    let contract: Contract = get_owned(
-        &txn.open_table(IDS)?,
-        &txn.open_table(CONTRACTS)?,
-        account_id,
-        contract_id,
-    )?
-    .map(|(_, contract)| contract)
-    .ok_or(StoreError::NotFound)?;
+    // The hot path: each table is opened once (opening one costs a table-tree lookup).
+    let mut ids = txn.open_table(IDS)?;
+    let contract: Contract = get_owned(&ids, &txn.open_table(CONTRACTS)?, account_id, contract_id)?
+        .map(|(_, contract)| contract)
+        .ok_or(StoreError::NotFound)?;
     let mut accounts = txn.open_table(ACCOUNTS)?;
     let mut account: Account = get(&accounts, account_id)?.ok_or(StoreError::NotFound)?;
     let cost: u8 = match environment {
@@ -385,11 +382,12 @@ pub fn run_check(
     account.credits_used += u64::from(cost);
     account.total_checks += 1;
     put(&mut accounts, account_id, &account)?;
-    drop(accounts);
-    let location = new_location(txn, account_id, check.id)?;
+    let mut meta = txn.open_table(META)?;
+    let location = (account_id, take_seq(&mut meta)?);
+    ids.insert(check.id, location)?;
     put(&mut txn.open_table(CHECKS)?, location, &check)?;
     // Same transaction: a check that is answered has its deliveries queued.
-    let queued = super::queue::enqueue(txn, account_id, &check, now)?;
+    let queued = super::queue::enqueue(txn, &mut meta, account_id, &check, now)?;
     Ok((check, queued))
 }
 

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata, WriteTransaction};
+use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata, Table, WriteTransaction};
 
 use super::codec::decode;
 use super::tables::{self, *};
@@ -66,6 +66,7 @@ fn due_key(at: i64) -> u64 {
 /// the contract or to all). Runs in the check's own transaction.
 pub fn enqueue(
     txn: &WriteTransaction,
+    meta: &mut Table<&'static str, u64>,
     account: AccountId,
     check: &Check,
     now: i64,
@@ -81,8 +82,13 @@ pub fn enqueue(
         }
         matching
     };
+    if matching.is_empty() {
+        return Ok(0);
+    }
+    let mut deliveries = txn.open_table(DELIVERIES)?;
+    let mut due = txn.open_table(DUE)?;
     for webhook in &matching {
-        let seq = next_seq(txn)?;
+        let seq = take_seq(meta)?;
         let delivery = Delivery {
             id: crate::ids::new_id(now),
             seq,
@@ -96,13 +102,8 @@ pub fn enqueue(
             created_at: now,
             finished_at: None,
         };
-        put(
-            &mut txn.open_table(DELIVERIES)?,
-            (webhook.id, seq),
-            &delivery,
-        )?;
-        txn.open_table(DUE)?
-            .insert((due_key(now), seq), webhook.id)?;
+        put(&mut deliveries, (webhook.id, seq), &delivery)?;
+        due.insert((due_key(now), seq), webhook.id)?;
     }
     Ok(matching.len())
 }
