@@ -9,8 +9,11 @@
 //!   by one group-commit thread.
 //! - [`http`]: the API — server and TLS, routing, authentication and rate limits,
 //!   handlers, JSON views, and the one mapping of errors to the spec's error shape.
-//! - [`daemon`]: wires the store and the server together; start and graceful stop.
-//! - [`operator`]: the `driftguard accounts …` commands.
+//! - [`webhooks`]: delivery — the scheduler over the store's persisted queue, the HTTPS
+//!   client and the signatures.
+//! - [`daemon`]: wires everything together; start, reload (SIGHUP) and graceful stop.
+//! - [`admin`], [`operator`]: the local admin socket and the `accounts …` commands.
+//! - [`metrics`], [`systemd`]: Prometheus metrics and readiness notification.
 //! - [`config`]: `driftguard.toml` and environment overrides, validated at start.
 //! - [`credentials`], [`ids`], [`clock`]: API keys and secrets, record ids, time.
 //!
