@@ -90,7 +90,10 @@ async fn runs_under_a_systemd_like_supervisor() {
         .expect("timeout");
     let key = generate_key(Environment::Live);
 
-    let child = Command::new(env!("CARGO_BIN_EXE_driftguard"))
+    // CI points DRIFTGUARD_BIN at the static release binary the packaging builds.
+    let binary = std::env::var("DRIFTGUARD_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_driftguard").to_owned());
+    let child = Command::new(binary)
         .args(["serve", "--config"])
         .arg(&config_file)
         .env("DRIFTGUARD_DATA_DIR", &state_dir)
