@@ -38,9 +38,11 @@ pub enum StartError {
     /// The certificate or key could not be loaded.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
-    /// The listen address could not be bound.
-    #[error("cannot listen on {addr} (server.listen / DRIFTGUARD_LISTEN): {source}")]
+    /// A listen address could not be bound.
+    #[error("cannot listen on {addr} ({key}): {source}")]
     Bind {
+        /// The configuration key that named the address.
+        key: &'static str,
         /// The configured address.
         addr: SocketAddr,
         /// Why.
@@ -119,12 +121,13 @@ impl Daemon {
             _ => None,
         };
         let addr = config.server.listen;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| StartError::Bind { addr, source })?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|source| StartError::Bind { addr, source })?;
+        let api_bind = |source| StartError::Bind {
+            key: "server.listen / DRIFTGUARD_LISTEN",
+            addr,
+            source,
+        };
+        let listener = TcpListener::bind(addr).await.map_err(api_bind)?;
+        let local_addr = listener.local_addr().map_err(api_bind)?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         if tls.is_some() {
             tracing::info!(%local_addr, "serving HTTPS (HTTP/2 and HTTP/1.1)");
@@ -160,12 +163,13 @@ impl Daemon {
         let (stop, stopped) = watch::channel(false);
         let metrics_addr = match config.metrics.listen {
             Some(addr) => {
-                let listener = TcpListener::bind(addr)
-                    .await
-                    .map_err(|source| StartError::Bind { addr, source })?;
-                let bound = listener
-                    .local_addr()
-                    .map_err(|source| StartError::Bind { addr, source })?;
+                let metrics_bind = |source| StartError::Bind {
+                    key: "metrics.listen",
+                    addr,
+                    source,
+                };
+                let listener = TcpListener::bind(addr).await.map_err(metrics_bind)?;
+                let bound = listener.local_addr().map_err(metrics_bind)?;
                 tracing::info!(%bound, "serving metrics at /metrics");
                 tokio::spawn(crate::metrics::serve(
                     listener,
