@@ -163,25 +163,34 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             e.valid_up_to()
         ))
     })?;
+    // Fast path: plain serde. Only a bad body pays for the second, path-tracking parse
+    // that names the field.
+    serde_json::from_str(text).map_err(|_| describe_json_error::<T>(text))
+}
+
+/// The 400 for a body that did not parse as `T`, naming the field where it went wrong.
+fn describe_json_error<T: DeserializeOwned>(text: &str) -> ApiError {
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let field = if path == "." {
-            "request body".to_owned()
-        } else {
-            path
-        };
-        if inner.is_data() {
-            ApiError::Invalid(format!("{field}: {inner}"))
-        } else {
-            ApiError::Invalid(format!("{field}: not valid JSON: {inner}"))
+    match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let field = if path == "." {
+                "request body".to_owned()
+            } else {
+                path
+            };
+            if inner.is_data() {
+                ApiError::Invalid(format!("{field}: {inner}"))
+            } else {
+                ApiError::Invalid(format!("{field}: not valid JSON: {inner}"))
+            }
         }
-    })?;
-    deserializer
-        .end()
-        .map_err(|e| ApiError::Invalid(format!("the request body is not valid JSON: {e}")))?;
-    Ok(value)
+        Ok(_) => match deserializer.end() {
+            Err(e) => ApiError::Invalid(format!("the request body is not valid JSON: {e}")),
+            Ok(()) => ApiError::Invalid("the request body could not be parsed".into()),
+        },
+    }
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ mod writer;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
 use redb::{Database, ReadTransaction, ReadableDatabase, WriteTransaction};
@@ -35,6 +35,9 @@ use crate::model::{Account, AccountId, ApiKey, Attempt, Check, Contract, Deliver
 
 /// The name of the database file inside `data_dir`.
 pub const DB_FILE: &str = "driftguard.redb";
+
+/// Most contracts kept in memory for scoring.
+const CONTRACT_CACHE_ENTRIES: usize = 10_000;
 
 /// Page cache size. redb's default (1 GiB) is far more than a small VM should give it.
 const CACHE_BYTES: usize = 64 * 1024 * 1024;
@@ -128,6 +131,8 @@ struct Shared {
     /// `None` once closed. A std mutex: it is held only to clone or take the sender.
     writer: Mutex<Option<std::sync::mpsc::Sender<writer::Job>>>,
     writer_thread: Mutex<Option<JoinHandle<()>>>,
+    /// Contracts by `(account, id)`; see [`Store::cached_contract`].
+    contracts: RwLock<HashMap<(AccountId, u128), Arc<Contract>>>,
 }
 
 impl Store {
@@ -162,6 +167,7 @@ impl Store {
                 path,
                 writer: Mutex::new(Some(sender)),
                 writer_thread: Mutex::new(Some(thread)),
+                contracts: RwLock::new(HashMap::new()),
             }),
         })
     }
@@ -359,6 +365,9 @@ impl Store {
     /// Checks `incoming` against the contract and stores the result together with the
     /// account's counters and the deliveries it triggers, in one transaction. Returns the
     /// check and how many deliveries were queued.
+    ///
+    /// The scoring runs here, on the caller's task, against the cached contract: only the
+    /// bookkeeping goes through the (serial) writer.
     pub async fn run_check(
         &self,
         account: AccountId,
@@ -367,10 +376,31 @@ impl Store {
         environment: Environment,
         now: i64,
     ) -> Result<(Check, usize), StoreError> {
+        let contract = self.cached_contract(account, contract_id).await?;
+        let assessment = crate::drift::assess(&contract.columns, &incoming);
         self.write(move |txn| {
-            ops::run_check(txn, account, contract_id, &incoming, environment, now)
+            ops::record_check(txn, account, contract_id, assessment, environment, now)
         })
         .await
+    }
+
+    /// A contract from the in-memory cache, read once from the store. Contracts are
+    /// immutable and never deleted, so a cached copy is never stale.
+    async fn cached_contract(
+        &self,
+        account: AccountId,
+        id: u128,
+    ) -> Result<Arc<Contract>, StoreError> {
+        if let Some(contract) = read_lock(&self.shared.contracts).get(&(account, id)) {
+            return Ok(contract.clone());
+        }
+        let contract = Arc::new(self.contract(account, id).await?);
+        let mut cache = write_lock(&self.shared.contracts);
+        if cache.len() >= CONTRACT_CACHE_ENTRIES {
+            cache.clear(); // crude but bounded; it refills from the store
+        }
+        cache.insert((account, id), contract.clone());
+        Ok(contract)
     }
 
     /// One stored check of the account.
@@ -503,6 +533,15 @@ impl Store {
         self.read(move |txn| maintenance::snapshot(txn, &path))
             .await
     }
+}
+
+fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn write_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

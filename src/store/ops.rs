@@ -10,7 +10,7 @@ use super::codec::FORMAT_VERSION;
 use super::tables::{self, *};
 use super::StoreError;
 use crate::credentials::{self, Environment, KeyHash};
-use crate::drift::{self, Column, IncomingColumn, Verdict};
+use crate::drift::{Assessment, Column, Verdict};
 use crate::ids::new_id;
 use crate::model::{Account, AccountId, ApiKey, Check, Contract, Webhook};
 
@@ -342,22 +342,21 @@ pub fn list_contracts(
 
 // ---- checks ----
 
-/// Scores `incoming` against the contract, stores the check, updates the account's
+/// Stores a check scored against one of the account's contracts, updates the account's
 /// counters and queues the deliveries it triggers — all in the caller's transaction.
 /// Returns the check and the number of deliveries queued.
-pub fn run_check(
+pub fn record_check(
     txn: &WriteTransaction,
     account_id: AccountId,
     contract_id: u128,
-    incoming: &[IncomingColumn],
+    assessment: Assessment,
     environment: Environment,
     now: i64,
 ) -> Result<(Check, usize)> {
-    // The hot path: each table is opened once (opening one costs a table-tree lookup).
+    // The hot path (it runs on the one writer thread): each table is opened once, and the
+    // contract is only located, not read — the caller scored against its cached copy.
     let mut ids = txn.open_table(IDS)?;
-    let contract: Contract = get_owned(&ids, &txn.open_table(CONTRACTS)?, account_id, contract_id)?
-        .map(|(_, contract)| contract)
-        .ok_or(StoreError::NotFound)?;
+    locate(&ids, account_id, contract_id)?.ok_or(StoreError::NotFound)?;
     let mut accounts = txn.open_table(ACCOUNTS)?;
     let mut account: Account = get(&accounts, account_id)?.ok_or(StoreError::NotFound)?;
     let cost: u8 = match environment {
@@ -367,8 +366,6 @@ pub fn run_check(
     if cost > 0 && account.credits_remaining == 0 {
         return Err(StoreError::NoCredits);
     }
-
-    let assessment = drift::assess(&contract.columns, incoming);
     let check = Check {
         id: new_id(now),
         contract_id,
