@@ -22,6 +22,8 @@ use crate::store::Store;
 pub const ADMIN_SOCKET: &str = "admin.sock";
 /// Longest request line accepted.
 const MAX_REQUEST: u64 = 64 * 1024;
+/// Time a client has to send its request line.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// An operator command sent to the daemon.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -131,9 +133,13 @@ pub async fn serve(
 async fn answer(stream: UnixStream, store: &Store, data_dir: &Path) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
-    BufReader::new(read.take(MAX_REQUEST))
-        .read_line(&mut line)
-        .await?;
+    let reading = BufReader::new(read.take(MAX_REQUEST)).read_line(&mut line);
+    // A client that connects and says nothing must not hold a task forever.
+    tokio::time::timeout(REQUEST_TIMEOUT, reading)
+        .await
+        .map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::TimedOut, "no admin request within 10 s")
+        })??;
     let request: AdminRequest = match serde_json::from_str(&line) {
         Ok(request) => request,
         Err(e) => return send(&mut write, false, format!("bad admin request: {e}"), None).await,
