@@ -133,7 +133,8 @@ pub async fn serve(
 async fn answer(stream: UnixStream, store: &Store, data_dir: &Path) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
-    let reading = BufReader::new(read.take(MAX_REQUEST)).read_line(&mut line);
+    let mut reader = BufReader::new(read.take(MAX_REQUEST));
+    let reading = reader.read_line(&mut line);
     // A client that connects and says nothing must not hold a task forever.
     tokio::time::timeout(REQUEST_TIMEOUT, reading)
         .await
