@@ -14,9 +14,9 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::watch;
 
 use crate::credentials::Environment;
-use crate::http::server::stopped;
 use crate::operator;
 use crate::store::Store;
+use crate::sync::stopped;
 
 /// The socket's file name inside `data_dir`.
 pub const ADMIN_SOCKET: &str = "admin.sock";

@@ -244,7 +244,7 @@ impl Daemon {
         {
             match tls::acceptor(cert, key) {
                 Ok(acceptor) => {
-                    *slot.write().unwrap_or_else(|p| p.into_inner()) = acceptor;
+                    *crate::sync::write(slot) = acceptor;
                     tracing::info!("TLS certificate reloaded");
                 }
                 Err(e) => tracing::error!(error = %e, "keeping the current TLS certificate"),
@@ -340,7 +340,7 @@ async fn flush_key_uses(state: Arc<AppState>, mut stopped: watch::Receiver<bool>
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = server::stopped(&mut stopped) => return,
+            _ = crate::sync::stopped(&mut stopped) => return,
             _ = tick.tick() => state.auth.flush().await,
         }
     }

@@ -15,7 +15,8 @@
 //! - [`admin`], [`operator`]: the local admin socket and the `accounts …` commands.
 //! - [`metrics`], [`systemd`]: Prometheus metrics and readiness notification.
 //! - [`config`]: `driftguard.toml` and environment overrides, validated at start.
-//! - [`credentials`], [`ids`], [`clock`]: API keys and secrets, record ids, time.
+//! - [`credentials`], [`ids`], [`clock`], [`sync`]: API keys and secrets, record ids,
+//!   time, lock and stop-flag helpers.
 //!
 //! `ARCHITECTURE.md` at the repository root tells the life of a request and the
 //! invariants.
@@ -35,5 +36,6 @@ pub mod metrics;
 pub mod model;
 pub mod operator;
 pub mod store;
+pub mod sync;
 pub mod systemd;
 pub mod webhooks;

@@ -20,8 +20,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::clock::now_ms;
-use crate::http::server::stopped;
 use crate::store::Store;
+use crate::sync::stopped;
 
 /// Labels of the request metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

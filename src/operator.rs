@@ -40,10 +40,10 @@ pub async fn create_account(
     name: &str,
     credits: u64,
 ) -> Result<String, OperatorError> {
-    let chars = name.chars().count();
-    if chars == 0 || chars > 256 || name.chars().any(char::is_control) {
+    crate::drift::validate_name(name, "account name").map_err(OperatorError::Invalid)?;
+    if name.chars().any(char::is_control) {
         return Err(OperatorError::Invalid(
-            "an account name must be 1 to 256 printable characters".into(),
+            "account name: must be printable characters".into(),
         ));
     }
     let key = credentials::generate_key(Environment::Live);

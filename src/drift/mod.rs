@@ -180,6 +180,17 @@ pub fn assess(contract: &[Column], incoming: &[IncomingColumn]) -> Assessment {
 /// Longest column or contract name, in characters.
 pub const MAX_NAME_CHARS: usize = 256;
 
+/// Checks a name (contract, column, account) of 1–256 characters; the error names `field`.
+pub fn validate_name(name: &str, field: &str) -> Result<(), String> {
+    let chars = name.chars().count();
+    if chars == 0 || chars > MAX_NAME_CHARS {
+        return Err(format!(
+            "{field}: must be 1 to {MAX_NAME_CHARS} characters (got {chars})"
+        ));
+    }
+    Ok(())
+}
+
 /// Checks the schema rules shared by contracts and incoming schemas: names of 1–256
 /// characters, no two columns with the same name. `field` is the JSON path of the column
 /// list (e.g. `schema.columns`) so the message names the offending field.
@@ -189,12 +200,7 @@ pub fn validate_column_names<'a>(
 ) -> Result<(), String> {
     let mut seen = HashSet::new();
     for (i, name) in names.into_iter().enumerate() {
-        let chars = name.chars().count();
-        if chars == 0 || chars > MAX_NAME_CHARS {
-            return Err(format!(
-                "{field}[{i}].name: must be 1 to {MAX_NAME_CHARS} characters (got {chars})"
-            ));
-        }
+        validate_name(name, &format!("{field}[{i}].name"))?;
         if !seen.insert(name) {
             return Err(format!("{field}[{i}].name: duplicate column name {name:?}"));
         }

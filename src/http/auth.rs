@@ -17,6 +17,7 @@ use super::error::ApiError;
 use crate::credentials::{self, Environment, KeyHash};
 use crate::model::{AccountId, ApiKey};
 use crate::store::{KeyUse, Store};
+use crate::sync::{lock, read, write};
 
 /// The authenticated caller of a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -168,15 +169,4 @@ fn retry_after_secs(not_until: &governor::NotUntil<governor::clock::QuantaInstan
     let wait = not_until.wait_time_from(DefaultClock::default().now());
     // Whole seconds, rounded up, at least 1.
     (wait.as_millis().div_ceil(1000) as u64).max(1)
-}
-
-// Poisoned locks only mean a panic elsewhere; the maps stay usable.
-fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    l.read().unwrap_or_else(|p| p.into_inner())
-}
-fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    l.write().unwrap_or_else(|p| p.into_inner())
-}
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }

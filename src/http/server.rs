@@ -20,6 +20,7 @@ use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
 use super::{router, AppState};
+use crate::sync::stopped;
 
 /// The TLS configuration connections are accepted with; replaced on reload.
 pub type TlsSlot = Arc<std::sync::RwLock<TlsAcceptor>>;
@@ -77,9 +78,7 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         // Each connection takes the configuration current when it arrives.
-        let tls = tls
-            .as_ref()
-            .map(|slot| slot.read().unwrap_or_else(|p| p.into_inner()).clone());
+        let tls = tls.as_ref().map(|slot| crate::sync::read(slot).clone());
         let connection = Connection {
             builder: builder.clone(),
             state: state.clone(),
@@ -99,12 +98,6 @@ pub async fn serve(
             tracing::warn!("shutdown grace period over; closing the remaining connections");
         }
     }
-}
-
-/// Resolves once the stop flag is set (or its sender is gone).
-pub async fn stopped(stop: &mut watch::Receiver<bool>) {
-    // The guard `wait_for` returns is not `Send`; drop it here, not in the caller.
-    let _ = stop.wait_for(|stopped| *stopped).await;
 }
 
 struct Connection {

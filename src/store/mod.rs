@@ -32,6 +32,7 @@ pub use tables::{Order, Page, PageRequest};
 use crate::credentials::{Environment, KeyHash};
 use crate::drift::{Column, IncomingColumn};
 use crate::model::{Account, AccountId, ApiKey, Attempt, Check, Contract, Delivery, Webhook};
+use crate::sync::{lock, read, write};
 
 /// The name of the database file inside `data_dir`.
 pub const DB_FILE: &str = "driftguard.redb";
@@ -391,11 +392,11 @@ impl Store {
         account: AccountId,
         id: u128,
     ) -> Result<Arc<Contract>, StoreError> {
-        if let Some(contract) = read_lock(&self.shared.contracts).get(&(account, id)) {
+        if let Some(contract) = read(&self.shared.contracts).get(&(account, id)) {
             return Ok(contract.clone());
         }
         let contract = Arc::new(self.contract(account, id).await?);
-        let mut cache = write_lock(&self.shared.contracts);
+        let mut cache = write(&self.shared.contracts);
         if cache.len() >= CONTRACT_CACHE_ENTRIES {
             cache.clear(); // crude but bounded; it refills from the store
         }
@@ -533,23 +534,6 @@ impl Store {
         self.read(move |txn| maintenance::snapshot(txn, &path))
             .await
     }
-}
-
-fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn write_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A poisoned lock only means another thread panicked while holding it; the data (an
-    // Option of a channel or thread handle) is still consistent.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Creates `dir` (and parents) readable only by the daemon's user.

@@ -15,12 +15,12 @@ use tokio::task::JoinSet;
 use super::client::{Answer, WebhookClient};
 use super::signature::{driftguard_signature, standard_signature};
 use crate::clock::now_ms;
-use crate::http::server::stopped;
 use crate::http::views::CheckView;
 use crate::ids::{format_id, IdKind};
 use crate::metrics::Metrics;
 use crate::model::{Attempt, AttemptOutcome};
 use crate::store::{AfterAttempt, Claim, Store};
+use crate::sync::{lock, stopped};
 
 /// Most deliveries claimed in one transaction.
 const CLAIM_BATCH: usize = 256;
@@ -384,10 +384,6 @@ fn headers(
         add("webhook-signature", signature);
     }
     headers
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]

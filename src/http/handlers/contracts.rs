@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::super::response::{created, ok, Response};
 use super::super::views::{ContractView, InferredView};
 use super::super::{error::ApiError, request::ApiRequest, AppState};
-use super::{check_name, not_found, page_response, path_id};
+use super::{not_found, page_response, path_id};
 use crate::clock::now_ms;
 use crate::drift::{self, Column};
 use crate::ids::IdKind;
@@ -25,7 +25,7 @@ struct Schema {
 /// `POST /api/v1/contracts`.
 pub async fn create(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
     let (caller, body): (_, CreateContract) = req.json().await?;
-    check_name(&body.name, "name")?;
+    drift::validate_name(&body.name, "name").map_err(ApiError::Invalid)?;
     let columns = body.schema.columns;
     drift::validate_column_names(columns.iter().map(|c| c.name.as_str()), "schema.columns")
         .map_err(ApiError::Invalid)?;

@@ -39,15 +39,3 @@ fn page_response<'a, T, V: Serialize>(
     let views: Vec<V> = page.items.iter().map(view).collect();
     response::list(&views, next)
 }
-
-/// Checks a name of 1–256 characters.
-fn check_name(name: &str, field: &str) -> Result<(), ApiError> {
-    let chars = name.chars().count();
-    if chars == 0 || chars > crate::drift::MAX_NAME_CHARS {
-        return Err(ApiError::Invalid(format!(
-            "{field}: must be 1 to {} characters (got {chars})",
-            crate::drift::MAX_NAME_CHARS
-        )));
-    }
-    Ok(())
-}
