@@ -41,6 +41,11 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
+// The integration tests' harness: certificates, TLS clients, free ports.
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::{client_with, free_port, TestCert};
+
 const CONNECTIONS: usize = 64;
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -497,7 +502,7 @@ async fn main() {
 }
 
 async fn tls_api_create(setup: &Setup, key: &str, cert: &TestCert) -> String {
-    let client = tls_client(cert);
+    let client = client_with(Some(&cert.cert_der), false);
     let request = Request::builder()
         .method("POST")
         .uri(format!("https://localhost:{}/api/v1/contracts", setup.port))
@@ -518,31 +523,6 @@ async fn tls_api_create(setup: &Setup, key: &str, cert: &TestCert) -> String {
         .to_bytes();
     let value: Value = serde_json::from_slice(&body).expect("json");
     value["id"].as_str().expect("id").to_owned()
-}
-
-fn tls_client(
-    cert: &TestCert,
-) -> Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-    Full<Bytes>,
-> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(rustls::pki_types::CertificateDer::from(cert.der.clone()))
-        .expect("root");
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("versions")
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(config)
-        .https_only()
-        .enable_http1()
-        .build();
-    Client::builder(TokioExecutor::new()).build(connector)
 }
 
 /// Writes `n` checks (each queueing a delivery to the webhooks registered then) straight into
@@ -600,37 +580,6 @@ fn file_mib(path: &Path) -> f64 {
     std::fs::metadata(path).map_or(0.0, |m| m.len() as f64 / (1024.0 * 1024.0))
 }
 
-/// A self-signed certificate for `localhost`.
-struct TestCert {
-    cert_file: PathBuf,
-    key_file: PathBuf,
-    der: Vec<u8>,
-    pem: String,
-    key_der: Vec<u8>,
-}
-
-impl TestCert {
-    fn create(dir: &Path) -> TestCert {
-        let certified = rcgen::generate_simple_self_signed(vec![
-            "localhost".to_owned(),
-            "127.0.0.1".to_owned(),
-        ])
-        .expect("cert");
-        std::fs::create_dir_all(dir).expect("cert dir");
-        let cert_file = dir.join("cert.pem");
-        let key_file = dir.join("key.pem");
-        std::fs::write(&cert_file, certified.cert.pem()).expect("write cert");
-        std::fs::write(&key_file, certified.signing_key.serialize_pem()).expect("write key");
-        TestCert {
-            cert_file,
-            key_file,
-            der: certified.cert.der().to_vec(),
-            pem: certified.cert.pem(),
-            key_der: certified.signing_key.serialize_der(),
-        }
-    }
-}
-
 /// One daemon configuration: its port, data directory and config file.
 struct Setup {
     port: u16,
@@ -652,11 +601,7 @@ impl Setup {
         tls: Option<&TestCert>,
         storage: &str,
     ) -> Setup {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("bind")
-            .local_addr()
-            .expect("addr")
-            .port();
+        let port = free_port();
         // The HTTP and TLS runs share one store; the idle run has its own.
         let data_dir = dir.join(if name == "idle" { "idle-data" } else { "data" });
         let tls_lines = tls
@@ -759,7 +704,7 @@ impl Api {
     }
 
     async fn wait_healthy_tls(&self, cert: &TestCert) {
-        let client = tls_client(cert);
+        let client = client_with(Some(&cert.cert_der), false);
         let url = self.base.replace("http://127.0.0.1", "https://localhost");
         let deadline = Instant::now() + Duration::from_secs(120);
         while Instant::now() < deadline {
@@ -791,7 +736,7 @@ impl Receiver {
     async fn start(dir: &Path) -> Receiver {
         let cert = TestCert::create(&dir.join("receiver"));
         let ca_file = dir.join("receiver-ca.pem");
-        std::fs::write(&ca_file, &cert.pem).expect("write ca");
+        std::fs::write(&ca_file, &cert.cert_pem).expect("write ca");
         let mut tls = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
@@ -799,7 +744,7 @@ impl Receiver {
         .expect("versions")
         .with_no_client_auth()
         .with_single_cert(
-            vec![cert.der.clone().into()],
+            vec![cert.cert_der.clone().into()],
             rustls::pki_types::PrivateKeyDer::try_from(cert.key_der.clone()).expect("key"),
         )
         .expect("tls");

@@ -224,23 +224,7 @@ async fn tls_serves_http1_only_clients() {
     let server = TestServer::start_tls().await;
     let cert_file = server.config.server.tls_cert.clone().expect("cert file");
     let root = rustls::pki_types::CertificateDer::from_pem_file(&cert_file).expect("cert PEM");
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(root).expect("root");
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("versions")
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_only()
-        .enable_http1()
-        .build();
-    let http1: HttpClient =
-        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .build(connector);
+    let http1 = client_with(Some(root.as_ref()), false);
     let body = contract_body("over-http1");
     let request = Request::post(server.url("/api/v1/contracts"))
         .header("x-api-key", &server.key)
@@ -1503,11 +1487,6 @@ fn stdout(output: &Output) -> String {
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
 }
 
 fn assert_live_key(key: &str) {

@@ -23,6 +23,8 @@ pub struct TestCert {
     pub cert_file: PathBuf,
     pub key_file: PathBuf,
     pub cert_der: Vec<u8>,
+    pub cert_pem: String,
+    pub key_der: Vec<u8>,
 }
 
 impl TestCert {
@@ -32,6 +34,7 @@ impl TestCert {
             "127.0.0.1".to_owned(),
         ])
         .expect("generate certificate");
+        std::fs::create_dir_all(dir).expect("cert dir");
         let cert_file = dir.join("cert.pem");
         let key_file = dir.join("key.pem");
         std::fs::write(&cert_file, certified.cert.pem()).expect("write cert");
@@ -40,12 +43,27 @@ impl TestCert {
             cert_file,
             key_file,
             cert_der: certified.cert.der().to_vec(),
+            cert_pem: certified.cert.pem(),
+            key_der: certified.signing_key.serialize_der(),
         }
     }
 }
 
 /// A client that trusts `extra_root` (if any) and speaks HTTP/1.1 and HTTP/2.
 pub fn client(extra_root: Option<&[u8]>) -> HttpClient {
+    client_with(extra_root, true)
+}
+
+/// A free loopback port (bound, read, released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// [`client`], offering HTTP/2 by ALPN only if `http2`.
+pub fn client_with(extra_root: Option<&[u8]>, http2: bool) -> HttpClient {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     if let Some(der) = extra_root {
@@ -58,12 +76,15 @@ pub fn client(extra_root: Option<&[u8]>) -> HttpClient {
         .expect("protocol versions")
         .with_root_certificates(roots)
         .with_no_client_auth();
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+    let builder = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http()
-        .enable_http1()
-        .enable_http2()
-        .build();
+        .enable_http1();
+    let connector = if http2 {
+        builder.enable_http2().build()
+    } else {
+        builder.build()
+    };
     Client::builder(TokioExecutor::new()).build(connector)
 }
 
