@@ -306,7 +306,7 @@ impl Store {
         account: AccountId,
         page: PageRequest,
     ) -> Result<Page<ApiKey>, StoreError> {
-        self.read(move |txn| ops::list_keys(txn, account, page))
+        self.read(move |txn| ops::list(txn, tables::KEYS, account, Order::OldestFirst, page))
             .await
     }
 
@@ -357,7 +357,7 @@ impl Store {
         account: AccountId,
         page: PageRequest,
     ) -> Result<Page<Contract>, StoreError> {
-        self.read(move |txn| ops::list_contracts(txn, account, page))
+        self.read(move |txn| ops::list(txn, tables::CONTRACTS, account, Order::OldestFirst, page))
             .await
     }
 
@@ -415,7 +415,7 @@ impl Store {
         account: AccountId,
         page: PageRequest,
     ) -> Result<Page<Check>, StoreError> {
-        self.read(move |txn| ops::list_checks(txn, account, page))
+        self.read(move |txn| ops::list(txn, tables::CHECKS, account, Order::NewestFirst, page))
             .await
     }
 
@@ -443,7 +443,7 @@ impl Store {
         account: AccountId,
         page: PageRequest,
     ) -> Result<Page<Webhook>, StoreError> {
-        self.read(move |txn| ops::list_webhooks(txn, account, page))
+        self.read(move |txn| ops::list(txn, tables::WEBHOOKS, account, Order::OldestFirst, page))
             .await
     }
 

@@ -223,15 +223,6 @@ pub fn key_by_hash(txn: &ReadTransaction, hash: &KeyHash) -> Result<Option<ApiKe
     }
 }
 
-/// One page of the account's keys.
-pub fn list_keys(
-    txn: &ReadTransaction,
-    account: AccountId,
-    request: PageRequest,
-) -> Result<Page<ApiKey>> {
-    tables::page(&txn.open_table(KEYS)?, account, Order::OldestFirst, request)
-}
-
 /// Revokes or activates a key.
 pub fn set_key_active(
     txn: &WriteTransaction,
@@ -315,6 +306,17 @@ pub fn contract(txn: &ReadTransaction, account: AccountId, id: u128) -> Result<C
     owned(txn, CONTRACTS, account, id)
 }
 
+/// One page of the account's records in `table` (keys, contracts, checks, webhooks).
+pub fn list<T: serde::de::DeserializeOwned>(
+    txn: &ReadTransaction,
+    table: redb::TableDefinition<(u64, u64), &'static [u8]>,
+    account: AccountId,
+    order: Order,
+    request: PageRequest,
+) -> Result<Page<T>> {
+    tables::page(&txn.open_table(table)?, account, order, request)
+}
+
 /// Reads one record of the account by public id, from a read transaction.
 fn owned<T: serde::de::DeserializeOwned>(
     txn: &ReadTransaction,
@@ -324,20 +326,6 @@ fn owned<T: serde::de::DeserializeOwned>(
 ) -> Result<T> {
     let found = get_owned(&txn.open_table(IDS)?, &txn.open_table(table)?, account, id)?;
     found.map(|(_, record)| record).ok_or(StoreError::NotFound)
-}
-
-/// One page of the account's contracts.
-pub fn list_contracts(
-    txn: &ReadTransaction,
-    account: AccountId,
-    request: PageRequest,
-) -> Result<Page<Contract>> {
-    tables::page(
-        &txn.open_table(CONTRACTS)?,
-        account,
-        Order::OldestFirst,
-        request,
-    )
 }
 
 // ---- checks ----
@@ -393,20 +381,6 @@ pub fn check(txn: &ReadTransaction, account: AccountId, id: u128) -> Result<Chec
     owned(txn, CHECKS, account, id)
 }
 
-/// One page of the account's checks, newest first.
-pub fn list_checks(
-    txn: &ReadTransaction,
-    account: AccountId,
-    request: PageRequest,
-) -> Result<Page<Check>> {
-    tables::page(
-        &txn.open_table(CHECKS)?,
-        account,
-        Order::NewestFirst,
-        request,
-    )
-}
-
 // ---- webhooks ----
 
 /// Registers a webhook after checking that its contract belongs to the account.
@@ -440,20 +414,6 @@ pub fn create_webhook(
 /// One webhook of the account.
 pub fn webhook(txn: &ReadTransaction, account: AccountId, id: u128) -> Result<Webhook> {
     owned(txn, WEBHOOKS, account, id)
-}
-
-/// One page of the account's webhooks.
-pub fn list_webhooks(
-    txn: &ReadTransaction,
-    account: AccountId,
-    request: PageRequest,
-) -> Result<Page<Webhook>> {
-    tables::page(
-        &txn.open_table(WEBHOOKS)?,
-        account,
-        Order::OldestFirst,
-        request,
-    )
 }
 
 /// Pauses or resumes a webhook with its pending deliveries.
