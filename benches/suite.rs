@@ -529,8 +529,7 @@ async fn tls_api_create(setup: &Setup, key: &str, cert: &TestCert) -> String {
 /// the stopped daemon's store, concurrently so the group commit batches them.
 async fn seed(data_dir: &Path, contract: &str, n: usize) {
     let store = Store::open(data_dir).expect("open store");
-    let contract_id =
-        driftguard::ids::parse_id(driftguard::ids::IdKind::Contract, contract).expect("id");
+    let contract_id: driftguard::ids::ContractId = contract.parse().expect("id");
     let incoming: Vec<IncomingColumn> = (0..20)
         .map(|i| IncomingColumn {
             name: format!("c{i}"),
@@ -546,11 +545,10 @@ async fn seed(data_dir: &Path, contract: &str, n: usize) {
             tasks.spawn(async move {
                 store
                     .run_check(
-                        1,
+                        driftguard::ids::AccountId(1),
                         contract_id,
                         incoming,
                         Environment::Test,
-                        driftguard::clock::now_ms(),
                     )
                     .await
                     .expect("check")

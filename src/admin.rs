@@ -147,7 +147,7 @@ async fn answer(stream: UnixStream, store: &Store, data_dir: &Path) -> std::io::
     };
     tracing::info!(command = ?command_name(&request), "admin command");
     if let AdminRequest::Backup = request {
-        let path = data_dir.join(format!("backup-{}.tmp", crate::clock::now_ms()));
+        let path = data_dir.join(format!("backup-{}.tmp", crate::clock::UnixMs::wall_now().0));
         let result = store.snapshot(path.clone()).await;
         let outcome = match result {
             Ok(rows) => stream_file(&mut write, &path, rows).await,

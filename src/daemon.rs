@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::clock::now_ms;
+use crate::clock::Clock;
 use crate::config::{Config, ENV_BOOTSTRAP_KEY};
 use crate::credentials::{self, Environment};
 use crate::http::auth::Auth;
@@ -93,9 +93,11 @@ impl Daemon {
             config.storage.data_dir.clone(),
             config.storage.max_write_batch,
         );
-        let store = tokio::task::spawn_blocking(move || Store::open_with(&data_dir, max_batch))
-            .await
-            .map_err(|e| StoreError::Internal(e.to_string()))??;
+        let clock = Clock::system();
+        let store =
+            tokio::task::spawn_blocking(move || Store::open_with(&data_dir, max_batch, clock))
+                .await
+                .map_err(|e| StoreError::Internal(e.to_string()))??;
         tracing::info!(path = %store.path().display(), "store open");
         bootstrap(&store, &config).await?;
 
@@ -151,7 +153,6 @@ impl Daemon {
                 timeout: config.server.body_timeout,
             },
             scheme,
-            deliveries: dispatcher.wake(),
             metrics: metrics.clone(),
         });
         let limits = ConnectionLimits {
@@ -369,9 +370,7 @@ async fn bootstrap(store: &Store, config: &Config) -> Result<(), StartError> {
         }
     };
     let preview = credentials::preview(&key);
-    let created = store
-        .bootstrap(config.credits.default_quota, key, now_ms())
-        .await?;
+    let created = store.bootstrap(config.credits.default_quota, key).await?;
     match (created, file) {
         (None, file) => {
             if let Some(path) = file {

@@ -1,51 +1,124 @@
-//! Public identifiers: `ctr_…`, `chk_…`, `wh_…`, `key_…`, `dlv_…`.
+//! Identifiers: one type per kind of record, so a check id can never be passed where a
+//! contract id is expected.
 //!
-//! An id is a `u128`: the top 32 bits are the creation time in unix seconds, the low 96
-//! bits are random. So ids are unguessable (the spec asks for ≥ 96 random bits), sort by
-//! creation time, and — because redb tables are keyed by the raw `u128` — new rows land at
-//! the right edge of the B-tree instead of on random pages (much cheaper batched inserts).
+//! Public ids (`ctr_…`, `chk_…`, `wh_…`, `key_…`, `dlv_…`) wrap a `u128`: the top 32 bits
+//! are the creation time in unix seconds, the low 96 bits are random. So ids are
+//! unguessable (the spec asks for ≥ 96 random bits), sort by creation time, and — because
+//! redb tables are keyed by the raw `u128` — new rows land at the right edge of the B-tree
+//! instead of on random pages (much cheaper batched inserts).
 //!
 //! The text form is the type prefix plus 26 characters of Crockford base32 (lowercase),
-//! which keeps the numeric order when compared as strings.
+//! which keeps the numeric order when compared as strings. `Display` writes it and
+//! `FromStr` reads it (anything malformed is an [`InvalidId`]).
+//!
+//! [`AccountId`] is internal (accounts never appear in the API): a number from 1.
+
+use std::fmt;
+use std::str::FromStr;
 
 use ring::rand::{SecureRandom, SystemRandom};
+
+use crate::clock::UnixMs;
 
 const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 const ENCODED_LEN: usize = 26;
 
-/// The kind of record an id names; it decides the text prefix.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IdKind {
-    /// A contract, `ctr_`.
-    Contract,
-    /// A stored check result, `chk_`.
-    Check,
-    /// A webhook subscription, `wh_`.
-    Webhook,
-    /// An API key record (not the secret key itself), `key_`.
-    Key,
-    /// One webhook delivery (all of its attempts), `dlv_`.
-    Delivery,
+/// A text that is not an id of the expected kind (wrong prefix, length or alphabet).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("not a valid id")]
+pub struct InvalidId;
+
+macro_rules! public_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(u128);
+
+        impl $name {
+            /// The text prefix, including the underscore.
+            pub const PREFIX: &'static str = $prefix;
+
+            /// A new time-ordered, unguessable id for a record created at `now`.
+            pub fn generate(now: UnixMs) -> Self {
+                $name(random_id(now))
+            }
+
+            /// The id with this raw value (as the store keeps it).
+            pub const fn from_raw(raw: u128) -> Self {
+                $name(raw)
+            }
+
+            /// The raw value the store keys tables by.
+            pub const fn raw(self) -> u128 {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str($prefix)?;
+                f.write_str(&encode(self.0, ENCODED_LEN))
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidId;
+
+            fn from_str(text: &str) -> Result<Self, InvalidId> {
+                let body = text.strip_prefix($prefix).ok_or(InvalidId)?;
+                decode(body, ENCODED_LEN).map($name).ok_or(InvalidId)
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+    };
 }
 
-impl IdKind {
-    /// The text prefix, including the underscore.
-    pub fn prefix(self) -> &'static str {
-        match self {
-            IdKind::Contract => "ctr_",
-            IdKind::Check => "chk_",
-            IdKind::Webhook => "wh_",
-            IdKind::Key => "key_",
-            IdKind::Delivery => "dlv_",
-        }
+public_id!(
+    /// A contract, `ctr_…`.
+    ContractId,
+    "ctr_"
+);
+public_id!(
+    /// A stored check result, `chk_…`.
+    CheckId,
+    "chk_"
+);
+public_id!(
+    /// A webhook subscription, `wh_…`.
+    WebhookId,
+    "wh_"
+);
+public_id!(
+    /// An API key record (not the secret key itself), `key_…`.
+    KeyId,
+    "key_"
+);
+public_id!(
+    /// One webhook delivery (all of its attempts), `dlv_…`.
+    DeliveryId,
+    "dlv_"
+);
+
+/// An account: numbered from 1 in creation order; never shown in the API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AccountId(pub u64);
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "account {}", self.0)
     }
 }
 
-/// Makes a new time-ordered id for a record created at `now_ms` (unix milliseconds).
-pub fn new_id(now_ms: i64) -> u128 {
+/// 32 bits of unix seconds, then 96 random bits.
+fn random_id(now: UnixMs) -> u128 {
     let mut random = [0u8; 16];
     fill_random(&mut random);
-    let secs = (now_ms.max(0) / 1000) as u128 & 0xffff_ffff;
+    let secs = (now.unix_seconds().max(0) as u128) & 0xffff_ffff;
     (secs << 96) | (u128::from_be_bytes(random) & ((1u128 << 96) - 1))
 }
 
@@ -56,18 +129,6 @@ pub fn fill_random(buf: &mut [u8]) {
     SystemRandom::new()
         .fill(buf)
         .expect("the OS random number generator failed"); // ok: no recovery is possible
-}
-
-/// Formats an id with its prefix, e.g. `chk_01jq8…`.
-pub fn format_id(kind: IdKind, id: u128) -> String {
-    format!("{}{}", kind.prefix(), encode(id, ENCODED_LEN))
-}
-
-/// Parses an id of the given kind; `None` for anything malformed (wrong prefix, length,
-/// alphabet or an overflowing first character). Callers answer `404` for `None`, exactly
-/// as for a well-formed id that does not exist.
-pub fn parse_id(kind: IdKind, text: &str) -> Option<u128> {
-    decode(text.strip_prefix(kind.prefix())?, ENCODED_LEN)
 }
 
 /// Characters of a list cursor (a `u64` in the same base32).
@@ -107,22 +168,31 @@ mod tests {
 
     #[test]
     fn ids_sort_by_creation_time() {
-        let a = format_id(IdKind::Check, new_id(1_700_000_000_000));
-        let b = format_id(IdKind::Check, new_id(1_700_000_001_000));
+        let a = CheckId::generate(UnixMs(1_700_000_000_000)).to_string();
+        let b = CheckId::generate(UnixMs(1_700_000_001_000)).to_string();
         assert!(a < b);
         assert_eq!(a.len(), 4 + ENCODED_LEN);
     }
 
     #[test]
     fn malformed_ids_are_rejected() {
-        let good = format_id(IdKind::Contract, new_id(0));
-        assert!(parse_id(IdKind::Contract, &good).is_some());
-        assert_eq!(parse_id(IdKind::Check, &good), None, "wrong prefix");
-        assert_eq!(parse_id(IdKind::Contract, "ctr_"), None);
-        assert_eq!(parse_id(IdKind::Contract, &good.to_uppercase()), None);
-        assert_eq!(parse_id(IdKind::Contract, &format!("{good}0")), None);
+        let good = ContractId::generate(UnixMs(0)).to_string();
+        assert!(good.parse::<ContractId>().is_ok());
+        assert_eq!(good.parse::<CheckId>(), Err(InvalidId), "wrong prefix");
+        assert_eq!("ctr_".parse::<ContractId>(), Err(InvalidId));
+        assert_eq!(good.to_uppercase().parse::<ContractId>(), Err(InvalidId));
+        assert_eq!(format!("{good}0").parse::<ContractId>(), Err(InvalidId));
         let overflow = format!("ctr_8{}", &good[5..]);
-        assert_eq!(parse_id(IdKind::Contract, &overflow), None);
+        assert_eq!(overflow.parse::<ContractId>(), Err(InvalidId));
+    }
+
+    #[test]
+    fn serialises_as_its_text() {
+        let id = WebhookId::from_raw(42);
+        assert_eq!(
+            serde_json::to_value(id).expect("json"),
+            serde_json::json!(id.to_string())
+        );
     }
 
     #[test]
@@ -137,14 +207,14 @@ mod tests {
 
     proptest! {
         #[test]
-        fn format_then_parse_round_trips(id in any::<u128>()) {
-            let text = format_id(IdKind::Webhook, id);
-            prop_assert_eq!(parse_id(IdKind::Webhook, &text), Some(id));
+        fn format_then_parse_round_trips(raw in any::<u128>()) {
+            let text = WebhookId::from_raw(raw).to_string();
+            prop_assert_eq!(text.parse::<WebhookId>(), Ok(WebhookId::from_raw(raw)));
         }
 
         #[test]
         fn text_order_matches_numeric_order(a in any::<u128>(), b in any::<u128>()) {
-            let (ta, tb) = (format_id(IdKind::Key, a), format_id(IdKind::Key, b));
+            let (ta, tb) = (KeyId::from_raw(a).to_string(), KeyId::from_raw(b).to_string());
             prop_assert_eq!(a.cmp(&b), ta.cmp(&tb));
         }
     }

@@ -4,19 +4,24 @@
 //! # Layout
 //!
 //! - [`drift`]: the drift engine — diff, severity, verdict, inference. Pure: no I/O.
-//! - [`model`]: the records DriftGuard keeps (accounts, keys, contracts, checks, webhooks).
-//! - [`store`]: the redb file. Owns every table and every transaction; writes are batched
-//!   by one group-commit thread.
+//! - [`model`]: the records DriftGuard keeps (accounts, keys, contracts, checks, webhooks),
+//!   in the product's words, with typed [`ids`] and [`clock`] times.
+//! - [`store`]: the redb file. Owns every table, every transaction and the stored shapes;
+//!   writes are batched by one group-commit thread.
+//! - [`wire`]: the JSON views of the records, shared by the API and the webhook payloads.
 //! - [`http`]: the API — server and TLS, routing, authentication and rate limits,
-//!   handlers, JSON views, and the one mapping of errors to the spec's error shape.
+//!   handlers, and the one mapping of errors to the spec's error shape.
 //! - [`webhooks`]: delivery — the scheduler over the store's persisted queue, the HTTPS
 //!   client and the signatures.
 //! - [`daemon`]: wires everything together; start, reload (SIGHUP) and graceful stop.
 //! - [`admin`], [`operator`]: the local admin socket and the `accounts …` commands.
 //! - [`metrics`], [`systemd`]: Prometheus metrics and readiness notification.
 //! - [`config`]: `driftguard.toml` and environment overrides, validated at start.
-//! - [`credentials`], [`ids`], [`clock`], [`sync`]: API keys and secrets, record ids,
-//!   time, lock and stop-flag helpers.
+//! - [`credentials`], [`ids`], [`clock`], [`sync`]: API keys and secrets, typed record
+//!   ids, time as a dependency, lock and stop-flag helpers.
+//!
+//! Dependencies point one way: `http` and `webhooks` use `store`, `wire`, `drift`;
+//! `store` uses `drift` and `model`; nothing below `http` knows it exists.
 //!
 //! `ARCHITECTURE.md` at the repository root tells the life of a request and the
 //! invariants.
@@ -39,3 +44,4 @@ pub mod store;
 pub mod sync;
 pub mod systemd;
 pub mod webhooks;
+pub mod wire;

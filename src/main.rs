@@ -293,7 +293,7 @@ fn restore(config: &Config, from: &Path) -> Result<(), String> {
 
 fn check_store(config: &Config) -> Result<(), String> {
     let path = config.storage.data_dir.join(DB_FILE);
-    let report = maintenance::check(&path).map_err(|e| e.to_string())?;
+    let report = maintenance::verify(&path).map_err(|e| e.to_string())?;
     println!(
         "{}: ok (format version {}, {} records)",
         path.display(),

@@ -4,6 +4,7 @@
 use std::convert::Infallible;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -19,7 +20,6 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::clock::now_ms;
 use crate::store::Store;
 use crate::sync::stopped;
 
@@ -152,8 +152,8 @@ impl Metrics {
     pub async fn render(&self, store: &Store) -> String {
         if let Ok((next_due, depth)) = store.queue_state().await {
             self.queue_depth.set(depth as i64);
-            let overdue_ms = next_due.map_or(0, |at| (now_ms() - at).max(0));
-            self.queue_overdue.set(overdue_ms as f64 / 1000.0);
+            let overdue = next_due.map_or(Duration::ZERO, |at| store.clock().steady().since(at));
+            self.queue_overdue.set(overdue.as_secs_f64());
         }
         if let Ok(meta) = std::fs::metadata(store.path()) {
             self.store_bytes.set(meta.len() as i64);

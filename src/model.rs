@@ -1,16 +1,14 @@
-//! The records DriftGuard keeps, in the product's words. The store persists them (through
-//! its codec) and the HTTP layer renders them; neither adds fields of its own.
+//! The records DriftGuard keeps, in the product's words. The store persists them (in
+//! stored shapes of its own, `store::records`) and `wire` renders them as JSON; these
+//! types are neither, so either can change without the other.
 
-use serde::{Deserialize, Serialize};
-
+use crate::clock::UnixMs;
 use crate::credentials::{Environment, KeyHash};
 use crate::drift::{Column, Diff, Verdict};
-
-/// Accounts are numbered from 1 in creation order; they never appear in the API.
-pub type AccountId = u64;
+pub use crate::ids::{AccountId, CheckId, ContractId, DeliveryId, KeyId, WebhookId};
 
 /// A team: it owns keys, contracts, checks and webhooks, and holds the credit balance.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Account {
     /// Internal number.
     pub id: AccountId,
@@ -22,15 +20,15 @@ pub struct Account {
     pub credits_used: u64,
     /// Every stored check, live or test.
     pub total_checks: u64,
-    /// Unix milliseconds.
-    pub created_at: i64,
+    /// When it was created.
+    pub created_at: UnixMs,
 }
 
 /// An API key, without the key itself (only its hash is kept).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiKey {
     /// `key_…` id.
-    pub id: u128,
+    pub id: KeyId,
     /// The owner.
     pub account: AccountId,
     /// SHA-256 of the full key.
@@ -41,36 +39,36 @@ pub struct ApiKey {
     pub environment: Environment,
     /// Revoked keys answer 401.
     pub active: bool,
-    /// Unix milliseconds.
-    pub created_at: i64,
-    /// Unix milliseconds; updated lazily (see `http::auth`).
-    pub last_used_at: Option<i64>,
+    /// When it was created.
+    pub created_at: UnixMs,
+    /// Updated lazily (see `http::auth`).
+    pub last_used_at: Option<UnixMs>,
 }
 
 /// The columns a dataset must have.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Contract {
     /// `ctr_…` id.
-    pub id: u128,
+    pub id: ContractId,
     /// Unique within the account.
     pub name: String,
     /// Always 1 today (contracts are immutable).
     pub version: u32,
     /// The expected schema.
     pub columns: Vec<Column>,
-    /// Unix milliseconds.
-    pub created_at: i64,
-    /// Unix milliseconds.
-    pub updated_at: i64,
+    /// When it was created.
+    pub created_at: UnixMs,
+    /// When it last changed.
+    pub updated_at: UnixMs,
 }
 
 /// A stored check result.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Check {
     /// `chk_…` id.
-    pub id: u128,
+    pub id: CheckId,
     /// The contract checked against.
-    pub contract_id: u128,
+    pub contract_id: ContractId,
     /// Derived from `severity`.
     pub verdict: Verdict,
     /// 0–100.
@@ -79,32 +77,31 @@ pub struct Check {
     pub diff: Diff,
     /// 1 for a live key, 0 for a test key.
     pub credits_used: u8,
-    /// Unix milliseconds.
-    pub created_at: i64,
+    /// When it was created.
+    pub created_at: UnixMs,
 }
 
 /// A subscription that receives check results.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Webhook {
     /// `wh_…` id.
-    pub id: u128,
+    pub id: WebhookId,
     /// Absolute `https://` URL.
     pub url: String,
     /// Verdicts that fire it, without duplicates, in the order given.
     pub events: Vec<Verdict>,
     /// `None`: every contract of the account.
-    pub contract_id: Option<u128>,
+    pub contract_id: Option<ContractId>,
     /// Paused webhooks get no new deliveries.
     pub active: bool,
     /// `whsec_…`; signs every delivery. Returned once, at creation.
     pub secret: String,
-    /// Unix milliseconds.
-    pub created_at: i64,
+    /// When it was created.
+    pub created_at: UnixMs,
 }
 
 /// Where a delivery stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeliveryStatus {
     /// Waiting for its next attempt (or for its paused webhook to resume).
     Pending,
@@ -114,8 +111,19 @@ pub enum DeliveryStatus {
     Abandoned,
 }
 
+impl DeliveryStatus {
+    /// The name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Abandoned => "abandoned",
+        }
+    }
+}
+
 /// What one attempt ended with.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AttemptOutcome {
     /// The receiver answered with this HTTP status.
     Status(u16),
@@ -124,12 +132,12 @@ pub enum AttemptOutcome {
 }
 
 /// One attempt to deliver.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Attempt {
     /// 1 for the first attempt; sent as `X-DriftGuard-Attempt`.
     pub number: u32,
-    /// Unix milliseconds when the request started.
-    pub at: i64,
+    /// When the request started.
+    pub at: UnixMs,
     /// How long until the answer (or the failure).
     pub duration_ms: u64,
     /// Status or error.
@@ -137,29 +145,29 @@ pub struct Attempt {
 }
 
 /// One check result on its way to one webhook, with every attempt made so far.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Delivery {
     /// `dlv_…` id: the same on every attempt, so receivers can drop duplicates.
-    pub id: u128,
+    pub id: DeliveryId,
     /// Its place in the store (creation order); with `webhook_id`, its key.
     pub seq: u64,
     /// Owner of the webhook and the check.
     pub account: AccountId,
     /// The subscription.
-    pub webhook_id: u128,
+    pub webhook_id: WebhookId,
     /// The check whose result is the payload.
-    pub check_id: u128,
+    pub check_id: CheckId,
     /// Pending, delivered or abandoned.
     pub status: DeliveryStatus,
     /// Attempts that count towards abandonment (a `410` does not).
     pub failures: u32,
-    /// When the next attempt is due (unix ms); `None` while its webhook is paused and once
-    /// finished. Mirrors the delivery's key in the `due` table.
-    pub next_attempt_at: Option<i64>,
+    /// When the next attempt is due (on the queue's steady clock); `None` while its
+    /// webhook is paused and once finished. Mirrors the delivery's key in the `due` table.
+    pub next_attempt_at: Option<UnixMs>,
     /// Every attempt, oldest first.
     pub attempts: Vec<Attempt>,
-    /// Unix milliseconds.
-    pub created_at: i64,
-    /// When it was delivered or abandoned (unix ms); retention counts from here.
-    pub finished_at: Option<i64>,
+    /// When it was created.
+    pub created_at: UnixMs,
+    /// When it was delivered or abandoned; retention counts from here.
+    pub finished_at: Option<UnixMs>,
 }

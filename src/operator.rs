@@ -3,7 +3,6 @@
 
 use std::fmt::Write as _;
 
-use crate::clock::{now_ms, rfc3339};
 use crate::config::Config;
 use crate::credentials::{self, Environment};
 use crate::store::{Store, StoreError};
@@ -48,7 +47,7 @@ pub async fn create_account(
     }
     let key = credentials::generate_key(Environment::Live);
     store
-        .create_account(name.to_owned(), credits, key.clone(), now_ms())
+        .create_account(name.to_owned(), credits, key.clone())
         .await?;
     Ok(key)
 }
@@ -67,7 +66,7 @@ pub async fn list_accounts(store: &Store) -> Result<String, OperatorError> {
             a.credits_remaining,
             a.credits_used,
             a.total_checks,
-            rfc3339(a.created_at)
+            a.created_at.rfc3339()
         );
     }
     Ok(out)
@@ -93,7 +92,7 @@ pub async fn add_key(
 ) -> Result<String, OperatorError> {
     let key = credentials::generate_key(environment);
     store
-        .add_key_by_name(name.to_owned(), key.clone(), now_ms())
+        .add_key_by_name(name.to_owned(), key.clone())
         .await
         .map_err(|e| named(name, e))?;
     Ok(key)

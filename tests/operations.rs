@@ -365,14 +365,16 @@ async fn a_backup_under_write_load_restores_everything_acknowledged_before_it() 
 
     let store = driftguard::store::Store::open(&restored).expect("open restored store");
     for id in &before {
-        let check_id =
-            driftguard::ids::parse_id(driftguard::ids::IdKind::Check, id).expect("check id");
+        let check_id: driftguard::ids::CheckId = id.parse().expect("check id");
         store
-            .check(1, check_id)
+            .check(driftguard::ids::AccountId(1), check_id)
             .await
             .expect("a check acknowledged before the backup");
     }
-    let usage = store.account(1).await.expect("default account");
+    let usage = store
+        .account(driftguard::ids::AccountId(1))
+        .await
+        .expect("default account");
     assert!(usage.total_checks >= before.len() as u64);
     tokio::task::spawn_blocking(move || store.close())
         .await

@@ -14,8 +14,10 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use hyper::HeaderMap;
 
 use super::error::ApiError;
+use crate::clock::UnixMs;
 use crate::credentials::{self, Environment, KeyHash};
-use crate::model::{AccountId, ApiKey};
+use crate::ids::{AccountId, KeyId};
+use crate::model::ApiKey;
 use crate::store::{KeyUse, Store};
 use crate::sync::{lock, read, write};
 
@@ -25,7 +27,7 @@ pub struct Caller {
     /// Owner of everything the request may touch.
     pub account: AccountId,
     /// The key used.
-    pub key_id: u128,
+    pub key_id: KeyId,
     /// Live keys spend credits.
     pub environment: Environment,
 }
@@ -36,11 +38,11 @@ pub struct Auth {
     /// Active keys by hash. A std lock: it is never held across an await.
     active_keys: RwLock<HashMap<KeyHash, Caller>>,
     /// Per key: `limits.requests_per_minute`. Replaced whole on reload.
-    requests: RwLock<Arc<DefaultKeyedRateLimiter<u128>>>,
+    requests: RwLock<Arc<DefaultKeyedRateLimiter<KeyId>>>,
     /// Per account: `limits.key_creations_per_hour`. Replaced whole on reload.
     key_creations: RwLock<Arc<DefaultKeyedRateLimiter<AccountId>>>,
     /// Latest use of each key since the last flush.
-    pending_uses: Mutex<HashMap<(AccountId, u128), i64>>,
+    pending_uses: Mutex<HashMap<(AccountId, KeyId), UnixMs>>,
 }
 
 impl Auth {
@@ -64,7 +66,7 @@ impl Auth {
     }
 
     /// Authenticates `X-API-Key`. The key's shape is checked before any lookup.
-    pub async fn authenticate(&self, headers: &HeaderMap, now: i64) -> Result<Caller, ApiError> {
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
         let Some(header) = headers.get("x-api-key") else {
             return Err(ApiError::Unauthorized(
                 if headers.contains_key(hyper::header::AUTHORIZATION) {
@@ -98,6 +100,7 @@ impl Auth {
                 caller
             }
         };
+        let now = self.store.clock().now();
         lock(&self.pending_uses).insert((caller.account, caller.key_id), now);
         Ok(caller)
     }
@@ -136,7 +139,7 @@ impl Auth {
     }
 
     /// The freshest `last_used_at` of a key: an unflushed use wins over the stored one.
-    pub fn last_used_at(&self, key: &ApiKey) -> Option<i64> {
+    pub fn last_used_at(&self, key: &ApiKey) -> Option<UnixMs> {
         let pending = lock(&self.pending_uses)
             .get(&(key.account, key.id))
             .copied();

@@ -1,6 +1,6 @@
 //! The HTTP(S) API: transport in [`server`] and [`tls`], then [`router`] → `handlers` →
-//! [`views`], with [`auth`] in front and [`error`] mapping every failure to the spec's
-//! JSON error shape.
+//! views from [`crate::wire`], with [`auth`] in front and [`error`] mapping every failure
+//! to the spec's JSON error shape.
 
 pub mod auth;
 pub mod error;
@@ -10,7 +10,6 @@ pub mod response;
 pub mod router;
 pub mod server;
 pub mod tls;
-pub mod views;
 
 use crate::store::Store;
 
@@ -24,8 +23,6 @@ pub struct AppState {
     pub body_limits: request::BodyLimits,
     /// `http` or `https`, for absolute URLs.
     pub scheme: &'static str,
-    /// Wakes the webhook dispatcher after a commit that queued deliveries.
-    pub deliveries: crate::webhooks::Wake,
     /// Request and check counters.
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }

@@ -10,7 +10,6 @@ use super::handlers::{checks, contracts, keys, status, webhooks};
 use super::request::ApiRequest;
 use super::response::Response;
 use super::AppState;
-use crate::clock::now_ms;
 
 /// The API's endpoints; `&str` parts are path ids, not yet parsed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -136,7 +135,7 @@ async fn dispatch(
     if route == Route::Health {
         return Ok(status::health(state).await);
     }
-    let caller = state.auth.authenticate(&parts.headers, now_ms()).await?;
+    let caller = state.auth.authenticate(&parts.headers).await?;
     state.auth.check_rate(&caller)?;
 
     let req = ApiRequest::new(caller, parts, body, state.body_limits, state.scheme);

@@ -1,4 +1,4 @@
-//! Whole-store operations: consistent snapshots (backup), restore, integrity checks and
+//! Whole-store operations: consistent snapshots (backup), restore, verification and
 //! compaction. Snapshots copy every table inside one read transaction, so they hold
 //! exactly what was committed when the backup began, while the daemon keeps writing.
 
@@ -9,57 +9,34 @@ use redb::{
     WriteTransaction,
 };
 
-use super::codec::{decode, FORMAT_VERSION};
-use super::tables::*;
+use super::codec::FORMAT_VERSION;
+use super::records::Record;
+use super::tables::{self, Records, TableVisitor};
 use super::{StoreError, DB_FILE};
-use crate::model::{Account, ApiKey, Check, Contract, Delivery, Webhook};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
-/// Applies `$visit!(TABLE)` to every table of the store: the one list of them.
-macro_rules! for_each_table {
-    ($visit:ident) => {
-        $visit!(META);
-        $visit!(IDS);
-        $visit!(ACCOUNTS);
-        $visit!(ACCOUNT_NAMES);
-        $visit!(KEYS);
-        $visit!(KEY_HASHES);
-        $visit!(CONTRACTS);
-        $visit!(CONTRACT_NAMES);
-        $visit!(CHECKS);
-        $visit!(WEBHOOKS);
-        $visit!(DELIVERIES);
-        $visit!(DUE);
-        $visit!(FINISHED);
-    };
+/// Copies every row of every table into another database's write transaction.
+struct Copy<'a> {
+    from: &'a ReadTransaction,
+    to: &'a WriteTransaction,
+    rows: u64,
 }
 
-/// Creates every table (on open).
-pub fn create_tables(txn: &WriteTransaction) -> Result<()> {
-    macro_rules! create {
-        ($table:ident) => {
-            txn.open_table($table)?;
-        };
+impl TableVisitor for Copy<'_> {
+    fn table<K: Key + 'static, V: Value + 'static>(
+        &mut self,
+        table: TableDefinition<K, V>,
+    ) -> Result<()> {
+        let source = self.from.open_table(table)?;
+        let mut target = self.to.open_table(table)?;
+        for row in source.iter()? {
+            let (key, value) = row?;
+            target.insert(key.value(), value.value())?;
+            self.rows += 1;
+        }
+        Ok(())
     }
-    for_each_table!(create);
-    Ok(())
-}
-
-fn copy_table<K: Key + 'static, V: Value + 'static>(
-    from: &ReadTransaction,
-    to: &WriteTransaction,
-    table: TableDefinition<K, V>,
-) -> Result<u64> {
-    let source = from.open_table(table)?;
-    let mut target = to.open_table(table)?;
-    let mut rows = 0;
-    for row in source.iter()? {
-        let (key, value) = row?;
-        target.insert(key.value(), value.value())?;
-        rows += 1;
-    }
-    Ok(rows)
 }
 
 /// Writes a consistent copy of the store (as of `from`) to a new database at `path`.
@@ -67,13 +44,13 @@ fn copy_table<K: Key + 'static, V: Value + 'static>(
 pub fn snapshot(from: &ReadTransaction, path: &Path) -> Result<u64> {
     let target = Database::create(path)?;
     let txn = target.begin_write()?;
-    let mut rows = 0;
-    macro_rules! copy {
-        ($table:ident) => {
-            rows += copy_table(from, &txn, $table)?;
-        };
-    }
-    for_each_table!(copy);
+    let mut copy = Copy {
+        from,
+        to: &txn,
+        rows: 0,
+    };
+    tables::visit_all(&mut copy)?;
+    let rows = copy.rows;
     txn.commit()?;
     drop(target);
     // A snapshot holds key hashes and webhook secrets: owner-only, like the store.
@@ -82,30 +59,41 @@ pub fn snapshot(from: &ReadTransaction, path: &Path) -> Result<u64> {
     Ok(rows)
 }
 
-/// What [`check`] found.
+/// What [`verify`] found.
 #[derive(Clone, Debug, Default)]
-pub struct CheckReport {
+pub struct VerifyReport {
     /// Records decoded without error.
     pub records: u64,
     /// The stored format version.
     pub format_version: u64,
 }
 
-fn decode_all<K: Key + 'static, T: serde::de::DeserializeOwned>(
-    txn: &ReadTransaction,
-    table: TableDefinition<K, &'static [u8]>,
-) -> Result<u64> {
-    let mut count = 0;
-    for row in txn.open_table(table)?.iter()? {
-        decode::<T>(row?.1.value())?;
-        count += 1;
-    }
-    Ok(count)
+/// Decodes every record of every table of records.
+struct DecodeAll<'a> {
+    txn: &'a ReadTransaction,
+    records: u64,
 }
 
-/// Checks a store that no process has open: redb's own integrity check (checksums and
+impl TableVisitor for DecodeAll<'_> {
+    fn table<K: Key + 'static, V: Value + 'static>(
+        &mut self,
+        _table: TableDefinition<K, V>,
+    ) -> Result<()> {
+        Ok(()) // plain keys and values: redb's integrity check covers them
+    }
+
+    fn records<K: Key + 'static, T: Record>(&mut self, table: Records<K, T>) -> Result<()> {
+        for row in table.read(self.txn)?.all()? {
+            row?;
+            self.records += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Verifies a store that no process has open: redb's own integrity check (checksums and
 /// tree structure), the format version, and that every record decodes.
-pub fn check(path: &Path) -> Result<CheckReport> {
+pub fn verify(path: &Path) -> Result<VerifyReport> {
     let mut db = open_exclusive(path)?;
     if !db.check_integrity()? {
         return Err(StoreError::Internal(format!(
@@ -114,21 +102,20 @@ pub fn check(path: &Path) -> Result<CheckReport> {
         )));
     }
     let txn = db.begin_read()?;
-    let format_version = super::ops::format_version(&txn)?;
+    let format_version = tables::format_version(&txn)?;
     if format_version > FORMAT_VERSION {
         return Err(StoreError::NewerFormat {
             found: format_version,
             supported: FORMAT_VERSION,
         });
     }
-    let records = decode_all::<u64, Account>(&txn, ACCOUNTS)?
-        + decode_all::<(u64, u64), ApiKey>(&txn, KEYS)?
-        + decode_all::<(u64, u64), Contract>(&txn, CONTRACTS)?
-        + decode_all::<(u64, u64), Check>(&txn, CHECKS)?
-        + decode_all::<(u64, u64), Webhook>(&txn, WEBHOOKS)?
-        + decode_all::<(u128, u64), Delivery>(&txn, DELIVERIES)?;
-    Ok(CheckReport {
-        records,
+    let mut decode = DecodeAll {
+        txn: &txn,
+        records: 0,
+    };
+    tables::visit_all(&mut decode)?;
+    Ok(VerifyReport {
+        records: decode.records,
         format_version,
     })
 }
@@ -151,7 +138,7 @@ pub fn restore(backup: &Path, data_dir: &Path) -> Result<Option<PathBuf>> {
     if live.exists() {
         drop(open_exclusive(&live)?);
     }
-    check(backup)?;
+    verify(backup)?;
     std::fs::create_dir_all(data_dir).map_err(|e| io(data_dir, e))?;
     let staged = data_dir.join(format!("{DB_FILE}.restoring"));
     std::fs::copy(backup, &staged).map_err(|e| io(&staged, e))?;

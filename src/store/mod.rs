@@ -1,20 +1,27 @@
 //! The store: one redb file under `data_dir`, and the only module that names a table or
 //! opens a transaction.
 //!
-//! - [`tables`]: the table definitions and typed get/put/page helpers.
+//! - [`records`]: the stored shapes, and their conversions to and from the domain types.
+//! - [`codec`]: bincode behind a stored format version (and its migrations).
+//! - [`tables`]: every table, listed once, with typed access to tables of records.
 //! - [`ops`]: every transaction body, as plain synchronous functions…
 //! - [`queue`]: …except those of the webhook delivery queue (the persisted timer wheel).
 //! - [`writer`]: the group-commit thread that runs every write.
-//! - [`codec`]: bincode behind a stored format version.
-//! - [`maintenance`]: snapshots (backup), restore, integrity check, compaction.
+//! - [`maintenance`]: snapshots (backup), restore, verification, compaction.
+//!
+//! Dependencies point down this list and never back: `records` ← `codec` ← `tables` ←
+//! `ops`/`queue`/`maintenance`.
 //!
 //! [`Store`] is the async face the daemon uses: reads run on tokio's blocking pool, writes
-//! go to the writer thread, so redb never blocks an async worker thread.
+//! go to the writer thread, so redb never blocks an async worker thread. It stamps
+//! records with its [`Clock`], and signals the dispatcher ([`Store::due_signal`]) after
+//! every commit that makes deliveries due.
 
 mod codec;
 pub mod maintenance;
 mod ops;
 mod queue;
+mod records;
 mod tables;
 mod writer;
 
@@ -24,14 +31,18 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
 use redb::{Database, ReadTransaction, ReadableDatabase, WriteTransaction};
+use tokio::sync::Notify;
 
+pub use codec::FORMAT_VERSION;
 pub use ops::{KeyUse, NewWebhook};
-pub use queue::{AfterAttempt, Claim, Claimed};
+pub use queue::{AfterAttempt, DeliveryKey, DueBatch, DueDelivery, DueRequest, InFlight};
 pub use tables::{Order, Page, PageRequest};
 
+use crate::clock::{Clock, UnixMs};
 use crate::credentials::{Environment, KeyHash};
 use crate::drift::{Column, IncomingColumn};
-use crate::model::{Account, AccountId, ApiKey, Attempt, Check, Contract, Delivery, Webhook};
+use crate::ids::{AccountId, CheckId, ContractId, KeyId, WebhookId};
+use crate::model::{Account, ApiKey, Attempt, Check, Contract, Delivery, Webhook};
 use crate::sync::{lock, read, write};
 
 /// The name of the database file inside `data_dir`.
@@ -129,23 +140,33 @@ pub struct Store {
 struct Shared {
     db: Arc<Database>,
     path: PathBuf,
+    /// Stamps records (wall clock) and schedules deliveries (steady clock).
+    clock: Clock,
+    /// Notified after every commit that made deliveries due; the dispatcher waits on it.
+    due_signal: Arc<Notify>,
     /// `None` once closed. A std mutex: it is held only to clone or take the sender.
     writer: Mutex<Option<std::sync::mpsc::Sender<writer::Job>>>,
     writer_thread: Mutex<Option<JoinHandle<()>>>,
     /// Contracts by `(account, id)`; see [`Store::cached_contract`].
-    contracts: RwLock<HashMap<(AccountId, u128), Arc<Contract>>>,
+    contracts: RwLock<HashMap<(AccountId, ContractId), Arc<Contract>>>,
 }
 
 impl Store {
-    /// Opens (creating if needed) the store in `data_dir`, checks its format version and
-    /// starts the writer thread. Fails with [`StoreError::InUse`] if another process has it.
+    /// Opens (creating if needed) the store in `data_dir` with the system clock and the
+    /// default write batch — what operator commands use. See [`Store::open_with`].
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
-        Store::open_with(data_dir, writer::DEFAULT_MAX_BATCH)
+        Store::open_with(data_dir, writer::DEFAULT_MAX_BATCH, Clock::system())
     }
 
-    /// [`Store::open`], committing at most `max_write_batch` writes together (1 turns group
-    /// commit off: one fsync per write — for comparison in benchmarks).
-    pub fn open_with(data_dir: &Path, max_write_batch: usize) -> Result<Store, StoreError> {
+    /// Opens (creating if needed) the store in `data_dir`, checks (or migrates) its format
+    /// version and starts the writer thread, committing at most `max_write_batch` writes
+    /// together (1 turns group commit off: one fsync per write — for comparison in
+    /// benchmarks). Fails with [`StoreError::InUse`] if another process has it.
+    pub fn open_with(
+        data_dir: &Path,
+        max_write_batch: usize,
+        clock: Clock,
+    ) -> Result<Store, StoreError> {
         create_private_dir(data_dir)?;
         let path = data_dir.join(DB_FILE);
         let db = Database::builder()
@@ -156,7 +177,7 @@ impl Store {
                 other => other.into(),
             })?;
         let txn = db.begin_write()?;
-        ops::initialise(&txn)?;
+        tables::initialise(&txn)?;
         txn.commit()?;
 
         let db = Arc::new(db);
@@ -166,6 +187,8 @@ impl Store {
             shared: Arc::new(Shared {
                 db,
                 path,
+                clock,
+                due_signal: Arc::new(Notify::new()),
                 writer: Mutex::new(Some(sender)),
                 writer_thread: Mutex::new(Some(thread)),
                 contracts: RwLock::new(HashMap::new()),
@@ -176,6 +199,20 @@ impl Store {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.shared.path
+    }
+
+    /// The clock records are stamped with.
+    pub fn clock(&self) -> Clock {
+        self.shared.clock
+    }
+
+    /// Notified after every commit that made deliveries due (new, retried or resumed).
+    pub fn due_signal(&self) -> Arc<Notify> {
+        self.shared.due_signal.clone()
+    }
+
+    fn signal_due(&self) {
+        self.shared.due_signal.notify_one();
     }
 
     /// Stops accepting writes, lets the writer finish what is queued, and waits for it.
@@ -211,14 +248,22 @@ impl Store {
             .ok_or(StoreError::Closed)?
             .send(job)
             .map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        // Unit tests run the dispatcher on tokio's paused time, which jumps ahead whenever
+        // the runtime looks idle; waiting in a blocking task tells tokio it is not.
+        #[cfg(test)]
+        let answer = tokio::task::spawn_blocking(move || answer.blocking_recv())
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        #[cfg(not(test))]
+        let answer = answer.await;
+        answer.map_err(|_| StoreError::Closed)?
     }
 
     // ---- health ----
 
     /// Reads the format version: proves the file can be read.
     pub async fn health(&self) -> Result<(), StoreError> {
-        self.read(ops::format_version).await.map(drop)
+        self.read(tables::format_version).await.map(drop)
     }
 
     // ---- accounts (operators) ----
@@ -234,8 +279,8 @@ impl Store {
         &self,
         credits: u64,
         key: String,
-        now: i64,
     ) -> Result<Option<Account>, StoreError> {
+        let now = self.shared.clock.now();
         self.write(move |txn| ops::bootstrap(txn, credits, &key, now))
             .await
     }
@@ -246,8 +291,8 @@ impl Store {
         name: String,
         credits: u64,
         key: String,
-        now: i64,
     ) -> Result<(Account, ApiKey), StoreError> {
+        let now = self.shared.clock.now();
         self.write(move |txn| ops::create_account(txn, &name, credits, &key, now))
             .await
     }
@@ -264,12 +309,8 @@ impl Store {
     }
 
     /// Adds a key (full text `key`) to the named account.
-    pub async fn add_key_by_name(
-        &self,
-        name: String,
-        key: String,
-        now: i64,
-    ) -> Result<ApiKey, StoreError> {
+    pub async fn add_key_by_name(&self, name: String, key: String) -> Result<ApiKey, StoreError> {
+        let now = self.shared.clock.now();
         self.write(move |txn| {
             let account = ops::account_by_name(txn, &name)?;
             ops::insert_key(txn, account.id, &key, now)
@@ -290,12 +331,8 @@ impl Store {
     }
 
     /// Creates a key (full text `key`) for the account.
-    pub async fn create_key(
-        &self,
-        account: AccountId,
-        key: String,
-        now: i64,
-    ) -> Result<ApiKey, StoreError> {
+    pub async fn create_key(&self, account: AccountId, key: String) -> Result<ApiKey, StoreError> {
+        let now = self.shared.clock.now();
         self.write(move |txn| ops::insert_key(txn, account, &key, now))
             .await
     }
@@ -314,7 +351,7 @@ impl Store {
     pub async fn set_key_active(
         &self,
         account: AccountId,
-        key_id: u128,
+        key_id: KeyId,
         active: bool,
     ) -> Result<ApiKey, StoreError> {
         self.write(move |txn| ops::set_key_active(txn, account, key_id, active))
@@ -322,7 +359,11 @@ impl Store {
     }
 
     /// Deletes a revoked key for good.
-    pub async fn delete_key(&self, account: AccountId, key_id: u128) -> Result<ApiKey, StoreError> {
+    pub async fn delete_key(
+        &self,
+        account: AccountId,
+        key_id: KeyId,
+    ) -> Result<ApiKey, StoreError> {
         self.write(move |txn| ops::delete_key(txn, account, key_id))
             .await
     }
@@ -340,14 +381,18 @@ impl Store {
         account: AccountId,
         name: String,
         columns: Vec<Column>,
-        now: i64,
     ) -> Result<Contract, StoreError> {
+        let now = self.shared.clock.now();
         self.write(move |txn| ops::create_contract(txn, account, name, columns, now))
             .await
     }
 
     /// One contract of the account.
-    pub async fn contract(&self, account: AccountId, id: u128) -> Result<Contract, StoreError> {
+    pub async fn contract(
+        &self,
+        account: AccountId,
+        id: ContractId,
+    ) -> Result<Contract, StoreError> {
         self.read(move |txn| ops::contract(txn, account, id)).await
     }
 
@@ -365,24 +410,29 @@ impl Store {
 
     /// Checks `incoming` against the contract and stores the result together with the
     /// account's counters and the deliveries it triggers, in one transaction. Returns the
-    /// check and how many deliveries were queued.
+    /// check; the dispatcher is signalled if deliveries were queued.
     ///
     /// The scoring runs here, on the caller's task, against the cached contract: only the
     /// bookkeeping goes through the (serial) writer.
     pub async fn run_check(
         &self,
         account: AccountId,
-        contract_id: u128,
+        contract_id: ContractId,
         incoming: Vec<IncomingColumn>,
         environment: Environment,
-        now: i64,
-    ) -> Result<(Check, usize), StoreError> {
+    ) -> Result<Check, StoreError> {
         let contract = self.cached_contract(account, contract_id).await?;
         let assessment = crate::drift::assess(&contract.columns, &incoming);
-        self.write(move |txn| {
-            ops::record_check(txn, account, contract_id, assessment, environment, now)
-        })
-        .await
+        let (now, due) = (self.shared.clock.now(), self.shared.clock.steady());
+        let (check, queued) = self
+            .write(move |txn| {
+                ops::record_check(txn, account, contract_id, assessment, environment, now, due)
+            })
+            .await?;
+        if queued > 0 {
+            self.signal_due();
+        }
+        Ok(check)
     }
 
     /// A contract from the in-memory cache, read once from the store. Contracts are
@@ -390,7 +440,7 @@ impl Store {
     async fn cached_contract(
         &self,
         account: AccountId,
-        id: u128,
+        id: ContractId,
     ) -> Result<Arc<Contract>, StoreError> {
         if let Some(contract) = read(&self.shared.contracts).get(&(account, id)) {
             return Ok(contract.clone());
@@ -405,7 +455,7 @@ impl Store {
     }
 
     /// One stored check of the account.
-    pub async fn check(&self, account: AccountId, id: u128) -> Result<Check, StoreError> {
+    pub async fn check(&self, account: AccountId, id: CheckId) -> Result<Check, StoreError> {
         self.read(move |txn| ops::check(txn, account, id)).await
     }
 
@@ -426,14 +476,14 @@ impl Store {
         &self,
         account: AccountId,
         webhook: NewWebhook,
-        now: i64,
     ) -> Result<Webhook, StoreError> {
+        let now = self.shared.clock.now();
         self.write(move |txn| ops::create_webhook(txn, account, webhook, now))
             .await
     }
 
     /// One webhook of the account.
-    pub async fn webhook(&self, account: AccountId, id: u128) -> Result<Webhook, StoreError> {
+    pub async fn webhook(&self, account: AccountId, id: WebhookId) -> Result<Webhook, StoreError> {
         self.read(move |txn| ops::webhook(txn, account, id)).await
     }
 
@@ -447,23 +497,28 @@ impl Store {
             .await
     }
 
-    /// Pauses or resumes a webhook (and with it its pending deliveries).
+    /// Pauses or resumes a webhook (and with it its pending deliveries, due at once).
     pub async fn set_webhook_active(
         &self,
         account: AccountId,
-        id: u128,
+        id: WebhookId,
         active: bool,
-        now: i64,
     ) -> Result<Webhook, StoreError> {
-        self.write(move |txn| ops::set_webhook_active(txn, account, id, active, now))
-            .await
+        let due = self.shared.clock.steady();
+        let (webhook, resumed) = self
+            .write(move |txn| ops::set_webhook_active(txn, account, id, active, due))
+            .await?;
+        if resumed {
+            self.signal_due();
+        }
+        Ok(webhook)
     }
 
     /// Deletes a webhook.
     pub async fn delete_webhook(
         &self,
         account: AccountId,
-        id: u128,
+        id: WebhookId,
     ) -> Result<Webhook, StoreError> {
         self.write(move |txn| ops::delete_webhook(txn, account, id))
             .await
@@ -475,7 +530,7 @@ impl Store {
     pub async fn list_deliveries(
         &self,
         account: AccountId,
-        webhook_id: u128,
+        webhook_id: WebhookId,
         page: PageRequest,
     ) -> Result<Page<Delivery>, StoreError> {
         self.read(move |txn| {
@@ -485,43 +540,37 @@ impl Store {
         .await
     }
 
-    /// Claims up to `max` due deliveries, leasing them until `lease_until`, at most
-    /// `per_webhook_cap` in flight per webhook (counting `in_flight`).
-    pub async fn claim_due(
-        &self,
-        now: i64,
-        lease_until: i64,
-        max: usize,
-        in_flight: HashMap<u128, usize>,
-        per_webhook_cap: usize,
-    ) -> Result<Claimed, StoreError> {
-        self.write(move |txn| {
-            queue::claim_due(txn, now, lease_until, max, &in_flight, per_webhook_cap)
-        })
-        .await
+    /// The deliveries due now (a read: nothing is written until an attempt ends).
+    pub async fn due(&self, request: DueRequest) -> Result<DueBatch, StoreError> {
+        self.read(move |txn| queue::due(txn, &request)).await
     }
 
-    /// Records an attempt's outcome for the delivery `(webhook_id, seq)`.
+    /// Drops the stale due entries [`Store::due`] reported.
+    pub async fn repair_queue(&self, stale: Vec<(u64, u64, WebhookId)>) -> Result<(), StoreError> {
+        self.write(move |txn| queue::repair(txn, &stale)).await
+    }
+
+    /// Records an attempt's outcome and moves the delivery on. The dispatcher, which
+    /// made the attempt, reschedules itself (it must first stop holding the delivery).
     pub async fn finish_attempt(
         &self,
-        webhook_id: u128,
-        seq: u64,
+        delivery: DeliveryKey,
         attempt: Attempt,
         after: AfterAttempt,
-        now: i64,
     ) -> Result<(), StoreError> {
-        self.write(move |txn| queue::finish_attempt(txn, webhook_id, seq, attempt, after, now))
+        let now = self.shared.clock.now();
+        self.write(move |txn| queue::finish_attempt(txn, delivery, attempt, after, now))
             .await
     }
 
     /// Deletes up to `max` deliveries finished before `before`; returns how many.
-    pub async fn purge_finished(&self, before: i64, max: usize) -> Result<usize, StoreError> {
+    pub async fn purge_finished(&self, before: UnixMs, max: usize) -> Result<usize, StoreError> {
         self.write(move |txn| queue::purge_finished(txn, before, max))
             .await
     }
 
-    /// When the earliest queued delivery is due, and how many are queued.
-    pub async fn queue_state(&self) -> Result<(Option<i64>, u64), StoreError> {
+    /// When the earliest queued delivery is due (steady clock), and how many are queued.
+    pub async fn queue_state(&self) -> Result<(Option<UnixMs>, u64), StoreError> {
         self.read(|txn| Ok((queue::next_due(txn)?, queue::due_count(txn)?)))
             .await
     }

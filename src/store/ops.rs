@@ -6,23 +6,24 @@
 
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
-use super::codec::FORMAT_VERSION;
-use super::tables::{self, *};
+use super::records::Record;
+use super::tables::*;
 use super::StoreError;
+use crate::clock::UnixMs;
 use crate::credentials::{self, Environment, KeyHash};
 use crate::drift::{Assessment, Column, Verdict};
-use crate::ids::new_id;
-use crate::model::{Account, AccountId, ApiKey, Check, Contract, Webhook};
+use crate::ids::{AccountId, CheckId, ContractId, KeyId, WebhookId};
+use crate::model::{Account, ApiKey, Check, Contract, Webhook};
 
-/// A key was used at `at` (unix ms); written in batches by the auth layer.
+/// A key was used at `at`; written in batches by the auth layer.
 #[derive(Clone, Copy, Debug)]
 pub struct KeyUse {
     /// Owner.
     pub account: AccountId,
     /// Key id.
-    pub key_id: u128,
-    /// Unix milliseconds.
-    pub at: i64,
+    pub key_id: KeyId,
+    /// When.
+    pub at: UnixMs,
 }
 
 /// A validated webhook registration.
@@ -33,42 +34,12 @@ pub struct NewWebhook {
     /// Without duplicates.
     pub events: Vec<Verdict>,
     /// Must be one of the account's contracts when given.
-    pub contract_id: Option<u128>,
+    pub contract_id: Option<ContractId>,
     /// `whsec_…`.
     pub secret: String,
 }
 
 type Result<T> = std::result::Result<T, StoreError>;
-
-// ---- set-up ----
-
-/// Creates every table and records (or checks) the format version.
-pub fn initialise(txn: &WriteTransaction) -> Result<()> {
-    super::maintenance::create_tables(txn)?;
-    let mut meta = txn.open_table(META)?;
-    let found = meta.get(FORMAT_VERSION_KEY)?.map(|v| v.value());
-    match found {
-        None => {
-            meta.insert(FORMAT_VERSION_KEY, FORMAT_VERSION)?;
-        }
-        Some(v) if v > FORMAT_VERSION => {
-            return Err(StoreError::NewerFormat {
-                found: v,
-                supported: FORMAT_VERSION,
-            })
-        }
-        // Older formats would be migrated here, inside this same transaction.
-        Some(_) => {}
-    }
-    Ok(())
-}
-
-/// The stored format version.
-pub fn format_version(txn: &ReadTransaction) -> Result<u64> {
-    let meta = txn.open_table(META)?;
-    let version = meta.get(FORMAT_VERSION_KEY)?.map(|v| v.value());
-    version.ok_or_else(|| StoreError::Internal("the store has no format version".into()))
-}
 
 // ---- accounts ----
 
@@ -83,7 +54,7 @@ pub fn bootstrap(
     txn: &WriteTransaction,
     credits: u64,
     key: &str,
-    now: i64,
+    now: UnixMs,
 ) -> Result<Option<Account>> {
     if txn.open_table(META)?.get(BOOTSTRAPPED_KEY)?.is_some() {
         return Ok(None);
@@ -110,7 +81,7 @@ pub fn create_account(
     name: &str,
     credits: u64,
     key: &str,
-    now: i64,
+    now: UnixMs,
 ) -> Result<(Account, ApiKey)> {
     let mut names = txn.open_table(ACCOUNT_NAMES)?;
     if names.get(name)?.is_some() {
@@ -123,7 +94,7 @@ pub fn create_account(
         let mut meta = txn.open_table(META)?;
         let id = meta.get(NEXT_ACCOUNT_KEY)?.map_or(1, |v| v.value());
         meta.insert(NEXT_ACCOUNT_KEY, id + 1)?;
-        id
+        AccountId(id)
     };
     let account = Account {
         id,
@@ -133,42 +104,41 @@ pub fn create_account(
         total_checks: 0,
         created_at: now,
     };
-    names.insert(name, id)?;
+    names.insert(name, id.0)?;
     drop(names);
-    put(&mut txn.open_table(ACCOUNTS)?, id, &account)?;
+    ACCOUNTS.write(txn)?.insert(id.0, &account)?;
     let key = insert_key(txn, id, key, now)?;
     Ok((account, key))
 }
 
 /// Every account, oldest first.
 pub fn list_accounts(txn: &ReadTransaction) -> Result<Vec<Account>> {
-    let table = txn.open_table(ACCOUNTS)?;
-    let mut accounts = Vec::new();
-    for row in table.iter()? {
-        let (_, value) = row?;
-        accounts.push(super::codec::decode(value.value())?);
-    }
-    Ok(accounts)
+    let accounts = ACCOUNTS.read(txn)?;
+    let rows = accounts.all()?;
+    rows.map(|row| row.map(|(_, account)| account)).collect()
 }
 
 /// The account with this name.
 pub fn account_by_name(txn: &WriteTransaction, name: &str) -> Result<Account> {
     let id = txn.open_table(ACCOUNT_NAMES)?.get(name)?.map(|v| v.value());
     let id = id.ok_or(StoreError::NotFound)?;
-    get(&txn.open_table(ACCOUNTS)?, id)?.ok_or(StoreError::NotFound)
+    ACCOUNTS.write(txn)?.get(id)?.ok_or(StoreError::NotFound)
 }
 
 /// Sets the remaining credits of the named account.
 pub fn set_credits(txn: &WriteTransaction, name: &str, credits: u64) -> Result<Account> {
     let mut account = account_by_name(txn, name)?;
     account.credits_remaining = credits;
-    put(&mut txn.open_table(ACCOUNTS)?, account.id, &account)?;
+    ACCOUNTS.write(txn)?.insert(account.id.0, &account)?;
     Ok(account)
 }
 
 /// The account's record.
 pub fn account(txn: &ReadTransaction, account: AccountId) -> Result<Account> {
-    get(&txn.open_table(ACCOUNTS)?, account)?.ok_or(StoreError::NotFound)
+    ACCOUNTS
+        .read(txn)?
+        .get(account.0)?
+        .ok_or(StoreError::NotFound)
 }
 
 // ---- keys ----
@@ -183,9 +153,9 @@ fn check_new_key(txn: &WriteTransaction, key: &str) -> Result<Environment> {
     Ok(environment)
 }
 
-/// Registers a new record's public id and returns its key `(account, seq)`.
-fn new_location(txn: &WriteTransaction, account: AccountId, id: u128) -> Result<(u64, u64)> {
-    let location = (account, next_seq(txn)?);
+/// Registers a new record's public id (raw) and returns its key `(account, seq)`.
+fn new_location(txn: &WriteTransaction, account: AccountId, id: u128) -> Result<Location> {
+    let location = (account.0, next_seq(txn)?);
     txn.open_table(IDS)?.insert(id, location)?;
     Ok(location)
 }
@@ -195,11 +165,11 @@ pub fn insert_key(
     txn: &WriteTransaction,
     account: AccountId,
     key: &str,
-    now: i64,
+    now: UnixMs,
 ) -> Result<ApiKey> {
     let environment = check_new_key(txn, key)?;
     let record = ApiKey {
-        id: new_id(now),
+        id: KeyId::generate(now),
         account,
         hash: credentials::hash_key(key),
         preview: credentials::preview(key),
@@ -208,9 +178,9 @@ pub fn insert_key(
         created_at: now,
         last_used_at: None,
     };
-    let location = new_location(txn, account, record.id)?;
+    let location = new_location(txn, account, record.id.raw())?;
     txn.open_table(KEY_HASHES)?.insert(record.hash, location)?;
-    put(&mut txn.open_table(KEYS)?, location, &record)?;
+    KEYS.write(txn)?.insert(location, &record)?;
     Ok(record)
 }
 
@@ -218,7 +188,7 @@ pub fn insert_key(
 pub fn key_by_hash(txn: &ReadTransaction, hash: &KeyHash) -> Result<Option<ApiKey>> {
     let location = txn.open_table(KEY_HASHES)?.get(hash)?.map(|v| v.value());
     match location {
-        Some(location) => get(&txn.open_table(KEYS)?, location),
+        Some(location) => KEYS.read(txn)?.get(location),
         None => Ok(None),
     }
 }
@@ -227,44 +197,44 @@ pub fn key_by_hash(txn: &ReadTransaction, hash: &KeyHash) -> Result<Option<ApiKe
 pub fn set_key_active(
     txn: &WriteTransaction,
     account: AccountId,
-    key_id: u128,
+    key_id: KeyId,
     active: bool,
 ) -> Result<ApiKey> {
-    let mut keys = txn.open_table(KEYS)?;
-    let (location, mut key): (_, ApiKey) =
-        get_owned(&txn.open_table(IDS)?, &keys, account, key_id)?.ok_or(StoreError::NotFound)?;
+    let mut keys = KEYS.write(txn)?;
+    let (location, mut key) = get_owned(&txn.open_table(IDS)?, &keys, account, key_id.raw())?
+        .ok_or(StoreError::NotFound)?;
     key.active = active;
-    put(&mut keys, location, &key)?;
+    keys.insert(location, &key)?;
     Ok(key)
 }
 
 /// Deletes a revoked key.
-pub fn delete_key(txn: &WriteTransaction, account: AccountId, key_id: u128) -> Result<ApiKey> {
-    let mut keys = txn.open_table(KEYS)?;
+pub fn delete_key(txn: &WriteTransaction, account: AccountId, key_id: KeyId) -> Result<ApiKey> {
+    let mut keys = KEYS.write(txn)?;
     let mut ids = txn.open_table(IDS)?;
-    let (location, key): (_, ApiKey) =
-        get_owned(&ids, &keys, account, key_id)?.ok_or(StoreError::NotFound)?;
+    let (location, key) =
+        get_owned(&ids, &keys, account, key_id.raw())?.ok_or(StoreError::NotFound)?;
     if key.active {
         return Err(StoreError::Invalid(
             "the key is active; revoke it before deleting it".into(),
         ));
     }
     keys.remove(location)?;
-    ids.remove(key_id)?;
+    ids.remove(key_id.raw())?;
     txn.open_table(KEY_HASHES)?.remove(key.hash)?;
     Ok(key)
 }
 
 /// Writes `last_used_at` for keys that still exist (a key may be deleted meanwhile).
 pub fn record_key_use(txn: &WriteTransaction, uses: &[KeyUse]) -> Result<()> {
-    let mut keys = txn.open_table(KEYS)?;
+    let mut keys = KEYS.write(txn)?;
     let ids = txn.open_table(IDS)?;
     for used in uses {
-        let found: Option<(_, ApiKey)> = get_owned(&ids, &keys, used.account, used.key_id)?;
+        let found = get_owned(&ids, &keys, used.account, used.key_id.raw())?;
         if let Some((location, mut key)) = found {
             if key.last_used_at.is_none_or(|t| t < used.at) {
                 key.last_used_at = Some(used.at);
-                put(&mut keys, location, &key)?;
+                keys.insert(location, &key)?;
             }
         }
     }
@@ -279,74 +249,76 @@ pub fn create_contract(
     account: AccountId,
     name: String,
     columns: Vec<Column>,
-    now: i64,
+    now: UnixMs,
 ) -> Result<Contract> {
     let mut names = txn.open_table(CONTRACT_NAMES)?;
-    if names.get((account, name.as_str()))?.is_some() {
+    if names.get((account.0, name.as_str()))?.is_some() {
         return Err(StoreError::Conflict(format!(
             "name: a contract named {name:?} already exists"
         )));
     }
     let contract = Contract {
-        id: new_id(now),
+        id: ContractId::generate(now),
         name,
         version: 1,
         columns,
         created_at: now,
         updated_at: now,
     };
-    names.insert((account, contract.name.as_str()), contract.id)?;
-    let location = new_location(txn, account, contract.id)?;
-    put(&mut txn.open_table(CONTRACTS)?, location, &contract)?;
+    names.insert((account.0, contract.name.as_str()), contract.id.raw())?;
+    let location = new_location(txn, account, contract.id.raw())?;
+    CONTRACTS.write(txn)?.insert(location, &contract)?;
     Ok(contract)
 }
 
 /// One contract of the account.
-pub fn contract(txn: &ReadTransaction, account: AccountId, id: u128) -> Result<Contract> {
-    owned(txn, CONTRACTS, account, id)
+pub fn contract(txn: &ReadTransaction, account: AccountId, id: ContractId) -> Result<Contract> {
+    owned(txn, CONTRACTS, account, id.raw())
 }
 
 /// One page of the account's records in `table` (keys, contracts, checks, webhooks).
-pub fn list<T: serde::de::DeserializeOwned>(
+pub fn list<T: Record>(
     txn: &ReadTransaction,
-    table: redb::TableDefinition<(u64, u64), &'static [u8]>,
+    table: Records<(u64, u64), T>,
     account: AccountId,
     order: Order,
     request: PageRequest,
 ) -> Result<Page<T>> {
-    tables::page(&txn.open_table(table)?, account, order, request)
+    table.read(txn)?.page(account.0, order, request)
 }
 
-/// Reads one record of the account by public id, from a read transaction.
-fn owned<T: serde::de::DeserializeOwned>(
+/// Reads one record of the account by public id (raw), from a read transaction.
+fn owned<T: Record>(
     txn: &ReadTransaction,
-    table: redb::TableDefinition<(u64, u64), &'static [u8]>,
+    table: Records<(u64, u64), T>,
     account: AccountId,
     id: u128,
 ) -> Result<T> {
-    let found = get_owned(&txn.open_table(IDS)?, &txn.open_table(table)?, account, id)?;
+    let found = get_owned(&txn.open_table(IDS)?, &table.read(txn)?, account, id)?;
     found.map(|(_, record)| record).ok_or(StoreError::NotFound)
 }
 
 // ---- checks ----
 
 /// Stores a check scored against one of the account's contracts, updates the account's
-/// counters and queues the deliveries it triggers — all in the caller's transaction.
-/// Returns the check and the number of deliveries queued.
+/// counters and queues the deliveries it triggers (due at `due`, on the queue's steady
+/// clock) — all in the caller's transaction. Returns the check and the number of
+/// deliveries queued.
 pub fn record_check(
     txn: &WriteTransaction,
     account_id: AccountId,
-    contract_id: u128,
+    contract_id: ContractId,
     assessment: Assessment,
     environment: Environment,
-    now: i64,
+    now: UnixMs,
+    due: UnixMs,
 ) -> Result<(Check, usize)> {
     // The hot path (it runs on the one writer thread): each table is opened once, and the
     // contract is only located, not read — the caller scored against its cached copy.
     let mut ids = txn.open_table(IDS)?;
-    locate(&ids, account_id, contract_id)?.ok_or(StoreError::NotFound)?;
-    let mut accounts = txn.open_table(ACCOUNTS)?;
-    let mut account: Account = get(&accounts, account_id)?.ok_or(StoreError::NotFound)?;
+    locate(&ids, account_id, contract_id.raw())?.ok_or(StoreError::NotFound)?;
+    let mut accounts = ACCOUNTS.write(txn)?;
+    let mut account = accounts.get(account_id.0)?.ok_or(StoreError::NotFound)?;
     let cost: u8 = match environment {
         Environment::Live => 1,
         Environment::Test => 0,
@@ -355,7 +327,7 @@ pub fn record_check(
         return Err(StoreError::NoCredits);
     }
     let check = Check {
-        id: new_id(now),
+        id: CheckId::generate(now),
         contract_id,
         verdict: assessment.verdict,
         severity: assessment.severity,
@@ -366,19 +338,19 @@ pub fn record_check(
     account.credits_remaining -= u64::from(cost);
     account.credits_used += u64::from(cost);
     account.total_checks += 1;
-    put(&mut accounts, account_id, &account)?;
+    accounts.insert(account_id.0, &account)?;
     let mut meta = txn.open_table(META)?;
-    let location = (account_id, take_seq(&mut meta)?);
-    ids.insert(check.id, location)?;
-    put(&mut txn.open_table(CHECKS)?, location, &check)?;
+    let location = (account_id.0, take_seq(&mut meta)?);
+    ids.insert(check.id.raw(), location)?;
+    CHECKS.write(txn)?.insert(location, &check)?;
     // Same transaction: a check that is answered has its deliveries queued.
-    let queued = super::queue::enqueue(txn, &mut meta, account_id, &check, now)?;
+    let queued = super::queue::enqueue(txn, &mut meta, account_id, &check, now, due)?;
     Ok((check, queued))
 }
 
 /// One stored check of the account.
-pub fn check(txn: &ReadTransaction, account: AccountId, id: u128) -> Result<Check> {
-    owned(txn, CHECKS, account, id)
+pub fn check(txn: &ReadTransaction, account: AccountId, id: CheckId) -> Result<Check> {
+    owned(txn, CHECKS, account, id.raw())
 }
 
 // ---- webhooks ----
@@ -388,17 +360,17 @@ pub fn create_webhook(
     txn: &WriteTransaction,
     account: AccountId,
     new: NewWebhook,
-    now: i64,
+    now: UnixMs,
 ) -> Result<Webhook> {
     if let Some(contract_id) = new.contract_id {
-        if locate(&txn.open_table(IDS)?, account, contract_id)?.is_none() {
+        if locate(&txn.open_table(IDS)?, account, contract_id.raw())?.is_none() {
             return Err(StoreError::Invalid(
                 "contract_id: no such contract in this account".into(),
             ));
         }
     }
     let webhook = Webhook {
-        id: new_id(now),
+        id: WebhookId::generate(now),
         url: new.url,
         events: new.events,
         contract_id: new.contract_id,
@@ -406,43 +378,49 @@ pub fn create_webhook(
         secret: new.secret,
         created_at: now,
     };
-    let location = new_location(txn, account, webhook.id)?;
-    put(&mut txn.open_table(WEBHOOKS)?, location, &webhook)?;
+    let location = new_location(txn, account, webhook.id.raw())?;
+    WEBHOOKS.write(txn)?.insert(location, &webhook)?;
     Ok(webhook)
 }
 
 /// One webhook of the account.
-pub fn webhook(txn: &ReadTransaction, account: AccountId, id: u128) -> Result<Webhook> {
-    owned(txn, WEBHOOKS, account, id)
+pub fn webhook(txn: &ReadTransaction, account: AccountId, id: WebhookId) -> Result<Webhook> {
+    owned(txn, WEBHOOKS, account, id.raw())
 }
 
-/// Pauses or resumes a webhook with its pending deliveries.
+/// Pauses or resumes a webhook with its pending deliveries (resumed ones are due at
+/// `due`). Returns the webhook and whether deliveries became due.
 pub fn set_webhook_active(
     txn: &WriteTransaction,
     account: AccountId,
-    id: u128,
+    id: WebhookId,
     active: bool,
-    now: i64,
-) -> Result<Webhook> {
-    let mut webhooks = txn.open_table(WEBHOOKS)?;
-    let (location, mut webhook): (_, Webhook) =
-        get_owned(&txn.open_table(IDS)?, &webhooks, account, id)?.ok_or(StoreError::NotFound)?;
+    due: UnixMs,
+) -> Result<(Webhook, bool)> {
+    let mut webhooks = WEBHOOKS.write(txn)?;
+    let (location, mut webhook) = get_owned(&txn.open_table(IDS)?, &webhooks, account, id.raw())?
+        .ok_or(StoreError::NotFound)?;
+    let mut resumed = false;
     if webhook.active != active {
         webhook.active = active;
-        put(&mut webhooks, location, &webhook)?;
-        super::queue::set_paused(txn, id, !active, now)?;
+        webhooks.insert(location, &webhook)?;
+        resumed = super::queue::set_paused(txn, id, !active, due)? > 0 && active;
     }
-    Ok(webhook)
+    Ok((webhook, resumed))
 }
 
 /// Deletes a webhook.
-pub fn delete_webhook(txn: &WriteTransaction, account: AccountId, id: u128) -> Result<Webhook> {
-    let mut webhooks = txn.open_table(WEBHOOKS)?;
+pub fn delete_webhook(
+    txn: &WriteTransaction,
+    account: AccountId,
+    id: WebhookId,
+) -> Result<Webhook> {
+    let mut webhooks = WEBHOOKS.write(txn)?;
     let mut ids = txn.open_table(IDS)?;
-    let (location, webhook): (_, Webhook) =
-        get_owned(&ids, &webhooks, account, id)?.ok_or(StoreError::NotFound)?;
+    let (location, webhook) =
+        get_owned(&ids, &webhooks, account, id.raw())?.ok_or(StoreError::NotFound)?;
     webhooks.remove(location)?;
-    ids.remove(id)?;
+    ids.remove(id.raw())?;
     // Deliveries stop at once: their due entries go in this same transaction.
     super::queue::remove_all(txn, id)?;
     Ok(webhook)

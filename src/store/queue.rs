@@ -1,30 +1,43 @@
 //! The delivery queue: a persisted timer wheel in redb.
 //!
-//! A pending delivery whose webhook is active has one entry in `DUE`, keyed by the wall
-//! clock millisecond it is due; the scheduler asks for the first keys ≤ now. Claiming an
-//! entry re-keys it to `now + lease` in the same transaction, so a crash anywhere during
-//! the attempt leaves the entry behind and the attempt simply fires again when the lease
-//! expires: nothing is lost and no recovery scan is needed at start-up.
+//! A pending delivery whose webhook is active has one entry in `DUE`, keyed by the
+//! millisecond it is due on the queue's steady clock (`Clock::steady`); the dispatcher
+//! reads the first keys ≤ now. Reading is not claiming: the entry stays where it is while
+//! the attempt runs (the dispatcher, the queue's only consumer, remembers what it has in
+//! flight), and the attempt's outcome moves or removes it. So a crash anywhere during an
+//! attempt leaves the entry behind, due, and the next start attempts it again: nothing is
+//! lost, nothing is scanned at start-up, and no wall-clock lease can expire under a
+//! running attempt.
 //!
 //! Invariant: `Delivery::next_attempt_at == Some(t)` exactly when `DUE` holds
 //! `(t, delivery seq)`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata, Table, WriteTransaction};
 
-use super::codec::decode;
-use super::tables::{self, *};
+use super::tables::*;
 use super::StoreError;
+use crate::clock::UnixMs;
 use crate::drift::Verdict;
-use crate::model::{AccountId, Attempt, Check, Delivery, DeliveryStatus, Webhook};
+use crate::ids::{AccountId, ContractId, DeliveryId, WebhookId};
+use crate::model::{Attempt, Check, Delivery, DeliveryStatus, Webhook};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
-/// A delivery claimed for one attempt, with everything needed to send it.
+/// Where a delivery is kept: its webhook and its store-wide `seq` (unique on its own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DeliveryKey {
+    /// The webhook it goes to.
+    pub webhook_id: WebhookId,
+    /// Its place in creation order; also its key in `DUE` and `FINISHED`.
+    pub seq: u64,
+}
+
+/// A due delivery, with everything needed to attempt it.
 #[derive(Clone, Debug)]
-pub struct Claim {
-    /// The delivery (its `next_attempt_at` is now the lease expiry).
+pub struct DueDelivery {
+    /// The delivery.
     pub delivery: Delivery,
     /// Where to send it, and the secret to sign with.
     pub webhook: Webhook,
@@ -34,15 +47,50 @@ pub struct Claim {
     pub attempt: u32,
 }
 
-/// The result of [`claim_due`].
+impl DueDelivery {
+    /// Where the delivery is kept.
+    pub fn key(&self) -> DeliveryKey {
+        DeliveryKey {
+            webhook_id: self.webhook.id,
+            seq: self.delivery.seq,
+        }
+    }
+}
+
+/// What the dispatcher has in flight: deliveries (by `seq`) and their count per webhook.
 #[derive(Clone, Debug, Default)]
-pub struct Claimed {
+pub struct InFlight {
+    /// Deliveries being attempted; their `DUE` entries are not to be handed out again.
+    pub deliveries: HashSet<u64>,
+    /// Attempts running per webhook.
+    pub per_webhook: HashMap<WebhookId, usize>,
+}
+
+/// What [`due`] is asked for.
+#[derive(Clone, Debug)]
+pub struct DueRequest {
+    /// Entries due at or before this (steady clock) are due.
+    pub now: UnixMs,
+    /// At most this many deliveries.
+    pub max: usize,
+    /// At most this many attempts in flight to one webhook.
+    pub per_webhook_cap: usize,
+    /// What is running already.
+    pub in_flight: InFlight,
+}
+
+/// The answer of [`due`].
+#[derive(Clone, Debug, Default)]
+pub struct DueBatch {
     /// The deliveries to attempt now.
-    pub claims: Vec<Claim>,
-    /// When the earliest remaining entry is due (unix ms), if any.
-    pub next_due: Option<i64>,
+    pub ready: Vec<DueDelivery>,
+    /// When the earliest entry that is neither in flight nor handed out here is due.
+    pub next_due: Option<UnixMs>,
     /// Some due entries were left because their webhook had its share in flight.
     pub skipped_busy: bool,
+    /// Entries whose delivery, webhook or check is gone or paused (a repair for
+    /// [`repair`]; cannot happen unless the invariant was broken).
+    pub stale: Vec<(u64, u64, WebhookId)>,
 }
 
 /// What to do with a delivery after an attempt.
@@ -50,32 +98,33 @@ pub struct Claimed {
 pub enum AfterAttempt {
     /// A 2xx: done.
     Delivered,
-    /// A failure with attempts left: try again at this unix ms.
-    RetryAt(i64),
+    /// A failure with attempts left: try again at this (steady clock) time.
+    RetryAt(UnixMs),
     /// The last allowed attempt failed.
     Abandon,
     /// `410 Gone`: pause the webhook; the delivery waits for it to resume.
     PauseWebhook,
 }
 
-fn due_key(at: i64) -> u64 {
-    at.max(0) as u64
+fn due_key(at: UnixMs) -> u64 {
+    at.0.max(0) as u64
 }
 
 /// Queues one delivery per matching webhook (active, subscribed to the verdict, scoped to
-/// the contract or to all). Runs in the check's own transaction.
+/// the contract or to all), due at `due`. Runs in the check's own transaction.
 pub fn enqueue(
     txn: &WriteTransaction,
     meta: &mut Table<&'static str, u64>,
     account: AccountId,
     check: &Check,
-    now: i64,
+    now: UnixMs,
+    due: UnixMs,
 ) -> Result<usize> {
     let matching: Vec<Webhook> = {
-        let table = txn.open_table(WEBHOOKS)?;
+        let table = WEBHOOKS.write(txn)?;
         let mut matching = Vec::new();
-        for row in table.range((account, 0)..=(account, u64::MAX))? {
-            let webhook: Webhook = decode(row?.1.value())?;
+        for row in table.range((account.0, 0)..=(account.0, u64::MAX))? {
+            let (_, webhook) = row?;
             if fires_for(&webhook, check.verdict, check.contract_id) {
                 matching.push(webhook);
             }
@@ -85,117 +134,121 @@ pub fn enqueue(
     if matching.is_empty() {
         return Ok(0);
     }
-    let mut deliveries = txn.open_table(DELIVERIES)?;
-    let mut due = txn.open_table(DUE)?;
+    let mut deliveries = DELIVERIES.write(txn)?;
+    let mut due_table = txn.open_table(DUE)?;
     for webhook in &matching {
         let seq = take_seq(meta)?;
         let delivery = Delivery {
-            id: crate::ids::new_id(now),
+            id: DeliveryId::generate(now),
             seq,
             account,
             webhook_id: webhook.id,
             check_id: check.id,
             status: DeliveryStatus::Pending,
             failures: 0,
-            next_attempt_at: Some(now),
+            next_attempt_at: Some(due),
             attempts: Vec::new(),
             created_at: now,
             finished_at: None,
         };
-        put(&mut deliveries, (webhook.id, seq), &delivery)?;
-        due.insert((due_key(now), seq), webhook.id)?;
+        deliveries.insert((webhook.id.raw(), seq), &delivery)?;
+        due_table.insert((due_key(due), seq), webhook.id.raw())?;
     }
     Ok(matching.len())
 }
 
-fn fires_for(webhook: &Webhook, verdict: Verdict, contract_id: u128) -> bool {
+fn fires_for(webhook: &Webhook, verdict: Verdict, contract_id: ContractId) -> bool {
     webhook.active
         && webhook.events.contains(&verdict)
         && webhook.contract_id.is_none_or(|c| c == contract_id)
 }
 
-/// Claims up to `max` deliveries due at `now`, leasing each until `lease_until`, taking
-/// no more for one webhook than `per_webhook_cap` minus its `in_flight` count. Due entries
-/// of saturated webhooks are skipped (read, not rewritten); at most `4 × max` entries are
-/// looked at.
-pub fn claim_due(
-    txn: &WriteTransaction,
-    now: i64,
-    lease_until: i64,
-    max: usize,
-    in_flight: &HashMap<u128, usize>,
-    per_webhook_cap: usize,
-) -> Result<Claimed> {
-    let mut due = txn.open_table(DUE)?;
-    let mut deliveries = txn.open_table(DELIVERIES)?;
+/// Reads up to `max` deliveries due at `now` that are not in flight, taking no more for
+/// one webhook than `per_webhook_cap` minus what it has in flight. Writes nothing.
+pub fn due(txn: &ReadTransaction, request: &DueRequest) -> Result<DueBatch> {
+    let due_table = txn.open_table(DUE)?;
+    let deliveries = DELIVERIES.read(txn)?;
     let ids = txn.open_table(IDS)?;
-    let webhooks = txn.open_table(WEBHOOKS)?;
-    let checks = txn.open_table(CHECKS)?;
-    let mut claimed = Claimed::default();
-    let entries = {
-        let mut taken: HashMap<u128, usize> = HashMap::new();
-        let mut entries = Vec::new();
-        for row in due
-            .range(..=(due_key(now), u64::MAX))?
-            .take(max.saturating_mul(4))
-        {
-            let (key, webhook_id) = row?;
-            let webhook_id = webhook_id.value();
-            let count = taken
-                .entry(webhook_id)
-                .or_insert_with(|| in_flight.get(&webhook_id).copied().unwrap_or(0));
-            if *count >= per_webhook_cap {
-                claimed.skipped_busy = true;
-                continue;
-            }
-            *count += 1;
-            entries.push((key.value(), webhook_id));
-            if entries.len() == max {
-                break;
-            }
+    let webhooks = WEBHOOKS.read(txn)?;
+    let checks = CHECKS.read(txn)?;
+    let mut batch = DueBatch::default();
+    let mut taken: HashMap<WebhookId, usize> = HashMap::new();
+    // Entries in flight are passed over; beyond them, a bounded number are looked at.
+    let budget = request
+        .in_flight
+        .deliveries
+        .len()
+        .saturating_add(request.max.saturating_mul(4));
+    for row in due_table.iter()?.take(budget) {
+        let (key, webhook_id) = row?;
+        let (at, seq) = key.value();
+        if request.in_flight.deliveries.contains(&seq) {
+            continue;
         }
-        entries
-    };
-    for ((at, seq), webhook_id) in entries {
-        due.remove((at, seq))?;
-        let Some(mut delivery): Option<Delivery> = get(&deliveries, (webhook_id, seq))? else {
-            continue; // its webhook was deleted
+        if at > due_key(request.now) || batch.ready.len() == request.max {
+            batch.next_due = Some(UnixMs(at as i64));
+            break;
+        }
+        let webhook_id = WebhookId::from_raw(webhook_id.value());
+        let count = taken.entry(webhook_id).or_insert_with(|| {
+            let running = request.in_flight.per_webhook.get(&webhook_id);
+            running.copied().unwrap_or(0)
+        });
+        if *count >= request.per_webhook_cap {
+            batch.skipped_busy = true;
+            continue;
+        }
+        let Some(delivery) = deliveries.get((webhook_id.raw(), seq))? else {
+            batch.stale.push((at, seq, webhook_id));
+            continue;
         };
-        let webhook = get_owned::<Webhook>(&ids, &webhooks, delivery.account, webhook_id)?;
-        let check = get_owned::<Check>(&ids, &checks, delivery.account, delivery.check_id)?;
+        let webhook = get_owned(&ids, &webhooks, delivery.account, webhook_id.raw())?;
+        let check = get_owned(&ids, &checks, delivery.account, delivery.check_id.raw())?;
         match (webhook, check) {
             (Some((_, webhook)), Some((_, check))) if webhook.active => {
-                due.insert((due_key(lease_until), seq), webhook_id)?;
-                delivery.next_attempt_at = Some(lease_until);
-                put(&mut deliveries, (webhook_id, seq), &delivery)?;
+                *count += 1;
                 let attempt = delivery.attempts.len() as u32 + 1;
-                claimed.claims.push(Claim {
+                batch.ready.push(DueDelivery {
                     delivery,
                     webhook,
                     check,
                     attempt,
                 });
             }
-            (Some(_), Some(_)) => {
-                // Paused: wait, without a due entry, until the webhook resumes.
-                delivery.next_attempt_at = None;
-                put(&mut deliveries, (webhook_id, seq), &delivery)?;
-            }
-            _ => {
-                deliveries.remove((webhook_id, seq))?;
-            }
+            _ => batch.stale.push((at, seq, webhook_id)),
         }
     }
-    claimed.next_due = due.first()?.map(|(key, _)| key.value().0 as i64);
-    Ok(claimed)
+    Ok(batch)
 }
 
-/// When the earliest entry is due (unix ms).
-pub fn next_due(txn: &ReadTransaction) -> Result<Option<i64>> {
+/// Removes `DUE` entries that [`due`] found stale: a paused webhook's delivery waits
+/// without one; a delivery whose webhook or check is gone is dropped.
+pub fn repair(txn: &WriteTransaction, stale: &[(u64, u64, WebhookId)]) -> Result<()> {
+    let mut due = txn.open_table(DUE)?;
+    let mut deliveries = DELIVERIES.write(txn)?;
+    let webhooks = WEBHOOKS.write(txn)?;
+    let ids = txn.open_table(IDS)?;
+    for &(at, seq, webhook_id) in stale {
+        due.remove((at, seq))?;
+        let Some(mut delivery) = deliveries.get((webhook_id.raw(), seq))? else {
+            continue;
+        };
+        if get_owned(&ids, &webhooks, delivery.account, webhook_id.raw())?.is_some() {
+            delivery.next_attempt_at = None; // paused: waits for the webhook to resume
+            deliveries.insert((webhook_id.raw(), seq), &delivery)?;
+        } else {
+            deliveries.remove((webhook_id.raw(), seq))?;
+        }
+    }
+    Ok(())
+}
+
+/// When the earliest entry is due.
+pub fn next_due(txn: &ReadTransaction) -> Result<Option<UnixMs>> {
     Ok(txn
         .open_table(DUE)?
         .first()?
-        .map(|(key, _)| key.value().0 as i64))
+        .map(|(key, _)| UnixMs(key.value().0 as i64)))
 }
 
 /// The number of pending deliveries with a due entry.
@@ -203,27 +256,28 @@ pub fn due_count(txn: &ReadTransaction) -> Result<u64> {
     Ok(txn.open_table(DUE)?.len()?)
 }
 
-/// Records an attempt of the delivery `(webhook_id, seq)` and moves it on as `after` says.
+/// Records an attempt of a delivery and moves it on as `after` says. `now` is the wall
+/// clock (for `finished_at`); a retry's time is on the steady clock already.
 pub fn finish_attempt(
     txn: &WriteTransaction,
-    webhook_id: u128,
-    seq: u64,
+    key: DeliveryKey,
     attempt: Attempt,
     after: AfterAttempt,
-    now: i64,
+    now: UnixMs,
 ) -> Result<()> {
-    let mut deliveries = txn.open_table(DELIVERIES)?;
-    let Some(mut delivery): Option<Delivery> = get(&deliveries, (webhook_id, seq))? else {
+    let DeliveryKey { webhook_id, seq } = key;
+    let mut deliveries = DELIVERIES.write(txn)?;
+    let Some(mut delivery) = deliveries.get((webhook_id.raw(), seq))? else {
         return Ok(()); // deleted with its webhook while the attempt ran
     };
     if delivery.status != DeliveryStatus::Pending {
-        return Ok(()); // a duplicate attempt after a lease expiry already finished it
+        return Ok(()); // cannot happen with one dispatcher; finishing twice would be wrong
     }
-    let webhook = get_owned::<Webhook>(
+    let webhook = get_owned(
         &txn.open_table(IDS)?,
-        &txn.open_table(WEBHOOKS)?,
+        &WEBHOOKS.write(txn)?,
         delivery.account,
-        webhook_id,
+        webhook_id.raw(),
     )?;
     let mut due = txn.open_table(DUE)?;
     if let Some(at) = delivery.next_attempt_at.take() {
@@ -240,18 +294,18 @@ pub fn finish_attempt(
             delivery.failures += 1;
             // A webhook paused meanwhile keeps the delivery waiting instead.
             if webhook.as_ref().is_some_and(|(_, w)| w.active) {
-                due.insert((due_key(at), seq), webhook_id)?;
+                due.insert((due_key(at), seq), webhook_id.raw())?;
                 delivery.next_attempt_at = Some(at);
             }
         }
         // The delivery waits (no due entry) like the webhook's other pending ones.
         AfterAttempt::PauseWebhook => {}
     }
-    put(&mut deliveries, (webhook_id, seq), &delivery)?;
+    deliveries.insert((webhook_id.raw(), seq), &delivery)?;
     drop((deliveries, due));
     if let (AfterAttempt::PauseWebhook, Some((location, mut webhook))) = (after, webhook) {
         webhook.active = false;
-        put(&mut txn.open_table(WEBHOOKS)?, location, &webhook)?;
+        WEBHOOKS.write(txn)?.insert(location, &webhook)?;
         set_paused(txn, webhook_id, true, now)?;
     }
     Ok(())
@@ -261,59 +315,63 @@ fn finish(
     txn: &WriteTransaction,
     delivery: &mut Delivery,
     status: DeliveryStatus,
-    now: i64,
+    now: UnixMs,
 ) -> Result<()> {
     delivery.status = status;
     delivery.finished_at = Some(now);
     txn.open_table(FINISHED)?
-        .insert((due_key(now), delivery.seq), delivery.webhook_id)?;
+        .insert((due_key(now), delivery.seq), delivery.webhook_id.raw())?;
     Ok(())
 }
 
 /// Every delivery of a webhook, oldest first.
-fn all_of(
-    deliveries: &impl ReadableTable<(u128, u64), &'static [u8]>,
-    webhook_id: u128,
-) -> Result<Vec<Delivery>> {
-    let mut all = Vec::new();
-    for row in deliveries.range((webhook_id, 0)..=(webhook_id, u64::MAX))? {
-        all.push(decode(row?.1.value())?);
-    }
-    Ok(all)
+fn all_of(txn: &WriteTransaction, webhook_id: WebhookId) -> Result<Vec<Delivery>> {
+    let deliveries = DELIVERIES.write(txn)?;
+    let rows = deliveries.range((webhook_id.raw(), 0)..=(webhook_id.raw(), u64::MAX))?;
+    rows.map(|row| row.map(|(_, delivery)| delivery)).collect()
 }
 
-/// Pauses (removes the due entries of) or resumes (makes due now) a webhook's pending
-/// deliveries.
-pub fn set_paused(txn: &WriteTransaction, webhook_id: u128, paused: bool, now: i64) -> Result<()> {
-    let mut deliveries = txn.open_table(DELIVERIES)?;
-    let mut due = txn.open_table(DUE)?;
-    for mut delivery in all_of(&deliveries, webhook_id)? {
+/// Pauses (removes the due entries of) or resumes (makes due at `due`) a webhook's
+/// pending deliveries. Returns how many changed.
+pub fn set_paused(
+    txn: &WriteTransaction,
+    webhook_id: WebhookId,
+    paused: bool,
+    due: UnixMs,
+) -> Result<usize> {
+    let pending = all_of(txn, webhook_id)?;
+    let mut deliveries = DELIVERIES.write(txn)?;
+    let mut due_table = txn.open_table(DUE)?;
+    let mut changed = 0;
+    for mut delivery in pending {
         if delivery.status != DeliveryStatus::Pending {
             continue;
         }
         match (paused, delivery.next_attempt_at) {
             (true, Some(at)) => {
-                due.remove((due_key(at), delivery.seq))?;
+                due_table.remove((due_key(at), delivery.seq))?;
                 delivery.next_attempt_at = None;
             }
             (false, None) => {
-                due.insert((due_key(now), delivery.seq), webhook_id)?;
-                delivery.next_attempt_at = Some(now);
+                due_table.insert((due_key(due), delivery.seq), webhook_id.raw())?;
+                delivery.next_attempt_at = Some(due);
             }
             _ => continue,
         }
-        put(&mut deliveries, (webhook_id, delivery.seq), &delivery)?;
+        deliveries.insert((webhook_id.raw(), delivery.seq), &delivery)?;
+        changed += 1;
     }
-    Ok(())
+    Ok(changed)
 }
 
 /// Removes every delivery of a webhook, pending or finished.
-pub fn remove_all(txn: &WriteTransaction, webhook_id: u128) -> Result<()> {
-    let mut deliveries = txn.open_table(DELIVERIES)?;
+pub fn remove_all(txn: &WriteTransaction, webhook_id: WebhookId) -> Result<()> {
+    let all = all_of(txn, webhook_id)?;
+    let mut deliveries = DELIVERIES.write(txn)?;
     let mut due = txn.open_table(DUE)?;
     let mut finished = txn.open_table(FINISHED)?;
-    for delivery in all_of(&deliveries, webhook_id)? {
-        deliveries.remove((webhook_id, delivery.seq))?;
+    for delivery in all {
+        deliveries.remove((webhook_id.raw(), delivery.seq))?;
         if let Some(at) = delivery.next_attempt_at {
             due.remove((due_key(at), delivery.seq))?;
         }
@@ -324,10 +382,10 @@ pub fn remove_all(txn: &WriteTransaction, webhook_id: u128) -> Result<()> {
     Ok(())
 }
 
-/// Deletes up to `max` deliveries finished before `before` (unix ms); returns how many.
-pub fn purge_finished(txn: &WriteTransaction, before: i64, max: usize) -> Result<usize> {
+/// Deletes up to `max` deliveries finished before `before`; returns how many.
+pub fn purge_finished(txn: &WriteTransaction, before: UnixMs, max: usize) -> Result<usize> {
     let mut finished = txn.open_table(FINISHED)?;
-    let mut deliveries = txn.open_table(DELIVERIES)?;
+    let mut deliveries = DELIVERIES.write(txn)?;
     let expired = {
         let mut expired = Vec::new();
         for row in finished.range(..(due_key(before), 0))?.take(max) {
@@ -346,13 +404,10 @@ pub fn purge_finished(txn: &WriteTransaction, before: i64, max: usize) -> Result
 /// One page of a webhook's deliveries, newest first.
 pub fn list(
     txn: &ReadTransaction,
-    webhook_id: u128,
+    webhook_id: WebhookId,
     request: PageRequest,
 ) -> Result<Page<Delivery>> {
-    tables::page(
-        &txn.open_table(DELIVERIES)?,
-        webhook_id,
-        Order::NewestFirst,
-        request,
-    )
+    DELIVERIES
+        .read(txn)?
+        .page(webhook_id.raw(), Order::NewestFirst, request)
 }

@@ -1,43 +1,55 @@
-//! Every redb table, and the small typed helpers the operations use on them.
+//! Every redb table — listed once, in [`visit_all`] — and the typed access to them.
 //!
 //! Records owned by an account are keyed `(account, seq)`, where `seq` is a store-wide
 //! counter: an account's records are one contiguous key range in creation order (lists
 //! are range reads), and inserts land at the right edge of the B-tree. The `ids` table
 //! maps a public id to `(account, seq)`; a lookup that finds another account's id answers
-//! "not found", exactly like an unknown id.
+//! "not found", exactly like an unknown one.
+//!
+//! Tables of records are [`Records<K, T>`]: the record type is part of the table's type,
+//! so a call site cannot decode a contract row as a check.
 
-use redb::{ReadableTable, Table, TableDefinition};
-use serde::{de::DeserializeOwned, Serialize};
+use std::borrow::Borrow;
+use std::marker::PhantomData;
+use std::ops::RangeBounds;
 
-use super::codec::{decode, encode};
+use redb::{
+    AccessGuard, Key, ReadOnlyTable, ReadTransaction, ReadableTable, Table, TableDefinition, Value,
+    WriteTransaction,
+};
+
+use super::codec::{self, decode, encode};
+use super::records::Record;
 use super::StoreError;
-use crate::model::AccountId;
+use crate::ids::AccountId;
+use crate::model::{Account, ApiKey, Check, Contract, Delivery, Webhook};
+
+type Result<T> = std::result::Result<T, StoreError>;
 
 /// `format_version` and counters such as `next_account_id`.
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 /// Account number → `Account`.
-pub const ACCOUNTS: TableDefinition<u64, &[u8]> = TableDefinition::new("accounts");
+pub const ACCOUNTS: Records<u64, Account> = Records::new("accounts");
 /// Account name → account number (names are unique).
 pub const ACCOUNT_NAMES: TableDefinition<&str, u64> = TableDefinition::new("account_names");
 /// Public id (contract, check, webhook, key) → `(account, seq)`.
 pub const IDS: TableDefinition<u128, (u64, u64)> = TableDefinition::new("ids");
 /// `(account, seq)` → `ApiKey`.
-pub const KEYS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("keys");
+pub const KEYS: Records<(u64, u64), ApiKey> = Records::new("keys");
 /// SHA-256 of a key → `(account, seq)`: the authentication lookup.
 pub const KEY_HASHES: TableDefinition<[u8; 32], (u64, u64)> = TableDefinition::new("key_hashes");
 /// `(account, seq)` → `Contract`.
-pub const CONTRACTS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("contracts");
+pub const CONTRACTS: Records<(u64, u64), Contract> = Records::new("contracts");
 /// `(account, contract name)` → contract id (names are unique per account).
 pub const CONTRACT_NAMES: TableDefinition<(u64, &str), u128> =
     TableDefinition::new("contract_names");
 /// `(account, seq)` → `Check`.
-pub const CHECKS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("checks");
+pub const CHECKS: Records<(u64, u64), Check> = Records::new("checks");
 /// `(account, seq)` → `Webhook`.
-pub const WEBHOOKS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("webhooks");
-
+pub const WEBHOOKS: Records<(u64, u64), Webhook> = Records::new("webhooks");
 /// `(webhook id, seq)` → `Delivery`. Webhook ids are unique across accounts, and the API
 /// reaches them only after loading the webhook with the caller's account.
-pub const DELIVERIES: TableDefinition<(u128, u64), &[u8]> = TableDefinition::new("deliveries");
+pub const DELIVERIES: Records<(u128, u64), Delivery> = Records::new("deliveries");
 /// The persisted timer wheel: `(due unix ms, delivery seq)` → webhook id. A pending
 /// delivery whose webhook is active has exactly one entry here; the earliest due is the
 /// first key, and deliveries due at the same millisecond go in creation order.
@@ -54,6 +66,211 @@ pub const BOOTSTRAPPED_KEY: &str = "bootstrapped";
 pub const NEXT_SEQ_KEY: &str = "next_seq";
 /// Meta key holding the next account number to hand out.
 pub const NEXT_ACCOUNT_KEY: &str = "next_account_id";
+
+/// Something done to every table of the store (create, copy, verify…).
+pub trait TableVisitor {
+    /// Visits a table of plain keys and values.
+    fn table<K: Key + 'static, V: Value + 'static>(
+        &mut self,
+        table: TableDefinition<K, V>,
+    ) -> Result<()>;
+
+    /// Visits a table of encoded records (by default, as a plain table of bytes).
+    fn records<K: Key + 'static, T: Record>(&mut self, table: Records<K, T>) -> Result<()> {
+        self.table(table.definition())
+    }
+}
+
+/// Applies `visitor` to every table: the one list of them.
+pub fn visit_all(visitor: &mut impl TableVisitor) -> Result<()> {
+    visitor.table(META)?;
+    visitor.table(IDS)?;
+    visitor.records(ACCOUNTS)?;
+    visitor.table(ACCOUNT_NAMES)?;
+    visitor.records(KEYS)?;
+    visitor.table(KEY_HASHES)?;
+    visitor.records(CONTRACTS)?;
+    visitor.table(CONTRACT_NAMES)?;
+    visitor.records(CHECKS)?;
+    visitor.records(WEBHOOKS)?;
+    visitor.records(DELIVERIES)?;
+    visitor.table(DUE)?;
+    visitor.table(FINISHED)
+}
+
+/// Creates every table and records (or checks, or migrates) the format version. Runs in
+/// the transaction that opens the store.
+pub fn initialise(txn: &WriteTransaction) -> Result<()> {
+    struct Create<'t>(&'t WriteTransaction);
+    impl TableVisitor for Create<'_> {
+        fn table<K: Key + 'static, V: Value + 'static>(
+            &mut self,
+            table: TableDefinition<K, V>,
+        ) -> Result<()> {
+            self.0.open_table(table)?;
+            Ok(())
+        }
+    }
+    visit_all(&mut Create(txn))?;
+    let mut meta = txn.open_table(META)?;
+    let found = meta.get(FORMAT_VERSION_KEY)?.map(|v| v.value());
+    if let Some(version) = codec::check_version(found)? {
+        meta.insert(FORMAT_VERSION_KEY, version)?;
+    }
+    Ok(())
+}
+
+/// The stored format version.
+pub fn format_version(txn: &ReadTransaction) -> Result<u64> {
+    let meta = txn.open_table(META)?;
+    let version = meta.get(FORMAT_VERSION_KEY)?.map(|v| v.value());
+    version.ok_or_else(|| StoreError::Internal("the store has no format version".into()))
+}
+
+/// Marks a type as holding keys `K` and records `T` without owning either.
+type Holds<K, T> = PhantomData<(fn() -> K, fn() -> T)>;
+
+/// A table opened for reading, of encoded records.
+pub type ReadRecords<K, T> = RecordTable<K, ReadOnlyTable<K, &'static [u8]>, T>;
+
+/// A table opened for writing, of encoded records.
+pub type WriteRecords<'t, K, T> = RecordTable<K, Table<'t, K, &'static [u8]>, T>;
+
+/// A table of records of type `T`, keyed by `K`. Open it with [`Records::read`] or
+/// [`Records::write`]; every value going in or out passes through the codec.
+pub struct Records<K: Key + 'static, T> {
+    name: &'static str,
+    types: Holds<K, T>,
+}
+
+impl<K: Key + 'static, T> Clone for Records<K, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<K: Key + 'static, T> Copy for Records<K, T> {}
+
+impl<K: Key + 'static, T: Record> Records<K, T> {
+    const fn new(name: &'static str) -> Self {
+        Records {
+            name,
+            types: PhantomData,
+        }
+    }
+
+    /// The underlying redb table (values are encoded bytes).
+    pub fn definition(&self) -> TableDefinition<'static, K, &'static [u8]> {
+        TableDefinition::new(self.name)
+    }
+
+    /// Opens the table for reading.
+    pub fn read(&self, txn: &ReadTransaction) -> Result<ReadRecords<K, T>> {
+        Ok(RecordTable::new(txn.open_table(self.definition())?))
+    }
+
+    /// Opens the table for writing.
+    pub fn write<'t>(&self, txn: &'t WriteTransaction) -> Result<WriteRecords<'t, K, T>> {
+        Ok(RecordTable::new(txn.open_table(self.definition())?))
+    }
+}
+
+/// An open table of records: typed reads, and typed writes when `Tab` is writable.
+pub struct RecordTable<K: Key + 'static, Tab, T> {
+    table: Tab,
+    types: Holds<K, T>,
+}
+
+impl<K, Tab, T> RecordTable<K, Tab, T>
+where
+    K: Key + 'static,
+    Tab: ReadableTable<K, &'static [u8]>,
+    T: Record,
+{
+    fn new(table: Tab) -> Self {
+        RecordTable {
+            table,
+            types: PhantomData,
+        }
+    }
+
+    /// Reads and decodes one record.
+    pub fn get<'a>(&self, key: impl Borrow<K::SelfType<'a>>) -> Result<Option<T>> {
+        match self.table.get(key)? {
+            Some(bytes) => decode(bytes.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The rows in `range`, decoded as they are read.
+    pub fn range<'a, KR>(&self, range: impl RangeBounds<KR> + 'a) -> Result<Rows<'_, K, T>>
+    where
+        KR: Borrow<K::SelfType<'a>> + 'a,
+    {
+        Ok(Rows {
+            inner: self.table.range(range)?,
+            types: PhantomData,
+        })
+    }
+
+    /// Every row, in key order.
+    pub fn all(&self) -> Result<Rows<'_, K, T>> {
+        Ok(Rows {
+            inner: self.table.iter()?,
+            types: PhantomData,
+        })
+    }
+}
+
+impl<K, T> RecordTable<K, Table<'_, K, &'static [u8]>, T>
+where
+    K: Key + 'static,
+    T: Record,
+{
+    /// Encodes and writes one record.
+    pub fn insert<'k>(&mut self, key: impl Borrow<K::SelfType<'k>>, record: &T) -> Result<()> {
+        self.table.insert(key, encode(record)?.as_slice())?;
+        Ok(())
+    }
+
+    /// Removes one record (if present).
+    pub fn remove<'k>(&mut self, key: impl Borrow<K::SelfType<'k>>) -> Result<()> {
+        self.table.remove(key)?;
+        Ok(())
+    }
+}
+
+/// Decoded rows of a [`RecordTable`]: `(key, record)`.
+pub struct Rows<'t, K: Key + 'static, T> {
+    inner: redb::Range<'t, K, &'static [u8]>,
+    types: PhantomData<fn() -> T>,
+}
+
+type Row<'t, K, T> = Result<(AccessGuard<'t, K>, T)>;
+
+fn decode_row<'t, K: Key + 'static, T: Record>(
+    row: std::result::Result<
+        (AccessGuard<'t, K>, AccessGuard<'t, &'static [u8]>),
+        redb::StorageError,
+    >,
+) -> Row<'t, K, T> {
+    let (key, value) = row?;
+    Ok((key, decode(value.value())?))
+}
+
+impl<'t, K: Key + 'static, T: Record> Iterator for Rows<'t, K, T> {
+    type Item = Row<'t, K, T>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.inner.next().map(decode_row)
+    }
+}
+
+impl<K: Key + 'static, T: Record> DoubleEndedIterator for Rows<'_, K, T> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.inner.next_back().map(decode_row)
+    }
+}
 
 /// Which end of an account's key range a listing starts from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,93 +299,62 @@ pub struct Page<T> {
     pub next: Option<u64>,
 }
 
-/// Reads and decodes one record.
-pub fn get<K, T>(
-    table: &impl ReadableTable<K, &'static [u8]>,
-    key: impl std::borrow::Borrow<K::SelfType<'static>>,
-) -> Result<Option<T>, StoreError>
+impl<P, Tab, T> RecordTable<(P, u64), Tab, T>
 where
-    K: redb::Key + 'static,
-    T: DeserializeOwned,
+    P: Key + Copy + 'static,
+    (P, u64): for<'a> Borrow<<(P, u64) as Value>::SelfType<'a>>,
+    Tab: ReadableTable<(P, u64), &'static [u8]>,
+    T: Record,
 {
-    match table.get(key)? {
-        Some(bytes) => decode(bytes.value()).map(Some),
-        None => Ok(None),
-    }
-}
-
-/// Encodes and writes one record.
-pub fn put<'k, K, T>(
-    table: &mut Table<K, &'static [u8]>,
-    key: impl std::borrow::Borrow<K::SelfType<'k>>,
-    record: &T,
-) -> Result<(), StoreError>
-where
-    K: redb::Key + 'static,
-    T: Serialize,
-{
-    table.insert(key, encode(record)?.as_slice())?;
-    Ok(())
-}
-
-/// One page of the records under `prefix` in a table keyed `(prefix, seq)`, e.g. an
-/// account's contracts or a webhook's deliveries.
-pub fn page<P, T>(
-    table: &impl ReadableTable<(P, u64), &'static [u8]>,
-    prefix: P,
-    order: Order,
-    request: PageRequest,
-) -> Result<Page<T>, StoreError>
-where
-    P: redb::Key + Copy + 'static,
-    (P, u64): for<'a> std::borrow::Borrow<<(P, u64) as redb::Value>::SelfType<'a>>,
-    T: DeserializeOwned,
-{
-    let empty = || {
-        Ok(Page {
-            items: Vec::new(),
-            next: None,
-        })
-    };
-    let rows = match (order, request.cursor) {
-        (Order::OldestFirst, None) => table.range((prefix, 0)..=(prefix, u64::MAX))?,
-        (Order::OldestFirst, Some(after)) => match after.checked_add(1) {
-            Some(next) => table.range((prefix, next)..=(prefix, u64::MAX))?,
-            None => return empty(),
-        },
-        (Order::NewestFirst, None) => table.range((prefix, 0)..=(prefix, u64::MAX))?,
-        (Order::NewestFirst, Some(before)) => table.range((prefix, 0)..(prefix, before))?,
-    };
-    let rows: Box<dyn Iterator<Item = _>> = match order {
-        Order::OldestFirst => Box::new(rows),
-        Order::NewestFirst => Box::new(rows.rev()),
-    };
-    // One extra row tells whether a next page exists.
-    let mut items = Vec::with_capacity(request.limit.min(128) + 1);
-    let mut last_seq = None;
-    let mut more = false;
-    for row in rows.take(request.limit + 1) {
-        let (key, value) = row?;
-        if items.len() == request.limit {
-            more = true;
-            break;
+    /// One page of the records under `prefix`, e.g. an account's contracts or a webhook's
+    /// deliveries.
+    pub fn page(&self, prefix: P, order: Order, request: PageRequest) -> Result<Page<T>> {
+        let rows = match (order, request.cursor) {
+            (Order::OldestFirst, None) | (Order::NewestFirst, None) => {
+                self.range((prefix, 0)..=(prefix, u64::MAX))?
+            }
+            (Order::OldestFirst, Some(after)) => match after.checked_add(1) {
+                Some(next) => self.range((prefix, next)..=(prefix, u64::MAX))?,
+                None => {
+                    return Ok(Page {
+                        items: Vec::new(),
+                        next: None,
+                    })
+                }
+            },
+            (Order::NewestFirst, Some(before)) => self.range((prefix, 0)..(prefix, before))?,
+        };
+        let rows: Box<dyn Iterator<Item = Row<'_, (P, u64), T>>> = match order {
+            Order::OldestFirst => Box::new(rows),
+            Order::NewestFirst => Box::new(rows.rev()),
+        };
+        // One extra row tells whether a next page exists.
+        let mut items = Vec::with_capacity(request.limit.min(128) + 1);
+        let mut last_seq = None;
+        let mut more = false;
+        for row in rows.take(request.limit + 1) {
+            let (key, record) = row?;
+            if items.len() == request.limit {
+                more = true;
+                break;
+            }
+            last_seq = Some(key.value().1);
+            items.push(record);
         }
-        last_seq = Some(key.value().1);
-        items.push(decode(value.value())?);
+        Ok(Page {
+            items,
+            next: last_seq.filter(|_| more),
+        })
     }
-    Ok(Page {
-        items,
-        next: last_seq.filter(|_| more),
-    })
 }
 
 /// Hands out the next `seq`: store-wide, strictly increasing, never reused.
-pub fn next_seq(txn: &redb::WriteTransaction) -> Result<u64, StoreError> {
+pub fn next_seq(txn: &WriteTransaction) -> Result<u64> {
     take_seq(&mut txn.open_table(META)?)
 }
 
 /// [`next_seq`] on an already open `meta` table (hot paths open each table once).
-pub fn take_seq(meta: &mut Table<&'static str, u64>) -> Result<u64, StoreError> {
+pub fn take_seq(meta: &mut Table<&'static str, u64>) -> Result<u64> {
     let seq = meta.get(NEXT_SEQ_KEY)?.map_or(1, |v| v.value());
     meta.insert(NEXT_SEQ_KEY, seq + 1)?;
     Ok(seq)
@@ -177,25 +363,25 @@ pub fn take_seq(meta: &mut Table<&'static str, u64>) -> Result<u64, StoreError> 
 /// Where an owned record lives: `(account, seq)`.
 pub type Location = (u64, u64);
 
-/// Where the record with public id `id` lives, if `account` owns it.
+/// Where the record with public id `id` (raw) lives, if `account` owns it.
 pub fn locate(
     ids: &impl ReadableTable<u128, (u64, u64)>,
     account: AccountId,
     id: u128,
-) -> Result<Option<Location>, StoreError> {
+) -> Result<Option<Location>> {
     let location = ids.get(id)?.map(|v| v.value());
-    Ok(location.filter(|&(owner, _)| owner == account))
+    Ok(location.filter(|&(owner, _)| owner == account.0))
 }
 
-/// Reads the record with public id `id` from `table` if `account` owns it, with its key.
-pub fn get_owned<T: DeserializeOwned>(
+/// Reads the record with public id `id` (raw) if `account` owns it, with its key.
+pub fn get_owned<T: Record>(
     ids: &impl ReadableTable<u128, (u64, u64)>,
-    table: &impl ReadableTable<(u64, u64), &'static [u8]>,
+    table: &RecordTable<(u64, u64), impl ReadableTable<(u64, u64), &'static [u8]>, T>,
     account: AccountId,
     id: u128,
-) -> Result<Option<(Location, T)>, StoreError> {
+) -> Result<Option<(Location, T)>> {
     match locate(ids, account, id)? {
-        Some(key) => Ok(get(table, key)?.map(|record| (key, record))),
+        Some(key) => Ok(table.get(key)?.map(|record| (key, record))),
         None => Ok(None),
     }
 }

@@ -1,8 +1,17 @@
-//! The scheduler: wakes when the earliest delivery is due (or when a check queues new
-//! ones), claims a batch, and runs each attempt as its own task under a global bound and
-//! a per-webhook bound, so one slow endpoint cannot starve the others.
+//! The scheduler: wakes when the earliest delivery is due (or when the store signals a
+//! commit that made deliveries due), reads a batch of due deliveries, and runs each
+//! attempt as its own task under a global bound and a per-webhook bound, so one slow
+//! endpoint cannot starve the others.
+//!
+//! The life of one attempt: due key → reserve a slot → sign → send → record the outcome
+//! (one transaction: delivered, re-keyed for a retry, abandoned, or waiting for a paused
+//! webhook) → release the delivery.
+//!
+//! Time comes from the store's [`Clock`]: due times are on its steady clock, and every
+//! in-process wait is a tokio (monotonic) sleep, never longer than the longest configured
+//! delay, so a wall-clock step can neither fire an attempt twice nor hold a retry back.
 
-use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,19 +23,16 @@ use tokio::task::JoinSet;
 
 use super::client::{Answer, WebhookClient};
 use super::signature::{driftguard_signature, standard_signature};
-use crate::clock::now_ms;
-use crate::http::views::CheckView;
-use crate::ids::{format_id, IdKind};
+use crate::clock::{Clock, UnixMs};
+use crate::ids::WebhookId;
 use crate::metrics::Metrics;
 use crate::model::{Attempt, AttemptOutcome};
-use crate::store::{AfterAttempt, Claim, Store};
+use crate::store::{AfterAttempt, DueDelivery, DueRequest, InFlight, Store};
 use crate::sync::{lock, stopped};
+use crate::wire::CheckView;
 
-/// Most deliveries claimed in one transaction.
-const CLAIM_BATCH: usize = 256;
-/// A claimed attempt may run for `attempt_timeout` plus this before its lease expires and
-/// it is tried again (which only happens if the process died mid-attempt).
-const LEASE_MARGIN: Duration = Duration::from_secs(10);
+/// Most deliveries read in one batch.
+const DUE_BATCH: usize = 256;
 /// When every due delivery belongs to a webhook that has its share in flight, look again
 /// after an attempt finishes, or after this long at the latest.
 const BUSY_RECHECK: Duration = Duration::from_millis(100);
@@ -36,8 +42,11 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
 /// Deliveries purged per transaction.
 const PURGE_BATCH: usize = 1000;
+/// When an outcome cannot be recorded (the disk is failing), the delivery is held back
+/// this long before it is tried again, so a failing store does not turn into a hot loop.
+const RECORD_FAILURE_BACKOFF: Duration = Duration::from_secs(1);
 /// When shutting down, attempts in flight get this long before they are cut off (their
-/// leases then make them run again after the restart).
+/// due entries make them run again after the restart).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// How deliveries are attempted.
@@ -47,33 +56,56 @@ pub struct DeliverySettings {
     pub retry_delays: Vec<Duration>,
     /// Deadline of one attempt.
     pub attempt_timeout: Duration,
-    /// Attempts in flight at once, across all webhooks.
+    /// Attempts in flight at once, across all webhooks (at least 1).
     pub max_in_flight: usize,
-    /// Attempts in flight at once to one webhook.
+    /// Attempts in flight at once to one webhook (at least 1).
     pub max_in_flight_per_webhook: usize,
     /// Finished deliveries are kept this long in the history.
     pub retention: Duration,
 }
 
-/// Wakes the scheduler: call after committing something that may be due now.
-#[derive(Clone, Default)]
-pub struct Wake(Arc<Notify>);
-
-impl Wake {
-    /// Makes the scheduler look at the queue again (cheap; coalesces).
-    pub fn notify(&self) {
-        self.0.notify_one();
+impl DeliverySettings {
+    /// The longest the scheduler sleeps before reading the queue again, whatever it
+    /// expects: the longest configured delay.
+    fn max_sleep(&self) -> Duration {
+        let longest = self.retry_delays.iter().copied().max().unwrap_or_default();
+        longest
+            .max(self.attempt_timeout)
+            .clamp(Duration::from_secs(1), PURGE_EVERY)
     }
 }
 
-/// Decides what follows an attempt: any 2xx delivers; `410` pauses the webhook; anything
-/// else is a failure, retried after the next configured delay (at least `Retry-After` on a
-/// `429`/`503`, capped at [`MAX_RETRY_AFTER`]) or abandoned when none is left.
+/// Sends one attempt: the HTTPS [`WebhookClient`] in production.
+pub trait Transport: Send + Sync + 'static {
+    /// POSTs `body` to `url`; `Err` describes an attempt that got no answer.
+    fn post(
+        &self,
+        url: &str,
+        headers: Vec<(HeaderName, HeaderValue)>,
+        body: Bytes,
+    ) -> impl Future<Output = Result<Answer, String>> + Send;
+}
+
+impl Transport for WebhookClient {
+    fn post(
+        &self,
+        url: &str,
+        headers: Vec<(HeaderName, HeaderValue)>,
+        body: Bytes,
+    ) -> impl Future<Output = Result<Answer, String>> + Send {
+        WebhookClient::post(self, url, headers, body)
+    }
+}
+
+/// Decides what follows an attempt that ended at `now` (steady clock): any 2xx delivers;
+/// `410` pauses the webhook; anything else is a failure, retried after the next
+/// configured delay (at least `Retry-After` on a `429`/`503`, capped at
+/// [`MAX_RETRY_AFTER`]) or abandoned when none is left.
 pub fn after_attempt(
     result: &Result<Answer, String>,
     failures_before: u32,
     retry_delays: &[Duration],
-    now: i64,
+    now: UnixMs,
 ) -> AfterAttempt {
     let answer = result.as_ref().ok();
     match answer.map(|a| a.status) {
@@ -89,61 +121,60 @@ pub fn after_attempt(
         .and_then(|a| a.retry_after)
         .map(|d| d.min(MAX_RETRY_AFTER))
         .unwrap_or_default();
-    AfterAttempt::RetryAt(now + delay.max(asked).as_millis() as i64)
+    AfterAttempt::RetryAt(now + delay.max(asked))
 }
 
 /// Owns the delivery loop. Built by the daemon; [`Dispatcher::run`] until stopped.
-pub struct Dispatcher {
-    inner: Arc<Inner>,
-    wake: Wake,
+pub struct Dispatcher<T: Transport = WebhookClient> {
+    inner: Arc<Inner<T>>,
 }
 
-struct Inner {
+struct Inner<T> {
     store: Store,
-    client: WebhookClient,
+    clock: Clock,
+    transport: T,
     settings: DeliverySettings,
     metrics: Arc<Metrics>,
+    /// Signalled by the store after commits that made deliveries due, and by attempts
+    /// that free a slot someone waits for.
+    due_signal: Arc<Notify>,
     /// Bounds attempts in flight overall.
     permits: Arc<Semaphore>,
-    /// Attempts in flight (claimed, not yet recorded) per webhook. A std mutex: never
-    /// held across an await.
-    per_webhook: Mutex<HashMap<u128, usize>>,
+    /// What is in flight. A std mutex: never held across an await.
+    in_flight: Mutex<InFlight>,
     /// Set while due deliveries wait for a busy webhook's slot: finishing attempts then
     /// wake the scheduler (otherwise they need not).
     waiting_for_slot: AtomicBool,
 }
 
-impl Dispatcher {
-    /// A dispatcher over `store`, sending with `client`.
+impl<T: Transport> Dispatcher<T> {
+    /// A dispatcher over `store` (and its clock), sending with `transport`.
     pub fn new(
         store: Store,
-        client: WebhookClient,
+        transport: T,
         settings: DeliverySettings,
         metrics: Arc<Metrics>,
-    ) -> Dispatcher {
+    ) -> Dispatcher<T> {
         let permits = Arc::new(Semaphore::new(settings.max_in_flight.max(1)));
         Dispatcher {
             inner: Arc::new(Inner {
+                clock: store.clock(),
+                due_signal: store.due_signal(),
                 store,
-                client,
+                transport,
                 settings,
                 metrics,
                 permits,
-                per_webhook: Mutex::new(HashMap::new()),
+                in_flight: Mutex::new(InFlight::default()),
                 waiting_for_slot: AtomicBool::new(false),
             }),
-            wake: Wake::default(),
         }
-    }
-
-    /// The handle that wakes this dispatcher.
-    pub fn wake(&self) -> Wake {
-        self.wake.clone()
     }
 
     /// Delivers until `stop` turns true, then gives attempts in flight a short grace period.
     /// Pending deliveries stay queued for the next start.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let inner = &self.inner;
         let mut attempts = JoinSet::new();
         let mut next_purge = tokio::time::Instant::now();
         loop {
@@ -152,75 +183,66 @@ impl Dispatcher {
                 break;
             }
             if tokio::time::Instant::now() >= next_purge {
-                self.inner.purge_expired().await;
+                inner.purge_expired().await;
                 next_purge = tokio::time::Instant::now() + PURGE_EVERY;
             }
-            let capacity = self.inner.permits.available_permits().min(CLAIM_BATCH);
+            let capacity = inner.permits.available_permits().min(DUE_BATCH);
             if capacity == 0 {
                 tokio::select! {
                     _ = stopped(&mut stop) => break,
-                    _ = self.inner.permits.acquire() => continue,
+                    _ = inner.permits.acquire() => continue,
                 }
             }
-            let now = now_ms();
-            let lease_until =
-                now + (self.inner.settings.attempt_timeout + LEASE_MARGIN).as_millis() as i64;
-            let in_flight = lock(&self.inner.per_webhook).clone();
-            let claimed = match self
-                .inner
-                .store
-                .claim_due(
-                    now,
-                    lease_until,
-                    capacity,
-                    in_flight,
-                    self.inner.settings.max_in_flight_per_webhook,
-                )
-                .await
-            {
-                Ok(claimed) => claimed,
+            let request = DueRequest {
+                now: inner.clock.steady(),
+                max: capacity,
+                per_webhook_cap: inner.settings.max_in_flight_per_webhook.max(1),
+                in_flight: lock(&inner.in_flight).clone(),
+            };
+            let batch = match inner.store.due(request).await {
+                Ok(batch) => batch,
                 Err(e) => {
-                    tracing::error!(error = %e, "cannot claim due deliveries; retrying in 1 s");
+                    tracing::error!(error = %e, "cannot read due deliveries; retrying in 1 s");
                     tokio::select! {
                         _ = stopped(&mut stop) => break,
                         _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
                     }
                 }
             };
-            let batch_was_full = claimed.claims.len() == capacity;
-            for claim in claimed.claims {
-                match self.inner.reserve(claim.webhook.id) {
+            if !batch.stale.is_empty() {
+                tracing::warn!(entries = batch.stale.len(), "dropping stale due entries");
+                if let Err(e) = inner.store.repair_queue(batch.stale).await {
+                    tracing::error!(error = %e, "cannot drop stale due entries");
+                }
+            }
+            let batch_was_full = batch.ready.len() == capacity;
+            for due in batch.ready {
+                match inner.reserve(&due) {
                     Some(slot) => {
-                        attempts.spawn(Inner::attempt(
-                            self.inner.clone(),
-                            self.wake.clone(),
-                            claim,
-                            slot,
-                        ));
+                        attempts.spawn(Inner::attempt(inner.clone(), due, slot));
                     }
-                    // Cannot happen (only this loop reserves, within the counts it passed);
-                    // the lease brings the delivery back if it ever does.
-                    None => tracing::warn!("no slot for a claimed delivery"),
+                    // Cannot happen (only this loop reserves, within the counts it
+                    // passed); the delivery stays due and is read again.
+                    None => tracing::warn!("no slot for a due delivery"),
                 }
             }
             if batch_was_full {
                 continue;
             }
-            self.inner
+            inner
                 .waiting_for_slot
-                .store(claimed.skipped_busy, Ordering::Relaxed);
-            let wait = if claimed.skipped_busy {
+                .store(batch.skipped_busy, Ordering::Relaxed);
+            let wait = if batch.skipped_busy {
                 BUSY_RECHECK
             } else {
-                match claimed.next_due {
-                    Some(at) => Duration::from_millis((at - now_ms()).max(0) as u64),
-                    None => PURGE_EVERY,
-                }
+                batch
+                    .next_due
+                    .map_or(PURGE_EVERY, |at| at.since(inner.clock.steady()))
             };
             tokio::select! {
                 _ = stopped(&mut stop) => break,
-                _ = self.wake.0.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
+                _ = inner.due_signal.notified() => {}
+                _ = tokio::time::sleep(wait.min(inner.settings.max_sleep())) => {}
             }
         }
         if tokio::time::timeout(SHUTDOWN_GRACE, async {
@@ -238,71 +260,103 @@ impl Dispatcher {
     }
 }
 
-/// A reserved slot for one attempt: a global permit and the webhook's share.
-struct Slot {
-    inner: Arc<Inner>,
-    webhook_id: u128,
+/// A reserved slot for sending one attempt: a global permit and the webhook's share.
+struct SendSlot<T: Transport> {
+    inner: Arc<Inner<T>>,
+    webhook_id: WebhookId,
     _permit: OwnedSemaphorePermit,
 }
 
-impl Drop for Slot {
+impl<T: Transport> Drop for SendSlot<T> {
     fn drop(&mut self) {
-        let mut counts = lock(&self.inner.per_webhook);
-        if let Some(count) = counts.get_mut(&self.webhook_id) {
+        let mut in_flight = lock(&self.inner.in_flight);
+        if let Some(count) = in_flight.per_webhook.get_mut(&self.webhook_id) {
             *count -= 1;
             if *count == 0 {
-                counts.remove(&self.webhook_id);
+                in_flight.per_webhook.remove(&self.webhook_id);
             }
         }
     }
 }
 
-impl Inner {
-    fn reserve(self: &Arc<Self>, webhook_id: u128) -> Option<Slot> {
-        let mut counts = lock(&self.per_webhook);
-        let count = counts.entry(webhook_id).or_insert(0);
-        if *count >= self.settings.max_in_flight_per_webhook.max(1) {
+/// Holds a delivery out of the due batches until its outcome is recorded.
+struct Claim<T: Transport> {
+    inner: Arc<Inner<T>>,
+    seq: u64,
+    /// Set when the recorded outcome made the delivery due again (a retry).
+    due_again: bool,
+}
+
+impl<T: Transport> Drop for Claim<T> {
+    fn drop(&mut self) {
+        lock(&self.inner.in_flight).deliveries.remove(&self.seq);
+        // Only now can the scheduler see the retry; it may also be waiting for a slot.
+        if self.due_again || self.inner.waiting_for_slot.load(Ordering::Relaxed) {
+            self.inner.due_signal.notify_one();
+        }
+    }
+}
+
+impl<T: Transport> Inner<T> {
+    fn reserve(self: &Arc<Self>, due: &DueDelivery) -> Option<(SendSlot<T>, Claim<T>)> {
+        let webhook_id = due.webhook.id;
+        let mut in_flight = lock(&self.in_flight);
+        let count = in_flight.per_webhook.get(&webhook_id).copied().unwrap_or(0);
+        if count >= self.settings.max_in_flight_per_webhook.max(1)
+            || in_flight.deliveries.contains(&due.delivery.seq)
+        {
             return None;
         }
         let permit = self.permits.clone().try_acquire_owned().ok()?;
-        *count += 1;
-        Some(Slot {
-            inner: self.clone(),
-            webhook_id,
-            _permit: permit,
-        })
+        in_flight.per_webhook.insert(webhook_id, count + 1);
+        in_flight.deliveries.insert(due.delivery.seq);
+        Some((
+            SendSlot {
+                inner: self.clone(),
+                webhook_id,
+                _permit: permit,
+            },
+            Claim {
+                inner: self.clone(),
+                seq: due.delivery.seq,
+                due_again: false,
+            },
+        ))
     }
 
     /// One attempt: sign, send, record the outcome, and re-key or finish the delivery.
-    async fn attempt(self: Arc<Self>, wake: Wake, claim: Claim, slot: Slot) {
-        let delivery_id = format_id(IdKind::Delivery, claim.delivery.id);
-        let body = match serde_json::to_vec(&CheckView::new(&claim.check)) {
+    async fn attempt(
+        self: Arc<Self>,
+        due: DueDelivery,
+        (slot, mut claim): (SendSlot<T>, Claim<T>),
+    ) {
+        let delivery_id = due.delivery.id.to_string();
+        let body = match serde_json::to_vec(&CheckView::new(&due.check)) {
             Ok(body) => Bytes::from(body),
             Err(e) => {
                 tracing::error!(error = %e, delivery = %delivery_id, "cannot render the payload");
                 return;
             }
         };
-        let started_at = now_ms();
-        let headers = headers(&claim, &delivery_id, started_at / 1000, &body);
-        let clock = tokio::time::Instant::now();
-        let result = self.client.post(&claim.webhook.url, headers, body).await;
-        let duration_ms = clock.elapsed().as_millis() as u64;
+        let started_at = self.clock.now();
+        let headers = headers(&due, &delivery_id, started_at.unix_seconds(), &body);
+        let started = tokio::time::Instant::now();
+        let result = self.transport.post(&due.webhook.url, headers, body).await;
+        let duration_ms = started.elapsed().as_millis() as u64;
         // The slot bounds sending, not bookkeeping: free it before the (batched) write.
-        // The delivery stays leased until the outcome is recorded, so it cannot be
-        // claimed twice meanwhile.
+        // The claim keeps the delivery out of due batches until the outcome is recorded.
         drop(slot);
         let after = after_attempt(
             &result,
-            claim.delivery.failures,
+            due.delivery.failures,
             &self.settings.retry_delays,
-            now_ms(),
+            self.clock.steady(),
         );
         let outcome = match result {
             Ok(answer) => AttemptOutcome::Status(answer.status),
             Err(error) => AttemptOutcome::Error(error),
         };
-        tracing::debug!(delivery = %delivery_id, attempt = claim.attempt, ?outcome, ?after, duration_ms, "webhook attempt");
+        tracing::debug!(delivery = %delivery_id, attempt = due.attempt, ?outcome, ?after, duration_ms, "webhook attempt");
         self.metrics.count_attempt(match after {
             AfterAttempt::Delivered => "delivered",
             AfterAttempt::RetryAt(_) => "failed",
@@ -313,36 +367,25 @@ impl Inner {
             tracing::warn!(delivery = %delivery_id, ?outcome, "webhook delivery abandoned after its last attempt");
         }
         let attempt = Attempt {
-            number: claim.attempt,
+            number: due.attempt,
             at: started_at,
             duration_ms,
             outcome,
         };
-        if let Err(e) = self
-            .store
-            .finish_attempt(
-                claim.webhook.id,
-                claim.delivery.seq,
-                attempt,
-                after,
-                now_ms(),
-            )
-            .await
-        {
-            // The lease is still in the queue: the attempt will be made again.
-            tracing::error!(error = %e, delivery = %delivery_id, "cannot record a webhook attempt");
+        match self.store.finish_attempt(due.key(), attempt, after).await {
+            Ok(()) => claim.due_again = matches!(after, AfterAttempt::RetryAt(_)),
+            Err(e) => {
+                // The due entry is still there: the attempt will be made again.
+                tracing::error!(error = %e, delivery = %delivery_id, "cannot record a webhook attempt");
+                tokio::time::sleep(RECORD_FAILURE_BACKOFF).await;
+                claim.due_again = true;
+            }
         }
-        // The scheduler sleeps until the earliest due entry it saw, often this attempt's
-        // lease: a retry due sooner, or deliveries waiting for this slot, need it now.
-        if matches!(after, AfterAttempt::RetryAt(_))
-            || self.waiting_for_slot.load(Ordering::Relaxed)
-        {
-            wake.notify();
-        }
+        drop(claim);
     }
 
     async fn purge_expired(&self) {
-        let before = now_ms() - self.settings.retention.as_millis() as i64;
+        let before = self.clock.now() - self.settings.retention;
         loop {
             match self.store.purge_finished(before, PURGE_BATCH).await {
                 Ok(n) if n == PURGE_BATCH => continue,
@@ -357,12 +400,12 @@ impl Inner {
 }
 
 fn headers(
-    claim: &Claim,
+    due: &DueDelivery,
     delivery_id: &str,
     timestamp: i64,
     body: &[u8],
 ) -> Vec<(HeaderName, HeaderValue)> {
-    let secret = &claim.webhook.secret;
+    let secret = &due.webhook.secret;
     let mut headers = vec![
         (CONTENT_TYPE, HeaderValue::from_static("application/json")),
         (
@@ -377,7 +420,7 @@ fn headers(
     };
     add("x-driftguard-signature", driftguard_signature(secret, body));
     add("x-driftguard-delivery", delivery_id.to_owned());
-    add("x-driftguard-attempt", claim.attempt.to_string());
+    add("x-driftguard-attempt", due.attempt.to_string());
     add("webhook-id", delivery_id.to_owned());
     add("webhook-timestamp", timestamp.to_string());
     if let Some(signature) = standard_signature(secret, delivery_id, timestamp, body) {
@@ -387,77 +430,4 @@ fn headers(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const DELAYS: [Duration; 2] = [Duration::from_secs(5), Duration::from_secs(25)];
-
-    fn status(code: u16, retry_after: Option<u64>) -> Result<Answer, String> {
-        Ok(Answer {
-            status: code,
-            retry_after: retry_after.map(Duration::from_secs),
-        })
-    }
-
-    #[test]
-    fn any_2xx_delivers() {
-        for code in [200, 201, 202, 204, 299] {
-            assert_eq!(
-                after_attempt(&status(code, None), 0, &DELAYS, 0),
-                AfterAttempt::Delivered
-            );
-        }
-    }
-
-    #[test]
-    fn failures_follow_the_schedule_then_abandon() {
-        let refused = Err("refused".to_owned());
-        assert_eq!(
-            after_attempt(&refused, 0, &DELAYS, 1000),
-            AfterAttempt::RetryAt(6000)
-        );
-        assert_eq!(
-            after_attempt(&status(500, None), 1, &DELAYS, 1000),
-            AfterAttempt::RetryAt(26000)
-        );
-        assert_eq!(
-            after_attempt(&status(302, None), 2, &DELAYS, 1000),
-            AfterAttempt::Abandon
-        );
-        assert_eq!(after_attempt(&refused, 0, &[], 0), AfterAttempt::Abandon);
-    }
-
-    #[test]
-    fn gone_pauses_the_webhook() {
-        assert_eq!(
-            after_attempt(&status(410, None), 2, &DELAYS, 0),
-            AfterAttempt::PauseWebhook
-        );
-    }
-
-    #[test]
-    fn retry_after_pushes_the_next_attempt_but_is_capped() {
-        assert_eq!(
-            after_attempt(&status(429, Some(60)), 0, &DELAYS, 0),
-            AfterAttempt::RetryAt(60_000)
-        );
-        assert_eq!(
-            after_attempt(&status(503, Some(1)), 0, &DELAYS, 0),
-            AfterAttempt::RetryAt(5_000)
-        );
-        assert_eq!(
-            after_attempt(&status(503, Some(86_400)), 0, &DELAYS, 0),
-            AfterAttempt::RetryAt(3_600_000)
-        );
-        // Other statuses' Retry-After is not a promise.
-        assert_eq!(
-            after_attempt(&status(500, Some(60)), 0, &DELAYS, 0),
-            AfterAttempt::RetryAt(5_000)
-        );
-        // It never adds attempts.
-        assert_eq!(
-            after_attempt(&status(429, Some(60)), 2, &DELAYS, 0),
-            AfterAttempt::Abandon
-        );
-    }
-}
+mod tests;

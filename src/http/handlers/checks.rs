@@ -3,12 +3,10 @@
 use serde::Deserialize;
 
 use super::super::response::{ok, Response};
-use super::super::views::CheckView;
 use super::super::{error::ApiError, request::ApiRequest, AppState};
 use super::{not_found, page_response, path_id};
-use crate::clock::now_ms;
 use crate::drift::{self, IncomingColumn};
-use crate::ids::IdKind;
+use crate::wire::CheckView;
 
 #[derive(Deserialize)]
 struct CheckRequest {
@@ -31,30 +29,20 @@ pub async fn run(state: &AppState, req: ApiRequest) -> Result<Response, ApiError
         "incoming_schema.columns",
     )
     .map_err(ApiError::Invalid)?;
-    let contract_id = path_id(IdKind::Contract, &body.contract_id, MISSING)?;
-    let (check, queued) = state
+    let contract_id = path_id(&body.contract_id, MISSING)?;
+    let check = state
         .store
-        .run_check(
-            caller.account,
-            contract_id,
-            columns,
-            caller.environment,
-            now_ms(),
-        )
+        .run_check(caller.account, contract_id, columns, caller.environment)
         .await
         .map_err(not_found(MISSING))?;
     state.metrics.count_check(check.verdict.as_str());
-    if queued > 0 {
-        // The deliveries are committed with the check; the dispatcher sends them now.
-        state.deliveries.notify();
-    }
     Ok(ok(&CheckView::new(&check)))
 }
 
 /// `GET /api/v1/checks/{id}`: the stored result, identical to the original answer.
 pub async fn get(state: &AppState, req: ApiRequest, id: &str) -> Result<Response, ApiError> {
     const MISSING: &str = "no such check";
-    let id = path_id(IdKind::Check, id, MISSING)?;
+    let id = path_id(id, MISSING)?;
     let check = state
         .store
         .check(req.caller.account, id)

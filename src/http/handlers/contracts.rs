@@ -4,12 +4,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::super::response::{created, ok, Response};
-use super::super::views::{ContractView, InferredView};
 use super::super::{error::ApiError, request::ApiRequest, AppState};
 use super::{not_found, page_response, path_id};
-use crate::clock::now_ms;
 use crate::drift::{self, Column};
-use crate::ids::IdKind;
+use crate::wire::{ContractView, InferredView};
 
 #[derive(Deserialize)]
 struct CreateContract {
@@ -31,7 +29,7 @@ pub async fn create(state: &AppState, req: ApiRequest) -> Result<Response, ApiEr
         .map_err(ApiError::Invalid)?;
     let contract = state
         .store
-        .create_contract(caller.account, body.name, columns, now_ms())
+        .create_contract(caller.account, body.name, columns)
         .await?;
     Ok(created(&ContractView::new(&contract)))
 }
@@ -49,7 +47,7 @@ pub async fn list(state: &AppState, req: ApiRequest) -> Result<Response, ApiErro
 /// `GET /api/v1/contracts/{id}`.
 pub async fn get(state: &AppState, req: ApiRequest, id: &str) -> Result<Response, ApiError> {
     const MISSING: &str = "no such contract";
-    let id = path_id(IdKind::Contract, id, MISSING)?;
+    let id = path_id(id, MISSING)?;
     let contract = state
         .store
         .contract(req.caller.account, id)

@@ -3,12 +3,10 @@
 use serde::Deserialize;
 
 use super::super::response::{created, ok, Response};
-use super::super::views::{DeletedView, KeyStateView, KeyView, NewKeyView};
 use super::super::{error::ApiError, request::ApiRequest, AppState};
 use super::{not_found, page_response, path_id};
-use crate::clock::now_ms;
 use crate::credentials::{generate_key, Environment};
-use crate::ids::IdKind;
+use crate::wire::{DeletedView, KeyStateView, KeyView, NewKeyView};
 
 const MISSING: &str = "no such key";
 
@@ -31,10 +29,7 @@ pub async fn create(state: &AppState, req: ApiRequest) -> Result<Response, ApiEr
     let (caller, body): (_, CreateKey) = req.json().await?;
     state.auth.check_key_creation(caller.account)?;
     let key = generate_key(body.environment);
-    let record = state
-        .store
-        .create_key(caller.account, key.clone(), now_ms())
-        .await?;
+    let record = state.store.create_key(caller.account, key.clone()).await?;
     Ok(created(&NewKeyView::new(&record, &key)))
 }
 
@@ -45,7 +40,7 @@ pub async fn set_active(
     id: &str,
     active: bool,
 ) -> Result<Response, ApiError> {
-    let id = path_id(IdKind::Key, id, MISSING)?;
+    let id = path_id(id, MISSING)?;
     let key = state
         .store
         .set_key_active(req.caller.account, id, active)
@@ -57,12 +52,12 @@ pub async fn set_active(
 
 /// `DELETE /api/v1/keys/{id}`: only a revoked key can be deleted.
 pub async fn delete(state: &AppState, req: ApiRequest, id: &str) -> Result<Response, ApiError> {
-    let id = path_id(IdKind::Key, id, MISSING)?;
+    let id = path_id(id, MISSING)?;
     let key = state
         .store
         .delete_key(req.caller.account, id)
         .await
         .map_err(not_found(MISSING))?;
     state.auth.forget(&key);
-    Ok(ok(&DeletedView::new(IdKind::Key, key.id)))
+    Ok(ok(&DeletedView::new(key.id)))
 }

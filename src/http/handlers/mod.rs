@@ -12,12 +12,11 @@ use serde::Serialize;
 use super::error::ApiError;
 use super::request::ApiRequest;
 use super::response::{self, Response};
-use crate::ids::{parse_id, IdKind};
 use crate::store::{Page, PageRequest, StoreError};
 
 /// Parses a path id; a malformed one is answered like an unknown one.
-fn path_id(kind: IdKind, text: &str, what: &'static str) -> Result<u128, ApiError> {
-    parse_id(kind, text).ok_or(ApiError::NotFound(what))
+fn path_id<Id: std::str::FromStr>(text: &str, what: &'static str) -> Result<Id, ApiError> {
+    text.parse().map_err(|_| ApiError::NotFound(what))
 }
 
 /// Maps the store's `NotFound` to a 404 that says what was not found.

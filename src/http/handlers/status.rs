@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::super::response::{json, ok, Response};
 use super::super::{error::ApiError, request::ApiRequest, AppState};
-use crate::http::views::UsageView;
+use crate::wire::UsageView;
 
 /// The crate version, reported by `/health`.
 const VERSION: &str = env!("CARGO_PKG_VERSION");

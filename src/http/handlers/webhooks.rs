@@ -4,14 +4,13 @@ use hyper::Uri;
 use serde::Deserialize;
 
 use super::super::response::{created, ok, Response};
-use super::super::views::{DeletedView, DeliveryView, WebhookView};
 use super::super::{error::ApiError, request::ApiRequest, AppState};
 use super::{not_found, page_response, path_id};
-use crate::clock::now_ms;
 use crate::credentials::generate_webhook_secret;
 use crate::drift::Verdict;
-use crate::ids::{parse_id, IdKind};
+use crate::ids::{ContractId, WebhookId};
 use crate::store::NewWebhook;
+use crate::wire::{DeletedView, DeliveryView, WebhookView};
 
 const MISSING: &str = "no such webhook";
 /// Longest accepted webhook URL.
@@ -42,7 +41,7 @@ pub async fn create(state: &AppState, req: ApiRequest) -> Result<Response, ApiEr
     }
     let contract_id = match body.contract_id {
         None => None,
-        Some(text) => Some(parse_id(IdKind::Contract, &text).ok_or_else(|| {
+        Some(text) => Some(text.parse::<ContractId>().map_err(|_| {
             ApiError::Invalid("contract_id: no such contract in this account".into())
         })?),
     };
@@ -52,10 +51,7 @@ pub async fn create(state: &AppState, req: ApiRequest) -> Result<Response, ApiEr
         contract_id,
         secret: generate_webhook_secret(),
     };
-    let webhook = state
-        .store
-        .create_webhook(caller.account, new, now_ms())
-        .await?;
+    let webhook = state.store.create_webhook(caller.account, new).await?;
     Ok(created(&WebhookView::with_secret(&webhook)))
 }
 
@@ -92,7 +88,7 @@ pub async fn list(state: &AppState, req: ApiRequest) -> Result<Response, ApiErro
 
 /// `GET /api/v1/webhooks/{id}`.
 pub async fn get(state: &AppState, req: ApiRequest, id: &str) -> Result<Response, ApiError> {
-    let id = path_id(IdKind::Webhook, id, MISSING)?;
+    let id = path_id(id, MISSING)?;
     let webhook = state
         .store
         .webhook(req.caller.account, id)
@@ -108,22 +104,19 @@ struct PatchWebhook {
 
 /// `PATCH /api/v1/webhooks/{id}` with `{"active": bool}`: pause or resume.
 pub async fn patch(state: &AppState, req: ApiRequest, id: &str) -> Result<Response, ApiError> {
-    let id = path_id(IdKind::Webhook, id, MISSING);
+    let id = path_id::<WebhookId>(id, MISSING);
     let (caller, body): (_, PatchWebhook) = req.json().await?;
     let webhook = state
         .store
-        .set_webhook_active(caller.account, id?, body.active, now_ms())
+        .set_webhook_active(caller.account, id?, body.active)
         .await
         .map_err(not_found(MISSING))?;
-    if webhook.active {
-        state.deliveries.notify(); // its waiting deliveries are due now
-    }
     Ok(ok(&WebhookView::new(&webhook)))
 }
 
 /// `GET /api/v1/webhooks/{id}/deliveries`, newest first.
 pub async fn deliveries(state: &AppState, req: ApiRequest, id: &str) -> Result<Response, ApiError> {
-    let id = path_id(IdKind::Webhook, id, MISSING)?;
+    let id = path_id(id, MISSING)?;
     let request = req.page()?;
     let page = state
         .store
@@ -135,13 +128,13 @@ pub async fn deliveries(state: &AppState, req: ApiRequest, id: &str) -> Result<R
 
 /// `DELETE /api/v1/webhooks/{id}`.
 pub async fn delete(state: &AppState, req: ApiRequest, id: &str) -> Result<Response, ApiError> {
-    let id = path_id(IdKind::Webhook, id, MISSING)?;
+    let id = path_id(id, MISSING)?;
     let webhook = state
         .store
         .delete_webhook(req.caller.account, id)
         .await
         .map_err(not_found(MISSING))?;
-    Ok(ok(&DeletedView::new(IdKind::Webhook, webhook.id)))
+    Ok(ok(&DeletedView::new(webhook.id)))
 }
 
 #[cfg(test)]

@@ -1,20 +1,22 @@
-//! The JSON shapes of the API, built from the stored records. The same function renders a
-//! record wherever it appears, so e.g. `POST /check` and `GET /checks/{id}` are identical.
+//! The JSON shapes of the API ("views"), built from the domain records. The same function
+//! renders a record wherever it appears, so `POST /check`, `GET /checks/{id}` and the
+//! webhook payload are the same bytes.
+//!
+//! This module sits below both `http` (which answers with views) and `webhooks` (which
+//! sends them); it knows neither.
 
 use serde::Serialize;
 
-use crate::clock::rfc3339;
+use crate::clock::UnixMs;
 use crate::credentials::Environment;
 use crate::drift::{Column, Diff, Verdict};
-use crate::ids::{format_id, IdKind};
-use crate::model::{
-    Account, ApiKey, Attempt, AttemptOutcome, Check, Contract, Delivery, DeliveryStatus, Webhook,
-};
+use crate::ids::{CheckId, ContractId, DeliveryId, KeyId, WebhookId};
+use crate::model::{Account, ApiKey, Attempt, AttemptOutcome, Check, Contract, Delivery, Webhook};
 
 /// A contract.
 #[derive(Serialize)]
 pub struct ContractView<'a> {
-    id: String,
+    id: ContractId,
     name: &'a str,
     version: u32,
     schema: SchemaView<'a>,
@@ -32,14 +34,14 @@ impl<'a> ContractView<'a> {
     /// Renders a contract.
     pub fn new(c: &'a Contract) -> Self {
         ContractView {
-            id: format_id(IdKind::Contract, c.id),
+            id: c.id,
             name: &c.name,
             version: c.version,
             schema: SchemaView {
                 columns: &c.columns,
             },
-            created_at: rfc3339(c.created_at),
-            updated_at: rfc3339(c.updated_at),
+            created_at: c.created_at.rfc3339(),
+            updated_at: c.updated_at.rfc3339(),
         }
     }
 }
@@ -54,8 +56,8 @@ pub struct InferredView<'a> {
 /// A check result (also the webhook payload).
 #[derive(Serialize)]
 pub struct CheckView<'a> {
-    id: String,
-    contract_id: String,
+    id: CheckId,
+    contract_id: ContractId,
     result: Verdict,
     severity: u8,
     diff: &'a Diff,
@@ -67,13 +69,13 @@ impl<'a> CheckView<'a> {
     /// Renders a check.
     pub fn new(c: &'a Check) -> Self {
         CheckView {
-            id: format_id(IdKind::Check, c.id),
-            contract_id: format_id(IdKind::Contract, c.contract_id),
+            id: c.id,
+            contract_id: c.contract_id,
             result: c.verdict,
             severity: c.severity,
             diff: &c.diff,
             credits_used: c.credits_used,
-            created_at: rfc3339(c.created_at),
+            created_at: c.created_at.rfc3339(),
         }
     }
 }
@@ -100,7 +102,7 @@ impl UsageView {
 /// A key in `GET /keys`.
 #[derive(Serialize)]
 pub struct KeyView<'a> {
-    id: String,
+    id: KeyId,
     key_preview: &'a str,
     environment: Environment,
     is_active: bool,
@@ -110,14 +112,14 @@ pub struct KeyView<'a> {
 
 impl<'a> KeyView<'a> {
     /// Renders a key; `last_used_at` comes from the auth layer (it may be fresher).
-    pub fn new(k: &'a ApiKey, last_used_at: Option<i64>) -> Self {
+    pub fn new(k: &'a ApiKey, last_used_at: Option<UnixMs>) -> Self {
         KeyView {
-            id: format_id(IdKind::Key, k.id),
+            id: k.id,
             key_preview: &k.preview,
             environment: k.environment,
             is_active: k.active,
-            created_at: rfc3339(k.created_at),
-            last_used_at: last_used_at.map(rfc3339),
+            created_at: k.created_at.rfc3339(),
+            last_used_at: last_used_at.map(UnixMs::rfc3339),
         }
     }
 }
@@ -125,7 +127,7 @@ impl<'a> KeyView<'a> {
 /// A key just created: the only time the full key is shown.
 #[derive(Serialize)]
 pub struct NewKeyView<'a> {
-    id: String,
+    id: KeyId,
     key: &'a str,
     key_preview: &'a str,
     environment: Environment,
@@ -137,12 +139,12 @@ impl<'a> NewKeyView<'a> {
     /// Renders a new key with its full text.
     pub fn new(k: &'a ApiKey, key: &'a str) -> Self {
         NewKeyView {
-            id: format_id(IdKind::Key, k.id),
+            id: k.id,
             key,
             key_preview: &k.preview,
             environment: k.environment,
             is_active: k.active,
-            created_at: rfc3339(k.created_at),
+            created_at: k.created_at.rfc3339(),
         }
     }
 }
@@ -150,7 +152,7 @@ impl<'a> NewKeyView<'a> {
 /// The answer to revoke/activate.
 #[derive(Serialize)]
 pub struct KeyStateView<'a> {
-    id: String,
+    id: KeyId,
     is_active: bool,
     environment: Environment,
     key_preview: &'a str,
@@ -160,7 +162,7 @@ impl<'a> KeyStateView<'a> {
     /// Renders a key's new state.
     pub fn new(k: &'a ApiKey) -> Self {
         KeyStateView {
-            id: format_id(IdKind::Key, k.id),
+            id: k.id,
             is_active: k.active,
             environment: k.environment,
             key_preview: &k.preview,
@@ -170,28 +172,25 @@ impl<'a> KeyStateView<'a> {
 
 /// `{"id", "deleted": true}`.
 #[derive(Serialize)]
-pub struct DeletedView {
-    id: String,
+pub struct DeletedView<Id: Serialize> {
+    id: Id,
     deleted: bool,
 }
 
-impl DeletedView {
+impl<Id: Serialize> DeletedView<Id> {
     /// Renders a deletion.
-    pub fn new(kind: IdKind, id: u128) -> Self {
-        DeletedView {
-            id: format_id(kind, id),
-            deleted: true,
-        }
+    pub fn new(id: Id) -> Self {
+        DeletedView { id, deleted: true }
     }
 }
 
 /// A webhook, never with its secret…
 #[derive(Serialize)]
 pub struct WebhookView<'a> {
-    id: String,
+    id: WebhookId,
     url: &'a str,
     events: &'a [Verdict],
-    contract_id: Option<String>,
+    contract_id: Option<ContractId>,
     active: bool,
     /// …except in the answer to its creation.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -203,13 +202,13 @@ impl<'a> WebhookView<'a> {
     /// Renders a webhook without its secret.
     pub fn new(w: &'a Webhook) -> Self {
         WebhookView {
-            id: format_id(IdKind::Webhook, w.id),
+            id: w.id,
             url: &w.url,
             events: &w.events,
-            contract_id: w.contract_id.map(|id| format_id(IdKind::Contract, id)),
+            contract_id: w.contract_id,
             active: w.active,
             secret: None,
-            created_at: rfc3339(w.created_at),
+            created_at: w.created_at.rfc3339(),
         }
     }
 
@@ -225,10 +224,10 @@ impl<'a> WebhookView<'a> {
 /// A delivery in `GET /webhooks/{id}/deliveries`.
 #[derive(Serialize)]
 pub struct DeliveryView {
-    id: String,
-    webhook_id: String,
-    check_id: String,
-    status: DeliveryStatus,
+    id: DeliveryId,
+    webhook_id: WebhookId,
+    check_id: CheckId,
+    status: &'static str,
     next_attempt_at: Option<String>,
     attempts: Vec<AttemptView>,
     created_at: String,
@@ -250,13 +249,13 @@ impl DeliveryView {
     /// Renders a delivery with its attempts.
     pub fn new(d: &Delivery) -> Self {
         DeliveryView {
-            id: format_id(IdKind::Delivery, d.id),
-            webhook_id: format_id(IdKind::Webhook, d.webhook_id),
-            check_id: format_id(IdKind::Check, d.check_id),
-            status: d.status,
-            next_attempt_at: d.next_attempt_at.map(rfc3339),
+            id: d.id,
+            webhook_id: d.webhook_id,
+            check_id: d.check_id,
+            status: d.status.as_str(),
+            next_attempt_at: d.next_attempt_at.map(UnixMs::rfc3339),
             attempts: d.attempts.iter().map(AttemptView::new).collect(),
-            created_at: rfc3339(d.created_at),
+            created_at: d.created_at.rfc3339(),
         }
     }
 }
@@ -269,7 +268,7 @@ impl AttemptView {
         };
         AttemptView {
             number: a.number,
-            at: rfc3339(a.at),
+            at: a.at.rfc3339(),
             status_code,
             error,
             duration_ms: a.duration_ms,

@@ -1,0 +1,629 @@
+//! The stored shapes: what each record looks like on disk, owned by the store.
+//!
+//! The domain types (`model`, `drift`) and the JSON types (`wire`) are free to change;
+//! these are not. Each stored shape is encoded by `codec` (bincode 1.3: fields in order,
+//! fixed-width integers, enums as a `u32` variant index), so a field added, removed,
+//! reordered or retyped here — or a variant reordered — changes the bytes on disk. That
+//! is a new format version with a migration, and the golden tests below (the exact bytes
+//! the v1 release wrote, in `tests/fixtures/v1/records.json`) fail until it is one.
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::UnixMs;
+use crate::credentials::Environment;
+use crate::drift::{Column, ColumnType, Diff, TypeChange, Verdict};
+use crate::ids::{AccountId, CheckId, ContractId, DeliveryId, KeyId, WebhookId};
+use crate::model::{
+    Account, ApiKey, Attempt, AttemptOutcome, Check, Contract, Delivery, DeliveryStatus, Webhook,
+};
+
+/// A domain type the store persists, through its stored shape.
+pub trait Record: Sized {
+    /// The on-disk shape.
+    type Stored: Serialize + serde::de::DeserializeOwned;
+    /// Domain → disk.
+    fn to_stored(&self) -> Self::Stored;
+    /// Disk → domain (every stored value has a domain value: this cannot fail).
+    fn from_stored(stored: Self::Stored) -> Self;
+}
+
+// ---- the v1 shapes; variant order is part of the format ----
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StoredColumnType {
+    String,
+    Integer,
+    Number,
+    Boolean,
+    Date,
+    Timestamp,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StoredVerdict {
+    Pass,
+    Warning,
+    Breaking,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StoredEnvironment {
+    Live,
+    Test,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StoredDeliveryStatus {
+    Pending,
+    Delivered,
+    Abandoned,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StoredOutcome {
+    Status(u16),
+    Error(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredAccount {
+    id: u64,
+    name: String,
+    credits_remaining: u64,
+    credits_used: u64,
+    total_checks: u64,
+    created_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredKey {
+    id: u128,
+    account: u64,
+    hash: [u8; 32],
+    preview: String,
+    environment: StoredEnvironment,
+    active: bool,
+    created_at: i64,
+    last_used_at: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredColumn {
+    name: String,
+    column_type: StoredColumnType,
+    required: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredContract {
+    id: u128,
+    name: String,
+    version: u32,
+    columns: Vec<StoredColumn>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredTypeChange {
+    column: String,
+    from: StoredColumnType,
+    to: StoredColumnType,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredDiff {
+    removed: Vec<String>,
+    type_changes: Vec<StoredTypeChange>,
+    added: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredCheck {
+    id: u128,
+    contract_id: u128,
+    verdict: StoredVerdict,
+    severity: u8,
+    diff: StoredDiff,
+    credits_used: u8,
+    created_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredWebhook {
+    id: u128,
+    url: String,
+    events: Vec<StoredVerdict>,
+    contract_id: Option<u128>,
+    active: bool,
+    secret: String,
+    created_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredAttempt {
+    number: u32,
+    at: i64,
+    duration_ms: u64,
+    outcome: StoredOutcome,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredDelivery {
+    id: u128,
+    seq: u64,
+    account: u64,
+    webhook_id: u128,
+    check_id: u128,
+    status: StoredDeliveryStatus,
+    failures: u32,
+    next_attempt_at: Option<i64>,
+    attempts: Vec<StoredAttempt>,
+    created_at: i64,
+    finished_at: Option<i64>,
+}
+
+// ---- conversions ----
+
+/// A one-to-one mapping between a domain enum and its stored enum.
+macro_rules! same_variants {
+    ($domain:ident <-> $stored:ident: $($variant:ident),+) => {
+        impl From<$domain> for $stored {
+            fn from(v: $domain) -> Self {
+                match v { $($domain::$variant => $stored::$variant),+ }
+            }
+        }
+        impl From<$stored> for $domain {
+            fn from(v: $stored) -> Self {
+                match v { $($stored::$variant => $domain::$variant),+ }
+            }
+        }
+    };
+}
+same_variants!(ColumnType <-> StoredColumnType: String, Integer, Number, Boolean, Date, Timestamp, Json);
+same_variants!(Verdict <-> StoredVerdict: Pass, Warning, Breaking);
+same_variants!(Environment <-> StoredEnvironment: Live, Test);
+same_variants!(DeliveryStatus <-> StoredDeliveryStatus: Pending, Delivered, Abandoned);
+
+fn ms(t: UnixMs) -> i64 {
+    t.0
+}
+
+impl Record for Account {
+    type Stored = StoredAccount;
+
+    fn to_stored(&self) -> StoredAccount {
+        StoredAccount {
+            id: self.id.0,
+            name: self.name.clone(),
+            credits_remaining: self.credits_remaining,
+            credits_used: self.credits_used,
+            total_checks: self.total_checks,
+            created_at: ms(self.created_at),
+        }
+    }
+
+    fn from_stored(s: StoredAccount) -> Self {
+        Account {
+            id: AccountId(s.id),
+            name: s.name,
+            credits_remaining: s.credits_remaining,
+            credits_used: s.credits_used,
+            total_checks: s.total_checks,
+            created_at: UnixMs(s.created_at),
+        }
+    }
+}
+
+impl Record for ApiKey {
+    type Stored = StoredKey;
+
+    fn to_stored(&self) -> StoredKey {
+        StoredKey {
+            id: self.id.raw(),
+            account: self.account.0,
+            hash: self.hash,
+            preview: self.preview.clone(),
+            environment: self.environment.into(),
+            active: self.active,
+            created_at: ms(self.created_at),
+            last_used_at: self.last_used_at.map(ms),
+        }
+    }
+
+    fn from_stored(s: StoredKey) -> Self {
+        ApiKey {
+            id: KeyId::from_raw(s.id),
+            account: AccountId(s.account),
+            hash: s.hash,
+            preview: s.preview,
+            environment: s.environment.into(),
+            active: s.active,
+            created_at: UnixMs(s.created_at),
+            last_used_at: s.last_used_at.map(UnixMs),
+        }
+    }
+}
+
+fn stored_column(c: &Column) -> StoredColumn {
+    StoredColumn {
+        name: c.name.clone(),
+        column_type: c.column_type.into(),
+        required: c.required,
+    }
+}
+
+impl Record for Contract {
+    type Stored = StoredContract;
+
+    fn to_stored(&self) -> StoredContract {
+        StoredContract {
+            id: self.id.raw(),
+            name: self.name.clone(),
+            version: self.version,
+            columns: self.columns.iter().map(stored_column).collect(),
+            created_at: ms(self.created_at),
+            updated_at: ms(self.updated_at),
+        }
+    }
+
+    fn from_stored(s: StoredContract) -> Self {
+        Contract {
+            id: ContractId::from_raw(s.id),
+            name: s.name,
+            version: s.version,
+            columns: s
+                .columns
+                .into_iter()
+                .map(|c| Column {
+                    name: c.name,
+                    column_type: c.column_type.into(),
+                    required: c.required,
+                })
+                .collect(),
+            created_at: UnixMs(s.created_at),
+            updated_at: UnixMs(s.updated_at),
+        }
+    }
+}
+
+impl Record for Check {
+    type Stored = StoredCheck;
+
+    fn to_stored(&self) -> StoredCheck {
+        let diff = &self.diff;
+        StoredCheck {
+            id: self.id.raw(),
+            contract_id: self.contract_id.raw(),
+            verdict: self.verdict.into(),
+            severity: self.severity,
+            diff: StoredDiff {
+                removed: diff.removed.clone(),
+                type_changes: diff
+                    .type_changes
+                    .iter()
+                    .map(|t| StoredTypeChange {
+                        column: t.column.clone(),
+                        from: t.from.into(),
+                        to: t.to.into(),
+                    })
+                    .collect(),
+                added: diff.added.clone(),
+            },
+            credits_used: self.credits_used,
+            created_at: ms(self.created_at),
+        }
+    }
+
+    fn from_stored(s: StoredCheck) -> Self {
+        Check {
+            id: CheckId::from_raw(s.id),
+            contract_id: ContractId::from_raw(s.contract_id),
+            verdict: s.verdict.into(),
+            severity: s.severity,
+            diff: Diff {
+                removed: s.diff.removed,
+                type_changes: s
+                    .diff
+                    .type_changes
+                    .into_iter()
+                    .map(|t| TypeChange {
+                        column: t.column,
+                        from: t.from.into(),
+                        to: t.to.into(),
+                    })
+                    .collect(),
+                added: s.diff.added,
+            },
+            credits_used: s.credits_used,
+            created_at: UnixMs(s.created_at),
+        }
+    }
+}
+
+impl Record for Webhook {
+    type Stored = StoredWebhook;
+
+    fn to_stored(&self) -> StoredWebhook {
+        StoredWebhook {
+            id: self.id.raw(),
+            url: self.url.clone(),
+            events: self.events.iter().map(|&v| v.into()).collect(),
+            contract_id: self.contract_id.map(ContractId::raw),
+            active: self.active,
+            secret: self.secret.clone(),
+            created_at: ms(self.created_at),
+        }
+    }
+
+    fn from_stored(s: StoredWebhook) -> Self {
+        Webhook {
+            id: WebhookId::from_raw(s.id),
+            url: s.url,
+            events: s.events.into_iter().map(Verdict::from).collect(),
+            contract_id: s.contract_id.map(ContractId::from_raw),
+            active: s.active,
+            secret: s.secret,
+            created_at: UnixMs(s.created_at),
+        }
+    }
+}
+
+impl Record for Delivery {
+    type Stored = StoredDelivery;
+
+    fn to_stored(&self) -> StoredDelivery {
+        StoredDelivery {
+            id: self.id.raw(),
+            seq: self.seq,
+            account: self.account.0,
+            webhook_id: self.webhook_id.raw(),
+            check_id: self.check_id.raw(),
+            status: self.status.into(),
+            failures: self.failures,
+            next_attempt_at: self.next_attempt_at.map(ms),
+            attempts: self
+                .attempts
+                .iter()
+                .map(|a| StoredAttempt {
+                    number: a.number,
+                    at: ms(a.at),
+                    duration_ms: a.duration_ms,
+                    outcome: match &a.outcome {
+                        AttemptOutcome::Status(code) => StoredOutcome::Status(*code),
+                        AttemptOutcome::Error(e) => StoredOutcome::Error(e.clone()),
+                    },
+                })
+                .collect(),
+            created_at: ms(self.created_at),
+            finished_at: self.finished_at.map(ms),
+        }
+    }
+
+    fn from_stored(s: StoredDelivery) -> Self {
+        Delivery {
+            id: DeliveryId::from_raw(s.id),
+            seq: s.seq,
+            account: AccountId(s.account),
+            webhook_id: WebhookId::from_raw(s.webhook_id),
+            check_id: CheckId::from_raw(s.check_id),
+            status: s.status.into(),
+            failures: s.failures,
+            next_attempt_at: s.next_attempt_at.map(UnixMs),
+            attempts: s
+                .attempts
+                .into_iter()
+                .map(|a| Attempt {
+                    number: a.number,
+                    at: UnixMs(a.at),
+                    duration_ms: a.duration_ms,
+                    outcome: match a.outcome {
+                        StoredOutcome::Status(code) => AttemptOutcome::Status(code),
+                        StoredOutcome::Error(e) => AttemptOutcome::Error(e),
+                    },
+                })
+                .collect(),
+            created_at: UnixMs(s.created_at),
+            finished_at: s.finished_at.map(UnixMs),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Golden tests: the exact bytes the v1 release wrote for one record of each kind
+    //! (`tests/fixtures/v1/records.json`, made by that release's own code), against the
+    //! same records built here. A change to a stored shape fails them until it is a new
+    //! format version with a migration.
+
+    use super::*;
+    use crate::credentials::hash_key;
+    use crate::store::codec::{decode, encode};
+
+    const GOLDEN: &str = include_str!("../../tests/fixtures/v1/records.json");
+
+    fn golden(name: &str) -> Vec<u8> {
+        let all: serde_json::Value = serde_json::from_str(GOLDEN).expect("golden JSON");
+        let hex = all[name].as_str().expect("a golden record");
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+            .collect()
+    }
+
+    #[track_caller]
+    fn assert_golden<T: Record + PartialEq + std::fmt::Debug>(name: &str, record: &T) {
+        let bytes = golden(name);
+        assert_eq!(
+            encode(record).expect("encode"),
+            bytes,
+            "{name}: encoding changed"
+        );
+        assert_eq!(
+            &decode::<T>(&bytes).expect("decode"),
+            record,
+            "{name}: decoding changed"
+        );
+        assert!(
+            decode::<T>(&bytes[..bytes.len() - 1]).is_err(),
+            "{name}: truncated"
+        );
+    }
+
+    const USERS: u128 = 140423434683270703896908940817014141632;
+    const WARNING_CHECK: u128 = 140423434955138570915793928161745751821;
+    const WEBHOOK_ALL: u128 = 140423434812304725769905510220676286963;
+    const WEBHOOK_SCOPED: u128 = 140423434906040252226725121316161420810;
+
+    fn column(name: &str, column_type: ColumnType, required: bool) -> Column {
+        Column {
+            name: name.into(),
+            column_type,
+            required,
+        }
+    }
+
+    #[test]
+    fn accounts_keys_and_contracts_keep_their_v1_bytes() {
+        assert_golden(
+            "account",
+            &Account {
+                id: AccountId(1),
+                name: "default".into(),
+                credits_remaining: 998,
+                credits_used: 2,
+                total_checks: 3,
+                created_at: UnixMs(1772392920000),
+            },
+        );
+        assert_golden(
+            "api_key",
+            &ApiKey {
+                id: KeyId::from_raw(140423434369109170348801520112690967878),
+                account: AccountId(1),
+                hash: hash_key("dg_live_FixtureFixtureFixtureFixture01"),
+                preview: "dg_live_FixtureF".into(),
+                environment: Environment::Live,
+                active: true,
+                created_at: UnixMs(1772392920000),
+                last_used_at: Some(UnixMs(1772392923000)),
+            },
+        );
+        use ColumnType::*;
+        assert_golden(
+            "contract",
+            &Contract {
+                id: ContractId::from_raw(USERS),
+                name: "users".into(),
+                version: 1,
+                columns: vec![
+                    column("user_id", Integer, true),
+                    column("email", String, true),
+                    column("created_at", Timestamp, true),
+                    column("nickname", String, false),
+                    column("score", Number, false),
+                    column("active", Boolean, true),
+                    column("birthday", Date, false),
+                    column("profile", Json, false),
+                ],
+                created_at: UnixMs(1772392924000),
+                updated_at: UnixMs(1772392924000),
+            },
+        );
+    }
+
+    #[test]
+    fn checks_and_webhooks_keep_their_v1_bytes() {
+        assert_golden(
+            "check",
+            &Check {
+                id: CheckId::from_raw(WARNING_CHECK),
+                contract_id: ContractId::from_raw(USERS),
+                verdict: Verdict::Warning,
+                severity: 75,
+                diff: Diff {
+                    removed: vec!["email".into()],
+                    type_changes: vec![TypeChange {
+                        column: "created_at".into(),
+                        from: ColumnType::Timestamp,
+                        to: ColumnType::String,
+                    }],
+                    added: vec!["extra".into()],
+                },
+                credits_used: 1,
+                created_at: UnixMs(1772392928000),
+            },
+        );
+        assert_golden(
+            "webhook",
+            &Webhook {
+                id: WebhookId::from_raw(WEBHOOK_SCOPED),
+                url: "https://[::1]:9/x?y=z".into(),
+                events: vec![Verdict::Warning],
+                contract_id: Some(ContractId::from_raw(USERS)),
+                active: false,
+                secret: "whsec_FixtureFixtureFixtureFixture1".into(),
+                created_at: UnixMs(1772392927000),
+            },
+        );
+    }
+
+    fn attempt(outcome: AttemptOutcome) -> Attempt {
+        Attempt {
+            number: 1,
+            at: UnixMs(1772392931000),
+            duration_ms: 12,
+            outcome,
+        }
+    }
+
+    #[test]
+    fn deliveries_in_every_state_keep_their_v1_bytes() {
+        let pending = Delivery {
+            id: DeliveryId::from_raw(140423435146827585624268951836139621633),
+            seq: 14,
+            account: AccountId(1),
+            webhook_id: WebhookId::from_raw(WEBHOOK_ALL),
+            check_id: CheckId::from_raw(140423435168805246155565233538530913858),
+            status: DeliveryStatus::Pending,
+            failures: 1,
+            next_attempt_at: Some(UnixMs(4102444800000)),
+            attempts: vec![attempt(AttemptOutcome::Status(500))],
+            created_at: UnixMs(1772392930000),
+            finished_at: None,
+        };
+        assert_golden("delivery_0", &pending);
+        assert_golden(
+            "delivery_2",
+            &Delivery {
+                id: DeliveryId::from_raw(140423434990296886341549404990182325807),
+                seq: 9,
+                check_id: CheckId::from_raw(WARNING_CHECK),
+                status: DeliveryStatus::Delivered,
+                failures: 0,
+                next_attempt_at: None,
+                attempts: vec![attempt(AttemptOutcome::Status(200))],
+                created_at: UnixMs(1772392928000),
+                finished_at: Some(UnixMs(1772392932000)),
+                ..pending.clone()
+            },
+        );
+        assert_golden(
+            "delivery_3",
+            &Delivery {
+                id: DeliveryId::from_raw(140423434963139677317956401180893911790),
+                seq: 10,
+                webhook_id: WebhookId::from_raw(WEBHOOK_SCOPED),
+                check_id: CheckId::from_raw(WARNING_CHECK),
+                status: DeliveryStatus::Abandoned,
+                failures: 1,
+                next_attempt_at: None,
+                attempts: vec![attempt(AttemptOutcome::Error("connection refused".into()))],
+                created_at: UnixMs(1772392928000),
+                finished_at: Some(UnixMs(1772392932000)),
+                ..pending
+            },
+        );
+    }
+}

@@ -1,0 +1,402 @@
+//! The retry policy as a function, and the scheduler on tokio's paused time: a real store
+//! in a temp dir, a scripted transport in place of the HTTPS client (the integration
+//! tests in `tests/webhooks.rs` use a real HTTPS receiver), and hours of schedule run in
+//! milliseconds.
+
+use std::collections::VecDeque;
+use std::sync::atomic::AtomicI64;
+
+use tokio::sync::mpsc;
+
+use super::*;
+use crate::credentials::{generate_key, generate_webhook_secret, Environment};
+use crate::drift::{Column, ColumnType, Verdict};
+use crate::ids::AccountId;
+use crate::model::{Delivery, DeliveryStatus};
+use crate::store::{NewWebhook, PageRequest};
+
+const DELAYS: [Duration; 2] = [Duration::from_secs(5), Duration::from_secs(25)];
+const T0: UnixMs = UnixMs(1_772_392_920_000);
+
+fn status(code: u16, retry_after: Option<u64>) -> Result<Answer, String> {
+    Ok(Answer {
+        status: code,
+        retry_after: retry_after.map(Duration::from_secs),
+    })
+}
+
+#[test]
+fn any_2xx_delivers() {
+    for code in [200, 201, 202, 204, 299] {
+        assert_eq!(
+            after_attempt(&status(code, None), 0, &DELAYS, T0),
+            AfterAttempt::Delivered
+        );
+    }
+}
+
+#[test]
+fn failures_follow_the_schedule_then_abandon() {
+    let refused = Err("refused".to_owned());
+    assert_eq!(
+        after_attempt(&refused, 0, &DELAYS, UnixMs(1000)),
+        AfterAttempt::RetryAt(UnixMs(6000))
+    );
+    assert_eq!(
+        after_attempt(&status(500, None), 1, &DELAYS, UnixMs(1000)),
+        AfterAttempt::RetryAt(UnixMs(26000))
+    );
+    assert_eq!(
+        after_attempt(&status(302, None), 2, &DELAYS, UnixMs(1000)),
+        AfterAttempt::Abandon
+    );
+    assert_eq!(after_attempt(&refused, 0, &[], T0), AfterAttempt::Abandon);
+}
+
+#[test]
+fn gone_pauses_the_webhook() {
+    assert_eq!(
+        after_attempt(&status(410, None), 2, &DELAYS, T0),
+        AfterAttempt::PauseWebhook
+    );
+}
+
+#[test]
+fn retry_after_pushes_the_next_attempt_but_is_capped() {
+    let at = |ms| AfterAttempt::RetryAt(UnixMs(ms));
+    let zero = UnixMs(0);
+    assert_eq!(
+        after_attempt(&status(429, Some(60)), 0, &DELAYS, zero),
+        at(60_000)
+    );
+    assert_eq!(
+        after_attempt(&status(503, Some(1)), 0, &DELAYS, zero),
+        at(5_000)
+    );
+    assert_eq!(
+        after_attempt(&status(503, Some(86_400)), 0, &DELAYS, zero),
+        at(3_600_000)
+    );
+    // Other statuses' Retry-After is not a promise.
+    assert_eq!(
+        after_attempt(&status(500, Some(60)), 0, &DELAYS, zero),
+        at(5_000)
+    );
+    // It never adds attempts.
+    assert_eq!(
+        after_attempt(&status(429, Some(60)), 2, &DELAYS, zero),
+        AfterAttempt::Abandon
+    );
+}
+
+#[test]
+fn the_scheduler_never_sleeps_past_the_longest_delay() {
+    let settings = settings(&DELAYS);
+    assert_eq!(settings.max_sleep(), Duration::from_secs(25));
+    let quick = DeliverySettings {
+        retry_delays: vec![],
+        attempt_timeout: Duration::from_millis(10),
+        ..settings
+    };
+    assert_eq!(
+        quick.max_sleep(),
+        Duration::from_secs(1),
+        "at least a second"
+    );
+}
+
+fn settings(delays: &[Duration]) -> DeliverySettings {
+    DeliverySettings {
+        retry_delays: delays.to_vec(),
+        attempt_timeout: Duration::from_secs(10),
+        max_in_flight: 8,
+        max_in_flight_per_webhook: 2,
+        retention: Duration::from_secs(3600),
+    }
+}
+
+/// What the receiver saw of one attempt.
+#[derive(Debug)]
+struct Seen {
+    /// On the store's steady clock.
+    at: UnixMs,
+    attempt: String,
+}
+
+/// Answers from a script (then 500s), and reports every attempt on a channel.
+struct Scripted {
+    answers: Mutex<VecDeque<Result<Answer, String>>>,
+    clock: Clock,
+    seen: mpsc::UnboundedSender<Seen>,
+    /// Steps the wall clock by this much while each attempt is in flight.
+    wall_step: Option<(&'static AtomicI64, i64)>,
+}
+
+impl Transport for Scripted {
+    fn post(
+        &self,
+        _url: &str,
+        headers: Vec<(HeaderName, HeaderValue)>,
+        _body: Bytes,
+    ) -> impl Future<Output = Result<Answer, String>> + Send {
+        let attempt = headers
+            .iter()
+            .find(|(name, _)| name == "x-driftguard-attempt")
+            .and_then(|(_, value)| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let _ = self.seen.send(Seen {
+            at: self.clock.steady(),
+            attempt,
+        });
+        if let Some((step, by)) = self.wall_step {
+            step.fetch_add(by, Ordering::Relaxed);
+        }
+        let answer = lock(&self.answers)
+            .pop_front()
+            .unwrap_or_else(|| status(500, None));
+        async move { answer }
+    }
+}
+
+/// A store on `clock` with one account, one contract and one webhook for every verdict,
+/// and a running dispatcher. Returns the store, the receiver's reports and the stop flag.
+async fn running(
+    clock: Clock,
+    answers: Vec<Result<Answer, String>>,
+    wall_step: Option<(&'static AtomicI64, i64)>,
+) -> (
+    Store,
+    tempfile::TempDir,
+    mpsc::UnboundedReceiver<Seen>,
+    watch::Sender<bool>,
+) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open_with(dir.path(), 64, clock).expect("open store");
+    store
+        .bootstrap(100, generate_key(Environment::Live))
+        .await
+        .expect("bootstrap");
+    let (seen, reports) = mpsc::unbounded_channel();
+    let transport = Scripted {
+        answers: Mutex::new(answers.into()),
+        clock,
+        seen,
+        wall_step,
+    };
+    let dispatcher = Dispatcher::new(store.clone(), transport, settings(&DELAYS), Metrics::new());
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(dispatcher.run(stopped));
+    (store, dir, reports, stop)
+}
+
+/// Creates a contract and a webhook and runs one check, which queues one delivery.
+async fn check_with_a_webhook(store: &Store) -> (WebhookId, crate::ids::CheckId) {
+    let account = AccountId(1);
+    let column = Column {
+        name: "id".into(),
+        column_type: ColumnType::Integer,
+        required: true,
+    };
+    let contract = store
+        .create_contract(account, "users".into(), vec![column])
+        .await
+        .expect("contract");
+    let webhook = store
+        .create_webhook(
+            account,
+            NewWebhook {
+                url: "https://receiver.test/hook".into(),
+                events: vec![Verdict::Pass, Verdict::Warning, Verdict::Breaking],
+                contract_id: None,
+                secret: generate_webhook_secret(),
+            },
+        )
+        .await
+        .expect("webhook");
+    let check = store
+        .run_check(account, contract.id, vec![], Environment::Test)
+        .await
+        .expect("check");
+    (webhook.id, check.id)
+}
+
+async fn deliveries(store: &Store, webhook: WebhookId) -> Vec<Delivery> {
+    let page = PageRequest {
+        cursor: None,
+        limit: 100,
+    };
+    store
+        .list_deliveries(AccountId(1), webhook, page)
+        .await
+        .expect("deliveries")
+        .items
+}
+
+async fn next(reports: &mut mpsc::UnboundedReceiver<Seen>) -> Seen {
+    reports.recv().await.expect("the dispatcher runs")
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_default_schedule_runs_to_abandonment_on_time() {
+    let (store, _dir, mut reports, stop) = running(Clock::tokio(T0), vec![], None).await;
+    let (webhook, _) = check_with_a_webhook(&store).await;
+
+    let first = next(&mut reports).await;
+    let second = next(&mut reports).await;
+    let third = next(&mut reports).await;
+    assert_eq!(first.attempt, "1");
+    assert_eq!(
+        (second.attempt.as_str(), third.attempt.as_str()),
+        ("2", "3")
+    );
+    assert_eq!(second.at.since(first.at), Duration::from_secs(5));
+    assert_eq!(third.at.since(second.at), Duration::from_secs(25));
+
+    // Abandoned after the third: an hour later nothing more has been sent.
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    assert!(reports.try_recv().is_err(), "no fourth attempt");
+    let delivery = &deliveries(&store, webhook).await[0];
+    assert_eq!(delivery.status, DeliveryStatus::Abandoned);
+    assert_eq!(delivery.attempts.len(), 3);
+    assert_eq!(delivery.next_attempt_at, None);
+    let _ = stop.send(true);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_answer_pushes_the_next_attempt() {
+    let answers = vec![status(503, Some(120)), status(200, None)];
+    let (store, _dir, mut reports, stop) = running(Clock::tokio(T0), answers, None).await;
+    let (webhook, _) = check_with_a_webhook(&store).await;
+
+    let first = next(&mut reports).await;
+    let second = next(&mut reports).await;
+    assert_eq!(second.at.since(first.at), Duration::from_secs(120));
+    // The outcome is recorded just after the answer: wait for it (on paused time).
+    let mut status = DeliveryStatus::Pending;
+    for _ in 0..100 {
+        status = deliveries(&store, webhook).await[0].status;
+        if status == DeliveryStatus::Delivered {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, DeliveryStatus::Delivered);
+    let _ = stop.send(true);
+}
+
+#[tokio::test(start_paused = true)]
+async fn wall_clock_steps_neither_repeat_nor_delay_attempts() {
+    // Every attempt moves the wall clock: back an hour, then forward 30 s, and so on.
+    static STEP: AtomicI64 = AtomicI64::new(0);
+    for by in [-3_600_000, 30_000] {
+        STEP.store(0, Ordering::Relaxed);
+        let clock = Clock::tokio_with_wall_step(T0, &STEP);
+        let (store, _dir, mut reports, stop) = running(clock, vec![], Some((&STEP, by))).await;
+        let (webhook, _) = check_with_a_webhook(&store).await;
+
+        let first = next(&mut reports).await;
+        let second = next(&mut reports).await;
+        let third = next(&mut reports).await;
+        let numbers = [&first, &second, &third].map(|s| s.attempt.clone());
+        assert_eq!(numbers, ["1", "2", "3"], "each attempt once (step {by} ms)");
+        assert_eq!(
+            second.at.since(first.at),
+            Duration::from_secs(5),
+            "step {by} ms"
+        );
+        assert_eq!(
+            third.at.since(second.at),
+            Duration::from_secs(25),
+            "step {by} ms"
+        );
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        assert!(
+            reports.try_recv().is_err(),
+            "no fourth attempt (step {by} ms)"
+        );
+        let delivery = &deliveries(&store, webhook).await[0];
+        assert_eq!(delivery.status, DeliveryStatus::Abandoned);
+        let _ = stop.send(true);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_check_made_while_the_dispatcher_sleeps_is_sent_at_once() {
+    let answers = vec![status(200, None), status(200, None)];
+    let (store, _dir, mut reports, stop) = running(Clock::tokio(T0), answers, None).await;
+    let (webhook, _) = check_with_a_webhook(&store).await;
+    let first = next(&mut reports).await;
+
+    // The dispatcher now sleeps (nothing is due); an hour passes, then a new check.
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    let contract = store
+        .list_contracts(
+            AccountId(1),
+            PageRequest {
+                cursor: None,
+                limit: 1,
+            },
+        )
+        .await
+        .expect("contracts")
+        .items[0]
+        .id;
+    let before = store.clock().steady();
+    store
+        .run_check(AccountId(1), contract, vec![], Environment::Test)
+        .await
+        .expect("check");
+    let second = next(&mut reports).await;
+    assert_eq!(
+        second.at, before,
+        "sent when committed, not at the next wake-up"
+    );
+    assert!(second.at.since(first.at) >= Duration::from_secs(3600));
+    assert_eq!(deliveries(&store, webhook).await.len(), 2);
+    let _ = stop.send(true);
+}
+
+#[test]
+fn in_flight_bookkeeping_is_released() {
+    // A reserved slot and claim count against the webhook until dropped.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let (store, _dir, _reports, stop) = running(Clock::tokio(T0), vec![], None).await;
+        let (webhook, _) = check_with_a_webhook(&store).await;
+        let _ = stop.send(true);
+        let dispatcher = Dispatcher::new(
+            store.clone(),
+            Scripted {
+                answers: Mutex::new(VecDeque::new()),
+                clock: store.clock(),
+                seen: mpsc::unbounded_channel().0,
+                wall_step: None,
+            },
+            settings(&DELAYS),
+            Metrics::new(),
+        );
+        let request = DueRequest {
+            now: store.clock().steady(),
+            max: 8,
+            per_webhook_cap: 2,
+            in_flight: InFlight::default(),
+        };
+        let batch = store.due(request).await.expect("due");
+        let due = &batch.ready[0];
+        assert_eq!(due.webhook.id, webhook);
+        let reserved = dispatcher.inner.reserve(due).expect("a slot");
+        assert!(
+            dispatcher.inner.reserve(due).is_none(),
+            "the same delivery twice"
+        );
+        assert_eq!(lock(&dispatcher.inner.in_flight).per_webhook[&webhook], 1);
+        drop(reserved);
+        let in_flight = lock(&dispatcher.inner.in_flight).clone();
+        assert!(in_flight.deliveries.is_empty() && in_flight.per_webhook.is_empty());
+    });
+}
