@@ -7,6 +7,7 @@
 //! [`AdminResponse`] line, followed, for a backup, by exactly `bytes` bytes of snapshot.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -14,16 +15,16 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::watch;
 
 use crate::credentials::Environment;
+use crate::net;
 use crate::operator;
 use crate::store::Store;
-use crate::sync::stopped;
 
 /// The socket's file name inside `data_dir`.
 pub const ADMIN_SOCKET: &str = "admin.sock";
 /// Longest request line accepted.
 const MAX_REQUEST: u64 = 64 * 1024;
 /// Time a client has to send its request line.
-const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// An operator command sent to the daemon.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -101,33 +102,34 @@ pub fn bind(data_dir: &Path) -> std::io::Result<UnixListener> {
     Ok(listener)
 }
 
-/// Serves admin requests until `stop` turns true, then removes the socket file.
+/// Serves admin requests until `stop` turns true, then removes the socket file and gives
+/// commands in progress up to `grace` to finish (what is left is aborted).
 pub async fn serve(
     listener: UnixListener,
     store: Store,
     data_dir: PathBuf,
+    grace: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
-    loop {
-        let stream = tokio::select! {
-            _ = stopped(&mut stop) => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    tracing::warn!(error = %e, "admin accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-        };
+    let accept = || async { listener.accept().await.map(|(stream, _)| stream) };
+    let serve = |stream| {
         let (store, data_dir) = (store.clone(), data_dir.clone());
-        tokio::spawn(async move {
+        async move {
             if let Err(e) = answer(stream, &store, &data_dir).await {
                 tracing::warn!(error = %e, "admin request failed");
             }
-        });
-    }
+        }
+    };
+    let connections = net::accept_until_stopped("admin", &mut stop, accept, serve).await;
+    drop(listener);
     let _ = std::fs::remove_file(data_dir.join(ADMIN_SOCKET));
+    let aborted = connections.drain(grace).await;
+    if aborted > 0 {
+        tracing::warn!(
+            aborted,
+            "admin commands still running at shutdown were aborted"
+        );
+    }
 }
 
 async fn answer(stream: UnixStream, store: &Store, data_dir: &Path) -> std::io::Result<()> {

@@ -2,8 +2,12 @@
 //!
 //! Every key has a default, so no file at all is a valid configuration. An unknown key or
 //! a bad value is an error that names the key (e.g. `server.listen`) or the variable.
+//!
+//! Counts that must be at least 1 are `NonZero*` types, so no user of the configuration
+//! re-checks them; a 0 in the file is refused while parsing, naming the key.
 
 use std::net::SocketAddr;
+use std::num::{NonZeroU32, NonZeroU64, NonZeroUsize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -49,7 +53,7 @@ pub struct Config {
 }
 
 /// `[server]`: the listener.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     /// Address to bind; `DRIFTGUARD_LISTEN` overrides.
@@ -59,7 +63,8 @@ pub struct ServerConfig {
     /// PEM private key.
     pub tls_key: Option<PathBuf>,
     /// Larger request bodies get `413`.
-    pub max_body_bytes: u64,
+    #[serde(deserialize_with = "at_least_one")]
+    pub max_body_bytes: NonZeroU64,
     /// Time a client has to finish a TLS handshake and send a request's headers. On an
     /// HTTP/1.1 keep-alive connection it runs from the end of the previous response, so it
     /// is also how long such a connection may sit idle.
@@ -73,7 +78,8 @@ pub struct ServerConfig {
     #[serde(deserialize_with = "duration")]
     pub idle_timeout: Duration,
     /// Connections served at once; more wait in the kernel's accept queue.
-    pub max_connections: usize,
+    #[serde(deserialize_with = "at_least_one")]
+    pub max_connections: NonZeroUsize,
     /// On shutdown, how long in-flight requests get to finish.
     #[serde(deserialize_with = "duration")]
     pub shutdown_grace: Duration,
@@ -85,56 +91,59 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             tls_cert: None,
             tls_key: None,
-            max_body_bytes: 1_048_576,
+            max_body_bytes: const { NonZeroU64::new(1_048_576).expect("not zero") },
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
-            max_connections: 1024,
+            max_connections: const { NonZeroUsize::new(1024).expect("not zero") },
             shutdown_grace: Duration::from_secs(10),
         }
     }
 }
 
 /// `[storage]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
     /// Holds the redb file and `bootstrap-key`; `DRIFTGUARD_DATA_DIR` overrides.
     pub data_dir: PathBuf,
     /// Most writes committed together (group commit); 1 commits each write on its own.
-    pub max_write_batch: usize,
+    #[serde(deserialize_with = "at_least_one")]
+    pub max_write_batch: NonZeroUsize,
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig {
             data_dir: PathBuf::from("./driftguard-data"),
-            max_write_batch: 512,
+            max_write_batch: const { NonZeroUsize::new(512).expect("not zero") },
         }
     }
 }
 
 /// `[limits]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
     /// Per API key, token bucket (GCRA).
-    pub requests_per_minute: u32,
+    #[serde(deserialize_with = "at_least_one")]
+    pub requests_per_minute: NonZeroU32,
     /// Per account.
-    pub key_creations_per_hour: u32,
+    #[serde(deserialize_with = "at_least_one")]
+    pub key_creations_per_hour: NonZeroU32,
 }
 
 impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
-            requests_per_minute: 100,
-            key_creations_per_hour: 10,
+            requests_per_minute: const { NonZeroU32::new(100).expect("not zero") },
+            key_creations_per_hour: const { NonZeroU32::new(10).expect("not zero") },
         }
     }
 }
 
 /// `[credits]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CreditsConfig {
     /// Starting balance of a new account.
@@ -150,7 +159,7 @@ impl Default for CreditsConfig {
 }
 
 /// `[webhooks]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebhooksConfig {
     /// Delay before attempt 2, 3, …; a delivery is abandoned after `1 + len` failures.
@@ -165,9 +174,11 @@ pub struct WebhooksConfig {
     #[serde(deserialize_with = "duration")]
     pub retention: Duration,
     /// Attempts in flight at once, across all webhooks.
-    pub max_in_flight: usize,
+    #[serde(deserialize_with = "at_least_one")]
+    pub max_in_flight: NonZeroUsize,
     /// Attempts in flight at once to one webhook.
-    pub max_in_flight_per_webhook: usize,
+    #[serde(deserialize_with = "at_least_one")]
+    pub max_in_flight_per_webhook: NonZeroUsize,
 }
 
 impl Default for WebhooksConfig {
@@ -177,14 +188,14 @@ impl Default for WebhooksConfig {
             attempt_timeout: Duration::from_secs(10),
             ca_file: None,
             retention: Duration::from_secs(30 * 24 * 3600),
-            max_in_flight: 256,
-            max_in_flight_per_webhook: 32,
+            max_in_flight: const { NonZeroUsize::new(256).expect("not zero") },
+            max_in_flight_per_webhook: const { NonZeroUsize::new(32).expect("not zero") },
         }
     }
 }
 
 /// `[log]`: structured logs on stderr.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     /// `error`, `warn`, `info`, `debug` or `trace`; `DRIFTGUARD_LOG` overrides.
@@ -214,7 +225,7 @@ pub enum LogFormat {
 }
 
 /// `[metrics]`: Prometheus metrics on their own listener.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsConfig {
     /// Address serving `GET /metrics` (no API key); unset: no metrics listener.
@@ -369,12 +380,6 @@ impl Config {
             }
             _ => {}
         }
-        if self.server.max_body_bytes == 0 {
-            return Err(value("server.max_body_bytes", "must be at least 1"));
-        }
-        if self.server.max_connections == 0 {
-            return Err(value("server.max_connections", "must be at least 1"));
-        }
         for (key, d) in [
             ("server.header_timeout", self.server.header_timeout),
             ("server.body_timeout", self.server.body_timeout),
@@ -385,29 +390,37 @@ impl Config {
                 return Err(value(key, "must be longer than zero"));
             }
         }
-        if self.webhooks.max_in_flight == 0 {
-            return Err(value("webhooks.max_in_flight", "must be at least 1"));
-        }
-        if self.webhooks.max_in_flight_per_webhook == 0 {
-            return Err(value(
-                "webhooks.max_in_flight_per_webhook",
-                "must be at least 1",
-            ));
-        }
-        if self.limits.requests_per_minute == 0 {
-            return Err(value("limits.requests_per_minute", "must be at least 1"));
-        }
-        if self.limits.key_creations_per_hour == 0 {
-            return Err(value("limits.key_creations_per_hour", "must be at least 1"));
-        }
-        if self.storage.max_write_batch == 0 {
-            return Err(value("storage.max_write_batch", "must be at least 1"));
-        }
         if self.storage.data_dir.as_os_str().is_empty() {
             return Err(value("storage.data_dir", "must not be empty"));
         }
         Ok(())
     }
+}
+
+/// A count the configuration requires to be at least 1, read as its plain integer.
+trait AtLeastOne: Sized {
+    /// The integer in the file.
+    type Plain: for<'de> Deserialize<'de>;
+    /// `None` for 0.
+    fn from_plain(plain: Self::Plain) -> Option<Self>;
+}
+
+macro_rules! at_least_one_for {
+    ($($nonzero:ty: $plain:ty),*) => {$(
+        impl AtLeastOne for $nonzero {
+            type Plain = $plain;
+            fn from_plain(plain: $plain) -> Option<Self> {
+                <$nonzero>::new(plain)
+            }
+        }
+    )*};
+}
+at_least_one_for!(NonZeroU32: u32, NonZeroU64: u64, NonZeroUsize: usize);
+
+/// Reads a count, refusing 0 with the same words for every key (the path names the key).
+fn at_least_one<'de, D: Deserializer<'de>, N: AtLeastOne>(d: D) -> Result<N, D::Error> {
+    N::from_plain(N::Plain::deserialize(d)?)
+        .ok_or_else(|| serde::de::Error::custom("must be at least 1"))
 }
 
 fn log_level<'de, D: Deserializer<'de>>(d: D) -> Result<LevelFilter, D::Error> {
@@ -453,9 +466,9 @@ mod tests {
         let c = Config::from_toml("").expect("empty is valid");
         assert_eq!(c.server.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.storage.data_dir, PathBuf::from("./driftguard-data"));
-        assert_eq!(c.server.max_body_bytes, 1_048_576);
-        assert_eq!(c.limits.requests_per_minute, 100);
-        assert_eq!(c.limits.key_creations_per_hour, 10);
+        assert_eq!(c.server.max_body_bytes.get(), 1_048_576);
+        assert_eq!(c.limits.requests_per_minute.get(), 100);
+        assert_eq!(c.limits.key_creations_per_hour.get(), 10);
         assert_eq!(c.credits.default_quota, 1_000_000);
         assert_eq!(
             c.webhooks.retry_delays,
@@ -490,20 +503,34 @@ mod tests {
         assert!(err.contains("server.listen"), "{err}");
         let err = Config::from_toml("[limits]\nrequests_per_minute = -1\n").unwrap_err();
         assert!(err.contains("limits.requests_per_minute"), "{err}");
+        // A zero count cannot even be represented; the parse refuses it, naming the key.
+        let err = Config::from_toml("[limits]\nrequests_per_minute = 0\n").unwrap_err();
+        assert!(err.contains("limits.requests_per_minute"), "{err}");
         let mut c = Config::default();
-        c.limits.requests_per_minute = 0;
-        assert!(c
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .contains("limits.requests_per_minute"));
-        c = Config::default();
         c.server.tls_cert = Some("/x".into());
         assert!(c
             .validate()
             .unwrap_err()
             .to_string()
             .contains("server.tls_key"));
+    }
+
+    #[test]
+    fn zero_counts_are_refused_naming_the_key() {
+        for (section, key) in [
+            ("server", "max_body_bytes"),
+            ("server", "max_connections"),
+            ("storage", "max_write_batch"),
+            ("limits", "requests_per_minute"),
+            ("limits", "key_creations_per_hour"),
+            ("webhooks", "max_in_flight"),
+            ("webhooks", "max_in_flight_per_webhook"),
+        ] {
+            let err = Config::from_toml(&format!("[{section}]\n{key} = 0\n")).unwrap_err();
+            assert_eq!(err, format!("{section}.{key}: must be at least 1"));
+            let one = Config::from_toml(&format!("[{section}]\n{key} = 1\n"));
+            assert!(one.is_ok(), "{section}.{key} = 1: {one:?}");
+        }
     }
 
     #[test]

@@ -2,17 +2,18 @@
 //! and serves until told to stop. Used by `driftguard serve` and by the integration tests.
 
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
-use crate::config::{Config, ENV_BOOTSTRAP_KEY};
+use crate::config::{
+    Config, MetricsConfig, ServerConfig, StorageConfig, WebhooksConfig, ENV_BOOTSTRAP_KEY,
+};
 use crate::credentials::{self, Environment};
 use crate::http::auth::Auth;
 use crate::http::request::BodyLimits;
@@ -79,141 +80,117 @@ pub struct Daemon {
     tls: Option<TlsSlot>,
     /// The configuration it started with (to tell what a reload cannot change).
     config: Config,
+    /// Every task below stops accepting or working when this turns true.
     stop: watch::Sender<bool>,
+    /// The API listener; ends when no connection is left (drained or aborted).
     server: JoinHandle<()>,
+    /// Webhook deliveries; ends after the attempts in flight (briefly).
     dispatcher: JoinHandle<()>,
+    /// Writes coalesced key uses every few seconds.
     key_use_flusher: JoinHandle<()>,
+    /// The admin socket; ends when its commands in progress are done or aborted.
+    admin: JoinHandle<()>,
+    /// The metrics listener, if `[metrics] listen` is set.
+    metrics: Option<JoinHandle<()>>,
+    /// What requests share; dropped, after every task ended, before the store closes.
     state: Arc<AppState>,
 }
 
+/// A bound listener and the address it got (useful with port 0).
+struct Bound {
+    listener: TcpListener,
+    addr: SocketAddr,
+}
+
+/// Everything the daemon listens on, bound before any task starts (so a taken port fails
+/// the start, not a task).
+struct Listeners {
+    api: Bound,
+    metrics: Option<Bound>,
+    admin: UnixListener,
+}
+
 impl Daemon {
-    /// Opens the store, bootstraps it if new, binds the listener and starts serving.
+    /// Opens the store, bootstraps it if new, binds the listeners and starts serving.
     pub async fn start(config: Config) -> Result<Daemon, StartError> {
-        let (data_dir, max_batch) = (
-            config.storage.data_dir.clone(),
-            config.storage.max_write_batch,
-        );
-        let clock = Clock::system();
-        let store =
-            tokio::task::spawn_blocking(move || Store::open_with(&data_dir, max_batch, clock))
-                .await
-                .map_err(|e| StoreError::Internal(e.to_string()))??;
-        tracing::info!(path = %store.path().display(), "store open");
+        let store = open_store(&config.storage).await?;
+        Daemon::start_with_store(config, store).await
+    }
+
+    /// [`Daemon::start`] on a store the caller opened from `config.storage`. The caller may
+    /// keep a handle (the tests use one to close the store under a running daemon);
+    /// [`Daemon::shutdown`] still closes it.
+    pub async fn start_with_store(config: Config, store: Store) -> Result<Daemon, StartError> {
         bootstrap(&store, &config).await?;
-
         let metrics = Metrics::new();
-        let client = WebhookClient::new(
-            config.webhooks.ca_file.as_deref(),
-            config.webhooks.attempt_timeout,
-        )?;
-        let dispatcher = Dispatcher::new(
-            store.clone(),
-            client,
-            DeliverySettings {
-                retry_delays: config.webhooks.retry_delays.clone(),
-                attempt_timeout: config.webhooks.attempt_timeout,
-                max_in_flight: config.webhooks.max_in_flight,
-                max_in_flight_per_webhook: config.webhooks.max_in_flight_per_webhook,
-                retention: config.webhooks.retention,
-            },
-            metrics.clone(),
-        );
-        let tls = match (&config.server.tls_cert, &config.server.tls_key) {
-            (Some(cert), Some(key)) => Some(Arc::new(RwLock::new(tls::acceptor(cert, key)?))),
-            _ => None,
-        };
-        let addr = config.server.listen;
-        let api_bind = |source| StartError::Bind {
-            key: "server.listen / DRIFTGUARD_LISTEN",
-            addr,
-            source,
-        };
-        let listener = TcpListener::bind(addr).await.map_err(api_bind)?;
-        let local_addr = listener.local_addr().map_err(api_bind)?;
+        let dispatcher = build_dispatcher(&config.webhooks, &store, &metrics)?;
+        let tls = load_tls(&config.server)?;
+        let api = bind_api(&config.server, tls.is_some()).await?;
         let scheme = if tls.is_some() { "https" } else { "http" };
-        if tls.is_some() {
-            tracing::info!(%local_addr, "serving HTTPS (HTTP/2 and HTTP/1.1)");
-        } else {
-            tracing::warn!(
-                %local_addr,
-                "serving plain HTTP: no TLS certificate configured (server.tls_cert/tls_key); \
-                 keep it on a loopback address or behind a TLS-terminating proxy"
-            );
-        }
+        let state = app_state(&config, store, scheme, metrics);
+        let listeners = Listeners {
+            api,
+            metrics: bind_metrics(&config.metrics).await?,
+            admin: bind_admin(&config.storage.data_dir)?,
+        };
+        Ok(Daemon::spawn(config, state, tls, dispatcher, listeners))
+    }
 
-        let state = Arc::new(AppState {
-            store: store.clone(),
-            auth: Auth::new(
-                store,
-                NonZeroU32::new(config.limits.requests_per_minute).unwrap_or(NonZeroU32::MIN),
-                NonZeroU32::new(config.limits.key_creations_per_hour).unwrap_or(NonZeroU32::MIN),
-            ),
-            body_limits: BodyLimits {
-                max_bytes: config.server.max_body_bytes,
-                timeout: config.server.body_timeout,
-            },
-            scheme,
-            metrics: metrics.clone(),
-        });
+    /// Starts every background task; each gets the stop flag.
+    fn spawn(
+        config: Config,
+        state: Arc<AppState>,
+        tls: Option<TlsSlot>,
+        dispatcher: Dispatcher,
+        listeners: Listeners,
+    ) -> Daemon {
+        let (stop, stopped) = watch::channel(false);
         let limits = ConnectionLimits {
             header_timeout: config.server.header_timeout,
             idle_timeout: config.server.idle_timeout,
             max_connections: config.server.max_connections,
             shutdown_grace: config.server.shutdown_grace,
         };
-        let (stop, stopped) = watch::channel(false);
-        let metrics_addr = match config.metrics.listen {
-            Some(addr) => {
-                let metrics_bind = |source| StartError::Bind {
-                    key: "metrics.listen",
-                    addr,
-                    source,
-                };
-                let listener = TcpListener::bind(addr).await.map_err(metrics_bind)?;
-                let bound = listener.local_addr().map_err(metrics_bind)?;
-                tracing::info!(%bound, "serving metrics at /metrics");
-                tokio::spawn(crate::metrics::serve(
-                    listener,
-                    metrics,
-                    state.store.clone(),
-                    stopped.clone(),
-                ));
-                Some(bound)
-            }
-            None => None,
-        };
-        let admin =
-            crate::admin::bind(&config.storage.data_dir).map_err(|source| StartError::Admin {
-                path: config.storage.data_dir.join(crate::admin::ADMIN_SOCKET),
-                source,
-            })?;
-        tokio::spawn(crate::admin::serve(
-            admin,
-            state.store.clone(),
-            config.storage.data_dir.clone(),
-            stopped.clone(),
-        ));
+        let local_addr = listeners.api.addr;
         let server = tokio::spawn(server::serve(
-            listener,
+            listeners.api.listener,
             tls.clone(),
             state.clone(),
             limits,
             stopped.clone(),
         ));
         let dispatcher = tokio::spawn(dispatcher.run(stopped.clone()));
-        let key_use_flusher = tokio::spawn(flush_key_uses(state.clone(), stopped));
-        Ok(Daemon {
+        let key_use_flusher = tokio::spawn(flush_key_uses(state.clone(), stopped.clone()));
+        let admin = tokio::spawn(crate::admin::serve(
+            listeners.admin,
+            state.store.clone(),
+            config.storage.data_dir.clone(),
+            config.server.shutdown_grace,
+            stopped.clone(),
+        ));
+        let metrics_addr = listeners.metrics.as_ref().map(|bound| bound.addr);
+        let metrics = listeners.metrics.map(|bound| {
+            tokio::spawn(crate::metrics::serve(
+                bound.listener,
+                state.metrics.clone(),
+                state.store.clone(),
+                stopped,
+            ))
+        });
+        Daemon {
             local_addr,
             metrics_addr,
-            scheme,
+            scheme: state.scheme,
             tls,
             config,
             stop,
             server,
             dispatcher,
             key_use_flusher,
+            admin,
+            metrics,
             state,
-        })
+        }
     }
 
     /// The bound address (useful with port 0).
@@ -232,13 +209,13 @@ impl Daemon {
     }
 
     /// Applies what can change while running (SIGHUP): rate limits and the TLS
-    /// certificate files (re-read, so rotation needs no restart). Returns the keys whose
-    /// new values need a restart (they keep their running values). The log level is
-    /// applied by the caller, which owns the subscriber.
+    /// certificate files (re-read, so rotation needs no restart). Returns the sections
+    /// (e.g. `server.*`) with other changes: those need a restart and keep their running
+    /// values. The log level is applied by the caller, which owns the subscriber.
     pub fn reload(&self, new: &Config) -> Vec<&'static str> {
         self.state.auth.set_limits(
-            NonZeroU32::new(new.limits.requests_per_minute).unwrap_or(NonZeroU32::MIN),
-            NonZeroU32::new(new.limits.key_creations_per_hour).unwrap_or(NonZeroU32::MIN),
+            new.limits.requests_per_minute,
+            new.limits.key_creations_per_hour,
         );
         if let (Some(slot), Some(cert), Some(key)) =
             (&self.tls, &new.server.tls_cert, &new.server.tls_key)
@@ -251,89 +228,173 @@ impl Daemon {
                 Err(e) => tracing::error!(error = %e, "keeping the current TLS certificate"),
             }
         }
-        let old = &self.config;
-        let mut needs_restart = Vec::new();
-        let mut differs = |key, changed: bool| {
-            if changed {
-                needs_restart.push(key);
-            }
-        };
-        differs("server.listen", old.server.listen != new.server.listen);
-        differs(
-            "server.tls_cert/server.tls_key (turning TLS on or off)",
-            old.server.tls_cert.is_some() != new.server.tls_cert.is_some(),
-        );
-        differs(
-            "server.max_body_bytes",
-            old.server.max_body_bytes != new.server.max_body_bytes,
-        );
-        differs(
-            "server timeouts and max_connections",
-            (
-                old.server.header_timeout,
-                old.server.body_timeout,
-                old.server.idle_timeout,
-                old.server.max_connections,
-                old.server.shutdown_grace,
-            ) != (
-                new.server.header_timeout,
-                new.server.body_timeout,
-                new.server.idle_timeout,
-                new.server.max_connections,
-                new.server.shutdown_grace,
-            ),
-        );
-        differs(
-            "storage.*",
-            (&old.storage.data_dir, old.storage.max_write_batch)
-                != (&new.storage.data_dir, new.storage.max_write_batch),
-        );
-        differs(
-            "credits.default_quota",
-            old.credits.default_quota != new.credits.default_quota,
-        );
-        differs(
-            "webhooks.*",
-            (
-                &old.webhooks.retry_delays,
-                old.webhooks.attempt_timeout,
-                &old.webhooks.ca_file,
-                old.webhooks.retention,
-                old.webhooks.max_in_flight,
-                old.webhooks.max_in_flight_per_webhook,
-            ) != (
-                &new.webhooks.retry_delays,
-                new.webhooks.attempt_timeout,
-                &new.webhooks.ca_file,
-                new.webhooks.retention,
-                new.webhooks.max_in_flight,
-                new.webhooks.max_in_flight_per_webhook,
-            ),
-        );
-        differs("log.format", old.log.format != new.log.format);
-        differs("metrics.listen", old.metrics.listen != new.metrics.listen);
-        needs_restart
+        needs_restart(&self.config, new)
     }
 
-    /// Stops accepting, drains in-flight requests (bounded by `server.shutdown_grace`),
-    /// lets webhook attempts in flight finish (briefly), writes pending key uses and
-    /// closes the store. Pending deliveries stay queued for the next start.
+    /// Stops every listener at once, then joins the tasks in an order where nothing runs
+    /// against a closed store: the API server (in-flight requests get
+    /// `server.shutdown_grace`, then are aborted) → the webhook dispatcher (pending
+    /// deliveries stay queued) → the key-use flusher and a last flush → the admin socket →
+    /// the metrics listener → closing the store.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        if let Err(e) = self.server.await {
-            tracing::error!(error = %e, "the server task failed");
-        }
-        // Pending deliveries stay queued; attempts in flight get a short grace period.
-        if let Err(e) = self.dispatcher.await {
-            tracing::error!(error = %e, "the webhook dispatcher failed");
-        }
-        let _ = self.key_use_flusher.await;
+        join("the API server", self.server).await;
+        join("the webhook dispatcher", self.dispatcher).await;
+        join("the key-use flusher", self.key_use_flusher).await;
+        // After the last request: no use is lost.
         self.state.auth.flush().await;
+        join("the admin socket", self.admin).await;
+        if let Some(metrics) = self.metrics {
+            join("the metrics listener", metrics).await;
+        }
         let store = self.state.store.clone();
         drop(self.state);
-        let _ = tokio::task::spawn_blocking(move || store.close()).await;
+        if let Err(e) = tokio::task::spawn_blocking(move || store.close()).await {
+            tracing::error!(error = %e, "closing the store failed");
+        }
         tracing::info!("stopped");
     }
+}
+
+/// Waits for a background task; a panic is logged, not propagated, so shutdown goes on.
+async fn join(task: &'static str, handle: JoinHandle<()>) {
+    if let Err(e) = handle.await {
+        tracing::error!(task, error = %e, "a background task failed");
+    }
+}
+
+/// The configuration sections whose change a reload cannot apply. Each section is
+/// compared whole, with what a reload does apply taken from `new`, so a new field needs a
+/// restart unless it is added here on purpose.
+fn needs_restart(running: &Config, new: &Config) -> Vec<&'static str> {
+    let mut applied = running.clone();
+    applied.limits.requests_per_minute = new.limits.requests_per_minute;
+    applied.limits.key_creations_per_hour = new.limits.key_creations_per_hour;
+    applied.log.level = new.log.level;
+    // New certificate files are read on reload; turning TLS on or off is not.
+    if running.server.tls_cert.is_some() && new.server.tls_cert.is_some() {
+        applied.server.tls_cert.clone_from(&new.server.tls_cert);
+        applied.server.tls_key.clone_from(&new.server.tls_key);
+    }
+    let sections = [
+        ("server.*", applied.server == new.server),
+        ("storage.*", applied.storage == new.storage),
+        ("limits.*", applied.limits == new.limits),
+        ("credits.*", applied.credits == new.credits),
+        ("webhooks.*", applied.webhooks == new.webhooks),
+        ("log.*", applied.log == new.log),
+        ("metrics.*", applied.metrics == new.metrics),
+    ];
+    sections
+        .into_iter()
+        .filter(|(_, same)| !same)
+        .map(|(section, _)| section)
+        .collect()
+}
+
+/// Opens (creating if needed) the store, off the async threads.
+async fn open_store(storage: &StorageConfig) -> Result<Store, StartError> {
+    let (data_dir, max_batch) = (storage.data_dir.clone(), storage.max_write_batch);
+    let clock = Clock::system();
+    let store = tokio::task::spawn_blocking(move || Store::open_with(&data_dir, max_batch, clock))
+        .await
+        .map_err(|e| StoreError::Internal(e.to_string()))??;
+    tracing::info!(path = %store.path().display(), "store open");
+    Ok(store)
+}
+
+/// The webhook dispatcher over `store`'s delivery queue (not yet running).
+fn build_dispatcher(
+    webhooks: &WebhooksConfig,
+    store: &Store,
+    metrics: &Arc<Metrics>,
+) -> Result<Dispatcher, StartError> {
+    let client = WebhookClient::new(webhooks.ca_file.as_deref(), webhooks.attempt_timeout)?;
+    Ok(Dispatcher::new(
+        store.clone(),
+        client,
+        DeliverySettings {
+            retry_delays: webhooks.retry_delays.clone(),
+            attempt_timeout: webhooks.attempt_timeout,
+            max_in_flight: webhooks.max_in_flight,
+            max_in_flight_per_webhook: webhooks.max_in_flight_per_webhook,
+            retention: webhooks.retention,
+        },
+        metrics.clone(),
+    ))
+}
+
+/// The TLS acceptor, if a certificate is configured.
+fn load_tls(server: &ServerConfig) -> Result<Option<TlsSlot>, StartError> {
+    Ok(match (&server.tls_cert, &server.tls_key) {
+        (Some(cert), Some(key)) => Some(Arc::new(RwLock::new(tls::acceptor(cert, key)?))),
+        _ => None,
+    })
+}
+
+/// Binds `server.listen` and says how it serves.
+async fn bind_api(server: &ServerConfig, tls: bool) -> Result<Bound, StartError> {
+    let bound = bind("server.listen / DRIFTGUARD_LISTEN", server.listen).await?;
+    let local_addr = bound.addr;
+    if tls {
+        tracing::info!(%local_addr, "serving HTTPS (HTTP/2 and HTTP/1.1)");
+    } else {
+        tracing::warn!(
+            %local_addr,
+            "serving plain HTTP: no TLS certificate configured (server.tls_cert/tls_key); \
+             keep it on a loopback address or behind a TLS-terminating proxy"
+        );
+    }
+    Ok(bound)
+}
+
+/// Binds `metrics.listen`, if set.
+async fn bind_metrics(metrics: &MetricsConfig) -> Result<Option<Bound>, StartError> {
+    let Some(addr) = metrics.listen else {
+        return Ok(None);
+    };
+    let bound = bind("metrics.listen", addr).await?;
+    tracing::info!(bound = %bound.addr, "serving metrics at /metrics");
+    Ok(Some(bound))
+}
+
+/// Binds a TCP address; the error names the configuration key.
+async fn bind(key: &'static str, addr: SocketAddr) -> Result<Bound, StartError> {
+    let failed = |source| StartError::Bind { key, addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(failed)?;
+    let addr = listener.local_addr().map_err(failed)?;
+    Ok(Bound { listener, addr })
+}
+
+/// Creates the admin socket in `data_dir`.
+fn bind_admin(data_dir: &Path) -> Result<UnixListener, StartError> {
+    crate::admin::bind(data_dir).map_err(|source| StartError::Admin {
+        path: data_dir.join(crate::admin::ADMIN_SOCKET),
+        source,
+    })
+}
+
+/// What every request shares.
+fn app_state(
+    config: &Config,
+    store: Store,
+    scheme: &'static str,
+    metrics: Arc<Metrics>,
+) -> Arc<AppState> {
+    Arc::new(AppState {
+        store: store.clone(),
+        auth: Auth::new(
+            store,
+            config.limits.requests_per_minute,
+            config.limits.key_creations_per_hour,
+        ),
+        body_limits: BodyLimits {
+            max_bytes: config.server.max_body_bytes.get(),
+            timeout: config.server.body_timeout,
+        },
+        scheme,
+        metrics,
+    })
 }
 
 async fn flush_key_uses(state: Arc<AppState>, mut stopped: watch::Receiver<bool>) {
@@ -404,4 +465,45 @@ fn write_secret_file(path: &Path, secret: &str) -> std::io::Result<()> {
     file.write_all(secret.as_bytes())?;
     file.write_all(b"\n")?;
     file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroU32;
+
+    use tracing_subscriber::filter::LevelFilter;
+
+    use super::*;
+
+    #[test]
+    fn a_reload_names_only_the_sections_it_cannot_apply() {
+        let mut running = Config::default();
+        running.server.tls_cert = Some("/tls/cert.pem".into());
+        running.server.tls_key = Some("/tls/key.pem".into());
+
+        // Rate limits, the log level and new certificate paths are applied.
+        let mut new = running.clone();
+        new.limits.requests_per_minute = NonZeroU32::MIN;
+        new.limits.key_creations_per_hour = NonZeroU32::MIN;
+        new.log.level = LevelFilter::TRACE;
+        new.server.tls_cert = Some("/rotated/cert.pem".into());
+        new.server.tls_key = Some("/rotated/key.pem".into());
+        assert_eq!(needs_restart(&running, &new), Vec::<&str>::new());
+
+        // Anything else is named by its section, whatever the field.
+        new.server.shutdown_grace = Duration::from_secs(99);
+        new.webhooks.retention = Duration::from_secs(1);
+        new.log.format = crate::config::LogFormat::Json;
+        assert_eq!(
+            needs_restart(&running, &new),
+            ["server.*", "webhooks.*", "log.*"]
+        );
+
+        // Turning TLS off is a restart, not a certificate reload.
+        let mut plain = running.clone();
+        plain.server.tls_cert = None;
+        plain.server.tls_key = None;
+        assert_eq!(needs_restart(&running, &plain), ["server.*"]);
+        assert_eq!(needs_restart(&plain, &running), ["server.*"]);
+    }
 }

@@ -15,6 +15,8 @@
 //!   client and the signatures.
 //! - [`daemon`]: wires everything together; start, reload (SIGHUP) and graceful stop.
 //! - [`admin`], [`operator`]: the local admin socket and the `accounts …` commands.
+//! - [`net`]: what every listener shares — the accept loop and the connection tasks that
+//!   shutdown drains, then aborts.
 //! - [`metrics`], [`systemd`]: Prometheus metrics and readiness notification.
 //! - [`config`]: `driftguard.toml` and environment overrides, validated at start.
 //! - [`credentials`], [`ids`], [`clock`], [`sync`]: API keys and secrets, typed record
@@ -39,6 +41,7 @@ pub mod http;
 pub mod ids;
 pub mod metrics;
 pub mod model;
+pub mod net;
 pub mod operator;
 pub mod store;
 pub mod sync;

@@ -20,8 +20,8 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::net;
 use crate::store::Store;
-use crate::sync::stopped;
 
 /// Labels of the request metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -166,27 +166,18 @@ impl Metrics {
     }
 }
 
-/// Serves `GET /metrics` on `listener` until `stop` turns true.
+/// Serves `GET /metrics` on `listener` until `stop` turns true, then closes the open
+/// connections (a scrape is cheap to repeat, so none is waited for).
 pub async fn serve(
     listener: TcpListener,
     metrics: Arc<Metrics>,
     store: Store,
     mut stop: watch::Receiver<bool>,
 ) {
-    loop {
-        let stream = tokio::select! {
-            _ = stopped(&mut stop) => return,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    tracing::warn!(error = %e, "metrics accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-        };
+    let accept = || async { listener.accept().await.map(|(stream, _)| stream) };
+    let serve = |stream| {
         let (metrics, store) = (metrics.clone(), store.clone());
-        tokio::spawn(async move {
+        async move {
             let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                 let (metrics, store) = (metrics.clone(), store.clone());
                 async move { Ok::<_, Infallible>(answer(&req, &metrics, &store).await) }
@@ -194,8 +185,11 @@ pub async fn serve(
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
-        });
-    }
+        }
+    };
+    let connections = net::accept_until_stopped("metrics", &mut stop, accept, serve).await;
+    drop(listener);
+    connections.drain(Duration::ZERO).await;
 }
 
 async fn answer(

@@ -22,8 +22,8 @@ use time::OffsetDateTime;
 /// requests with one key; the limit itself is tested in `request_rate_limit_per_key`).
 async fn roomy_server() -> TestServer {
     TestServer::start_with(|cfg| {
-        cfg.limits.requests_per_minute = 100_000;
-        cfg.limits.key_creations_per_hour = 1_000;
+        cfg.limits.requests_per_minute = 100_000.try_into().unwrap();
+        cfg.limits.key_creations_per_hour = 1_000.try_into().unwrap();
     })
     .await
 }
@@ -314,7 +314,8 @@ async fn every_endpoint_requires_a_valid_key() {
 
 #[tokio::test]
 async fn request_rate_limit_per_key() {
-    let server = TestServer::start_with(|cfg| cfg.limits.requests_per_minute = 3).await;
+    let server =
+        TestServer::start_with(|cfg| cfg.limits.requests_per_minute = 3.try_into().unwrap()).await;
     // Requests rejected before the key is known do not count.
     for _ in 0..5 {
         server
@@ -350,7 +351,8 @@ async fn request_rate_limit_per_key() {
 
 #[tokio::test]
 async fn body_too_large_is_413_before_400_and_after_401() {
-    let server = TestServer::start_with(|cfg| cfg.server.max_body_bytes = 200).await;
+    let server =
+        TestServer::start_with(|cfg| cfg.server.max_body_bytes = 200.try_into().unwrap()).await;
     let long_name = "n".repeat(300);
     let body = json!({"name": long_name, "schema": {"columns": []}});
     send_json(
@@ -1927,7 +1929,9 @@ async fn keys_are_stored_only_as_hashes() {
 
 #[tokio::test]
 async fn keys_creation_is_rate_limited_per_account() {
-    let server = TestServer::start_with(|cfg| cfg.limits.key_creations_per_hour = 2).await;
+    let server =
+        TestServer::start_with(|cfg| cfg.limits.key_creations_per_hour = 2.try_into().unwrap())
+            .await;
     server.new_key(&server.key, "test").await;
     server.new_key(&server.key, "live").await;
     let answer = send_json(

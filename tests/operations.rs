@@ -191,7 +191,7 @@ fn check_exposition(text: &str) -> std::collections::HashMap<String, String> {
 async fn metrics_are_exported_in_prometheus_format() {
     let server = TestServer::start_with(|cfg| {
         cfg.metrics.listen = Some("127.0.0.1:0".parse().expect("addr"));
-        cfg.limits.requests_per_minute = 3;
+        cfg.limits.requests_per_minute = 3.try_into().unwrap();
     })
     .await;
     let key = server.key.clone();
@@ -286,7 +286,10 @@ async fn a_backup_under_write_load_restores_everything_acknowledged_before_it() 
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Mutex};
 
-    let server = TestServer::start_with(|cfg| cfg.limits.requests_per_minute = 1_000_000).await;
+    let server = TestServer::start_with(|cfg| {
+        cfg.limits.requests_per_minute = 1_000_000.try_into().unwrap()
+    })
+    .await;
     let key = server.key.clone();
     let contract = server.create_contract(&key, "users", users_columns()).await;
     let contract_id = contract["id"].as_str().expect("id").to_owned();

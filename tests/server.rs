@@ -457,7 +457,8 @@ async fn revoked_and_deleted_keys_are_401() {
 
 #[tokio::test]
 async fn order_of_checks_404_405_401_413_400_404_403() {
-    let server = TestServer::start_with(|cfg| cfg.server.max_body_bytes = 1024).await;
+    let server =
+        TestServer::start_with(|cfg| cfg.server.max_body_bytes = 1024.try_into().unwrap()).await;
     let key = server.key.clone();
     let bad_key = "dg_live_short";
     let big = "x".repeat(2000);
@@ -574,8 +575,8 @@ async fn order_of_checks_404_405_401_413_400_404_403() {
 #[tokio::test]
 async fn rate_limit_comes_before_body_checks() {
     let server = TestServer::start_with(|cfg| {
-        cfg.limits.requests_per_minute = 1;
-        cfg.server.max_body_bytes = 1024;
+        cfg.limits.requests_per_minute = 1.try_into().unwrap();
+        cfg.server.max_body_bytes = 1024.try_into().unwrap();
     })
     .await;
     server.get("/api/v1/usage").await.assert_status(200);
@@ -612,7 +613,8 @@ async fn rate_limit_comes_before_body_checks() {
 
 #[tokio::test]
 async fn rate_limit_is_per_key_and_only_counts_authenticated_requests() {
-    let server = TestServer::start_with(|cfg| cfg.limits.requests_per_minute = 3).await;
+    let server =
+        TestServer::start_with(|cfg| cfg.limits.requests_per_minute = 3.try_into().unwrap()).await;
     // A second key of the same account (this costs the first key a token, so restart to
     // start from full buckets: limiter state is in memory).
     let second = server.new_key(&server.key.clone(), "live").await;
@@ -700,7 +702,8 @@ async fn rate_limit_is_per_key_and_only_counts_authenticated_requests() {
 
 #[tokio::test]
 async fn body_size_limit_with_content_length() {
-    let server = TestServer::start_with(|cfg| cfg.server.max_body_bytes = 1024).await;
+    let server =
+        TestServer::start_with(|cfg| cfg.server.max_body_bytes = 1024.try_into().unwrap()).await;
     // Exactly at the limit is fine; one byte more is 413.
     let mut exact = contract_body("exact").into_bytes();
     exact.resize(1024, b' ');
@@ -730,7 +733,8 @@ async fn body_size_limit_with_content_length() {
 
 #[tokio::test]
 async fn body_size_limit_with_chunked_body() {
-    let server = TestServer::start_with(|cfg| cfg.server.max_body_bytes = 1024).await;
+    let server =
+        TestServer::start_with(|cfg| cfg.server.max_body_bytes = 1024.try_into().unwrap()).await;
     let addr = addr_of(&server);
 
     // A small chunked body is read normally.
@@ -1976,4 +1980,300 @@ async fn operator_commands_manage_accounts() {
         json!({"credits_remaining": 0, "credits_used": 1, "total_checks": 2})
     );
     assert_eq!(daemon.terminate().await.code(), Some(0));
+}
+
+// ---------------------------------------------------------------------------------------
+// Structured shutdown and reload (issue 8)
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_request_still_in_flight_when_the_grace_period_ends_is_cut_off() {
+    let grace = Duration::from_secs(1);
+    let mut server = TestServer::start_with(|cfg| {
+        cfg.server.shutdown_grace = grace;
+        // Far longer than the test: only the shutdown can end this request.
+        cfg.server.body_timeout = Duration::from_secs(300);
+    })
+    .await;
+    let mut stream = TcpStream::connect(addr_of(&server)).await.expect("connect");
+    let body = contract_body("never-finished");
+    let head = format!(
+        "POST /api/v1/contracts HTTP/1.1\r\nHost: localhost\r\nX-API-Key: {}\r\n\
+         Content-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        server.key,
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.expect("write head");
+    // `100 Continue` means the handler is reading the body: the request is in flight.
+    let mut buf = Vec::new();
+    let interim = tokio::time::timeout(DEADLINE, read_head(&mut stream, &mut buf))
+        .await
+        .expect("100 Continue in time")
+        .expect("an interim answer");
+    assert!(interim.starts_with("HTTP/1.1 100"), "{interim}");
+    // Half the body; the rest never comes.
+    let half = &body.as_bytes()[..body.len() / 2];
+    stream.write_all(half).await.expect("write half the body");
+
+    let started = Instant::now();
+    tokio::time::timeout(grace + Duration::from_secs(30), server.stop())
+        .await
+        .expect("shutdown completes");
+    let took = started.elapsed();
+    assert!(took >= grace, "the request got the grace period: {took:?}");
+    assert!(
+        took < grace + DEADLINE,
+        "shutdown took {took:?}, more than the grace period ({grace:?}) and a margin"
+    );
+    // The connection is gone with the daemon, unanswered: nothing was written for it.
+    let (seen, _) = wait_closed(&mut stream, DEADLINE).await;
+    assert!(seen.is_empty(), "{}", String::from_utf8_lossy(&seen));
+}
+
+#[tokio::test]
+async fn a_write_that_meets_a_closed_store_answers_503_storage_unavailable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = test_config(dir.path());
+    let key = config.bootstrap_key.as_ref().expect("key").0.clone();
+    let store = driftguard::store::Store::open(&config.storage.data_dir).expect("open store");
+    let daemon = driftguard::daemon::Daemon::start_with_store(config, store.clone())
+        .await
+        .expect("daemon starts");
+    let url = format!(
+        "http://127.0.0.1:{}/api/v1/contracts",
+        daemon.local_addr().port()
+    );
+    let client = client(None);
+    let create = |name: &str| {
+        let body = contract_body(name);
+        let (client, url, key) = (&client, &url, &key);
+        async move { call(client, Method::POST, url, Some(key), &body).await }
+    };
+    assert_eq!(create("before").await.expect("answer").0, 201);
+
+    // The store closes under the running router, as it would under a request that
+    // outlived the shutdown.
+    tokio::task::spawn_blocking(move || store.close())
+        .await
+        .expect("close the store");
+    let (status, body) = create("after").await.expect("answer");
+    assert_eq!(status, 503, "{body}");
+    let error = body["error"].as_object().expect("the spec's error shape");
+    assert_eq!(error.len(), 2, "{body}");
+    assert_eq!(error["code"], "storage_unavailable", "{body}");
+    let message = error["message"].as_str().expect("message");
+    assert!(message.contains("shutting down"), "{message}");
+
+    tokio::time::timeout(Duration::from_secs(30), daemon.shutdown())
+        .await
+        .expect("shutdown completes");
+}
+
+#[tokio::test]
+async fn after_shutdown_no_listener_or_connection_is_left() {
+    let mut server = TestServer::start_with(|cfg| {
+        cfg.metrics.listen = Some("127.0.0.1:0".parse().expect("addr"));
+        cfg.server.shutdown_grace = Duration::from_secs(1);
+    })
+    .await;
+    let api = addr_of(&server);
+    let metrics = server.metrics_addr().expect("a metrics listener");
+    let admin_path = server
+        .config
+        .storage
+        .data_dir
+        .join(driftguard::admin::ADMIN_SOCKET);
+
+    // Held open across the shutdown: a metrics client between two scrapes (keep-alive)…
+    let mut scraper = TcpStream::connect(metrics).await.expect("connect metrics");
+    scraper
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .expect("scrape");
+    let mut buf = Vec::new();
+    let scrape = tokio::time::timeout(DEADLINE, read_response(&mut scraper, &mut buf))
+        .await
+        .expect("a scrape in time")
+        .expect("an answer");
+    assert_eq!(scrape.status, 200);
+    // …and an admin client that has not sent its command yet.
+    let mut admin = tokio::net::UnixStream::connect(&admin_path)
+        .await
+        .expect("the admin socket accepts");
+
+    tokio::time::timeout(Duration::from_secs(30), server.stop())
+        .await
+        .expect("shutdown completes");
+
+    assert!(
+        TcpStream::connect(api).await.is_err(),
+        "the API port is closed"
+    );
+    assert!(
+        TcpStream::connect(metrics).await.is_err(),
+        "the metrics port is closed"
+    );
+    assert!(
+        tokio::net::UnixStream::connect(&admin_path).await.is_err(),
+        "the admin socket no longer accepts"
+    );
+    assert!(!admin_path.exists(), "the admin socket file is removed");
+    // The connections' tasks are gone too: both streams are closed.
+    let (seen, _) = wait_closed(&mut scraper, DEADLINE).await;
+    assert!(seen.is_empty(), "{}", String::from_utf8_lossy(&seen));
+    let mut rest = Vec::new();
+    let admin_closed = tokio::time::timeout(DEADLINE, admin.read_to_end(&mut rest)).await;
+    assert!(
+        admin_closed.is_ok(),
+        "the admin connection is still open after shutdown"
+    );
+}
+
+/// The certificate a new TLS connection to `addr` is served (trusting `roots`).
+async fn served_certificate(addr: SocketAddr, roots: &[&[u8]]) -> Vec<u8> {
+    use rustls::pki_types::{CertificateDer, ServerName};
+    let mut trusted = rustls::RootCertStore::empty();
+    for der in roots {
+        trusted
+            .add(CertificateDer::from(der.to_vec()))
+            .expect("add root");
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_root_certificates(trusted)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let name = ServerName::try_from("localhost").expect("server name");
+    let tls = tokio::time::timeout(DEADLINE, connector.connect(name, tcp))
+        .await
+        .expect("handshake in time")
+        .expect("handshake");
+    let (_, connection) = tls.get_ref();
+    connection
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .expect("a server certificate")
+        .to_vec()
+}
+
+#[tokio::test]
+async fn reload_serves_new_certificate_files_and_keeps_the_old_on_a_bad_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = TestCert::create(&dir.path().join("tls"));
+    let mut config = test_config(dir.path());
+    config.server.tls_cert = Some(first.cert_file.clone());
+    config.server.tls_key = Some(first.key_file.clone());
+    let daemon = driftguard::daemon::Daemon::start(config.clone())
+        .await
+        .expect("daemon starts");
+    let addr = SocketAddr::from(([127, 0, 0, 1], daemon.local_addr().port()));
+    let second = TestCert::create(&dir.path().join("rotated"));
+    let roots = [first.cert_der.as_slice(), second.cert_der.as_slice()];
+    assert_eq!(served_certificate(addr, &roots).await, first.cert_der);
+
+    // Rotation: new files at the configured paths, then a reload.
+    std::fs::copy(&second.cert_file, &first.cert_file).expect("replace the certificate");
+    std::fs::copy(&second.key_file, &first.key_file).expect("replace the key");
+    assert_eq!(
+        daemon.reload(&config),
+        Vec::<&str>::new(),
+        "nothing to restart"
+    );
+    assert_eq!(
+        served_certificate(addr, &roots).await,
+        second.cert_der,
+        "a new connection gets the new certificate"
+    );
+
+    // A certificate file that does not parse is refused; the current one stays.
+    std::fs::write(
+        &first.cert_file,
+        "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n",
+    )
+    .expect("write garbage");
+    assert_eq!(daemon.reload(&config), Vec::<&str>::new());
+    assert_eq!(
+        served_certificate(addr, &roots).await,
+        second.cert_der,
+        "a bad certificate keeps the one in use"
+    );
+
+    tokio::time::timeout(Duration::from_secs(30), daemon.shutdown())
+        .await
+        .expect("shutdown completes");
+}
+
+#[tokio::test]
+async fn sighup_applies_the_log_level_and_names_the_sections_needing_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let client = client(None);
+    let file = dir.path().join("reload.toml");
+    std::fs::write(&file, "[log]\nlevel = \"info\"\n").expect("write config");
+    let mut cmd = driftguard(dir.path());
+    cmd.arg("--config")
+        .arg(&file)
+        .env("DRIFTGUARD_DATA_DIR", dir.path().join("data"));
+    let mut daemon = Serving::start(cmd, dir.path().join("serve.log"));
+    daemon.wait_ready(&client).await;
+
+    // A connection that sends no HTTP ends with an error the server logs at DEBUG.
+    let port = daemon.port;
+    let not_http = || async move {
+        let mut stream = TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        stream
+            .write_all(b"NOT HTTP AT ALL\r\n\r\n")
+            .await
+            .expect("write");
+        wait_closed(&mut stream, DEADLINE).await;
+    };
+    not_http().await;
+    assert!(!daemon.log().contains(" DEBUG "), "{}", daemon.log());
+
+    // Debug level, and a setting only a restart applies.
+    std::fs::write(
+        &file,
+        "[log]\nlevel = \"debug\"\n[server]\nidle_timeout = \"61s\"\n",
+    )
+    .expect("rewrite config");
+    let sent = Command::new("kill")
+        .args(["-HUP", &daemon.child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success());
+    let reloaded = wait_until(Duration::from_secs(15), || async {
+        daemon.log().contains("configuration reloaded")
+    })
+    .await;
+    assert!(reloaded, "no reload logged: {}", daemon.log());
+    let log = daemon.log();
+    let warning = log
+        .lines()
+        .find(|line| line.contains("configuration reloaded"))
+        .expect("the reload line");
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(warning.contains("keys=server.*"), "{warning}");
+    assert!(
+        !warning.contains("log."),
+        "the log level was applied: {warning}"
+    );
+
+    not_http().await;
+    let debug_logged = wait_until(Duration::from_secs(15), || async {
+        daemon
+            .log()
+            .lines()
+            .any(|line| line.contains(" DEBUG ") && line.contains("connection ended"))
+    })
+    .await;
+    assert!(
+        debug_logged,
+        "no DEBUG line after the reload: {}",
+        daemon.log()
+    );
+    assert_eq!(daemon.terminate().await.code(), Some(0), "{}", daemon.log());
 }

@@ -351,7 +351,7 @@ async fn answer(
 async fn start(ca: &TestCa, adjust: impl FnOnce(&mut Config)) -> TestServer {
     let ca_file = ca.pem_file.clone();
     TestServer::start_with(move |cfg| {
-        cfg.limits.requests_per_minute = 1_000_000;
+        cfg.limits.requests_per_minute = 1_000_000.try_into().unwrap();
         cfg.webhooks.ca_file = Some(ca_file);
         adjust(cfg);
     })
@@ -1293,7 +1293,7 @@ async fn a_slow_endpoint_does_not_hold_up_the_others() {
     let ca = TestCa::new();
     let receiver = Receiver::start(&ca).await;
     let server = start(&ca, |cfg| {
-        cfg.webhooks.max_in_flight_per_webhook = 2;
+        cfg.webhooks.max_in_flight_per_webhook = 2.try_into().unwrap();
     })
     .await;
     let contract_id = contract(&server, "users").await;

@@ -47,6 +47,9 @@ pub enum ApiError {
     /// 500 `internal`; the cause is logged, not shown.
     #[error("internal error")]
     Internal(String),
+    /// 503 `storage_unavailable`: nothing was stored; the client may retry.
+    #[error("{0}")]
+    StorageUnavailable(&'static str),
 }
 
 fn join_methods(methods: &[Method]) -> String {
@@ -70,6 +73,9 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiError::StorageUnavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable")
+            }
         }
     }
 
@@ -107,7 +113,37 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(message) => ApiError::Conflict(message),
             StoreError::Invalid(message) => ApiError::Invalid(message),
             StoreError::NoCredits => ApiError::NoCredits,
+            // A request still running when shutdown closes the store: its write was not
+            // made, and a retry (after the restart) will succeed.
+            StoreError::Closed => {
+                ApiError::StorageUnavailable("the server is shutting down; retry")
+            }
             other => ApiError::Internal(other.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_closed_store_is_503_storage_unavailable() {
+        let response = ApiError::from(StoreError::Closed).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(body["error"]["code"], "storage_unavailable");
+        assert_eq!(
+            body["error"]["message"],
+            "the server is shutting down; retry"
+        );
     }
 }

@@ -1,8 +1,11 @@
 //! The accept loop and the life of one connection: optional TLS handshake, HTTP/1.1 or
-//! HTTP/2 (hyper-util's auto builder), timeouts, and graceful shutdown.
+//! HTTP/2 (hyper-util's auto builder), timeouts, and graceful shutdown: drain for at most
+//! `server.shutdown_grace`, then abort what is left.
 
 use std::convert::Infallible;
 use std::io;
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -20,7 +23,7 @@ use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
 use super::{router, AppState};
-use crate::sync::stopped;
+use crate::net;
 
 /// The TLS configuration connections are accepted with; replaced on reload.
 pub type TlsSlot = Arc<std::sync::RwLock<TlsAcceptor>>;
@@ -33,13 +36,14 @@ pub struct ConnectionLimits {
     /// Close a connection with nothing in flight and nothing received for this long.
     pub idle_timeout: Duration,
     /// Connections served at once.
-    pub max_connections: usize,
+    pub max_connections: NonZeroUsize,
     /// Time in-flight requests get to finish on shutdown.
     pub shutdown_grace: Duration,
 }
 
 /// Serves until `stop` turns true, then drains in-flight requests for at most the grace
-/// period.
+/// period and aborts the connections still open. Returns when no connection task is left,
+/// so nothing uses the store after it.
 pub async fn serve(
     listener: TcpListener,
     tls: Option<TlsSlot>,
@@ -48,7 +52,7 @@ pub async fn serve(
     mut stop: watch::Receiver<bool>,
 ) {
     let graceful = GracefulShutdown::new();
-    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let permits = Arc::new(Semaphore::new(limits.max_connections.get()));
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -56,26 +60,21 @@ pub async fn serve(
         .header_read_timeout(limits.header_timeout);
     builder.http2().timer(TokioTimer::new());
 
-    loop {
-        let permit = tokio::select! {
-            _ = stopped(&mut stop) => break,
-            permit = permits.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break, // the semaphore is never closed
-            },
-        };
-        let (stream, peer) = tokio::select! {
-            _ = stopped(&mut stop) => break,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // e.g. EMFILE: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-        };
+    let bound = &listener;
+    // A connection waits for a permit before it is accepted: beyond `max_connections`,
+    // clients wait in the kernel's accept queue.
+    let accept = || {
+        let permits = permits.clone();
+        async move {
+            let permit = permits
+                .acquire_owned()
+                .await
+                .map_err(|_| io::Error::other("the connection semaphore is closed"))?;
+            let (stream, peer) = bound.accept().await?;
+            Ok((stream, peer, permit))
+        }
+    };
+    let serve = |(stream, peer, permit): (TcpStream, SocketAddr, _)| {
         let _ = stream.set_nodelay(true);
         // Each connection takes the configuration current when it arrives.
         let tls = tls.as_ref().map(|slot| crate::sync::read(slot).clone());
@@ -85,18 +84,28 @@ pub async fn serve(
             watcher: graceful.watcher(),
             limits,
         };
-        tokio::spawn(async move {
+        async move {
             connection.run(stream, tls).await;
             drop(permit);
             tracing::trace!(%peer, "connection closed");
-        });
-    }
-    drop(listener);
-    tokio::select! {
-        _ = graceful.shutdown() => tracing::debug!("all connections drained"),
-        _ = tokio::time::sleep(limits.shutdown_grace) => {
-            tracing::warn!("shutdown grace period over; closing the remaining connections");
         }
+    };
+    let connections = net::accept_until_stopped("api", &mut stop, accept, serve).await;
+    // New connections are refused from here on.
+    drop(listener);
+    // Ask every connection to finish its requests in flight and close (hyper's graceful
+    // shutdown); whatever is still open when the grace period ends is aborted.
+    let ((), aborted) = tokio::join!(
+        graceful.shutdown(),
+        connections.drain(limits.shutdown_grace)
+    );
+    if aborted == 0 {
+        tracing::debug!("all connections drained");
+    } else {
+        tracing::warn!(
+            aborted,
+            "shutdown grace period over; closed the remaining connections"
+        );
     }
 }
 

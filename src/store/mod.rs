@@ -26,6 +26,7 @@ mod tables;
 mod writer;
 
 use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
@@ -164,7 +165,7 @@ impl Store {
     /// benchmarks). Fails with [`StoreError::InUse`] if another process has it.
     pub fn open_with(
         data_dir: &Path,
-        max_write_batch: usize,
+        max_write_batch: NonZeroUsize,
         clock: Clock,
     ) -> Result<Store, StoreError> {
         create_private_dir(data_dir)?;

@@ -10,6 +10,7 @@
 //! nothing (ops check before they write), so the rest of the batch commits. A job that
 //! fails with a storage error, or panics, aborts the whole batch and every job in it fails.
 
+use std::num::NonZeroUsize;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use super::StoreError;
 
 /// The default for the most jobs committed together (`storage.max_write_batch`); it bounds
 /// the latency one commit adds to the first job of a batch.
-pub const DEFAULT_MAX_BATCH: usize = 512;
+pub const DEFAULT_MAX_BATCH: NonZeroUsize = NonZeroUsize::new(512).expect("512 > 0"); // ok: const
 
 /// A write waiting for the writer thread.
 pub(super) type Job = Box<dyn FnOnce(&WriteTransaction) -> Completion + Send>;
@@ -66,12 +67,12 @@ where
 /// drained.
 pub(super) fn spawn(
     db: Arc<Database>,
-    max_batch: usize,
+    max_batch: NonZeroUsize,
 ) -> std::io::Result<(Sender<Job>, std::thread::JoinHandle<()>)> {
     let (tx, rx) = std::sync::mpsc::channel::<Job>();
     let handle = std::thread::Builder::new()
         .name("store-writer".into())
-        .spawn(move || run(&db, rx, max_batch.max(1)))?;
+        .spawn(move || run(&db, rx, max_batch.get()))?;
     Ok((tx, handle))
 }
 

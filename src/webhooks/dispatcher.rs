@@ -12,6 +12,7 @@
 //! delay, so a wall-clock step can neither fire an attempt twice nor hold a retry back.
 
 use std::future::Future;
+use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -56,10 +57,10 @@ pub struct DeliverySettings {
     pub retry_delays: Vec<Duration>,
     /// Deadline of one attempt.
     pub attempt_timeout: Duration,
-    /// Attempts in flight at once, across all webhooks (at least 1).
-    pub max_in_flight: usize,
-    /// Attempts in flight at once to one webhook (at least 1).
-    pub max_in_flight_per_webhook: usize,
+    /// Attempts in flight at once, across all webhooks.
+    pub max_in_flight: NonZeroUsize,
+    /// Attempts in flight at once to one webhook.
+    pub max_in_flight_per_webhook: NonZeroUsize,
     /// Finished deliveries are kept this long in the history.
     pub retention: Duration,
 }
@@ -155,7 +156,7 @@ impl<T: Transport> Dispatcher<T> {
         settings: DeliverySettings,
         metrics: Arc<Metrics>,
     ) -> Dispatcher<T> {
-        let permits = Arc::new(Semaphore::new(settings.max_in_flight.max(1)));
+        let permits = Arc::new(Semaphore::new(settings.max_in_flight.get()));
         Dispatcher {
             inner: Arc::new(Inner {
                 clock: store.clock(),
@@ -196,7 +197,7 @@ impl<T: Transport> Dispatcher<T> {
             let request = DueRequest {
                 now: inner.clock.steady(),
                 max: capacity,
-                per_webhook_cap: inner.settings.max_in_flight_per_webhook.max(1),
+                per_webhook_cap: inner.settings.max_in_flight_per_webhook.get(),
                 in_flight: lock(&inner.in_flight).clone(),
             };
             let batch = match inner.store.due(request).await {
@@ -302,7 +303,7 @@ impl<T: Transport> Inner<T> {
         let webhook_id = due.webhook.id;
         let mut in_flight = lock(&self.in_flight);
         let count = in_flight.per_webhook.get(&webhook_id).copied().unwrap_or(0);
-        if count >= self.settings.max_in_flight_per_webhook.max(1)
+        if count >= self.settings.max_in_flight_per_webhook.get()
             || in_flight.deliveries.contains(&due.delivery.seq)
         {
             return None;

@@ -109,8 +109,8 @@ fn settings(delays: &[Duration]) -> DeliverySettings {
     DeliverySettings {
         retry_delays: delays.to_vec(),
         attempt_timeout: Duration::from_secs(10),
-        max_in_flight: 8,
-        max_in_flight_per_webhook: 2,
+        max_in_flight: NonZeroUsize::new(8).expect("8"),
+        max_in_flight_per_webhook: NonZeroUsize::new(2).expect("2"),
         retention: Duration::from_secs(3600),
     }
 }
@@ -172,7 +172,8 @@ async fn running(
     watch::Sender<bool>,
 ) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::open_with(dir.path(), 64, clock).expect("open store");
+    let store = Store::open_with(dir.path(), NonZeroUsize::new(64).expect("64"), clock)
+        .expect("open store");
     store
         .bootstrap(100, generate_key(Environment::Live))
         .await
