@@ -293,7 +293,18 @@ fn restore(config: &Config, from: &Path) -> Result<(), String> {
 
 fn check_store(config: &Config) -> Result<(), String> {
     let path = config.storage.data_dir.join(DB_FILE);
-    let report = maintenance::verify(&path).map_err(|e| e.to_string())?;
+    let file = path.display().to_string();
+    let named = |e: String| {
+        if e.contains(&file) {
+            e
+        } else {
+            format!("{file}: {e}")
+        }
+    };
+    // redb can panic on a corrupt file instead of returning an error: name the file either way.
+    let report = std::panic::catch_unwind(|| maintenance::verify(&path))
+        .map_err(|_| named("the store is corrupt and cannot be read; restore a backup".into()))?
+        .map_err(|e| named(e.to_string()))?;
     println!(
         "{}: ok (format version {}, {} records)",
         path.display(),

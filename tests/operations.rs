@@ -251,10 +251,14 @@ async fn metrics_are_exported_in_prometheus_format() {
             "{name}\n{text}"
         );
     }
-    // A family without series yet (no webhook attempts here) may be left out.
-    if let Some(kind) = types.get("driftguard_webhook_attempts") {
-        assert_eq!(kind, "counter");
-    }
+    // No webhook attempt yet: the family has no series, so it is left out (its values are
+    // checked, with attempts, in tests/webhooks.rs).
+    assert_eq!(types.get("driftguard_webhook_attempts"), None, "{text}");
+    assert!(
+        !text.contains("driftguard_webhook_attempts_total"),
+        "no attempt was made: {text}"
+    );
+    assert!(text.contains("driftguard_delivery_queue_depth 0"), "{text}");
     assert!(
         text.contains(r#"driftguard_http_requests_total{route="/api/v1/check",status="200"} 1"#),
         "{text}"
@@ -283,6 +287,7 @@ fn cli(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_under_write_load_restores_everything_acknowledged_before_it() {
+    use std::collections::HashSet;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Mutex};
 
@@ -294,7 +299,8 @@ async fn a_backup_under_write_load_restores_everything_acknowledged_before_it() 
     let contract = server.create_contract(&key, "users", users_columns()).await;
     let contract_id = contract["id"].as_str().expect("id").to_owned();
     let server = Arc::new(server);
-    let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
+    // Every acknowledged check: its id and when its answer arrived.
+    let acknowledged = Arc::new(Mutex::new(Vec::<(String, Instant)>::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let mut writers = tokio::task::JoinSet::new();
     for _ in 0..4 {
@@ -305,24 +311,36 @@ async fn a_backup_under_write_load_restores_everything_acknowledged_before_it() 
                 let answer = server
                     .check(&key, &contract_id, serde_json::json!([]))
                     .await;
-                let id = answer.assert_status(200)["id"]
-                    .as_str()
-                    .expect("id")
-                    .to_owned();
-                acknowledged.lock().expect("lock").push(id);
+                if answer.status != 200 {
+                    return Err(format!(
+                        "a check during the backup failed: {} {}",
+                        answer.status,
+                        String::from_utf8_lossy(&answer.body)
+                    ));
+                }
+                let id = answer.json()["id"].as_str().expect("id").to_owned();
+                acknowledged
+                    .lock()
+                    .expect("lock")
+                    .push((id, Instant::now()));
             }
+            Ok(())
         });
     }
-    let writing = wait_until(DEADLINE, || async {
-        acknowledged.lock().expect("lock").len() >= 50
-    })
-    .await;
+    let acknowledged_count = || acknowledged.lock().expect("lock").len();
+    let writing = wait_until(DEADLINE, || async { acknowledged_count() >= 50 }).await;
     assert!(writing, "the writers made progress");
 
     // Everything acknowledged before the backup begins must be in it.
-    let before: Vec<String> = acknowledged.lock().expect("lock").clone();
+    let before: Vec<String> = acknowledged
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|(id, _)| id.clone())
+        .collect();
     let data_dir = server.config.storage.data_dir.clone();
     let backup = server.dir.path().join("backup.redb");
+    let backup_started = Instant::now();
     let output = {
         let (data_dir, backup) = (data_dir.clone(), backup.clone());
         tokio::task::spawn_blocking(move || {
@@ -334,14 +352,45 @@ async fn a_backup_under_write_load_restores_everything_acknowledged_before_it() 
         .await
         .expect("join")
     };
+    let backup_ended = Instant::now();
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let writes_during_backup = acknowledged.lock().expect("lock").len() - before.len();
+    // Writes went on while the backup ran: answers arrived strictly between its start
+    // and its end.
+    let writes_during_backup = acknowledged
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|(_, at)| *at > backup_started && *at < backup_ended)
+        .count();
     stop.store(true, Ordering::Relaxed);
-    while writers.join_next().await.is_some() {}
+    while let Some(writer) = writers.join_next().await {
+        writer
+            .expect("writer task")
+            .expect("every check is answered 200");
+    }
+    assert!(
+        writes_during_backup > 0,
+        "no write was answered while the backup ran ({:?}): the backup blocked the writers",
+        backup_ended - backup_started
+    );
+    let all_acknowledged: HashSet<String> = acknowledged
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|(id, _)| id.clone())
+        .collect();
+    // The live store counted exactly the acknowledged checks (writers stop only after
+    // their request is answered, so none was in flight).
+    let live_usage = server.get("/api/v1/usage").await.assert_status(200);
+    assert_eq!(
+        live_usage["total_checks"],
+        all_acknowledged.len() as u64,
+        "{live_usage}"
+    );
     let mode = std::os::unix::fs::PermissionsExt::mode(
         &std::fs::metadata(&backup).expect("backup").permissions(),
     );
@@ -374,17 +423,287 @@ async fn a_backup_under_write_load_restores_everything_acknowledged_before_it() 
             .await
             .expect("a check acknowledged before the backup");
     }
+    // Every check in the backup, page by page.
+    let mut in_backup = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_checks(
+                driftguard::ids::AccountId(1),
+                driftguard::store::PageRequest {
+                    cursor,
+                    limit: 1000,
+                },
+            )
+            .await
+            .expect("list checks");
+        in_backup.extend(page.items.iter().map(|c| c.id.to_string()));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
     let usage = store
         .account(driftguard::ids::AccountId(1))
         .await
         .expect("default account");
-    assert!(usage.total_checks >= before.len() as u64);
     tokio::task::spawn_blocking(move || store.close())
         .await
         .expect("close");
-    eprintln!(
-        "{} checks acknowledged before the backup, {writes_during_backup} while it ran",
+    // The snapshot is consistent: its counter and its records agree exactly, and it holds
+    // only acknowledged checks.
+    assert_eq!(
+        usage.total_checks,
+        in_backup.len() as u64,
+        "counter = records"
+    );
+    assert_eq!(
+        usage.credits_used,
+        in_backup.len() as u64,
+        "all live checks"
+    );
+    let in_backup_set: HashSet<&String> = in_backup.iter().collect();
+    assert_eq!(in_backup_set.len(), in_backup.len(), "no duplicates");
+    for id in &in_backup {
+        assert!(
+            all_acknowledged.contains(id),
+            "{id} in the backup was never answered"
+        );
+    }
+    assert!(
+        in_backup.len() >= before.len(),
+        "{} in the backup; {} acknowledged before it began",
+        in_backup.len(),
         before.len()
+    );
+    eprintln!(
+        "{} checks acknowledged before the backup, {writes_during_backup} while it ran, {} in it",
+        before.len(),
+        in_backup.len()
+    );
+}
+
+/// Runs `cmd` to its end, which must come within [`DEADLINE`].
+fn finish(mut cmd: Command) -> std::process::Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn driftguard");
+    let end = Instant::now() + DEADLINE;
+    while child.try_wait().expect("try_wait").is_none() {
+        if Instant::now() > end {
+            let _ = child.kill();
+            let output = child.wait_with_output().expect("output");
+            panic!(
+                "driftguard did not exit within {DEADLINE:?}; stderr: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("output")
+}
+
+/// A store with records in it: a contract, `checks` checks (their answers, returned) and
+/// webhooks created and deleted again (free space for `compact`); the daemon stopped.
+async fn stopped_store(checks: usize) -> (TestServer, Vec<Answer>) {
+    let mut server = TestServer::start_with(|cfg| {
+        cfg.limits.requests_per_minute = 1_000_000.try_into().unwrap()
+    })
+    .await;
+    let key = server.key.clone();
+    let contract = server.create_contract(&key, "users", users_columns()).await;
+    let id = contract["id"].as_str().expect("id").to_owned();
+    let mut answers = Vec::new();
+    for _ in 0..checks {
+        let answer = server.check(&key, &id, users_columns()).await;
+        answer.assert_status(200);
+        answers.push(answer);
+    }
+    for i in 0..20 {
+        let hook = server
+            .post(
+                "/api/v1/webhooks",
+                &serde_json::json!({"url": format!("https://hooks.example.com/{i}"), "events": ["breaking"]}),
+            )
+            .await
+            .assert_status(201);
+        let path = format!("/api/v1/webhooks/{}", hook["id"].as_str().expect("id"));
+        server.delete(&path).await.assert_status(200);
+    }
+    server.stop().await;
+    (server, answers)
+}
+
+#[tokio::test]
+async fn compact_on_a_stopped_store_keeps_every_record() {
+    let (server, checks) = stopped_store(100).await;
+    let data_dir = server.config.storage.data_dir.clone();
+    let db = data_dir.join(driftguard::store::DB_FILE);
+    let size_before = std::fs::metadata(&db).expect("store file").len();
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_driftguard"));
+    cmd.arg("compact")
+        .env("DRIFTGUARD_DATA_DIR", &data_dir)
+        .env_remove("DRIFTGUARD_CONFIG")
+        .current_dir(server.dir.path());
+    let output = finish(cmd);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "compact failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // `<file>: <before> bytes → <after> bytes`, and the numbers are the file's sizes.
+    let size_after = std::fs::metadata(&db).expect("store file").len();
+    assert_eq!(
+        stdout,
+        format!(
+            "{}: {size_before} bytes → {size_after} bytes\n",
+            db.display()
+        )
+    );
+    assert!(size_after <= size_before, "{size_before} → {size_after}");
+    let output = cli(&data_dir, &["check-store"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // Every record reads back, byte for byte.
+    let server = server.restart().await;
+    for answer in &checks {
+        let id = answer.json()["id"].as_str().expect("id").to_owned();
+        let fetched = server.get(&format!("/api/v1/checks/{id}")).await;
+        fetched.assert_status(200);
+        assert_eq!(fetched.body, answer.body, "check {id} after compact");
+    }
+    let listed = server
+        .get("/api/v1/checks?limit=1000")
+        .await
+        .assert_status(200);
+    assert_eq!(listed.as_array().map(Vec::len), Some(checks.len()));
+    let usage = server.get("/api/v1/usage").await.assert_status(200);
+    let n = checks.len() as u64;
+    assert_eq!(
+        usage,
+        serde_json::json!({"credits_remaining": 1_000_000 - n, "credits_used": n, "total_checks": n})
+    );
+    let contracts = server.get("/api/v1/contracts").await.assert_status(200);
+    assert_eq!(contracts[0]["name"], "users");
+    assert_eq!(
+        server.get("/api/v1/webhooks").await.assert_status(200),
+        serde_json::json!([])
+    );
+}
+
+#[tokio::test]
+async fn a_store_with_a_newer_format_version_is_refused_at_start() {
+    use redb::{ReadableDatabase, TableDefinition};
+    const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+    let (server, _) = stopped_store(1).await;
+    let data_dir = server.config.storage.data_dir.clone();
+    let db_path = data_dir.join(driftguard::store::DB_FILE);
+    // What a newer DriftGuard would have written.
+    let newer = {
+        let db = redb::Database::open(&db_path).expect("open the stopped store");
+        let current = {
+            let txn = db.begin_read().expect("read");
+            let meta = txn.open_table(META).expect("meta table");
+            meta.get("format_version")
+                .expect("read")
+                .expect("a format version")
+                .value()
+        };
+        let txn = db.begin_write().expect("write");
+        txn.open_table(META)
+            .expect("meta table")
+            .insert("format_version", current + 1)
+            .expect("insert");
+        txn.commit().expect("commit");
+        current + 1
+    };
+    let expected = format!(
+        "the store has format version {newer}, newer than this build supports ({}); upgrade DriftGuard",
+        newer - 1
+    );
+
+    // In process: the daemon does not start.
+    match driftguard::daemon::Daemon::start(server.config.clone()).await {
+        Ok(daemon) => {
+            daemon.shutdown().await;
+            panic!("the daemon started on a store of format version {newer}");
+        }
+        Err(e) => assert!(e.to_string().contains(&expected), "{e}"),
+    }
+    // The binary: `serve` exits non-zero at once, saying why, and serves nothing.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_driftguard"));
+    cmd.arg("serve")
+        .env("DRIFTGUARD_DATA_DIR", &data_dir)
+        .env("DRIFTGUARD_LISTEN", format!("127.0.0.1:{}", free_port()))
+        .env_remove("DRIFTGUARD_CONFIG")
+        .env_remove("DRIFTGUARD_BOOTSTRAP_KEY")
+        .current_dir(server.dir.path());
+    let output = finish(cmd);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "serve started: {stderr}");
+    assert!(stderr.contains(&expected), "{stderr}");
+    // `check-store` says the same.
+    let output = cli(&data_dir, &["check-store"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "check-store passed: {stderr}");
+    assert!(stderr.contains(&expected), "{stderr}");
+    // The file is left alone: still the newer version.
+    let db = redb::Database::open(&db_path).expect("open");
+    let txn = db.begin_read().expect("read");
+    let meta = txn.open_table(META).expect("meta table");
+    let version = meta
+        .get("format_version")
+        .expect("read")
+        .expect("a version");
+    assert_eq!(version.value(), newer);
+}
+
+#[tokio::test]
+async fn check_store_names_a_corrupt_file() {
+    let (server, _) = stopped_store(200).await;
+    let data_dir = server.config.storage.data_dir.clone();
+    let db_path = data_dir.join(driftguard::store::DB_FILE);
+    // The intact store passes.
+    let output = cli(&data_dir, &["check-store"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Overwrite the middle of the file (past redb's header, across the pages written).
+    let mut bytes = std::fs::read(&db_path).expect("read store");
+    let len = bytes.len();
+    assert!(
+        len > 64 * 1024,
+        "the store has pages to corrupt: {len} bytes"
+    );
+    for byte in &mut bytes[len / 4..len * 3 / 4] {
+        *byte ^= 0x5a;
+    }
+    std::fs::write(&db_path, &bytes).expect("corrupt the store");
+
+    let output = cli(&data_dir, &["check-store"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "check-store passed a corrupt file: {stdout}"
+    );
+    assert_ne!(output.status.code(), Some(0));
+    assert!(!stdout.contains(": ok"), "{stdout}");
+    assert!(
+        stderr.contains(&db_path.display().to_string()),
+        "the message names the file: {stderr}"
     );
 }
 

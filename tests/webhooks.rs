@@ -26,6 +26,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use ring::hmac;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -557,6 +559,31 @@ fn dead_port() -> u16 {
 
 const ALL_EVENTS: &[&str] = &["pass", "warning", "breaking"];
 
+/// When `delivery`'s last attempt ended, as the server recorded it (`at` + `duration_ms`).
+fn last_attempt_end(delivery: &Value) -> OffsetDateTime {
+    let last = delivery["attempts"]
+        .as_array()
+        .and_then(|a| a.last())
+        .unwrap_or_else(|| panic!("an attempt: {delivery:#}"));
+    let at = OffsetDateTime::parse(last["at"].as_str().expect("at"), &Rfc3339).expect("RFC 3339");
+    at + Duration::from_millis(last["duration_ms"].as_u64().expect("duration_ms"))
+}
+
+/// The time the server gave, e.g. a delivery's `next_attempt_at`.
+fn server_time(value: &Value) -> OffsetDateTime {
+    OffsetDateTime::parse(value.as_str().expect("a time"), &Rfc3339).expect("RFC 3339")
+}
+
+/// Waits until the wall clock is past `t` (a time computed from what the server
+/// recorded): the condition behind "nothing more was sent by then".
+async fn wait_past(t: OffsetDateTime) {
+    let passed = wait_until(Duration::from_secs(30), || async move {
+        OffsetDateTime::now_utc() > t
+    })
+    .await;
+    assert!(passed, "the clock passed {t}");
+}
+
 // ---------------------------------------------------------------------------------------
 // Signatures, headers, body
 // ---------------------------------------------------------------------------------------
@@ -572,7 +599,7 @@ async fn delivery_is_signed_and_carries_the_exact_check_body() {
 
     let (answered, check_id) = run_check(&server, &contract_id, warning_columns()).await;
     let request = receiver
-        .wait_for("/hook", 1, Duration::from_secs(10))
+        .wait_for("/hook", 1, Duration::from_secs(20))
         .await
         .remove(0);
 
@@ -632,7 +659,8 @@ async fn delivery_is_signed_and_carries_the_exact_check_body() {
     assert_eq!(request.header("webhook-id"), delivery_id);
 
     // The history records it.
-    let delivery = wait_delivery(&server, &id_of(&hook), "delivered", Duration::from_secs(5)).await;
+    let delivery =
+        wait_delivery(&server, &id_of(&hook), "delivered", Duration::from_secs(20)).await;
     assert_eq!(delivery["id"], delivery_id);
     assert_eq!(delivery["webhook_id"], hook["id"]);
     assert_eq!(delivery["check_id"], check_id.as_str());
@@ -659,10 +687,10 @@ async fn delivery_history_is_newest_first() {
     for columns in [pass_columns(), warning_columns(), breaking_columns()] {
         checks.push(run_check(&server, &contract_id, columns).await.1);
     }
-    receiver.wait_for("/h", 3, Duration::from_secs(10)).await;
+    receiver.wait_for("/h", 3, Duration::from_secs(20)).await;
     let hook_id = id_of(&hook);
     let (all_delivered, listed) = poll(
-        Duration::from_secs(5),
+        Duration::from_secs(20),
         || deliveries(&server, &hook_id),
         |list| list.len() == 3 && list.iter().all(|d| d["status"] == "delivered"),
     )
@@ -787,8 +815,8 @@ async fn paused_and_deleted_webhooks_get_nothing() {
     assert_eq!(gone["deleted"], true);
 
     let (_, first) = run_check(&server, &contract_id, pass_columns()).await;
-    receiver.wait_for("/live", 1, Duration::from_secs(10)).await;
-    wait_delivery(&server, &id_of(&live), "delivered", Duration::from_secs(5)).await;
+    receiver.wait_for("/live", 1, Duration::from_secs(20)).await;
+    wait_delivery(&server, &id_of(&live), "delivered", Duration::from_secs(20)).await;
     assert_eq!(
         receiver.count("/paused"),
         0,
@@ -812,14 +840,14 @@ async fn paused_and_deleted_webhooks_get_nothing() {
     set_active(&server, &id_of(&paused), true).await;
     let (_, second) = run_check(&server, &contract_id, pass_columns()).await;
     let got = receiver
-        .wait_for("/paused", 1, Duration::from_secs(10))
+        .wait_for("/paused", 1, Duration::from_secs(20))
         .await;
-    receiver.wait_for("/live", 2, Duration::from_secs(10)).await;
+    receiver.wait_for("/live", 2, Duration::from_secs(20)).await;
     wait_delivery(
         &server,
         &id_of(&paused),
         "delivered",
-        Duration::from_secs(5),
+        Duration::from_secs(20),
     )
     .await;
     assert_eq!(got.len(), 1);
@@ -842,11 +870,11 @@ async fn a_paused_webhooks_pending_delivery_waits_and_resumes() {
         vec![Reply::status(500).delayed(Duration::from_millis(800))],
     );
     let (_, check_id) = run_check(&server, &contract_id, pass_columns()).await;
-    receiver.wait_for("/p", 1, Duration::from_secs(10)).await;
+    receiver.wait_for("/p", 1, Duration::from_secs(20)).await;
     set_active(&server, &hook_id, false).await;
 
     let (recorded, delivery) = poll(
-        Duration::from_secs(5),
+        Duration::from_secs(20),
         || async { deliveries(&server, &hook_id).await.remove(0) },
         |d| d["attempts"].as_array().map(Vec::len) == Some(1),
     )
@@ -859,13 +887,14 @@ async fn a_paused_webhooks_pending_delivery_waits_and_resumes() {
         "it waits for the webhook: {delivery}"
     );
     assert_eq!(status_codes(&delivery), [json!(500)]);
-    // Well past the retry delay, nothing was sent while paused.
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // Past when the retry would have been due (twice its delay after the failure), nothing
+    // was sent while paused.
+    wait_past(last_attempt_end(&delivery) + Duration::from_millis(2 * 300)).await;
     assert_eq!(receiver.count("/p"), 1, "no attempt while paused");
 
     set_active(&server, &hook_id, true).await;
-    let requests = receiver.wait_for("/p", 2, Duration::from_secs(10)).await;
-    let delivery = wait_delivery(&server, &hook_id, "delivered", Duration::from_secs(5)).await;
+    let requests = receiver.wait_for("/p", 2, Duration::from_secs(20)).await;
+    let delivery = wait_delivery(&server, &hook_id, "delivered", Duration::from_secs(20)).await;
     assert_eq!(requests.len(), 2);
     assert_eq!(attempt_numbers(&requests), ["1", "2"]);
     assert_eq!(
@@ -874,6 +903,83 @@ async fn a_paused_webhooks_pending_delivery_waits_and_resumes() {
     );
     assert_eq!(requests[1].check_id(), check_id);
     assert_eq!(status_codes(&delivery), [json!(500), json!(200)]);
+}
+
+/// Scrapes the metrics listener.
+async fn metrics(server: &TestServer) -> String {
+    let addr = server.metrics_addr().expect("metrics listener");
+    let request = Request::builder()
+        .uri(format!("http://{addr}/metrics"))
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let response = server.client.request(request).await.expect("scrape");
+    assert_eq!(response.status(), 200);
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    String::from_utf8(body.to_vec()).expect("UTF-8")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attempts_are_counted_by_outcome_in_the_metrics() {
+    let ca = TestCa::new();
+    let receiver = Receiver::start(&ca).await;
+    let server = start(&ca, |cfg| {
+        cfg.metrics.listen = Some("127.0.0.1:0".parse().expect("addr"));
+        cfg.webhooks.retry_delays = delays(&[200]);
+    })
+    .await;
+    let contract_id = contract(&server, "users").await;
+    let ok = id_of(&webhook(&server, &receiver.url("/ok"), ALL_EVENTS, None).await);
+    let fail = id_of(&webhook(&server, &receiver.url("/fail"), ALL_EVENTS, None).await);
+    let gone = id_of(&webhook(&server, &receiver.url("/gone"), ALL_EVENTS, None).await);
+    receiver.set_default("/fail", Reply::status(500));
+    receiver.set_default("/gone", Reply::status(410));
+    run_check(&server, &contract_id, pass_columns()).await;
+
+    wait_delivery(&server, &ok, "delivered", Duration::from_secs(20)).await;
+    wait_delivery(&server, &fail, "abandoned", Duration::from_secs(20)).await;
+    let (paused, list) = poll(
+        Duration::from_secs(20),
+        || deliveries(&server, &gone),
+        |list| list.len() == 1 && list[0]["attempts"].as_array().map(Vec::len) == Some(1),
+    )
+    .await;
+    assert!(paused, "{list:#?}");
+
+    // One attempt of each outcome: the failure that is retried, and the last one.
+    let want = [
+        r#"driftguard_webhook_attempts_total{outcome="delivered"} 1"#,
+        r#"driftguard_webhook_attempts_total{outcome="failed"} 1"#,
+        r#"driftguard_webhook_attempts_total{outcome="abandoned"} 1"#,
+        r#"driftguard_webhook_attempts_total{outcome="gone"} 1"#,
+    ];
+    let (counted, text) = poll(
+        Duration::from_secs(20),
+        || metrics(&server),
+        |text| want.iter().all(|line| text.lines().any(|l| l == *line)),
+    )
+    .await;
+    assert!(counted, "{want:#?}\n{text}");
+    assert!(
+        text.lines()
+            .any(|l| l == "# TYPE driftguard_webhook_attempts counter"),
+        "{text}"
+    );
+    let series = text
+        .lines()
+        .filter(|l| l.starts_with("driftguard_webhook_attempts_total{"))
+        .count();
+    assert_eq!(series, 4, "no other outcome: {text}");
+    // Nothing is left due: the paused delivery waits for its webhook, outside the queue.
+    assert!(
+        text.lines()
+            .any(|l| l == "driftguard_delivery_queue_depth 0"),
+        "{text}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -891,8 +997,9 @@ async fn three_failures_abandon_the_delivery_after_the_configured_delays() {
     receiver.set_default("/fail", Reply::status(500));
     run_check(&server, &contract_id, pass_columns()).await;
 
-    let requests = receiver.wait_for("/fail", 3, Duration::from_secs(8)).await;
-    let delivery = wait_delivery(&server, &id_of(&hook), "abandoned", Duration::from_secs(5)).await;
+    let requests = receiver.wait_for("/fail", 3, Duration::from_secs(20)).await;
+    let delivery =
+        wait_delivery(&server, &id_of(&hook), "abandoned", Duration::from_secs(20)).await;
     assert_eq!(attempt_numbers(&requests), ["1", "2", "3"]);
     let first = requests[0].header("x-driftguard-delivery");
     assert!(requests
@@ -919,8 +1026,8 @@ async fn three_failures_abandon_the_delivery_after_the_configured_delays() {
         assert_eq!(attempt["error"], Value::Null, "{delivery}");
     }
     assert_eq!(delivery["next_attempt_at"], Value::Null);
-    // No fourth attempt.
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // No fourth attempt, well past when one would have been due.
+    wait_past(last_attempt_end(&delivery) + Duration::from_millis(2 * 400)).await;
     assert_eq!(receiver.count("/fail"), 3);
 }
 
@@ -936,8 +1043,11 @@ async fn success_on_the_second_attempt_stops_retries() {
     receiver.set_default("/flaky", Reply::status(500));
     run_check(&server, &contract_id, pass_columns()).await;
 
-    let requests = receiver.wait_for("/flaky", 2, Duration::from_secs(8)).await;
-    let delivery = wait_delivery(&server, &id_of(&hook), "delivered", Duration::from_secs(5)).await;
+    let requests = receiver
+        .wait_for("/flaky", 2, Duration::from_secs(20))
+        .await;
+    let delivery =
+        wait_delivery(&server, &id_of(&hook), "delivered", Duration::from_secs(20)).await;
     assert_eq!(attempt_numbers(&requests), ["1", "2"]);
     let id = requests[0].header("x-driftguard-delivery");
     assert!(id.starts_with("dlv_"));
@@ -946,8 +1056,8 @@ async fn success_on_the_second_attempt_stops_retries() {
     assert_eq!(requests[0].body, requests[1].body, "same payload");
     assert_eq!(status_codes(&delivery), [json!(500), json!(204)]);
     assert_eq!(delivery["next_attempt_at"], Value::Null);
-    // Past the last retry delay, no third request.
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Past when a third attempt would have been due, no third request.
+    wait_past(last_attempt_end(&delivery) + Duration::from_millis(2 * 400)).await;
     assert_eq!(receiver.count("/flaky"), 2, "retries stop after a 2xx");
 }
 
@@ -961,9 +1071,9 @@ async fn gone_deactivates_the_webhook_and_reactivation_delivers() {
     let hook_id = id_of(&hook);
     receiver.script("/gone", vec![Reply::status(410)]);
     let (_, check_id) = run_check(&server, &contract_id, pass_columns()).await;
-    receiver.wait_for("/gone", 1, Duration::from_secs(10)).await;
+    receiver.wait_for("/gone", 1, Duration::from_secs(20)).await;
 
-    let deactivated = wait_until(Duration::from_secs(5), || async {
+    let deactivated = wait_until(Duration::from_secs(20), || async {
         server
             .get(&format!("/api/v1/webhooks/{hook_id}"))
             .await
@@ -981,13 +1091,14 @@ async fn gone_deactivates_the_webhook_and_reactivation_delivers() {
 
     // While deactivated: no retries and no new deliveries.
     run_check(&server, &contract_id, pass_columns()).await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    let checked = OffsetDateTime::now_utc();
+    wait_past(last_attempt_end(&delivery).max(checked) + Duration::from_millis(2 * 400)).await;
     assert_eq!(receiver.count("/gone"), 1, "nothing is sent while gone");
     assert_eq!(deliveries(&server, &hook_id).await.len(), 1);
 
     set_active(&server, &hook_id, true).await;
-    let requests = receiver.wait_for("/gone", 2, Duration::from_secs(10)).await;
-    let delivery = wait_delivery(&server, &hook_id, "delivered", Duration::from_secs(5)).await;
+    let requests = receiver.wait_for("/gone", 2, Duration::from_secs(20)).await;
+    let delivery = wait_delivery(&server, &hook_id, "delivered", Duration::from_secs(20)).await;
     assert_eq!(requests.len(), 2);
     assert_eq!(requests[1].check_id(), check_id);
     assert_eq!(attempt_numbers(&requests), ["1", "2"]);
@@ -1016,8 +1127,8 @@ async fn retry_after_on_429_and_503_delays_the_next_attempt() {
     );
     run_check(&server, &contract_id, pass_columns()).await;
 
-    let r429 = receiver.wait_for("/429", 2, Duration::from_secs(10)).await;
-    let r503 = receiver.wait_for("/503", 2, Duration::from_secs(10)).await;
+    let r429 = receiver.wait_for("/429", 2, Duration::from_secs(20)).await;
+    let r503 = receiver.wait_for("/503", 2, Duration::from_secs(20)).await;
     let gap = r429[1].at - r429[0].at;
     assert!(gap >= Duration::from_secs(1), "Retry-After: 1 → {gap:?}");
     let gap = r503[1].at - r503[0].at;
@@ -1027,7 +1138,7 @@ async fn retry_after_on_429_and_503_delays_the_next_attempt() {
     );
     for hook in [&slow_down, &unavailable] {
         let delivery =
-            wait_delivery(&server, &id_of(hook), "delivered", Duration::from_secs(5)).await;
+            wait_delivery(&server, &id_of(hook), "delivered", Duration::from_secs(20)).await;
         assert_eq!(delivery["attempts"].as_array().map(Vec::len), Some(2));
     }
     assert_eq!(attempt_numbers(&r429), ["1", "2"]);
@@ -1043,10 +1154,12 @@ async fn retry_after_never_adds_attempts() {
     let hook = webhook(&server, &receiver.url("/busy"), ALL_EVENTS, None).await;
     receiver.set_default("/busy", Reply::status(503).header("retry-after", "1"));
     run_check(&server, &contract_id, pass_columns()).await;
-    receiver.wait_for("/busy", 2, Duration::from_secs(10)).await;
-    let delivery = wait_delivery(&server, &id_of(&hook), "abandoned", Duration::from_secs(5)).await;
+    receiver.wait_for("/busy", 2, Duration::from_secs(20)).await;
+    let delivery =
+        wait_delivery(&server, &id_of(&hook), "abandoned", Duration::from_secs(20)).await;
     assert_eq!(status_codes(&delivery), [json!(503), json!(503)]);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Past when a third attempt would have been due (Retry-After: 1), twice over.
+    wait_past(last_attempt_end(&delivery) + Duration::from_secs(2)).await;
     assert_eq!(receiver.count("/busy"), 2, "1 + len(retry_delays) attempts");
 }
 
@@ -1079,7 +1192,8 @@ async fn an_unreachable_endpoint_is_a_failed_attempt() {
     let url = format!("https://localhost:{}/nobody", dead_port());
     let hook = webhook(&server, &url, ALL_EVENTS, None).await;
     run_check(&server, &contract_id, pass_columns()).await;
-    let delivery = wait_delivery(&server, &id_of(&hook), "abandoned", Duration::from_secs(8)).await;
+    let delivery =
+        wait_delivery(&server, &id_of(&hook), "abandoned", Duration::from_secs(20)).await;
     assert_failed_without_answer(&delivery, 1);
 }
 
@@ -1092,7 +1206,8 @@ async fn an_unreachable_endpoint_is_retried_then_abandoned() {
     let url = format!("https://localhost:{}/nobody", dead_port());
     let hook = webhook(&server, &url, ALL_EVENTS, None).await;
     run_check(&server, &contract_id, pass_columns()).await;
-    let delivery = wait_delivery(&server, &id_of(&hook), "abandoned", Duration::from_secs(8)).await;
+    let delivery =
+        wait_delivery(&server, &id_of(&hook), "abandoned", Duration::from_secs(20)).await;
     assert_failed_without_answer(&delivery, 3);
 }
 
@@ -1106,7 +1221,8 @@ async fn a_tls_failure_is_a_failed_attempt() {
     let contract_id = contract(&server, "users").await;
     let hook = webhook(&server, &receiver.url("/tls"), ALL_EVENTS, None).await;
     run_check(&server, &contract_id, pass_columns()).await;
-    let delivery = wait_delivery(&server, &id_of(&hook), "abandoned", Duration::from_secs(8)).await;
+    let delivery =
+        wait_delivery(&server, &id_of(&hook), "abandoned", Duration::from_secs(20)).await;
     assert_failed_without_answer(&delivery, 1);
     assert_eq!(receiver.total(), 0, "no request got past the handshake");
     assert!(
@@ -1135,7 +1251,8 @@ async fn a_timeout_and_a_redirect_are_failed_attempts() {
     );
     run_check(&server, &contract_id, pass_columns()).await;
 
-    let delivery = wait_delivery(&server, &id_of(&slow), "abandoned", Duration::from_secs(8)).await;
+    let delivery =
+        wait_delivery(&server, &id_of(&slow), "abandoned", Duration::from_secs(20)).await;
     assert_failed_without_answer(&delivery, 1);
     let duration = delivery["attempts"][0]["duration_ms"]
         .as_u64()
@@ -1144,8 +1261,13 @@ async fn a_timeout_and_a_redirect_are_failed_attempts() {
         (400..2500).contains(&duration),
         "cut off at the attempt timeout: {delivery:#}"
     );
-    let delivery =
-        wait_delivery(&server, &id_of(&moved), "abandoned", Duration::from_secs(8)).await;
+    let delivery = wait_delivery(
+        &server,
+        &id_of(&moved),
+        "abandoned",
+        Duration::from_secs(20),
+    )
+    .await;
     assert_eq!(status_codes(&delivery), [json!(302)]);
     assert_eq!(
         receiver.count("/elsewhere"),
@@ -1170,11 +1292,11 @@ async fn deleting_a_webhook_stops_its_pending_retries() {
     run_check(&server, &contract_id, pass_columns()).await;
 
     receiver
-        .wait_for("/doomed", 1, Duration::from_secs(10))
+        .wait_for("/doomed", 1, Duration::from_secs(20))
         .await;
     let doomed_id = id_of(&doomed);
     let (retry_queued, list) = poll(
-        Duration::from_secs(5),
+        Duration::from_secs(20),
         || deliveries(&server, &doomed_id),
         |list| {
             list[0]["attempts"].as_array().map(Vec::len) == Some(1)
@@ -1183,6 +1305,7 @@ async fn deleting_a_webhook_stops_its_pending_retries() {
     )
     .await;
     assert!(retry_queued, "{list:#?}");
+    let retry_due = server_time(&list[0]["next_attempt_at"]);
     let answer = server
         .delete(&format!("/api/v1/webhooks/{doomed_id}"))
         .await
@@ -1193,16 +1316,17 @@ async fn deleting_a_webhook_stops_its_pending_retries() {
         .await
         .assert_error(404, "not_found");
 
-    // Past the retry's due time, a new check makes the dispatcher claim everything due:
-    // a retry that survived the deletion would go out with the control's delivery.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // Once the retry's due time has passed, a new check makes the dispatcher claim
+    // everything due: a retry that survived the deletion would go out with the control's
+    // delivery.
+    wait_past(retry_due).await;
     run_check(&server, &contract_id, pass_columns()).await;
     receiver
-        .wait_for("/control", 2, Duration::from_secs(10))
+        .wait_for("/control", 2, Duration::from_secs(20))
         .await;
     let control_id = id_of(&control);
     let (finished, list) = poll(
-        Duration::from_secs(5),
+        Duration::from_secs(20),
         || deliveries(&server, &control_id),
         |list| list.len() == 2 && list.iter().all(|d| d["status"] == "delivered"),
     )
@@ -1225,9 +1349,9 @@ async fn pending_deliveries_survive_a_graceful_restart() {
     let hook_id = id_of(&hook);
     receiver.script("/r", vec![Reply::status(500)]);
     let (_, check_id) = run_check(&server, &contract_id, pass_columns()).await;
-    receiver.wait_for("/r", 1, Duration::from_secs(10)).await;
+    receiver.wait_for("/r", 1, Duration::from_secs(20)).await;
     let (recorded, list) = poll(
-        Duration::from_secs(5),
+        Duration::from_secs(20),
         || deliveries(&server, &hook_id),
         |list| list[0]["attempts"].as_array().map(Vec::len) == Some(1),
     )
@@ -1236,8 +1360,8 @@ async fn pending_deliveries_survive_a_graceful_restart() {
     assert_eq!(list[0]["status"], "pending");
 
     let server = server.restart().await;
-    let requests = receiver.wait_for("/r", 2, Duration::from_secs(10)).await;
-    let delivery = wait_delivery(&server, &hook_id, "delivered", Duration::from_secs(5)).await;
+    let requests = receiver.wait_for("/r", 2, Duration::from_secs(20)).await;
+    let delivery = wait_delivery(&server, &hook_id, "delivered", Duration::from_secs(20)).await;
     let gap = requests[1].at - requests[0].at;
     assert!(
         gap >= Duration::from_millis(1500),
@@ -1262,9 +1386,9 @@ async fn finished_deliveries_are_purged_after_the_retention() {
     let waiting = id_of(&webhook(&server, &receiver.url("/waiting"), ALL_EVENTS, None).await);
     receiver.script("/waiting", vec![Reply::status(410)]);
     run_check(&server, &contract_id, pass_columns()).await;
-    wait_delivery(&server, &done, "delivered", Duration::from_secs(10)).await;
+    let delivered = wait_delivery(&server, &done, "delivered", Duration::from_secs(20)).await;
     let (paused, list) = poll(
-        Duration::from_secs(10),
+        Duration::from_secs(20),
         || deliveries(&server, &waiting),
         |list| list.len() == 1 && list[0]["attempts"].as_array().map(Vec::len) == Some(1),
     )
@@ -1274,10 +1398,10 @@ async fn finished_deliveries_are_purged_after_the_retention() {
     // Restart with a retention the finished delivery has outlived.
     let mut server = server;
     server.config.webhooks.retention = Duration::from_millis(1);
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    wait_past(last_attempt_end(&delivered) + server.config.webhooks.retention).await;
     let server = server.restart().await;
     let (purged, list) = poll(
-        Duration::from_secs(5),
+        Duration::from_secs(20),
         || deliveries(&server, &done),
         Vec::is_empty,
     )
@@ -1308,8 +1432,8 @@ async fn a_slow_endpoint_does_not_hold_up_the_others() {
             "the check answer never waits for a delivery"
         );
     }
-    let fast = receiver.wait_for("/fast", 6, Duration::from_secs(10)).await;
-    let slow_requests = receiver.wait_for("/slow", 6, Duration::from_secs(15)).await;
+    let fast = receiver.wait_for("/fast", 6, Duration::from_secs(20)).await;
+    let slow_requests = receiver.wait_for("/slow", 6, Duration::from_secs(20)).await;
     // The slow webhook's third request had to wait for one of its first two answers.
     assert!(
         slow_requests[2].at - slow_requests[0].at >= Duration::from_secs(2),
@@ -1320,7 +1444,7 @@ async fn a_slow_endpoint_does_not_hold_up_the_others() {
         "the fast endpoint got everything while the slow one was busy with its first two"
     );
     let (all, list) = poll(
-        Duration::from_secs(5),
+        Duration::from_secs(20),
         || deliveries(&server, &slow),
         |list| list.len() == 6 && list.iter().all(|d| d["status"] == "delivered"),
     )
@@ -1353,12 +1477,12 @@ async fn the_default_schedule_is_5s_then_25s_then_abandoned() {
     let checked = Instant::now();
     run_check(&server, &contract_id, pass_columns()).await;
 
-    let first = receiver.wait_for("/down", 1, Duration::from_secs(5)).await;
+    let first = receiver.wait_for("/down", 1, Duration::from_secs(20)).await;
     assert!(
         first[0].at - checked < Duration::from_secs(2),
         "immediately"
     );
-    let second = receiver.wait_for("/down", 2, Duration::from_secs(9)).await;
+    let second = receiver.wait_for("/down", 2, Duration::from_secs(20)).await;
     let gap = second[1].at - second[0].at;
     assert!(
         gap >= Duration::from_secs(5) && gap < Duration::from_secs(8),
@@ -1370,7 +1494,8 @@ async fn the_default_schedule_is_5s_then_25s_then_abandoned() {
         gap >= Duration::from_secs(25) && gap < Duration::from_secs(28),
         "third attempt 25 s after the second: {gap:?}"
     );
-    let delivery = wait_delivery(&server, &id_of(&hook), "abandoned", Duration::from_secs(5)).await;
+    let delivery =
+        wait_delivery(&server, &id_of(&hook), "abandoned", Duration::from_secs(20)).await;
     assert_eq!(
         status_codes(&delivery),
         [json!(500), json!(500), json!(500)]
@@ -1447,7 +1572,7 @@ impl Api {
             let body = response.into_body().collect().await.ok()?.to_bytes();
             Some((status, body))
         };
-        tokio::time::timeout(Duration::from_secs(10), exchange)
+        tokio::time::timeout(Duration::from_secs(30), exchange)
             .await
             .ok()
             .flatten()
@@ -1477,6 +1602,15 @@ impl Api {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_after_a_burst_loses_no_delivery() {
     const BURST: usize = 50;
+    /// How long the test may take to get to the kill (the burst answered, an attempt made).
+    const UNTIL_KILL: Duration = Duration::from_secs(30);
+    // Before the crash every attempt hangs until the 2 s attempt timeout. With 20 retries
+    // 1 s apart a delivery needs 21 × 2 s + 20 × 1 s = 62 s to be abandoned, longer than
+    // the test can take to reach the kill: none is given up before the crash. After the
+    // restart a retry is never more than 1 s away (or the 12 s lease of an attempt the
+    // crash cut short).
+    let retries = vec!["\"1s\""; 20];
+    assert!(21 * 2 + 20 > UNTIL_KILL.as_secs());
     let ca = TestCa::new();
     let receiver = Receiver::start(&ca).await;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -1486,9 +1620,10 @@ async fn sigkill_after_a_burst_loses_no_delivery() {
         "[server]\nlisten = \"127.0.0.1:{port}\"\n\n\
          [storage]\ndata_dir = {data:?}\n\n\
          [limits]\nrequests_per_minute = 100000\n\n\
-         [webhooks]\nca_file = {ca:?}\nretry_delays = [\"200ms\"]\nattempt_timeout = \"2s\"\n",
+         [webhooks]\nca_file = {ca:?}\nretry_delays = [{retries}]\nattempt_timeout = \"2s\"\n",
         data = dir.path().join("data").to_str().expect("UTF-8 path"),
         ca = ca.pem_file.to_str().expect("UTF-8 path"),
+        retries = retries.join(", "),
     );
     std::fs::write(&config, toml).expect("write config");
     let key = generate_key(Environment::Live);
@@ -1523,32 +1658,67 @@ async fn sigkill_after_a_burst_loses_no_delivery() {
         )
         .await;
 
-    // The burst, concurrently; the daemon dies while (or just after) it is answered.
+    // The burst, concurrently; the daemon dies while (or just after) it is answered. Every
+    // answer is a 200; only a request still in flight at the kill may go unanswered.
     let answered: Arc<Mutex<Vec<String>>> = Arc::default();
+    let failures: Arc<Mutex<Vec<String>>> = Arc::default();
+    let killing = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut burst = Vec::new();
     for _ in 0..BURST {
         let api = api.clone();
-        let answered = answered.clone();
+        let (answered, failures, killing) = (answered.clone(), failures.clone(), killing.clone());
         let body =
             json!({"contract_id": contract_id, "incoming_schema": {"columns": users_columns()}});
         burst.push(tokio::spawn(async move {
-            if let Some((200, body)) = api.send(Method::POST, "/api/v1/check", Some(body)).await {
-                let check: Value = serde_json::from_slice(&body).expect("check JSON");
-                lock(&answered).push(id_of(&check));
+            let answer = api.send(Method::POST, "/api/v1/check", Some(body)).await;
+            let after_kill = killing.load(Ordering::SeqCst);
+            match answer {
+                Some((200, body)) => {
+                    let check: Value = serde_json::from_slice(&body).expect("check JSON");
+                    lock(&answered).push(id_of(&check));
+                }
+                Some((status, body)) => lock(&failures).push(format!(
+                    "answered {status}: {}",
+                    String::from_utf8_lossy(&body)
+                )),
+                None if after_kill => {}
+                None => lock(&failures).push("no answer, before the kill".to_owned()),
             }
         }));
     }
-    let ready = wait_until(Duration::from_secs(30), || async {
+    let ready = wait_until(UNTIL_KILL, || async {
         lock(&answered).len() >= BURST * 3 / 4 && receiver.count("/crash") > 0
     })
     .await;
     assert!(ready, "burst answered; log:\n{}", daemon.log());
+    // Nothing was given up before the crash (so every answered check must be delivered
+    // after it).
+    let hook_deliveries = api
+        .json(
+            Method::GET,
+            &format!("/api/v1/webhooks/{}/deliveries?limit=1000", id_of(&hook)),
+            None,
+            200,
+        )
+        .await;
+    for delivery in hook_deliveries.as_array().expect("array") {
+        assert_eq!(
+            delivery["status"], "pending",
+            "before the crash: {delivery:#}"
+        );
+    }
     let first_log = daemon.log();
+    killing.store(true, Ordering::SeqCst);
     daemon.kill();
     let crashed_at = Instant::now();
     for task in burst {
         task.await.expect("burst task");
     }
+    let failures = lock(&failures).clone();
+    assert!(
+        failures.is_empty(),
+        "every check answered before the kill is a 200: {failures:#?}\nlog:\n{first_log}"
+    );
     let answered = lock(&answered).clone();
     assert!(answered.len() >= BURST * 3 / 4);
     let before_crash = receiver.requests("/crash");
@@ -1593,7 +1763,7 @@ async fn sigkill_after_a_burst_loses_no_delivery() {
     let hook_id = id_of(&hook);
     let path = format!("/api/v1/webhooks/{hook_id}/deliveries?limit=1000");
     let (recorded, listed) = poll(
-        Duration::from_secs(10),
+        Duration::from_secs(20),
         || api.json(Method::GET, &path, None, 200),
         |listed| {
             answered.iter().all(|id| {

@@ -393,3 +393,103 @@ pub fn assert_creation_order(listed: &[Value], created: &[String], newest_first:
         assert!(in_order, "created_at out of order: {times:?}");
     }
 }
+
+/// The string inside a JSON value.
+#[track_caller]
+pub fn text(value: &Value) -> String {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("expected a string, got {value}"))
+        .to_owned()
+}
+
+/// A JSON array's length.
+#[track_caller]
+pub fn len(value: &Value) -> usize {
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("expected an array, got {value}"))
+        .len()
+}
+
+/// The `id`s of a JSON array of objects, in order.
+#[track_caller]
+pub fn ids(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("expected an array, got {list}"))
+        .iter()
+        .map(|item| text(&item["id"]))
+        .collect()
+}
+
+/// A well-formed id of the same kind as `real` that names nothing: the last character is
+/// changed.
+pub fn bogus_id(real: &str) -> String {
+    let mut id = real.to_owned();
+    let last = id.pop().expect("non-empty id");
+    id.push(if last == '0' { '1' } else { '0' });
+    id
+}
+
+/// A well-formed id with `prefix` (e.g. `ctr_`) that names nothing.
+pub fn dummy_id(prefix: &str) -> String {
+    format!("{prefix}{}", "0".repeat(26))
+}
+
+/// The path of `Link: <url>; rel="next"`, checked to be an absolute URL on `base` whose
+/// query carries a cursor; `None` without a `Link` header.
+#[track_caller]
+pub fn next_page(answer: &Answer, base: &str) -> Option<String> {
+    let link = answer.header("link")?;
+    let url = link
+        .strip_prefix('<')
+        .and_then(|l| l.strip_suffix(">; rel=\"next\""))
+        .unwrap_or_else(|| panic!("Link header has the shape <url>; rel=\"next\": {link}"));
+    let relative = url
+        .strip_prefix(base)
+        .unwrap_or_else(|| panic!("Link is an absolute URL on {base}: {url}"));
+    assert!(
+        relative.contains("cursor="),
+        "next page has a cursor: {url}"
+    );
+    Some(relative.to_owned())
+}
+
+/// Follows `Link: <url>; rel="next"` from `first` (a path), returning every page as a
+/// JSON array; each next page stays on the same list.
+pub async fn all_pages(server: &TestServer, first: &str) -> Vec<Value> {
+    let list_path = first.split('?').next().expect("path").to_owned();
+    let mut pages = Vec::new();
+    let mut path = first.to_owned();
+    loop {
+        let answer = server.get(&path).await;
+        let body = answer.assert_status(200);
+        assert!(body.is_array(), "a bare JSON array: {body}");
+        pages.push(body);
+        let Some(next) = next_page(&answer, &server.base) else {
+            break;
+        };
+        assert!(
+            next.starts_with(&format!("{list_path}?")),
+            "{next} continues {list_path}"
+        );
+        path = next;
+        assert!(pages.len() < 50, "paging does not end");
+    }
+    pages
+}
+
+/// The items of `pages`, in order, as one JSON array.
+pub fn concat(pages: &[Value]) -> Value {
+    Value::Array(
+        pages
+            .iter()
+            .flat_map(|p| p.as_array().expect("array").iter().cloned())
+            .collect(),
+    )
+}
+
+/// A contract-creation body (the users contract under `name`).
+pub fn contract_body(name: &str) -> String {
+    json!({"name": name, "schema": {"columns": users_columns()}}).to_string()
+}

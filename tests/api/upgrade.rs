@@ -3,12 +3,11 @@
 //! v1 release's own code, and the answers that release gave for it (`expected.json`).
 //! Every future format version adds its fixture here.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use serde_json::Value;
 
-const EXPECTED: &str = include_str!("fixtures/v1/expected.json");
+const EXPECTED: &str = include_str!("../fixtures/v1/expected.json");
 
 async fn started_on_the_v1_fixture() -> (TestServer, Value) {
     let expected: Value = serde_json::from_str(EXPECTED).expect("expected.json");

@@ -1,0 +1,166 @@
+use hyper::Method;
+use serde_json::{json, Value};
+
+use crate::common::*;
+use crate::support::*;
+
+#[tokio::test]
+async fn infer_follows_every_rule_of_the_spec() {
+    let server = TestServer::start().await;
+    // Written by hand so that numbers stay as written and keys stay in this order.
+    let body = r#"{"sample": {
+        "zeta": 1,
+        "negative": -42,
+        "huge": 123456789012345678901234567890,
+        "zero": 0,
+        "one_point_zero": 1.0,
+        "exponent": 1e3,
+        "upper_exponent": 2E-2,
+        "fraction": -0.5,
+        "yes": true,
+        "no": false,
+        "ts": "2026-03-01T19:22:00Z",
+        "ts_offset": "2026-03-01T19:22:00.123+02:00",
+        "ts_negative_offset": "2026-03-01T19:22:00-05:30",
+        "ts_space": "2026-03-01 19:22:00Z",
+        "ts_no_offset": "2026-03-01T19:22:00",
+        "ts_impossible": "2026-02-30T19:22:00Z",
+        "ts_hour_25": "2026-03-01T25:22:00Z",
+        "ts_fraction": "2026-03-01T19:22:00.123456789Z",
+        "day": "2026-03-01",
+        "leap_day": "2024-02-29",
+        "impossible_day": "2026-02-29",
+        "month_13": "2026-13-01",
+        "short_month": "2026-3-01",
+        "words": "hello",
+        "empty": "",
+        "numeric_string": "42",
+        "nothing": null,
+        "object": {"a": 1},
+        "empty_object": {},
+        "array": [1, 2],
+        "empty_array": [],
+        "alpha": "last"
+    }}"#;
+    let answer = raw(
+        &server,
+        Method::POST,
+        "/api/v1/contracts/infer",
+        &server.key,
+        body,
+    )
+    .await;
+    let got = answer.assert_status(200);
+    let expected: Vec<(&str, &str)> = vec![
+        ("zeta", "integer"),
+        ("negative", "integer"),
+        ("huge", "integer"),
+        ("zero", "integer"),
+        ("one_point_zero", "number"),
+        ("exponent", "number"),
+        ("upper_exponent", "number"),
+        ("fraction", "number"),
+        ("yes", "boolean"),
+        ("no", "boolean"),
+        ("ts", "timestamp"),
+        ("ts_offset", "timestamp"),
+        ("ts_negative_offset", "timestamp"),
+        ("ts_space", "string"),
+        ("ts_no_offset", "string"),
+        ("ts_impossible", "string"),
+        ("ts_hour_25", "string"),
+        ("ts_fraction", "timestamp"),
+        ("day", "date"),
+        ("leap_day", "date"),
+        ("impossible_day", "string"),
+        ("month_13", "string"),
+        ("short_month", "string"),
+        ("words", "string"),
+        ("empty", "string"),
+        ("numeric_string", "string"),
+        ("nothing", "string"),
+        ("object", "json"),
+        ("empty_object", "json"),
+        ("array", "json"),
+        ("empty_array", "json"),
+        ("alpha", "string"),
+    ];
+    let expected_columns: Vec<Value> = expected
+        .iter()
+        .map(|(name, column_type)| col(name, column_type, true))
+        .collect();
+    // Arrays compare in order, so this also pins the sample's key order.
+    assert_eq!(got, json!({"columns": expected_columns}));
+
+    // Ready to paste into a create request.
+    let created = server
+        .create_contract(&server.key, "inferred", got["columns"].clone())
+        .await;
+    assert_eq!(created["schema"]["columns"], got["columns"]);
+
+    // An empty record gives an empty column list.
+    let got = send_json(
+        &server,
+        Method::POST,
+        "/api/v1/contracts/infer",
+        &server.key,
+        &json!({"sample": {}}),
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(got, json!({"columns": []}));
+}
+
+#[tokio::test]
+async fn infer_without_an_object_sample_is_400() {
+    let server = TestServer::start().await;
+    for body in [
+        "",
+        "not json",
+        "[]",
+        "{}",
+        r#"{"sample": null}"#,
+        r#"{"sample": [{"a": 1}]}"#,
+        r#"{"sample": "a=1"}"#,
+        r#"{"sample": 1}"#,
+        r#"{"sample": true}"#,
+        r#"{"record": {"a": 1}}"#,
+    ] {
+        raw(
+            &server,
+            Method::POST,
+            "/api/v1/contracts/infer",
+            &server.key,
+            body,
+        )
+        .await
+        .assert_error(400, "invalid_request");
+    }
+}
+
+#[tokio::test]
+async fn infer_creates_nothing_and_costs_nothing() {
+    let server = TestServer::start().await;
+    let users = server
+        .create_contract(&server.key, "users", users_columns())
+        .await;
+    check_ok(&server, &server.key, &text(&users["id"]), users_columns()).await;
+    let contracts_before = server.get("/api/v1/contracts").await.body;
+    let checks_before = server.get("/api/v1/checks").await.body;
+    let usage_before = usage(&server, &server.key).await;
+    assert_eq!(usage_before, (999_999, 1, 1));
+    for _ in 0..3 {
+        send_json(
+            &server,
+            Method::POST,
+            "/api/v1/contracts/infer",
+            &server.key,
+            &json!({"sample": {"id": 1, "email": "a@b.c"}}),
+        )
+        .await
+        .assert_status(200);
+    }
+    assert_eq!(server.get("/api/v1/contracts").await.body, contracts_before);
+    assert_eq!(server.get("/api/v1/checks").await.body, checks_before);
+    assert_eq!(usage(&server, &server.key).await, usage_before);
+}
