@@ -91,11 +91,11 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             tls_cert: None,
             tls_key: None,
-            max_body_bytes: const { NonZeroU64::new(1_048_576).expect("not zero") },
+            max_body_bytes: const { NonZeroU64::new(1_048_576).expect("not zero") }, // ok: compile time
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
-            max_connections: const { NonZeroUsize::new(1024).expect("not zero") },
+            max_connections: const { NonZeroUsize::new(1024).expect("not zero") }, // ok: compile time
             shutdown_grace: Duration::from_secs(10),
         }
     }
@@ -116,7 +116,7 @@ impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig {
             data_dir: PathBuf::from("./driftguard-data"),
-            max_write_batch: const { NonZeroUsize::new(512).expect("not zero") },
+            max_write_batch: const { NonZeroUsize::new(512).expect("not zero") }, // ok: compile time
         }
     }
 }
@@ -136,8 +136,8 @@ pub struct LimitsConfig {
 impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
-            requests_per_minute: const { NonZeroU32::new(100).expect("not zero") },
-            key_creations_per_hour: const { NonZeroU32::new(10).expect("not zero") },
+            requests_per_minute: const { NonZeroU32::new(100).expect("not zero") }, // ok: compile time
+            key_creations_per_hour: const { NonZeroU32::new(10).expect("not zero") }, // ok: compile time
         }
     }
 }
@@ -188,8 +188,8 @@ impl Default for WebhooksConfig {
             attempt_timeout: Duration::from_secs(10),
             ca_file: None,
             retention: Duration::from_secs(30 * 24 * 3600),
-            max_in_flight: const { NonZeroUsize::new(256).expect("not zero") },
-            max_in_flight_per_webhook: const { NonZeroUsize::new(32).expect("not zero") },
+            max_in_flight: const { NonZeroUsize::new(256).expect("not zero") }, // ok: compile time
+            max_in_flight_per_webhook: const { NonZeroUsize::new(32).expect("not zero") }, // ok: compile time
         }
     }
 }

@@ -1458,52 +1458,6 @@ async fn a_slow_endpoint_does_not_hold_up_the_others() {
 }
 
 // ---------------------------------------------------------------------------------------
-// The default schedule (≈35 s)
-// ---------------------------------------------------------------------------------------
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-
-async fn the_default_schedule_is_5s_then_25s_then_abandoned() {
-    let ca = TestCa::new();
-    let receiver = Receiver::start(&ca).await;
-    let server = start(&ca, |_| {}).await;
-    assert_eq!(
-        server.config.webhooks.retry_delays,
-        [Duration::from_secs(5), Duration::from_secs(25)]
-    );
-    let contract_id = contract(&server, "users").await;
-    let hook = webhook(&server, &receiver.url("/down"), ALL_EVENTS, None).await;
-    receiver.set_default("/down", Reply::status(500));
-    let checked = Instant::now();
-    run_check(&server, &contract_id, pass_columns()).await;
-
-    let first = receiver.wait_for("/down", 1, Duration::from_secs(20)).await;
-    assert!(
-        first[0].at - checked < Duration::from_secs(2),
-        "immediately"
-    );
-    let second = receiver.wait_for("/down", 2, Duration::from_secs(20)).await;
-    let gap = second[1].at - second[0].at;
-    assert!(
-        gap >= Duration::from_secs(5) && gap < Duration::from_secs(8),
-        "second attempt 5 s after the first: {gap:?}"
-    );
-    let third = receiver.wait_for("/down", 3, Duration::from_secs(29)).await;
-    let gap = third[2].at - third[1].at;
-    assert!(
-        gap >= Duration::from_secs(25) && gap < Duration::from_secs(28),
-        "third attempt 25 s after the second: {gap:?}"
-    );
-    let delivery =
-        wait_delivery(&server, &id_of(&hook), "abandoned", Duration::from_secs(20)).await;
-    assert_eq!(
-        status_codes(&delivery),
-        [json!(500), json!(500), json!(500)]
-    );
-    assert_eq!(attempt_numbers(&third), ["1", "2", "3"]);
-}
-
-// ---------------------------------------------------------------------------------------
 // SIGKILL the real binary with deliveries pending
 // ---------------------------------------------------------------------------------------
 

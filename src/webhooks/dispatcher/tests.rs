@@ -238,8 +238,12 @@ async fn next(reports: &mut mpsc::UnboundedReceiver<Seen>) -> Seen {
     reports.recv().await.expect("the dispatcher runs")
 }
 
+/// The default configuration's schedule, end to end: at once, 5 s later, 25 s later, then
+/// abandoned (the spec's delivery rules). On paused time: no test waits 35 real seconds.
 #[tokio::test(start_paused = true)]
 async fn the_default_schedule_runs_to_abandonment_on_time() {
+    let defaults = crate::config::Config::default().webhooks;
+    assert_eq!(defaults.retry_delays, DELAYS, "the spec's default delays");
     let (store, _dir, mut reports, stop) = running(Clock::tokio(T0), vec![], None).await;
     let (webhook, _) = check_with_a_webhook(&store).await;
 
