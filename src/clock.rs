@@ -69,7 +69,18 @@ impl Sub<Duration> for UnixMs {
     }
 }
 
-/// Where "now" comes from. Cheap to copy.
+/// Both readings of a [`Clock`] at one moment: the wall clock for a record's timestamp,
+/// the steady clock for the queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stamp {
+    /// [`Clock::now`].
+    pub wall: UnixMs,
+    /// [`Clock::steady`].
+    pub steady: UnixMs,
+}
+
+/// Where "now" comes from. Cheap to copy. Read it on a tokio task (in tests, tokio's
+/// paused time exists only there), and pass the readings on.
 #[derive(Clone, Copy, Debug)]
 pub struct Clock {
     /// The wall clock when this clock was made…
@@ -147,6 +158,14 @@ impl Clock {
     /// change nothing.
     pub fn steady(&self) -> UnixMs {
         self.anchor_wall + self.anchor_instant.elapsed()
+    }
+
+    /// Both readings at once.
+    pub fn stamp(&self) -> Stamp {
+        Stamp {
+            wall: self.now(),
+            steady: self.steady(),
+        }
     }
 
     /// The tokio instant at which the steady clock reads `at` (now, if it is past).

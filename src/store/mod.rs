@@ -424,10 +424,10 @@ impl Store {
     ) -> Result<Check, StoreError> {
         let contract = self.cached_contract(account, contract_id).await?;
         let assessment = crate::drift::assess(&contract.columns, &incoming);
-        let (now, due) = (self.shared.clock.now(), self.shared.clock.steady());
+        let at = self.shared.clock.stamp();
         let (check, queued) = self
             .write(move |txn| {
-                ops::record_check(txn, account, contract_id, assessment, environment, now, due)
+                ops::record_check(txn, account, contract_id, assessment, environment, at)
             })
             .await?;
         if queued > 0 {

@@ -9,7 +9,7 @@ use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 use super::records::Record;
 use super::tables::*;
 use super::StoreError;
-use crate::clock::UnixMs;
+use crate::clock::{Stamp, UnixMs};
 use crate::credentials::{self, Environment, KeyHash};
 use crate::drift::{Assessment, Column, Verdict};
 use crate::ids::{AccountId, CheckId, ContractId, KeyId, WebhookId};
@@ -301,18 +301,17 @@ fn owned<T: Record>(
 // ---- checks ----
 
 /// Stores a check scored against one of the account's contracts, updates the account's
-/// counters and queues the deliveries it triggers (due at `due`, on the queue's steady
-/// clock) — all in the caller's transaction. Returns the check and the number of
-/// deliveries queued.
+/// counters and queues the deliveries it triggers (due at `at.steady`) — all in the
+/// caller's transaction. Returns the check and the number of deliveries queued.
 pub fn record_check(
     txn: &WriteTransaction,
     account_id: AccountId,
     contract_id: ContractId,
     assessment: Assessment,
     environment: Environment,
-    now: UnixMs,
-    due: UnixMs,
+    at: Stamp,
 ) -> Result<(Check, usize)> {
+    let now = at.wall;
     // The hot path (it runs on the one writer thread): each table is opened once, and the
     // contract is only located, not read — the caller scored against its cached copy.
     let mut ids = txn.open_table(IDS)?;
@@ -344,7 +343,7 @@ pub fn record_check(
     ids.insert(check.id.raw(), location)?;
     CHECKS.write(txn)?.insert(location, &check)?;
     // Same transaction: a check that is answered has its deliveries queued.
-    let queued = super::queue::enqueue(txn, &mut meta, account_id, &check, now, due)?;
+    let queued = super::queue::enqueue(txn, &mut meta, account_id, &check, at.steady)?;
     Ok((check, queued))
 }
 

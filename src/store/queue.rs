@@ -117,9 +117,9 @@ pub fn enqueue(
     meta: &mut Table<&'static str, u64>,
     account: AccountId,
     check: &Check,
-    now: UnixMs,
     due: UnixMs,
 ) -> Result<usize> {
+    let now = check.created_at;
     let matching: Vec<Webhook> = {
         let table = WEBHOOKS.write(txn)?;
         let mut matching = Vec::new();

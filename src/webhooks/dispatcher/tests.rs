@@ -159,8 +159,20 @@ impl Transport for Scripted {
     }
 }
 
-/// A store on `clock` with one account, one contract and one webhook for every verdict,
-/// and a running dispatcher. Returns the store, the receiver's reports and the stop flag.
+/// A store on `clock` with one account (number 1).
+async fn store_on(clock: Clock) -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let batch = NonZeroUsize::new(64).expect("64");
+    let store = Store::open_with(dir.path(), batch, clock).expect("open store");
+    store
+        .bootstrap(100, generate_key(Environment::Live))
+        .await
+        .expect("bootstrap");
+    (store, dir)
+}
+
+/// [`store_on`] with a running dispatcher. Returns the store, the receiver's reports and
+/// the stop flag.
 async fn running(
     clock: Clock,
     answers: Vec<Result<Answer, String>>,
@@ -171,13 +183,7 @@ async fn running(
     mpsc::UnboundedReceiver<Seen>,
     watch::Sender<bool>,
 ) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::open_with(dir.path(), NonZeroUsize::new(64).expect("64"), clock)
-        .expect("open store");
-    store
-        .bootstrap(100, generate_key(Environment::Live))
-        .await
-        .expect("bootstrap");
+    let (store, dir) = store_on(clock).await;
     let (seen, reports) = mpsc::unbounded_channel();
     let transport = Scripted {
         answers: Mutex::new(answers.into()),
@@ -371,9 +377,9 @@ fn in_flight_bookkeeping_is_released() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let (store, _dir, _reports, stop) = running(Clock::tokio(T0), vec![], None).await;
+        // No dispatcher runs: this one is only used for its bookkeeping.
+        let (store, _dir) = store_on(Clock::tokio(T0)).await;
         let (webhook, _) = check_with_a_webhook(&store).await;
-        let _ = stop.send(true);
         let dispatcher = Dispatcher::new(
             store.clone(),
             Scripted {
