@@ -4,14 +4,22 @@
 //! Records are bincode 1.3 (serde API, fixed-width integers) of their stored shapes in
 //! [`super::records`]. The layout of every stored shape is tied to [`FORMAT_VERSION`],
 //! which the store keeps in its `meta` table: a change to any stored shape must bump it
-//! and add a migration to [`migrate`]. The golden tests in `records` hold the exact
+//! and add a step to `store::migrate`. The golden tests in `records` hold the exact
 //! bytes of each shape, so a change cannot slip through unnoticed.
+//!
+//! | version | written by | what changed |
+//! |---|---|---|
+//! | 1 | the first release | — |
+//! | 2 | this release | `due` keyed per webhook (fair delivery) |
 
 use super::records::Record;
 use super::StoreError;
 
 /// The on-disk format this build reads and writes.
-pub const FORMAT_VERSION: u64 = 1;
+pub const FORMAT_VERSION: u64 = 2;
+
+/// The oldest format this build can migrate from.
+pub const OLDEST_READABLE: u64 = 1;
 
 /// Encodes a record through its stored shape.
 pub fn encode<T: Record>(record: &T) -> Result<Vec<u8>, StoreError> {
@@ -25,27 +33,35 @@ pub fn decode<T: Record>(bytes: &[u8]) -> Result<T, StoreError> {
         .map_err(|e| StoreError::Codec(e.to_string()))
 }
 
-/// Decides what to do with the format version found in a store being opened: `Ok(None)`
-/// if it is current, `Ok(Some(v))` if `v` must be written (a new store, or one migrated
-/// by [`migrate`]), and an error for a file newer than this build.
-pub fn check_version(found: Option<u64>) -> Result<Option<u64>, StoreError> {
+/// What opening a store must do about its format version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Plan {
+    /// A new store: write [`FORMAT_VERSION`].
+    New,
+    /// Already current.
+    Current,
+    /// Written by an older release: migrate from this version, then write the current one.
+    Migrate {
+        /// The version found.
+        from: u64,
+    },
+}
+
+/// Decides what to do with the format version found in a store being opened; a file
+/// newer than this build (or older than any release) is refused.
+pub fn check_version(found: Option<u64>) -> Result<Plan, StoreError> {
     match found {
-        None => Ok(Some(FORMAT_VERSION)),
+        None => Ok(Plan::New),
         Some(v) if v > FORMAT_VERSION => Err(StoreError::NewerFormat {
             found: v,
             supported: FORMAT_VERSION,
         }),
-        Some(v) if v < FORMAT_VERSION => migrate(v).map(Some),
-        Some(_) => Ok(None),
+        Some(v) if v < OLDEST_READABLE => Err(StoreError::Internal(format!(
+            "the store has format version {v}, which no release wrote"
+        ))),
+        Some(v) if v < FORMAT_VERSION => Ok(Plan::Migrate { from: v }),
+        Some(_) => Ok(Plan::Current),
     }
-}
-
-/// Rewrites a store of an older format version into the current one, inside the opening
-/// transaction. There is no older version yet: version 1 is the first release's.
-fn migrate(from: u64) -> Result<u64, StoreError> {
-    Err(StoreError::Internal(format!(
-        "the store has format version {from}, which no release wrote"
-    )))
 }
 
 #[cfg(test)]
@@ -53,9 +69,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn versions_are_accepted_written_or_refused() {
-        assert_eq!(check_version(None).ok(), Some(Some(FORMAT_VERSION)));
-        assert_eq!(check_version(Some(FORMAT_VERSION)).ok(), Some(None));
+    fn versions_are_accepted_migrated_or_refused() {
+        assert_eq!(check_version(None).ok(), Some(Plan::New));
+        assert_eq!(
+            check_version(Some(FORMAT_VERSION)).ok(),
+            Some(Plan::Current)
+        );
+        assert_eq!(check_version(Some(1)).ok(), Some(Plan::Migrate { from: 1 }));
         assert!(matches!(
             check_version(Some(FORMAT_VERSION + 1)),
             Err(StoreError::NewerFormat { .. })

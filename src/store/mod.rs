@@ -2,7 +2,9 @@
 //! opens a transaction.
 //!
 //! - [`records`]: the stored shapes, and their conversions to and from the domain types.
-//! - [`codec`]: bincode behind a stored format version (and its migrations).
+//! - [`codec`]: bincode behind a stored format version.
+//! - [`migrate`]: opening a file — every table created, the format version checked, and
+//!   the steps that bring an older store to the current format.
 //! - [`tables`]: every table, listed once, with typed access to tables of records.
 //! - [`ops`]: every transaction body, as plain synchronous functions…
 //! - [`queue`]: …except those of the webhook delivery queue (the persisted timer wheel).
@@ -10,7 +12,7 @@
 //! - [`maintenance`]: snapshots (backup), restore, verification, compaction.
 //!
 //! Dependencies point down this list and never back: `records` ← `codec` ← `tables` ←
-//! `ops`/`queue`/`maintenance`.
+//! `migrate`/`ops`/`queue`/`maintenance`.
 //!
 //! [`Store`] is the async face the daemon uses: reads run on tokio's blocking pool, writes
 //! go to the writer thread, so redb never blocks an async worker thread. It stamps
@@ -19,6 +21,7 @@
 
 mod codec;
 pub mod maintenance;
+mod migrate;
 mod ops;
 mod queue;
 mod records;
@@ -36,7 +39,7 @@ use tokio::sync::Notify;
 
 pub use codec::FORMAT_VERSION;
 pub use ops::{KeyUse, NewWebhook};
-pub use queue::{AfterAttempt, DeliveryKey, DueBatch, DueDelivery, DueRequest, InFlight};
+pub use queue::{AfterAttempt, DeliveryKey, DueBatch, DueDelivery, DueEntry, DueRequest, InFlight};
 pub use tables::{Order, Page, PageRequest};
 
 use crate::clock::{Clock, UnixMs};
@@ -178,7 +181,7 @@ impl Store {
                 other => other.into(),
             })?;
         let txn = db.begin_write()?;
-        tables::initialise(&txn)?;
+        migrate::initialise(&txn)?;
         txn.commit()?;
 
         let db = Arc::new(db);
@@ -547,7 +550,7 @@ impl Store {
     }
 
     /// Drops the stale due entries [`Store::due`] reported.
-    pub async fn repair_queue(&self, stale: Vec<(u64, u64, WebhookId)>) -> Result<(), StoreError> {
+    pub async fn repair_queue(&self, stale: Vec<DueEntry>) -> Result<(), StoreError> {
         self.write(move |txn| queue::repair(txn, &stale)).await
     }
 

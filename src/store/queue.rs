@@ -1,8 +1,10 @@
 //! The delivery queue: a persisted timer wheel in redb.
 //!
-//! A pending delivery whose webhook is active has one entry in `DUE`, keyed by the
-//! millisecond it is due on the queue's steady clock (`Clock::steady`); the dispatcher
-//! reads the first keys ≤ now. Reading is not claiming: the entry stays where it is while
+//! A pending delivery whose webhook is active has one entry in `DUE`, keyed by its
+//! webhook and the millisecond it is due on the queue's steady clock (`Clock::steady`).
+//! The dispatcher visits the webhooks with entries in turn (a skip scan: one seek per
+//! webhook) and takes each one's due entries up to its share, so a backlog on one webhook
+//! never hides another webhook's due delivery. Reading is not claiming: the entry stays where it is while
 //! the attempt runs (the dispatcher, the queue's only consumer, remembers what it has in
 //! flight), and the attempt's outcome moves or removes it. So a crash anywhere during an
 //! attempt leaves the entry behind, due, and the next start attempts it again: nothing is
@@ -10,7 +12,7 @@
 //! running attempt.
 //!
 //! Invariant: `Delivery::next_attempt_at == Some(t)` exactly when `DUE` holds
-//! `(t, delivery seq)`.
+//! `(webhook, t, delivery seq)`.
 
 use std::collections::{HashMap, HashSet};
 
@@ -66,6 +68,9 @@ pub struct InFlight {
     pub per_webhook: HashMap<WebhookId, usize>,
 }
 
+/// A `DUE` entry: `(webhook id, due ms, delivery seq)`.
+pub type DueEntry = (u128, u64, u64);
+
 /// What [`due`] is asked for.
 #[derive(Clone, Debug)]
 pub struct DueRequest {
@@ -77,6 +82,8 @@ pub struct DueRequest {
     pub per_webhook_cap: usize,
     /// What is running already.
     pub in_flight: InFlight,
+    /// Start after this webhook (the last one served), so webhooks take turns.
+    pub start_after: Option<WebhookId>,
 }
 
 /// The answer of [`due`].
@@ -90,7 +97,9 @@ pub struct DueBatch {
     pub skipped_busy: bool,
     /// Entries whose delivery, webhook or check is gone or paused (a repair for
     /// [`repair`]; cannot happen unless the invariant was broken).
-    pub stale: Vec<(u64, u64, WebhookId)>,
+    pub stale: Vec<DueEntry>,
+    /// The last webhook served: the next request starts after it.
+    pub last_served: Option<WebhookId>,
 }
 
 /// What to do with a delivery after an attempt.
@@ -152,7 +161,7 @@ pub fn enqueue(
             finished_at: None,
         };
         deliveries.insert((webhook.id.raw(), seq), &delivery)?;
-        due_table.insert((due_key(due), seq), webhook.id.raw())?;
+        due_table.insert((webhook.id.raw(), due_key(due), seq), ())?;
     }
     Ok(matching.len())
 }
@@ -163,92 +172,127 @@ fn fires_for(webhook: &Webhook, verdict: Verdict, contract_id: ContractId) -> bo
         && webhook.contract_id.is_none_or(|c| c == contract_id)
 }
 
-/// Reads up to `max` deliveries due at `now` that are not in flight, taking no more for
-/// one webhook than `per_webhook_cap` minus what it has in flight. Writes nothing.
+/// Reads up to `max` deliveries due at `now` that are not in flight, visiting webhooks in
+/// turn from `start_after` and taking from each no more than `per_webhook_cap` minus what
+/// it has in flight. Writes nothing.
 pub fn due(txn: &ReadTransaction, request: &DueRequest) -> Result<DueBatch> {
     let due_table = txn.open_table(DUE)?;
     let deliveries = DELIVERIES.read(txn)?;
     let ids = txn.open_table(IDS)?;
     let webhooks = WEBHOOKS.read(txn)?;
     let checks = CHECKS.read(txn)?;
+    let now = due_key(request.now);
     let mut batch = DueBatch::default();
-    let mut taken: HashMap<WebhookId, usize> = HashMap::new();
-    // Entries in flight are passed over; beyond them, a bounded number are looked at.
-    let budget = request
-        .in_flight
-        .deliveries
-        .len()
-        .saturating_add(request.max.saturating_mul(4));
-    for row in due_table.iter()?.take(budget) {
-        let (key, webhook_id) = row?;
-        let (at, seq) = key.value();
-        if request.in_flight.deliveries.contains(&seq) {
-            continue;
-        }
-        if at > due_key(request.now) || batch.ready.len() == request.max {
-            batch.next_due = Some(UnixMs(at as i64));
-            break;
-        }
-        let webhook_id = WebhookId::from_raw(webhook_id.value());
-        let count = taken.entry(webhook_id).or_insert_with(|| {
-            let running = request.in_flight.per_webhook.get(&webhook_id);
-            running.copied().unwrap_or(0)
-        });
-        if *count >= request.per_webhook_cap {
-            batch.skipped_busy = true;
-            continue;
-        }
-        let Some(delivery) = deliveries.get((webhook_id.raw(), seq))? else {
-            batch.stale.push((at, seq, webhook_id));
-            continue;
-        };
-        let webhook = get_owned(&ids, &webhooks, delivery.account, webhook_id.raw())?;
-        let check = get_owned(&ids, &checks, delivery.account, delivery.check_id.raw())?;
-        match (webhook, check) {
-            (Some((_, webhook)), Some((_, check))) if webhook.active => {
-                *count += 1;
-                let attempt = delivery.attempts.len() as u32 + 1;
-                batch.ready.push(DueDelivery {
-                    delivery,
-                    webhook,
-                    check,
-                    attempt,
-                });
+    let mut earliest_later: Option<u64> = None;
+    // Two laps: the webhooks after `start_after`, then from the first one round to it.
+    let start = request
+        .start_after
+        .and_then(|w| w.raw().checked_add(1))
+        .unwrap_or(0);
+    let mut laps = vec![(start, u128::MAX)];
+    if start > 0 {
+        laps.push((0, start - 1));
+    }
+    'laps: for (from, until) in laps {
+        let mut next = Some(from);
+        while let Some(webhook_raw) = next {
+            // Seek: the first entry at or after this webhook id.
+            let Some(first) = due_table.range((webhook_raw, 0, 0)..)?.next() else {
+                break;
+            };
+            let webhook = first?.0.value().0;
+            if webhook > until {
+                break;
             }
-            _ => batch.stale.push((at, seq, webhook_id)),
+            next = webhook.checked_add(1);
+            let webhook_id = WebhookId::from_raw(webhook);
+            let running = request.in_flight.per_webhook.get(&webhook_id);
+            let mut share = request
+                .per_webhook_cap
+                .saturating_sub(running.copied().unwrap_or(0));
+            for row in due_table.range((webhook, 0, 0)..=(webhook, u64::MAX, u64::MAX))? {
+                let (key, _) = row?;
+                let entry @ (_, at, seq) = key.value();
+                if request.in_flight.deliveries.contains(&seq) {
+                    continue;
+                }
+                if at > now {
+                    earliest_later = Some(earliest_later.map_or(at, |e| e.min(at)));
+                    break;
+                }
+                if batch.ready.len() == request.max {
+                    earliest_later = Some(now); // more is due: look again at once
+                    break 'laps;
+                }
+                if share == 0 {
+                    batch.skipped_busy = true;
+                    break;
+                }
+                let Some(delivery) = deliveries.get((webhook, seq))? else {
+                    batch.stale.push(entry);
+                    continue;
+                };
+                let owner = delivery.account;
+                let hook = get_owned(&ids, &webhooks, owner, webhook)?;
+                let check = get_owned(&ids, &checks, owner, delivery.check_id.raw())?;
+                match (hook, check) {
+                    (Some((_, hook)), Some((_, check))) if hook.active => {
+                        share -= 1;
+                        batch.last_served = Some(webhook_id);
+                        let attempt = delivery.attempts.len() as u32 + 1;
+                        batch.ready.push(DueDelivery {
+                            delivery,
+                            webhook: hook,
+                            check,
+                            attempt,
+                        });
+                    }
+                    _ => batch.stale.push(entry),
+                }
+            }
         }
     }
+    batch.next_due = earliest_later.map(|at| UnixMs(at as i64));
     Ok(batch)
 }
 
 /// Removes `DUE` entries that [`due`] found stale: a paused webhook's delivery waits
 /// without one; a delivery whose webhook or check is gone is dropped.
-pub fn repair(txn: &WriteTransaction, stale: &[(u64, u64, WebhookId)]) -> Result<()> {
+pub fn repair(txn: &WriteTransaction, stale: &[DueEntry]) -> Result<()> {
     let mut due = txn.open_table(DUE)?;
     let mut deliveries = DELIVERIES.write(txn)?;
     let webhooks = WEBHOOKS.write(txn)?;
     let ids = txn.open_table(IDS)?;
-    for &(at, seq, webhook_id) in stale {
-        due.remove((at, seq))?;
-        let Some(mut delivery) = deliveries.get((webhook_id.raw(), seq))? else {
+    for &entry @ (webhook, _, seq) in stale {
+        due.remove(entry)?;
+        let Some(mut delivery) = deliveries.get((webhook, seq))? else {
             continue;
         };
-        if get_owned(&ids, &webhooks, delivery.account, webhook_id.raw())?.is_some() {
+        if get_owned(&ids, &webhooks, delivery.account, webhook)?.is_some() {
             delivery.next_attempt_at = None; // paused: waits for the webhook to resume
-            deliveries.insert((webhook_id.raw(), seq), &delivery)?;
+            deliveries.insert((webhook, seq), &delivery)?;
         } else {
-            deliveries.remove((webhook_id.raw(), seq))?;
+            deliveries.remove((webhook, seq))?;
         }
     }
     Ok(())
 }
 
-/// When the earliest entry is due.
+/// When the earliest entry is due: the earliest of each webhook's first entry (one seek
+/// per webhook with entries).
 pub fn next_due(txn: &ReadTransaction) -> Result<Option<UnixMs>> {
-    Ok(txn
-        .open_table(DUE)?
-        .first()?
-        .map(|(key, _)| UnixMs(key.value().0 as i64)))
+    let due = txn.open_table(DUE)?;
+    let mut earliest: Option<u64> = None;
+    let mut next = Some(0u128);
+    while let Some(webhook) = next {
+        let Some(first) = due.range((webhook, 0, 0)..)?.next() else {
+            break;
+        };
+        let (webhook, at, _) = first?.0.value();
+        earliest = Some(earliest.map_or(at, |e| e.min(at)));
+        next = webhook.checked_add(1);
+    }
+    Ok(earliest.map(|at| UnixMs(at as i64)))
 }
 
 /// The number of pending deliveries with a due entry.
@@ -281,7 +325,7 @@ pub fn finish_attempt(
     )?;
     let mut due = txn.open_table(DUE)?;
     if let Some(at) = delivery.next_attempt_at.take() {
-        due.remove((due_key(at), seq))?;
+        due.remove((webhook_id.raw(), due_key(at), seq))?;
     }
     delivery.attempts.push(attempt);
     match after {
@@ -294,7 +338,7 @@ pub fn finish_attempt(
             delivery.failures += 1;
             // A webhook paused meanwhile keeps the delivery waiting instead.
             if webhook.as_ref().is_some_and(|(_, w)| w.active) {
-                due.insert((due_key(at), seq), webhook_id.raw())?;
+                due.insert((webhook_id.raw(), due_key(at), seq), ())?;
                 delivery.next_attempt_at = Some(at);
             }
         }
@@ -349,11 +393,11 @@ pub fn set_paused(
         }
         match (paused, delivery.next_attempt_at) {
             (true, Some(at)) => {
-                due_table.remove((due_key(at), delivery.seq))?;
+                due_table.remove((webhook_id.raw(), due_key(at), delivery.seq))?;
                 delivery.next_attempt_at = None;
             }
             (false, None) => {
-                due_table.insert((due_key(due), delivery.seq), webhook_id.raw())?;
+                due_table.insert((webhook_id.raw(), due_key(due), delivery.seq), ())?;
                 delivery.next_attempt_at = Some(due);
             }
             _ => continue,
@@ -373,7 +417,7 @@ pub fn remove_all(txn: &WriteTransaction, webhook_id: WebhookId) -> Result<()> {
     for delivery in all {
         deliveries.remove((webhook_id.raw(), delivery.seq))?;
         if let Some(at) = delivery.next_attempt_at {
-            due.remove((due_key(at), delivery.seq))?;
+            due.remove((webhook_id.raw(), due_key(at), delivery.seq))?;
         }
         if let Some(at) = delivery.finished_at {
             finished.remove((due_key(at), delivery.seq))?;

@@ -18,7 +18,7 @@ use redb::{
     WriteTransaction,
 };
 
-use super::codec::{self, decode, encode};
+use super::codec::{decode, encode};
 use super::records::Record;
 use super::StoreError;
 use crate::ids::AccountId;
@@ -50,10 +50,11 @@ pub const WEBHOOKS: Records<(u64, u64), Webhook> = Records::new("webhooks");
 /// `(webhook id, seq)` → `Delivery`. Webhook ids are unique across accounts, and the API
 /// reaches them only after loading the webhook with the caller's account.
 pub const DELIVERIES: Records<(u128, u64), Delivery> = Records::new("deliveries");
-/// The persisted timer wheel: `(due unix ms, delivery seq)` → webhook id. A pending
-/// delivery whose webhook is active has exactly one entry here; the earliest due is the
-/// first key, and deliveries due at the same millisecond go in creation order.
-pub const DUE: TableDefinition<(u64, u64), u128> = TableDefinition::new("due");
+/// The persisted timer wheel, per webhook: `(webhook id, due ms, delivery seq)` → `()`. A
+/// pending delivery whose webhook is active has exactly one entry here. Each webhook's
+/// entries are one key range in due order (creation order within a millisecond), so the
+/// dispatcher serves webhooks in turn and a backlog on one never hides another's.
+pub const DUE: TableDefinition<(u128, u64, u64), ()> = TableDefinition::new("due_by_webhook");
 /// `(finished unix ms, delivery seq)` → webhook id: finished deliveries in the order they
 /// expire from the history.
 pub const FINISHED: TableDefinition<(u64, u64), u128> = TableDefinition::new("finished");
@@ -96,28 +97,6 @@ pub fn visit_all(visitor: &mut impl TableVisitor) -> Result<()> {
     visitor.records(DELIVERIES)?;
     visitor.table(DUE)?;
     visitor.table(FINISHED)
-}
-
-/// Creates every table and records (or checks, or migrates) the format version. Runs in
-/// the transaction that opens the store.
-pub fn initialise(txn: &WriteTransaction) -> Result<()> {
-    struct Create<'t>(&'t WriteTransaction);
-    impl TableVisitor for Create<'_> {
-        fn table<K: Key + 'static, V: Value + 'static>(
-            &mut self,
-            table: TableDefinition<K, V>,
-        ) -> Result<()> {
-            self.0.open_table(table)?;
-            Ok(())
-        }
-    }
-    visit_all(&mut Create(txn))?;
-    let mut meta = txn.open_table(META)?;
-    let found = meta.get(FORMAT_VERSION_KEY)?.map(|v| v.value());
-    if let Some(version) = codec::check_version(found)? {
-        meta.insert(FORMAT_VERSION_KEY, version)?;
-    }
-    Ok(())
 }
 
 /// The stored format version.

@@ -28,6 +28,29 @@ pub struct Answer {
     pub retry_after: Option<Duration>,
 }
 
+/// An attempt that got no answer. The tenant sees only the coarse `summary` (in the
+/// delivery history); the `detail` — which names addresses, certificates and the causes
+/// the OS gave — goes to the operator's log. A finer message would let a tenant map the
+/// network behind the daemon (refused here, a plain-HTTP port there, another host's
+/// certificate over there).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// One of a few fixed phrases: `connection refused`, `tls handshake failed`, …
+    pub summary: &'static str,
+    /// The full error chain, for the log.
+    pub detail: String,
+}
+
+impl Failure {
+    /// A failure whose summary says it all.
+    pub fn plain(summary: &'static str) -> Failure {
+        Failure {
+            summary,
+            detail: summary.to_owned(),
+        }
+    }
+}
+
 /// The client could not be built; the message names the configuration key.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -94,22 +117,23 @@ impl WebhookClient {
     }
 
     /// POSTs `body` to `url` with `headers`. `Err` is a failed attempt with no answer
-    /// (bad URL, refused, TLS failure, timeout), described for the delivery history.
+    /// (bad URL, refused, TLS failure, timeout).
     pub async fn post(
         &self,
         url: &str,
         headers: Vec<(HeaderName, HeaderValue)>,
         body: Bytes,
-    ) -> Result<Answer, String> {
+    ) -> Result<Answer, Failure> {
         let mut request = Request::builder().method(Method::POST).uri(url);
         for (name, value) in headers {
             request = request.header(name, value);
         }
-        let request = request
-            .body(Full::new(body))
-            .map_err(|e| format!("invalid request: {e}"))?;
+        let request = request.body(Full::new(body)).map_err(|e| Failure {
+            summary: "invalid url",
+            detail: format!("invalid request: {e}"),
+        })?;
         let exchange = async {
-            let response = self.http.request(request).await.map_err(|e| describe(&e))?;
+            let response = self.http.request(request).await.map_err(|e| classify(&e))?;
             let status = response.status().as_u16();
             let retry_after = response
                 .headers()
@@ -127,7 +151,55 @@ impl WebhookClient {
         };
         tokio::time::timeout(self.timeout, exchange)
             .await
-            .unwrap_or_else(|_| Err(format!("timed out after {} ms", self.timeout.as_millis())))
+            .unwrap_or_else(|_| {
+                Err(Failure {
+                    summary: "timed out",
+                    detail: format!("no answer within {} ms", self.timeout.as_millis()),
+                })
+            })
+    }
+}
+
+/// Sorts a client error into a coarse summary, keeping the whole chain as detail.
+fn classify(e: &(dyn std::error::Error + 'static)) -> Failure {
+    let detail = describe(e);
+    let mut summary = None;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let (None, Some(cause)) = (summary, source) {
+        summary = summarise(cause);
+        source = cause.source();
+    }
+    let summary = summary.unwrap_or(if detail.contains("dns error") {
+        "name resolution failed"
+    } else {
+        "connection failed"
+    });
+    Failure { summary, detail }
+}
+
+/// The summary one error of a chain gives, if it tells. An `io::Error` wrapping another
+/// error hides it from `source()` (which skips to the wrapped error's own source), so the
+/// wrapped errors are looked at here.
+fn summarise(error: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
+    if error.downcast_ref::<rustls::Error>().is_some() {
+        return Some("tls handshake failed");
+    }
+    let io = error.downcast_ref::<std::io::Error>()?;
+    if let Some(inner) = io.get_ref() {
+        if let Some(summary) = summarise(inner) {
+            return Some(summary);
+        }
+    }
+    use std::io::ErrorKind::*;
+    match io.kind() {
+        ConnectionRefused => Some("connection refused"),
+        ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => {
+            Some("connection closed by the receiver")
+        }
+        TimedOut => Some("timed out"),
+        HostUnreachable | NetworkUnreachable => Some("host unreachable"),
+        InvalidData => Some("tls handshake failed"),
+        _ => None,
     }
 }
 

@@ -22,7 +22,7 @@ use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE, USER_AGENT};
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
-use super::client::{Answer, WebhookClient};
+use super::client::{Answer, Failure, WebhookClient};
 use super::signature::{driftguard_signature, standard_signature};
 use crate::clock::{Clock, UnixMs};
 use crate::ids::WebhookId;
@@ -84,7 +84,7 @@ pub trait Transport: Send + Sync + 'static {
         url: &str,
         headers: Vec<(HeaderName, HeaderValue)>,
         body: Bytes,
-    ) -> impl Future<Output = Result<Answer, String>> + Send;
+    ) -> impl Future<Output = Result<Answer, Failure>> + Send;
 }
 
 impl Transport for WebhookClient {
@@ -93,7 +93,7 @@ impl Transport for WebhookClient {
         url: &str,
         headers: Vec<(HeaderName, HeaderValue)>,
         body: Bytes,
-    ) -> impl Future<Output = Result<Answer, String>> + Send {
+    ) -> impl Future<Output = Result<Answer, Failure>> + Send {
         WebhookClient::post(self, url, headers, body)
     }
 }
@@ -103,7 +103,7 @@ impl Transport for WebhookClient {
 /// configured delay (at least `Retry-After` on a `429`/`503`, capped at
 /// [`MAX_RETRY_AFTER`]) or abandoned when none is left.
 pub fn after_attempt(
-    result: &Result<Answer, String>,
+    result: &Result<Answer, Failure>,
     failures_before: u32,
     retry_delays: &[Duration],
     now: UnixMs,
@@ -178,6 +178,8 @@ impl<T: Transport> Dispatcher<T> {
         let inner = &self.inner;
         let mut attempts = JoinSet::new();
         let mut next_purge = tokio::time::Instant::now();
+        // Webhooks take turns: each batch starts after the last webhook served.
+        let mut last_served = None;
         loop {
             while attempts.try_join_next().is_some() {}
             if *stop.borrow() {
@@ -199,6 +201,7 @@ impl<T: Transport> Dispatcher<T> {
                 max: capacity,
                 per_webhook_cap: inner.settings.max_in_flight_per_webhook.get(),
                 in_flight: lock(&inner.in_flight).clone(),
+                start_after: last_served,
             };
             let batch = match inner.store.due(request).await {
                 Ok(batch) => batch,
@@ -216,6 +219,7 @@ impl<T: Transport> Dispatcher<T> {
                     tracing::error!(error = %e, "cannot drop stale due entries");
                 }
             }
+            last_served = batch.last_served.or(last_served);
             let batch_was_full = batch.ready.len() == capacity;
             for due in batch.ready {
                 match inner.reserve(&due) {
@@ -355,7 +359,11 @@ impl<T: Transport> Inner<T> {
         );
         let outcome = match result {
             Ok(answer) => AttemptOutcome::Status(answer.status),
-            Err(error) => AttemptOutcome::Error(error),
+            Err(failure) => {
+                // The tenant sees the summary; the operator's log gets the detail.
+                tracing::warn!(delivery = %delivery_id, webhook = %due.webhook.id, error = %failure.detail, "webhook attempt got no answer");
+                AttemptOutcome::Error(failure.summary.to_owned())
+            }
         };
         tracing::debug!(delivery = %delivery_id, attempt = due.attempt, ?outcome, ?after, duration_ms, "webhook attempt");
         self.metrics.count_attempt(match after {

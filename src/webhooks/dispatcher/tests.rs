@@ -18,7 +18,7 @@ use crate::store::{NewWebhook, PageRequest};
 const DELAYS: [Duration; 2] = [Duration::from_secs(5), Duration::from_secs(25)];
 const T0: UnixMs = UnixMs(1_772_392_920_000);
 
-fn status(code: u16, retry_after: Option<u64>) -> Result<Answer, String> {
+fn status(code: u16, retry_after: Option<u64>) -> Result<Answer, Failure> {
     Ok(Answer {
         status: code,
         retry_after: retry_after.map(Duration::from_secs),
@@ -37,7 +37,7 @@ fn any_2xx_delivers() {
 
 #[test]
 fn failures_follow_the_schedule_then_abandon() {
-    let refused = Err("refused".to_owned());
+    let refused = Err(Failure::plain("connection refused"));
     assert_eq!(
         after_attempt(&refused, 0, &DELAYS, UnixMs(1000)),
         AfterAttempt::RetryAt(UnixMs(6000))
@@ -125,7 +125,7 @@ struct Seen {
 
 /// Answers from a script (then 500s), and reports every attempt on a channel.
 struct Scripted {
-    answers: Mutex<VecDeque<Result<Answer, String>>>,
+    answers: Mutex<VecDeque<Result<Answer, Failure>>>,
     clock: Clock,
     seen: mpsc::UnboundedSender<Seen>,
     /// Steps the wall clock by this much while each attempt is in flight.
@@ -138,7 +138,7 @@ impl Transport for Scripted {
         _url: &str,
         headers: Vec<(HeaderName, HeaderValue)>,
         _body: Bytes,
-    ) -> impl Future<Output = Result<Answer, String>> + Send {
+    ) -> impl Future<Output = Result<Answer, Failure>> + Send {
         let attempt = headers
             .iter()
             .find(|(name, _)| name == "x-driftguard-attempt")
@@ -175,7 +175,7 @@ async fn store_on(clock: Clock) -> (Store, tempfile::TempDir) {
 /// the stop flag.
 async fn running(
     clock: Clock,
-    answers: Vec<Result<Answer, String>>,
+    answers: Vec<Result<Answer, Failure>>,
     wall_step: Option<(&'static AtomicI64, i64)>,
 ) -> (
     Store,
@@ -396,6 +396,7 @@ fn in_flight_bookkeeping_is_released() {
             max: 8,
             per_webhook_cap: 2,
             in_flight: InFlight::default(),
+            start_after: None,
         };
         let batch = store.due(request).await.expect("due");
         let due = &batch.ready[0];

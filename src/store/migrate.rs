@@ -1,0 +1,78 @@
+//! Migrations: each step rewrites a store of one format version into the next, inside the
+//! transaction that opens it (so a failed migration leaves the file as it was). The
+//! fixtures under `tests/fixtures/` hold stores written by earlier releases; the upgrade
+//! tests open them.
+
+use redb::{Key, ReadableTable, TableDefinition, Value, WriteTransaction};
+
+use super::tables::{visit_all, TableVisitor, DUE, FORMAT_VERSION_KEY, META};
+use super::StoreError;
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// Creates every table and records (or checks, or migrates) the format version. Runs in
+/// the transaction that opens the store, so a migration is all or nothing.
+pub fn initialise(txn: &WriteTransaction) -> Result<()> {
+    let found = {
+        let meta = txn.open_table(META)?;
+        let found = meta.get(FORMAT_VERSION_KEY)?.map(|v| v.value());
+        found
+    };
+    let plan = super::codec::check_version(found)?;
+    if let super::codec::Plan::Migrate { from } = plan {
+        run(txn, from)?;
+    }
+    struct Create<'t>(&'t WriteTransaction);
+    impl TableVisitor for Create<'_> {
+        fn table<K: Key + 'static, V: Value + 'static>(
+            &mut self,
+            table: TableDefinition<K, V>,
+        ) -> Result<()> {
+            self.0.open_table(table)?;
+            Ok(())
+        }
+    }
+    visit_all(&mut Create(txn))?;
+    if plan != super::codec::Plan::Current {
+        txn.open_table(META)?
+            .insert(FORMAT_VERSION_KEY, super::codec::FORMAT_VERSION)?;
+    }
+    Ok(())
+}
+
+/// Runs every step from `from` to the current format version.
+pub fn run(txn: &WriteTransaction, from: u64) -> Result<()> {
+    tracing::info!(
+        from,
+        to = super::FORMAT_VERSION,
+        "migrating the store's format"
+    );
+    if from < 2 {
+        v1_to_v2(txn)?;
+    }
+    Ok(())
+}
+
+/// Version 1's timer wheel: `(due ms, delivery seq)` → webhook id.
+const DUE_V1: TableDefinition<(u64, u64), u128> = TableDefinition::new("due");
+
+/// 1 → 2: the timer wheel is keyed per webhook, `(webhook id, due ms, seq)`.
+fn v1_to_v2(txn: &WriteTransaction) -> Result<()> {
+    let entries: Vec<((u64, u64), u128)> = {
+        let old = txn.open_table(DUE_V1)?;
+        let rows = old.iter()?;
+        rows.map(|row| row.map(|(key, webhook)| (key.value(), webhook.value())))
+            .collect::<std::result::Result<_, _>>()?
+    };
+    let mut due = txn.open_table(DUE)?;
+    for ((at, seq), webhook) in &entries {
+        due.insert((*webhook, *at, *seq), ())?;
+    }
+    drop(due);
+    txn.delete_table(DUE_V1)?;
+    tracing::info!(
+        entries = entries.len(),
+        "re-keyed the delivery queue per webhook"
+    );
+    Ok(())
+}
