@@ -110,6 +110,9 @@ pub struct StorageConfig {
     /// Most writes committed together (group commit); 1 commits each write on its own.
     #[serde(deserialize_with = "at_least_one")]
     pub max_write_batch: NonZeroUsize,
+    /// Checks older than this are purged in the background; zero keeps them forever.
+    #[serde(deserialize_with = "duration")]
+    pub check_retention: Duration,
 }
 
 impl Default for StorageConfig {
@@ -117,6 +120,7 @@ impl Default for StorageConfig {
         StorageConfig {
             data_dir: PathBuf::from("./driftguard-data"),
             max_write_batch: const { NonZeroUsize::new(512).expect("not zero") }, // ok: compile time
+            check_retention: Duration::ZERO,
         }
     }
 }
@@ -131,6 +135,13 @@ pub struct LimitsConfig {
     /// Per account.
     #[serde(deserialize_with = "at_least_one")]
     pub key_creations_per_hour: NonZeroU32,
+    /// Most columns in a contract or an incoming schema: one tenant's size must not
+    /// become every request's cost.
+    #[serde(deserialize_with = "at_least_one")]
+    pub max_columns: NonZeroUsize,
+    /// Most webhooks per account.
+    #[serde(deserialize_with = "at_least_one")]
+    pub max_webhooks: NonZeroUsize,
 }
 
 impl Default for LimitsConfig {
@@ -138,6 +149,8 @@ impl Default for LimitsConfig {
         LimitsConfig {
             requests_per_minute: const { NonZeroU32::new(100).expect("not zero") }, // ok: compile time
             key_creations_per_hour: const { NonZeroU32::new(10).expect("not zero") }, // ok: compile time
+            max_columns: const { NonZeroUsize::new(1000).expect("not zero") }, // ok: compile time
+            max_webhooks: const { NonZeroUsize::new(100).expect("not zero") }, // ok: compile time
         }
     }
 }

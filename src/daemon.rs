@@ -18,7 +18,7 @@ use crate::credentials::{self, Environment};
 use crate::http::auth::Auth;
 use crate::http::request::BodyLimits;
 use crate::http::server::{self, ConnectionLimits, TlsSlot};
-use crate::http::{tls, AppState};
+use crate::http::{tls, AppState, TenantLimits};
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 use crate::webhooks::client::{ClientError, WebhookClient};
@@ -391,6 +391,10 @@ fn app_state(
         body_limits: BodyLimits {
             max_bytes: config.server.max_body_bytes.get(),
             timeout: config.server.body_timeout,
+        },
+        limits: TenantLimits {
+            max_columns: config.limits.max_columns.get(),
+            max_webhooks: config.limits.max_webhooks.get(),
         },
         scheme,
         metrics,

@@ -16,6 +16,9 @@ pub enum ApiError {
     /// 401 `unauthorized`.
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// 403 `forbidden`: this key may not do that (a test key touching a live key).
+    #[error("{0}")]
+    Forbidden(String),
     /// 403 `no_credits`.
     #[error(
         "the account has no credits left; live checks are refused until an operator adds credits"
@@ -66,6 +69,7 @@ impl ApiError {
             ApiError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::NoCredits => (StatusCode::FORBIDDEN, "no_credits"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::BodyTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
@@ -111,6 +115,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::NotFound("not found"),
             StoreError::Conflict(message) => ApiError::Conflict(message),
+            StoreError::Forbidden(message) => ApiError::Forbidden(message),
             StoreError::Invalid(message) => ApiError::Invalid(message),
             StoreError::NoCredits => ApiError::NoCredits,
             // A request still running when shutdown closes the store: its write was not

@@ -13,6 +13,15 @@ pub mod tls;
 
 use crate::store::Store;
 
+/// Sizes one tenant may not exceed, so that its records cannot become everyone's cost.
+#[derive(Clone, Copy, Debug)]
+pub struct TenantLimits {
+    /// `limits.max_columns`: per contract and per incoming schema.
+    pub max_columns: usize,
+    /// `limits.max_webhooks`: per account.
+    pub max_webhooks: usize,
+}
+
 /// What every request handler shares. Held in an `Arc` by every connection.
 pub struct AppState {
     /// The store.
@@ -21,6 +30,8 @@ pub struct AppState {
     pub auth: auth::Auth,
     /// Size and time limits on request bodies.
     pub body_limits: request::BodyLimits,
+    /// Per-tenant size limits (`[limits]`).
+    pub limits: TenantLimits,
     /// `http` or `https`, for absolute URLs.
     pub scheme: &'static str,
     /// Request and check counters.

@@ -74,6 +74,9 @@ pub enum StoreError {
     /// A live check with a zero balance.
     #[error("the account has no credits left")]
     NoCredits,
+    /// The caller's key may not do this (a test key changing a live key).
+    #[error("{0}")]
+    Forbidden(String),
     /// Another process (a running daemon) holds the database file.
     #[error("the store {0} is in use by another process (is the daemon running?); stop it first")]
     InUse(PathBuf),
@@ -108,6 +111,7 @@ impl StoreError {
                 | StoreError::Conflict(_)
                 | StoreError::Invalid(_)
                 | StoreError::NoCredits
+                | StoreError::Forbidden(_)
         )
     }
 }
@@ -351,24 +355,27 @@ impl Store {
             .await
     }
 
-    /// Revokes or re-activates a key.
+    /// Revokes or re-activates a key, as a caller whose key is of `caller` environment
+    /// (a test key may not change a live key: [`StoreError::Forbidden`]).
     pub async fn set_key_active(
         &self,
         account: AccountId,
         key_id: KeyId,
         active: bool,
+        caller: Environment,
     ) -> Result<ApiKey, StoreError> {
-        self.write(move |txn| ops::set_key_active(txn, account, key_id, active))
+        self.write(move |txn| ops::set_key_active(txn, account, key_id, active, caller))
             .await
     }
 
-    /// Deletes a revoked key for good.
+    /// Deletes a revoked key for good (a test key may not delete a live key).
     pub async fn delete_key(
         &self,
         account: AccountId,
         key_id: KeyId,
+        caller: Environment,
     ) -> Result<ApiKey, StoreError> {
-        self.write(move |txn| ops::delete_key(txn, account, key_id))
+        self.write(move |txn| ops::delete_key(txn, account, key_id, caller))
             .await
     }
 
@@ -475,14 +482,16 @@ impl Store {
 
     // ---- webhooks ----
 
-    /// Registers a webhook; [`StoreError::Invalid`] if its contract is not the account's.
+    /// Registers a webhook; [`StoreError::Invalid`] if its contract is not the account's,
+    /// [`StoreError::Conflict`] if the account has `max_webhooks` already.
     pub async fn create_webhook(
         &self,
         account: AccountId,
         webhook: NewWebhook,
+        max_webhooks: usize,
     ) -> Result<Webhook, StoreError> {
         let now = self.shared.clock.now();
-        self.write(move |txn| ops::create_webhook(txn, account, webhook, now))
+        self.write(move |txn| ops::create_webhook(txn, account, webhook, max_webhooks, now))
             .await
     }
 

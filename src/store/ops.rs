@@ -193,27 +193,45 @@ pub fn key_by_hash(txn: &ReadTransaction, hash: &KeyHash) -> Result<Option<ApiKe
     }
 }
 
-/// Revokes or activates a key.
+/// Refuses a test key's change to a live key (before any other check of the key).
+fn may_change(key: &ApiKey, caller: Environment) -> Result<()> {
+    if key.environment == Environment::Live && caller == Environment::Test {
+        return Err(StoreError::Forbidden(
+            "a test key may not change a live key; use a live key".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Revokes or activates a key, for a caller whose key is of `caller` environment.
 pub fn set_key_active(
     txn: &WriteTransaction,
     account: AccountId,
     key_id: KeyId,
     active: bool,
+    caller: Environment,
 ) -> Result<ApiKey> {
     let mut keys = KEYS.write(txn)?;
     let (location, mut key) = get_owned(&txn.open_table(IDS)?, &keys, account, key_id.raw())?
         .ok_or(StoreError::NotFound)?;
+    may_change(&key, caller)?;
     key.active = active;
     keys.insert(location, &key)?;
     Ok(key)
 }
 
-/// Deletes a revoked key.
-pub fn delete_key(txn: &WriteTransaction, account: AccountId, key_id: KeyId) -> Result<ApiKey> {
+/// Deletes a revoked key, for a caller whose key is of `caller` environment.
+pub fn delete_key(
+    txn: &WriteTransaction,
+    account: AccountId,
+    key_id: KeyId,
+    caller: Environment,
+) -> Result<ApiKey> {
     let mut keys = KEYS.write(txn)?;
     let mut ids = txn.open_table(IDS)?;
     let (location, key) =
         get_owned(&ids, &keys, account, key_id.raw())?.ok_or(StoreError::NotFound)?;
+    may_change(&key, caller)?;
     if key.active {
         return Err(StoreError::Invalid(
             "the key is active; revoke it before deleting it".into(),
@@ -354,19 +372,31 @@ pub fn check(txn: &ReadTransaction, account: AccountId, id: CheckId) -> Result<C
 
 // ---- webhooks ----
 
-/// Registers a webhook after checking that its contract belongs to the account.
+/// Registers a webhook after checking that its contract is one of the account's
+/// contracts and that the account has fewer than `max_webhooks`.
 pub fn create_webhook(
     txn: &WriteTransaction,
     account: AccountId,
     new: NewWebhook,
+    max_webhooks: usize,
     now: UnixMs,
 ) -> Result<Webhook> {
     if let Some(contract_id) = new.contract_id {
-        if locate(&txn.open_table(IDS)?, account, contract_id.raw())?.is_none() {
+        if !is_contract_of(txn, account, contract_id)? {
             return Err(StoreError::Invalid(
                 "contract_id: no such contract in this account".into(),
             ));
         }
+    }
+    let existing = WEBHOOKS
+        .write(txn)?
+        .range((account.0, 0)..=(account.0, u64::MAX))?
+        .take(max_webhooks)
+        .count();
+    if existing >= max_webhooks {
+        return Err(StoreError::Conflict(format!(
+            "the account has {existing} webhooks, the most limits.max_webhooks allows; delete one first"
+        )));
     }
     let webhook = Webhook {
         id: WebhookId::generate(now),
@@ -380,6 +410,16 @@ pub fn create_webhook(
     let location = new_location(txn, account, webhook.id.raw())?;
     WEBHOOKS.write(txn)?.insert(location, &webhook)?;
     Ok(webhook)
+}
+
+/// Whether `id` names one of the account's contracts. The id's prefix only says what the
+/// caller meant: the `ids` table holds every kind of record, so the location must also be
+/// a row of `contracts` (`ctr_` + a check's id body is not a contract).
+pub fn is_contract_of(txn: &WriteTransaction, account: AccountId, id: ContractId) -> Result<bool> {
+    match locate(&txn.open_table(IDS)?, account, id.raw())? {
+        Some(location) => Ok(CONTRACTS.write(txn)?.get(location)?.is_some()),
+        None => Ok(false),
+    }
 }
 
 /// One webhook of the account.

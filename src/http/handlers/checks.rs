@@ -4,7 +4,7 @@ use serde::Deserialize;
 
 use super::super::response::{ok, Response};
 use super::super::{error::ApiError, request::ApiRequest, AppState};
-use super::{not_found, page_response, path_id};
+use super::{check_column_count, not_found, page_response, path_id};
 use crate::drift::{self, IncomingColumn};
 use crate::wire::CheckView;
 
@@ -24,6 +24,7 @@ pub async fn run(state: &AppState, req: ApiRequest) -> Result<Response, ApiError
     const MISSING: &str = "no such contract";
     let (caller, body): (_, CheckRequest) = req.json().await?;
     let columns = body.incoming_schema.columns;
+    check_column_count(state, columns.len(), "incoming_schema.columns")?;
     drift::validate_column_names(
         columns.iter().map(|c| c.name.as_str()),
         "incoming_schema.columns",

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::super::response::{created, ok, Response};
 use super::super::{error::ApiError, request::ApiRequest, AppState};
-use super::{not_found, page_response, path_id};
+use super::{check_column_count, not_found, page_response, path_id};
 use crate::drift::{self, Column};
 use crate::wire::{ContractView, InferredView};
 
@@ -25,6 +25,7 @@ pub async fn create(state: &AppState, req: ApiRequest) -> Result<Response, ApiEr
     let (caller, body): (_, CreateContract) = req.json().await?;
     drift::validate_name(&body.name, "name").map_err(ApiError::Invalid)?;
     let columns = body.schema.columns;
+    check_column_count(state, columns.len(), "schema.columns")?;
     drift::validate_column_names(columns.iter().map(|c| c.name.as_str()), "schema.columns")
         .map_err(ApiError::Invalid)?;
     let contract = state
@@ -62,7 +63,7 @@ struct InferRequest {
 }
 
 /// `POST /api/v1/contracts/infer`: creates nothing, costs nothing.
-pub async fn infer(_state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
+pub async fn infer(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
     let (_, body): (_, InferRequest) = req.json().await?;
     let Value::Object(sample) = &body.sample else {
         return Err(ApiError::Invalid(
@@ -70,6 +71,7 @@ pub async fn infer(_state: &AppState, req: ApiRequest) -> Result<Response, ApiEr
         ));
     };
     let columns = drift::infer_columns(sample);
+    check_column_count(state, columns.len(), "sample")?;
     drift::validate_column_names(columns.iter().map(|c| c.name.as_str()), "sample")
         .map_err(ApiError::Invalid)?;
     Ok(ok(&InferredView { columns: &columns }))

@@ -27,6 +27,12 @@ struct CreateKey {
 /// `POST /api/v1/keys`: the full key appears in this answer only.
 pub async fn create(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
     let (caller, body): (_, CreateKey) = req.json().await?;
+    // Before the creation limit: a refused request must not use up a creation.
+    if body.environment == Environment::Live && caller.environment == Environment::Test {
+        return Err(ApiError::Forbidden(
+            "environment: a test key may not create a live key; use a live key".into(),
+        ));
+    }
     state.auth.check_key_creation(caller.account)?;
     let key = generate_key(body.environment);
     let record = state.store.create_key(caller.account, key.clone()).await?;
@@ -43,7 +49,7 @@ pub async fn set_active(
     let id = path_id(id, MISSING)?;
     let key = state
         .store
-        .set_key_active(req.caller.account, id, active)
+        .set_key_active(req.caller.account, id, active, req.caller.environment)
         .await
         .map_err(not_found(MISSING))?;
     state.auth.forget(&key);
@@ -55,7 +61,7 @@ pub async fn delete(state: &AppState, req: ApiRequest, id: &str) -> Result<Respo
     let id = path_id(id, MISSING)?;
     let key = state
         .store
-        .delete_key(req.caller.account, id)
+        .delete_key(req.caller.account, id, req.caller.environment)
         .await
         .map_err(not_found(MISSING))?;
     state.auth.forget(&key);

@@ -12,11 +12,23 @@ use serde::Serialize;
 use super::error::ApiError;
 use super::request::ApiRequest;
 use super::response::{self, Response};
+use super::AppState;
 use crate::store::{Page, PageRequest, StoreError};
 
 /// Parses a path id; a malformed one is answered like an unknown one.
 fn path_id<Id: std::str::FromStr>(text: &str, what: &'static str) -> Result<Id, ApiError> {
     text.parse().map_err(|_| ApiError::NotFound(what))
+}
+
+/// Refuses a schema of more than `limits.max_columns` columns; `field` names the list.
+fn check_column_count(state: &AppState, count: usize, field: &str) -> Result<(), ApiError> {
+    let max = state.limits.max_columns;
+    if count > max {
+        return Err(ApiError::Invalid(format!(
+            "{field}: {count} columns, more than limits.max_columns ({max})"
+        )));
+    }
+    Ok(())
 }
 
 /// Maps the store's `NotFound` to a 404 that says what was not found.

@@ -51,7 +51,10 @@ pub async fn create(state: &AppState, req: ApiRequest) -> Result<Response, ApiEr
         contract_id,
         secret: generate_webhook_secret(),
     };
-    let webhook = state.store.create_webhook(caller.account, new).await?;
+    let webhook = state
+        .store
+        .create_webhook(caller.account, new, state.limits.max_webhooks)
+        .await?;
     Ok(created(&WebhookView::with_secret(&webhook)))
 }
 

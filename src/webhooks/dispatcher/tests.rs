@@ -218,6 +218,7 @@ async fn check_with_a_webhook(store: &Store) -> (WebhookId, crate::ids::CheckId)
                 contract_id: None,
                 secret: generate_webhook_secret(),
             },
+            10,
         )
         .await
         .expect("webhook");
