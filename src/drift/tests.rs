@@ -7,7 +7,13 @@ fn col(name: &str, column_type: ColumnType, required: bool) -> Column {
         name: name.to_owned(),
         column_type,
         required,
+        severity_override: None,
     }
+}
+
+/// The v1 scoring: default rules (and, in these tests, no overrides).
+fn assess(contract: &[Column], incoming: &[IncomingColumn]) -> Assessment {
+    super::assess(contract, &Rules::default(), incoming)
 }
 
 fn inc(name: &str, column_type: ColumnType) -> IncomingColumn {
@@ -49,7 +55,8 @@ fn worked_example_removed_email_and_type_change_is_a_warning_of_70() {
         [TypeChange {
             column: "created_at".into(),
             from: ColumnType::Timestamp,
-            to: ColumnType::String
+            to: ColumnType::String,
+            kind: ChangeKind::Incompatible,
         }]
     );
     assert!(a.diff.added.is_empty());

@@ -4,14 +4,21 @@
 //! Records are bincode 1.3 (serde API, fixed-width integers) of their stored shapes in
 //! [`super::records`]. The layout of every stored shape is tied to [`FORMAT_VERSION`],
 //! which the store keeps in its `meta` table: a change to any stored shape must bump it
-//! and add a migration to [`migrate`]. The golden tests in `records` hold the exact
-//! bytes of each shape, so a change cannot slip through unnoticed.
+//! and add a migration step (run by `migrate::initialise`, in the opening transaction).
+//! The golden tests in `records` hold the exact bytes of each shape, so a change cannot
+//! slip through unnoticed.
+//!
+//! Format history:
+//! - 1: the first release.
+//! - 2: contracts that evolve — a contract row holds rules and column overrides, a
+//!   `contract_versions` table holds every version, and checks record the contract version
+//!   they ran against, renames and ignored columns.
 
-use super::records::Record;
+use super::records::{LegacyShape, Record};
 use super::StoreError;
 
 /// The on-disk format this build reads and writes.
-pub const FORMAT_VERSION: u64 = 1;
+pub const FORMAT_VERSION: u64 = 2;
 
 /// Encodes a record through its stored shape.
 pub fn encode<T: Record>(record: &T) -> Result<Vec<u8>, StoreError> {
@@ -25,27 +32,40 @@ pub fn decode<T: Record>(bytes: &[u8]) -> Result<T, StoreError> {
         .map_err(|e| StoreError::Codec(e.to_string()))
 }
 
-/// Decides what to do with the format version found in a store being opened: `Ok(None)`
-/// if it is current, `Ok(Some(v))` if `v` must be written (a new store, or one migrated
-/// by [`migrate`]), and an error for a file newer than this build.
-pub fn check_version(found: Option<u64>) -> Result<Option<u64>, StoreError> {
+/// Decodes a record of an older format through its old stored shape `S` (migrations).
+pub fn decode_legacy<S: LegacyShape<T>, T>(bytes: &[u8]) -> Result<T, StoreError> {
+    bincode::deserialize::<S>(bytes)
+        .map(S::into_domain)
+        .map_err(|e| StoreError::Codec(e.to_string()))
+}
+
+/// What opening a store must do about the format version it found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VersionCheck {
+    /// A new, empty store: write [`FORMAT_VERSION`].
+    Fresh,
+    /// The store is current.
+    Current,
+    /// The store was written in format `from`: run the steps after it, then write
+    /// [`FORMAT_VERSION`].
+    MigrateFrom(u64),
+}
+
+/// Decides what to do with the format version found in a store being opened; an error
+/// for a file newer than this build, or a version no release wrote.
+pub fn check_version(found: Option<u64>) -> Result<VersionCheck, StoreError> {
     match found {
-        None => Ok(Some(FORMAT_VERSION)),
+        None => Ok(VersionCheck::Fresh),
         Some(v) if v > FORMAT_VERSION => Err(StoreError::NewerFormat {
             found: v,
             supported: FORMAT_VERSION,
         }),
-        Some(v) if v < FORMAT_VERSION => migrate(v).map(Some),
-        Some(_) => Ok(None),
+        Some(0) => Err(StoreError::Internal(
+            "the store has format version 0, which no release wrote".into(),
+        )),
+        Some(v) if v < FORMAT_VERSION => Ok(VersionCheck::MigrateFrom(v)),
+        Some(_) => Ok(VersionCheck::Current),
     }
-}
-
-/// Rewrites a store of an older format version into the current one, inside the opening
-/// transaction. There is no older version yet: version 1 is the first release's.
-fn migrate(from: u64) -> Result<u64, StoreError> {
-    Err(StoreError::Internal(format!(
-        "the store has format version {from}, which no release wrote"
-    )))
 }
 
 #[cfg(test)]
@@ -54,8 +74,15 @@ mod tests {
 
     #[test]
     fn versions_are_accepted_written_or_refused() {
-        assert_eq!(check_version(None).ok(), Some(Some(FORMAT_VERSION)));
-        assert_eq!(check_version(Some(FORMAT_VERSION)).ok(), Some(None));
+        assert_eq!(check_version(None).ok(), Some(VersionCheck::Fresh));
+        assert_eq!(
+            check_version(Some(FORMAT_VERSION)).ok(),
+            Some(VersionCheck::Current)
+        );
+        assert_eq!(
+            check_version(Some(1)).ok(),
+            Some(VersionCheck::MigrateFrom(1))
+        );
         assert!(matches!(
             check_version(Some(FORMAT_VERSION + 1)),
             Err(StoreError::NewerFormat { .. })

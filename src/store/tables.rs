@@ -18,11 +18,11 @@ use redb::{
     WriteTransaction,
 };
 
-use super::codec::{self, decode, encode};
+use super::codec::{decode, encode};
 use super::records::Record;
 use super::StoreError;
 use crate::ids::AccountId;
-use crate::model::{Account, ApiKey, Check, Contract, Delivery, Webhook};
+use crate::model::{Account, ApiKey, Check, Contract, ContractVersion, Delivery, Webhook};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -43,6 +43,10 @@ pub const CONTRACTS: Records<(u64, u64), Contract> = Records::new("contracts");
 /// `(account, contract name)` → contract id (names are unique per account).
 pub const CONTRACT_NAMES: TableDefinition<(u64, &str), u128> =
     TableDefinition::new("contract_names");
+/// `(contract id, version)` → `ContractVersion`: every version of every contract (the
+/// current one too), so a contract's history is one range read.
+pub const CONTRACT_VERSIONS: Records<(u128, u32), ContractVersion> =
+    Records::new("contract_versions");
 /// `(account, seq)` → `Check`.
 pub const CHECKS: Records<(u64, u64), Check> = Records::new("checks");
 /// `(account, seq)` → `Webhook`.
@@ -91,33 +95,12 @@ pub fn visit_all(visitor: &mut impl TableVisitor) -> Result<()> {
     visitor.table(KEY_HASHES)?;
     visitor.records(CONTRACTS)?;
     visitor.table(CONTRACT_NAMES)?;
+    visitor.records(CONTRACT_VERSIONS)?;
     visitor.records(CHECKS)?;
     visitor.records(WEBHOOKS)?;
     visitor.records(DELIVERIES)?;
     visitor.table(DUE)?;
     visitor.table(FINISHED)
-}
-
-/// Creates every table and records (or checks, or migrates) the format version. Runs in
-/// the transaction that opens the store.
-pub fn initialise(txn: &WriteTransaction) -> Result<()> {
-    struct Create<'t>(&'t WriteTransaction);
-    impl TableVisitor for Create<'_> {
-        fn table<K: Key + 'static, V: Value + 'static>(
-            &mut self,
-            table: TableDefinition<K, V>,
-        ) -> Result<()> {
-            self.0.open_table(table)?;
-            Ok(())
-        }
-    }
-    visit_all(&mut Create(txn))?;
-    let mut meta = txn.open_table(META)?;
-    let found = meta.get(FORMAT_VERSION_KEY)?.map(|v| v.value());
-    if let Some(version) = codec::check_version(found)? {
-        meta.insert(FORMAT_VERSION_KEY, version)?;
-    }
-    Ok(())
 }
 
 /// The stored format version.
@@ -152,7 +135,8 @@ impl<K: Key + 'static, T> Clone for Records<K, T> {
 impl<K: Key + 'static, T> Copy for Records<K, T> {}
 
 impl<K: Key + 'static, T: Record> Records<K, T> {
-    const fn new(name: &'static str) -> Self {
+    /// A table of records named `name`.
+    pub const fn new(name: &'static str) -> Self {
         Records {
             name,
             types: PhantomData,
@@ -236,6 +220,15 @@ where
     /// Removes one record (if present).
     pub fn remove<'k>(&mut self, key: impl Borrow<K::SelfType<'k>>) -> Result<()> {
         self.table.remove(key)?;
+        Ok(())
+    }
+
+    /// Removes every record in `range`.
+    pub fn remove_range<'a, KR>(&mut self, range: impl RangeBounds<KR> + 'a) -> Result<()>
+    where
+        KR: Borrow<K::SelfType<'a>> + 'a,
+    {
+        self.table.retain_in(range, |_, _| false)?;
         Ok(())
     }
 }

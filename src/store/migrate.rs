@@ -1,0 +1,103 @@
+//! Opening a store: create every table, then check the format version and run the
+//! migration steps from the version found to [`FORMAT_VERSION`] — all inside the opening
+//! transaction, so a store is either fully migrated or untouched.
+//!
+//! Each step is its own function, named for the format it produces and what it rewrites.
+
+use std::ops::Bound;
+
+use redb::{Key, ReadableTable, TableDefinition, Value, WriteTransaction};
+
+use super::codec::{self, decode_legacy, VersionCheck, FORMAT_VERSION};
+use super::records::{v1, LegacyShape, Record};
+use super::tables::{self, Records, TableVisitor, FORMAT_VERSION_KEY, META};
+use super::StoreError;
+use crate::model::{Check, Contract};
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// Rows rewritten per read of a table being migrated (bounds the memory a migration of a
+/// large store needs).
+const MIGRATION_BATCH: usize = 1024;
+
+/// Creates every table and records, checks or migrates the format version. Runs in the
+/// transaction that opens the store.
+pub fn initialise(txn: &WriteTransaction) -> Result<()> {
+    struct Create<'t>(&'t WriteTransaction);
+    impl TableVisitor for Create<'_> {
+        fn table<K: Key + 'static, V: Value + 'static>(
+            &mut self,
+            table: TableDefinition<K, V>,
+        ) -> Result<()> {
+            self.0.open_table(table)?;
+            Ok(())
+        }
+    }
+    tables::visit_all(&mut Create(txn))?;
+    let found = txn
+        .open_table(META)?
+        .get(FORMAT_VERSION_KEY)?
+        .map(|v| v.value());
+    match codec::check_version(found)? {
+        VersionCheck::Current => return Ok(()),
+        VersionCheck::Fresh => {}
+        VersionCheck::MigrateFrom(from) => {
+            tracing::info!(from, to = FORMAT_VERSION, "migrating the store");
+            if from < 2 {
+                migrate_contracts_to_v2(txn)?;
+            }
+        }
+    }
+    txn.open_table(META)?
+        .insert(FORMAT_VERSION_KEY, FORMAT_VERSION)?;
+    Ok(())
+}
+
+/// Format 1 → 2, contracts that evolve: every contract gets default rules, no overrides,
+/// and its history (version 1, made when the contract was); every check records that it
+/// ran against version 1, with no renames and no ignored columns (as it was answered).
+fn migrate_contracts_to_v2(txn: &WriteTransaction) -> Result<()> {
+    let contracts = rewrite::<v1::StoredContract, Contract>(txn, tables::CONTRACTS, |contract| {
+        tables::CONTRACT_VERSIONS
+            .write(txn)?
+            .insert((contract.id.raw(), contract.version), &contract.current_version())
+    })?;
+    let checks = rewrite::<v1::StoredCheck, Check>(txn, tables::CHECKS, |_| Ok(()))?;
+    tracing::info!(contracts, checks, "contracts and checks migrated to format 2");
+    Ok(())
+}
+
+/// Rewrites every row of `table` from its old shape `S` to today's, calling `also` with
+/// each record. Returns the number of rows.
+fn rewrite<S: LegacyShape<T>, T: Record>(
+    txn: &WriteTransaction,
+    table: Records<(u64, u64), T>,
+    mut also: impl FnMut(&T) -> Result<()>,
+) -> Result<u64> {
+    let mut after: Option<(u64, u64)> = None;
+    let mut rows = 0;
+    loop {
+        let batch: Vec<((u64, u64), T)> = {
+            let raw = txn.open_table(table.definition())?;
+            let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+            let range = raw.range::<(u64, u64)>((start, Bound::Unbounded))?;
+            range
+                .take(MIGRATION_BATCH)
+                .map(|row| {
+                    let (key, value) = row?;
+                    Ok((key.value(), decode_legacy::<S, T>(value.value())?))
+                })
+                .collect::<Result<_>>()?
+        };
+        let Some(last) = batch.last().map(|(key, _)| *key) else {
+            return Ok(rows);
+        };
+        let mut target = table.write(txn)?;
+        for (key, record) in &batch {
+            target.insert(key, record)?;
+            also(record)?;
+            rows += 1;
+        }
+        after = Some(last);
+    }
+}
