@@ -783,4 +783,105 @@ mod tests {
             },
         );
     }
+
+    // ---- format 2 ----
+
+    const GOLDEN_V2: &str = include_str!("../../tests/fixtures/v2/contracts.json");
+
+    fn golden_v2(name: &str) -> Vec<u8> {
+        let all: serde_json::Value = serde_json::from_str(GOLDEN_V2).expect("golden JSON");
+        let hex = all[name].as_str().expect("a golden record");
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+            .collect()
+    }
+
+    #[track_caller]
+    fn assert_golden_v2<T: Record + PartialEq + std::fmt::Debug>(name: &str, record: &T) {
+        let bytes = golden_v2(name);
+        let encoded = encode(record).expect("encode");
+        assert_eq!(encoded, bytes, "{name}: encoding changed");
+        assert_eq!(&decode::<T>(&bytes).expect("decode"), record, "{name}: decoding changed");
+        assert!(decode::<T>(&bytes[..bytes.len() - 1]).is_err(), "{name}: truncated");
+    }
+
+    fn v2_columns() -> Vec<Column> {
+        use ColumnType::*;
+        vec![
+            column("user_id", Integer, true),
+            Column {
+                severity_override: Some(SeverityOverride::Ignore),
+                ..column("nickname", String, false)
+            },
+            Column {
+                severity_override: Some(SeverityOverride::Warning),
+                ..column("score", Number, false)
+            },
+            Column {
+                severity_override: Some(SeverityOverride::Breaking),
+                ..column("created_at", Timestamp, true)
+            },
+        ]
+    }
+
+    fn v2_rules() -> Rules {
+        Rules {
+            allow_additional_columns: true,
+            treat_renames_as_breaking: false,
+            allow_type_widening: true,
+        }
+    }
+
+    #[test]
+    fn format_2_contracts_versions_and_checks_keep_their_bytes() {
+        let contract = Contract {
+            id: ContractId::from_raw(USERS),
+            name: "users".into(),
+            version: 3,
+            columns: v2_columns(),
+            rules: v2_rules(),
+            created_at: UnixMs(1772392924000),
+            updated_at: UnixMs(1772393924000),
+        };
+        assert_golden_v2("contract", &contract);
+        assert_golden_v2(
+            "contract_default_rules",
+            &Contract {
+                version: 1,
+                columns: vec![column("id", ColumnType::Json, true)],
+                rules: Rules::default(),
+                updated_at: contract.created_at,
+                ..contract.clone()
+            },
+        );
+        assert_golden_v2("contract_version", &contract.current_version());
+        assert_golden_v2(
+            "check",
+            &Check {
+                id: CheckId::from_raw(WARNING_CHECK),
+                contract_id: ContractId::from_raw(USERS),
+                contract_version: 3,
+                verdict: Verdict::Warning,
+                severity: 35,
+                diff: Diff {
+                    removed: vec!["nickname".into(), "user_id".into()],
+                    type_changes: vec![TypeChange::new(
+                        "score".into(),
+                        ColumnType::Number,
+                        ColumnType::Integer,
+                    )],
+                    added: vec!["userId".into(), "extra".into()],
+                    renames: vec![Rename {
+                        from: "user_id".into(),
+                        to: "userId".into(),
+                        column_type: ColumnType::Integer,
+                    }],
+                    ignored: vec!["nickname".into(), "extra".into()],
+                },
+                credits_used: 0,
+                created_at: UnixMs(1772393928000),
+            },
+        );
+    }
 }

@@ -82,6 +82,20 @@ async fn a_v1_store_opens_and_reads_back_what_v1_answered() {
         let path = format!("/api/v1/checks/{}", check["id"].as_str().expect("id"));
         assert_eq!(&get(&server, key, &path).await, check, "{path}");
     }
+    // The migration to format 2 gave every contract its history: version 1, made when
+    // the contract was.
+    for contract in expected["contracts"].as_array().expect("contracts") {
+        let path = format!("/api/v1/contracts/{}/versions", contract["id"].as_str().expect("id"));
+        let version_1 = serde_json::json!({
+            "version": 1,
+            "name": contract["name"],
+            "schema": contract["schema"],
+            "created_at": contract["created_at"],
+            "changes": null,
+        });
+        assert_eq!(get(&server, key, &path).await, serde_json::json!([version_1.clone()]));
+        assert_eq!(get(&server, key, &format!("{path}/1")).await, version_1);
+    }
 }
 
 #[tokio::test]
@@ -107,6 +121,15 @@ async fn a_v1_store_takes_new_writes_and_keeps_its_accounts_apart() {
         get(&server, key, "/api/v1/contracts").await,
         expected["contracts"]
     );
+    // A migrated contract takes updates: version 2, and checks against either version.
+    let path = format!("/api/v1/contracts/{contract}");
+    let updated = server
+        .send(hyper::Method::PATCH, &path, Some(key), r#"{"name": "renamed"}"#)
+        .await
+        .assert_status(200);
+    assert_eq!(updated["version"], 2);
+    let check = server.check(key, contract, serde_json::json!([])).await;
+    assert_eq!(check.assert_status(200)["contract_version"], 2);
 
     // The other account's key works and sees none of the default account's records.
     let other = expected["other_key"].as_str().expect("other key");

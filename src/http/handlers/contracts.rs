@@ -5,7 +5,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::super::response::{self, created, ok, Response};
-use super::super::{error::ApiError, request::ApiRequest, AppState};
+use super::super::request::{ApiRequest, Object};
+use super::super::{error::ApiError, AppState};
 use super::{not_found, page_response, path_id};
 use crate::drift::{self, Column, Rules};
 use crate::ids::ContractId;
@@ -25,7 +26,7 @@ struct CreateContract {
 struct Schema {
     columns: Vec<Column>,
     #[serde(default)]
-    rules: Option<Rules>,
+    rules: Option<Object<Rules>>,
 }
 
 /// `POST /api/v1/contracts`.
@@ -34,7 +35,7 @@ pub async fn create(state: &AppState, req: ApiRequest) -> Result<Response, ApiEr
     drift::validate_name(&body.name, "name").map_err(ApiError::Invalid)?;
     let columns = body.schema.columns;
     validate_columns(&columns)?;
-    let rules = body.schema.rules.unwrap_or_default();
+    let rules = body.schema.rules.map(|r| r.0).unwrap_or_default();
     let contract = state
         .store
         .create_contract(caller.account, body.name, columns, rules)
@@ -81,7 +82,7 @@ struct UpdateContract {
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]
-    schema: Option<UpdateSchema>,
+    schema: Option<Object<UpdateSchema>>,
 }
 
 #[derive(Deserialize)]
@@ -89,7 +90,7 @@ struct UpdateSchema {
     #[serde(default)]
     columns: Option<Vec<Column>>,
     #[serde(default)]
-    rules: Option<Rules>,
+    rules: Option<Object<Rules>>,
 }
 
 /// `PUT` and `PATCH /api/v1/contracts/{id}` (same meaning): a partial update, a new
@@ -111,7 +112,7 @@ pub async fn update(state: &AppState, req: ApiRequest, id: &str) -> Result<Respo
         drift::validate_name(name, "name").map_err(ApiError::Invalid)?;
     }
     let (columns, rules) = match body.schema {
-        Some(schema) => (schema.columns, schema.rules),
+        Some(Object(schema)) => (schema.columns, schema.rules.map(|r| r.0)),
         None => (None, None),
     };
     if let Some(columns) = &columns {
