@@ -276,8 +276,11 @@ pub fn assess(contract: &[Column], rules: &Rules, incoming: &[IncomingColumn]) -
                 removed.push(column);
             }
             Some(&to) if to != column.column_type => {
-                diff.type_changes
-                    .push(TypeChange::new(column.name.clone(), column.column_type, to));
+                diff.type_changes.push(TypeChange::new(
+                    column.name.clone(),
+                    column.column_type,
+                    to,
+                ));
             }
             Some(_) => {}
         }

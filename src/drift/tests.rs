@@ -352,7 +352,12 @@ fn type_changes_have_a_kind() {
     assert_eq!(ChangeKind::of(Date, Timestamp), ChangeKind::Widening);
     assert_eq!(ChangeKind::of(Number, Integer), ChangeKind::Narrowing);
     assert_eq!(ChangeKind::of(Timestamp, Date), ChangeKind::Narrowing);
-    for (from, to) in [(Integer, String), (String, Json), (Boolean, Integer), (Date, String)] {
+    for (from, to) in [
+        (Integer, String),
+        (String, Json),
+        (Boolean, Integer),
+        (Date, String),
+    ] {
         assert_eq!(ChangeKind::of(from, to), ChangeKind::Incompatible);
     }
 }
@@ -381,7 +386,10 @@ fn allow_type_widening_scores_widening_5_and_nothing_else() {
         col("n", ColumnType::Integer, true),
         col("d", ColumnType::Date, true),
     ];
-    let widened = [inc("n", ColumnType::Number), inc("d", ColumnType::Timestamp)];
+    let widened = [
+        inc("n", ColumnType::Number),
+        inc("d", ColumnType::Timestamp),
+    ];
     assert_eq!(with(rules)(&contract, &widened).severity, 10);
     assert_eq!(assess(&contract, &widened).severity, 60, "off by default");
     let narrowed = [
@@ -436,7 +444,10 @@ fn the_only_removed_and_only_added_column_of_equal_type_are_a_rename() {
     let a = assess(&contract, &incoming);
     assert_eq!(a.diff.renames.len(), 1);
     assert_eq!(
-        (a.diff.renames[0].from.as_str(), a.diff.renames[0].to.as_str()),
+        (
+            a.diff.renames[0].from.as_str(),
+            a.diff.renames[0].to.as_str()
+        ),
         ("email", "mail_address")
     );
     // Two added columns: no fallback.
@@ -511,7 +522,10 @@ fn an_override_on_the_removed_half_of_a_rename_counts_the_column_once() {
     assert_eq!(a.diff.ignored, ["user_id"]);
     // Without a rename the added column scores on its own.
     let a = assess(&contract, &[inc("other", ColumnType::String)]);
-    assert_eq!((a.severity, a.diff.ignored.clone()), (5, vec!["user_id".to_owned()]));
+    assert_eq!(
+        (a.severity, a.diff.ignored.clone()),
+        (5, vec!["user_id".to_owned()])
+    );
 }
 
 #[test]

@@ -80,7 +80,12 @@ impl ContractCache {
     }
 
     /// Caches a version named explicitly (versions never change).
-    pub fn insert_version(&self, account: AccountId, id: ContractId, version: Arc<ContractVersion>) {
+    pub fn insert_version(
+        &self,
+        account: AccountId,
+        id: ContractId,
+        version: Arc<ContractVersion>,
+    ) {
         let key = (account, id, Some(version.version));
         self.insert(&mut write(&self.entries), key, version);
     }

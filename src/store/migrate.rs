@@ -58,12 +58,17 @@ pub fn initialise(txn: &WriteTransaction) -> Result<()> {
 /// ran against version 1, with no renames and no ignored columns (as it was answered).
 fn migrate_contracts_to_v2(txn: &WriteTransaction) -> Result<()> {
     let contracts = rewrite::<v1::StoredContract, Contract>(txn, tables::CONTRACTS, |contract| {
-        tables::CONTRACT_VERSIONS
-            .write(txn)?
-            .insert((contract.id.raw(), contract.version), &contract.current_version())
+        tables::CONTRACT_VERSIONS.write(txn)?.insert(
+            (contract.id.raw(), contract.version),
+            &contract.current_version(),
+        )
     })?;
     let checks = rewrite::<v1::StoredCheck, Check>(txn, tables::CHECKS, |_| Ok(()))?;
-    tracing::info!(contracts, checks, "contracts and checks migrated to format 2");
+    tracing::info!(
+        contracts,
+        checks,
+        "contracts and checks migrated to format 2"
+    );
     Ok(())
 }
 

@@ -331,7 +331,8 @@ fn plan_update(
     let name = update.name.unwrap_or_else(|| current.name.clone());
     let columns = update.columns.unwrap_or_else(|| current.columns.clone());
     let rules = update.rules.unwrap_or(current.rules);
-    if name == current.name && drift::same_schema(&current.columns, &current.rules, &columns, &rules)
+    if name == current.name
+        && drift::same_schema(&current.columns, &current.rules, &columns, &rules)
     {
         return Ok(Updated {
             contract: current.clone(),

@@ -802,8 +802,15 @@ mod tests {
         let bytes = golden_v2(name);
         let encoded = encode(record).expect("encode");
         assert_eq!(encoded, bytes, "{name}: encoding changed");
-        assert_eq!(&decode::<T>(&bytes).expect("decode"), record, "{name}: decoding changed");
-        assert!(decode::<T>(&bytes[..bytes.len() - 1]).is_err(), "{name}: truncated");
+        assert_eq!(
+            &decode::<T>(&bytes).expect("decode"),
+            record,
+            "{name}: decoding changed"
+        );
+        assert!(
+            decode::<T>(&bytes[..bytes.len() - 1]).is_err(),
+            "{name}: truncated"
+        );
     }
 
     fn v2_columns() -> Vec<Column> {

@@ -9,7 +9,14 @@ use crate::common::*;
 use crate::support::*;
 
 async fn update(server: &TestServer, method: Method, id: &str, body: Value) -> Answer {
-    send_json(server, method, &format!("/api/v1/contracts/{id}"), &server.key, &body).await
+    send_json(
+        server,
+        method,
+        &format!("/api/v1/contracts/{id}"),
+        &server.key,
+        &body,
+    )
+    .await
 }
 
 async fn versions(server: &TestServer, id: &str) -> Value {
@@ -44,10 +51,18 @@ async fn put_and_patch_update_partially_and_bump_the_version_by_one() {
     assert_eq!(renamed["id"], created["id"]);
 
     // Columns only (PATCH, same meaning): a full replacement; the name stays.
-    let columns = json!([col("user_id", "integer", true), col("plan", "string", false)]);
-    let replaced = update(&server, Method::PATCH, &id, json!({"schema": {"columns": columns}}))
-        .await
-        .assert_status(200);
+    let columns = json!([
+        col("user_id", "integer", true),
+        col("plan", "string", false)
+    ]);
+    let replaced = update(
+        &server,
+        Method::PATCH,
+        &id,
+        json!({"schema": {"columns": columns}}),
+    )
+    .await
+    .assert_status(200);
     assert_eq!(replaced["version"], 3);
     assert_eq!(replaced["name"], "people");
     assert_eq!(replaced["schema"], json!({"columns": columns}));
@@ -103,10 +118,18 @@ async fn rules_replace_all_rules_and_missing_ones_take_their_defaults() {
                      "allow_type_widening": true});
     assert_eq!(v2["schema"]["rules"], all);
     // Columns replaced, rules untouched.
-    let v3 = update(&server, Method::PUT, &id, json!({"schema": {"columns": users_columns().as_array().expect("columns")[..2]}}))
-        .await
-        .assert_status(200);
-    assert_eq!((v3["version"].clone(), v3["schema"]["rules"].clone()), (json!(3), all));
+    let v3 = update(
+        &server,
+        Method::PUT,
+        &id,
+        json!({"schema": {"columns": users_columns().as_array().expect("columns")[..2]}}),
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(
+        (v3["version"].clone(), v3["schema"]["rules"].clone()),
+        (json!(3), all)
+    );
     // Given again, they replace all: the missing ones are back to their defaults.
     let v4 = update(
         &server,
@@ -127,14 +150,19 @@ async fn rules_replace_all_rules_and_missing_ones_take_their_defaults() {
         .assert_status(200);
     assert_eq!(v5["version"], 5);
     assert!(v5["schema"].get("rules").is_none(), "{v5}");
-    assert_eq!(versions(&server, &id).await[0]["changes"]["rules_changed"], true);
+    assert_eq!(
+        versions(&server, &id).await[0]["changes"]["rules_changed"],
+        true
+    );
 }
 
 #[tokio::test]
 async fn update_errors_409_400_and_404() {
     let server = roomy_server().await;
     let (created, id) = users(&server).await;
-    server.create_contract(&server.key, "orders", json!([])).await;
+    server
+        .create_contract(&server.key, "orders", json!([]))
+        .await;
 
     let message = update(&server, Method::PUT, &id, json!({"name": "orders"}))
         .await
@@ -162,14 +190,26 @@ async fn update_errors_409_400_and_404() {
             assert!(message.contains(field), "{body}: {message}");
         }
     }
-    let message = raw(&server, Method::PUT, &format!("{path}?dry_run=maybe"), &server.key, "{}")
-        .await
-        .assert_error(400, "invalid_request");
+    let message = raw(
+        &server,
+        Method::PUT,
+        &format!("{path}?dry_run=maybe"),
+        &server.key,
+        "{}",
+    )
+    .await
+    .assert_error(400, "invalid_request");
     assert!(message.starts_with("dry_run"), "{message}");
     // An invalid body is a 400 even for an unknown contract (400 before 404).
-    raw(&server, Method::PUT, &format!("/api/v1/contracts/{}", bogus_id(&id)), &server.key, "[]")
-        .await
-        .assert_error(400, "invalid_request");
+    raw(
+        &server,
+        Method::PUT,
+        &format!("/api/v1/contracts/{}", bogus_id(&id)),
+        &server.key,
+        "[]",
+    )
+    .await
+    .assert_error(400, "invalid_request");
     update(&server, Method::PUT, &bogus_id(&id), json!({"name": "n"}))
         .await
         .assert_error(404, "not_found");
@@ -213,7 +253,9 @@ async fn a_dry_run_answers_what_the_contract_would_become_and_stores_nothing() {
         .assert_status(200);
     assert_eq!(fetched, created);
     assert_eq!(len(&versions(&server, &id).await), 1);
-    server.create_contract(&server.key, "people", json!([])).await;
+    server
+        .create_contract(&server.key, "people", json!([]))
+        .await;
     // A dry run that changes nothing: the contract as it is, `changes: null`.
     let unchanged = send_json(&server, Method::PATCH, &path, &server.key, &json!({}))
         .await
@@ -222,9 +264,15 @@ async fn a_dry_run_answers_what_the_contract_would_become_and_stores_nothing() {
     expected["changes"] = Value::Null;
     assert_eq!(unchanged, expected);
     // A dry run reports the same errors.
-    send_json(&server, Method::PUT, &path, &server.key, &json!({"name": "people"}))
-        .await
-        .assert_error(409, "conflict");
+    send_json(
+        &server,
+        Method::PUT,
+        &path,
+        &server.key,
+        &json!({"name": "people"}),
+    )
+    .await
+    .assert_error(409, "conflict");
     // `?dry_run=false` is a real update.
     let real = send_json(
         &server,
@@ -243,15 +291,22 @@ async fn a_dry_run_answers_what_the_contract_would_become_and_stores_nothing() {
 async fn the_version_history_is_newest_first_with_its_changes() {
     let server = roomy_server().await;
     let (created, id) = users(&server).await;
-    update(&server, Method::PUT, &id, json!({"name": "people"})).await.assert_status(200);
+    update(&server, Method::PUT, &id, json!({"name": "people"}))
+        .await
+        .assert_status(200);
     let v3_columns = json!([
         col("user_id", "integer", true),
         {"name": "email", "type": "string", "required": true, "severity_override": "warning"},
         col("created_at", "date", true),
     ]);
-    let v3 = update(&server, Method::PATCH, &id, json!({"schema": {"columns": v3_columns}}))
-        .await
-        .assert_status(200);
+    let v3 = update(
+        &server,
+        Method::PATCH,
+        &id,
+        json!({"schema": {"columns": v3_columns}}),
+    )
+    .await
+    .assert_status(200);
 
     let history = versions(&server, &id).await;
     let numbers: Vec<u64> = history
@@ -276,7 +331,10 @@ async fn the_version_history_is_newest_first_with_its_changes() {
         })
     );
     assert_eq!(history[1]["name"], "people");
-    assert_eq!(history[1]["changes"]["name_changed"], json!({"from": "users", "to": "people"}));
+    assert_eq!(
+        history[1]["changes"]["name_changed"],
+        json!({"from": "users", "to": "people"})
+    );
     assert_eq!(history[1]["changes"]["rules_changed"], false);
     assert_eq!(
         history[2],
@@ -310,14 +368,40 @@ async fn the_version_history_is_newest_first_with_its_changes() {
 async fn checks_record_their_version_and_may_name_an_older_one() {
     let server = roomy_server().await;
     let (_, id) = users(&server).await;
-    let before = check_ok(&server, &server.key, &id, json!([inc("user_id", "integer")])).await;
-    assert_eq!((before["contract_version"].clone(), before["severity"].clone()), (json!(1), json!(80)));
+    let before = check_ok(
+        &server,
+        &server.key,
+        &id,
+        json!([inc("user_id", "integer")]),
+    )
+    .await;
+    assert_eq!(
+        (
+            before["contract_version"].clone(),
+            before["severity"].clone()
+        ),
+        (json!(1), json!(80))
+    );
 
-    update(&server, Method::PUT, &id, json!({"schema": {"columns": [col("user_id", "integer", true)]}}))
-        .await
-        .assert_status(200);
-    let after = check_ok(&server, &server.key, &id, json!([inc("user_id", "integer")])).await;
-    assert_eq!((after["contract_version"].clone(), after["severity"].clone()), (json!(2), json!(0)));
+    update(
+        &server,
+        Method::PUT,
+        &id,
+        json!({"schema": {"columns": [col("user_id", "integer", true)]}}),
+    )
+    .await
+    .assert_status(200);
+    let after = check_ok(
+        &server,
+        &server.key,
+        &id,
+        json!([inc("user_id", "integer")]),
+    )
+    .await;
+    assert_eq!(
+        (after["contract_version"].clone(), after["severity"].clone()),
+        (json!(2), json!(0))
+    );
 
     // The stored check never changes.
     let stored = server
@@ -332,7 +416,10 @@ async fn checks_record_their_version_and_may_name_an_older_one() {
     let old = send_json(&server, Method::POST, "/api/v1/check", &server.key, &body)
         .await
         .assert_status(200);
-    assert_eq!((old["contract_version"].clone(), old["severity"].clone()), (json!(1), json!(80)));
+    assert_eq!(
+        (old["contract_version"].clone(), old["severity"].clone()),
+        (json!(1), json!(80))
+    );
     for version in [json!(3), json!(0)] {
         let body = json!({"contract_id": id, "contract_version": version,
                           "incoming_schema": {"columns": []}});
@@ -363,10 +450,8 @@ async fn a_check_racing_an_update_sees_one_whole_version() {
         checks.push(check_ok(&server, &server.key, &id, incoming.clone()));
     }
     let body = json!({"schema": {"columns": [col("user_id", "integer", true)]}});
-    let (results, updated) = tokio::join!(
-        join_all(checks),
-        update(&server, Method::PUT, &id, body)
-    );
+    let (results, updated) =
+        tokio::join!(join_all(checks), update(&server, Method::PUT, &id, body));
     updated.assert_status(200);
     for check in &results {
         let expected = match check["contract_version"].as_u64() {
@@ -377,14 +462,19 @@ async fn a_check_racing_an_update_sees_one_whole_version() {
         assert_eq!(check["severity"], expected, "{check}");
     }
     let after = check_ok(&server, &server.key, &id, incoming).await;
-    assert_eq!(after["contract_version"], 2, "checks after the update use it");
+    assert_eq!(
+        after["contract_version"], 2,
+        "checks after the update use it"
+    );
 }
 
 #[tokio::test]
 async fn delete_removes_the_contract_its_versions_name_and_scoped_webhooks() {
     let server = roomy_server().await;
     let (_, id) = users(&server).await;
-    update(&server, Method::PUT, &id, json!({"name": "people"})).await.assert_status(200);
+    update(&server, Method::PUT, &id, json!({"name": "people"}))
+        .await
+        .assert_status(200);
     let hook = |contract_id: Value| {
         json!({"url": "https://hooks.invalid/x", "events": ["pass", "warning", "breaking"],
                "contract_id": contract_id})
@@ -392,7 +482,9 @@ async fn delete_removes_the_contract_its_versions_name_and_scoped_webhooks() {
     let scoped = create_webhook(&server, &server.key, hook(json!(id))).await;
     let global = create_webhook(&server, &server.key, hook(Value::Null)).await;
     let (_, other) = {
-        let c = server.create_contract(&server.key, "other", json!([])).await;
+        let c = server
+            .create_contract(&server.key, "other", json!([]))
+            .await;
         let id = text(&c["id"]);
         (c, id)
     };
@@ -423,14 +515,23 @@ async fn delete_removes_the_contract_its_versions_name_and_scoped_webhooks() {
     update(&server, Method::PATCH, &id, json!({"name": "again"}))
         .await
         .assert_error(404, "not_found");
-    server.check(&server.key, &id, json!([])).await.assert_error(404, "not_found");
+    server
+        .check(&server.key, &id, json!([]))
+        .await
+        .assert_error(404, "not_found");
     server
         .delete(&format!("/api/v1/contracts/{id}"))
         .await
         .assert_error(404, "not_found");
-    let message = send_json(&server, Method::POST, "/api/v1/webhooks", &server.key, &hook(json!(id)))
-        .await
-        .assert_error(400, "invalid_request");
+    let message = send_json(
+        &server,
+        Method::POST,
+        "/api/v1/webhooks",
+        &server.key,
+        &hook(json!(id)),
+    )
+    .await
+    .assert_error(400, "invalid_request");
     assert!(message.starts_with("contract_id"), "{message}");
 
     // The check stays; the other webhooks stay; the name is free again.
@@ -441,7 +542,9 @@ async fn delete_removes_the_contract_its_versions_name_and_scoped_webhooks() {
     assert_eq!(stored, check);
     let hooks = ids(&server.get("/api/v1/webhooks").await.assert_status(200));
     assert_eq!(hooks, [text(&global["id"]), text(&other_hook["id"])]);
-    let again = server.create_contract(&server.key, "people", json!([])).await;
+    let again = server
+        .create_contract(&server.key, "people", json!([]))
+        .await;
     assert_eq!(again["version"], 1);
     assert_eq!(len(&versions(&server, &text(&again["id"])).await), 1);
 }
@@ -450,7 +553,9 @@ async fn delete_removes_the_contract_its_versions_name_and_scoped_webhooks() {
 async fn the_list_finds_a_contract_by_its_exact_name() {
     let accounts = two_accounts().await;
     let server = &accounts.server;
-    server.create_contract(&accounts.key_a, "Users", json!([])).await;
+    server
+        .create_contract(&accounts.key_a, "Users", json!([]))
+        .await;
     let find = |name: &str, key: &str| {
         let path = format!(
             "/api/v1/contracts?name={}",
@@ -459,17 +564,30 @@ async fn the_list_finds_a_contract_by_its_exact_name() {
         let key = key.to_owned();
         async move { get_as(server, &path, &key).await.assert_status(200) }
     };
-    assert_eq!(find("users", &accounts.key_a).await, json!([accounts.contract]));
+    assert_eq!(
+        find("users", &accounts.key_a).await,
+        json!([accounts.contract])
+    );
     assert_eq!(len(&find("Users", &accounts.key_a).await), 1);
     assert_eq!(find("user", &accounts.key_a).await, json!([]));
     assert_eq!(find("", &accounts.key_a).await, json!([]));
-    assert_eq!(find("users", &accounts.key_b).await, json!([]), "another account's");
+    assert_eq!(
+        find("users", &accounts.key_b).await,
+        json!([]),
+        "another account's"
+    );
     // After a rename, the index follows.
     let id = text(&accounts.contract["id"]);
     let path = format!("/api/v1/contracts/{id}");
-    send_json(server, Method::PUT, &path, &accounts.key_a, &json!({"name": "ünï côde"}))
-        .await
-        .assert_status(200);
+    send_json(
+        server,
+        Method::PUT,
+        &path,
+        &accounts.key_a,
+        &json!({"name": "ünï côde"}),
+    )
+    .await
+    .assert_status(200);
     assert_eq!(find("users", &accounts.key_a).await, json!([]));
     assert_eq!(find("ünï côde", &accounts.key_a).await[0]["id"], json!(id));
 }

@@ -10,9 +10,15 @@ use crate::support::*;
 
 async fn contract_with(server: &TestServer, columns: Value, rules: Value) -> String {
     let body = json!({"name": "c", "schema": {"columns": columns, "rules": rules}});
-    let created = send_json(server, Method::POST, "/api/v1/contracts", &server.key, &body)
-        .await
-        .assert_status(201);
+    let created = send_json(
+        server,
+        Method::POST,
+        "/api/v1/contracts",
+        &server.key,
+        &body,
+    )
+    .await
+    .assert_status(201);
     text(&created["id"])
 }
 
@@ -24,9 +30,15 @@ async fn rules_and_overrides_are_kept_and_shown_only_when_set() {
         {"name": "b", "type": "string", "required": true, "severity_override": null},
     ]);
     let body = json!({"name": "c", "schema": {"columns": columns, "rules": {"allow_type_widening": true}}});
-    let created = send_json(&server, Method::POST, "/api/v1/contracts", &server.key, &body)
-        .await
-        .assert_status(201);
+    let created = send_json(
+        &server,
+        Method::POST,
+        "/api/v1/contracts",
+        &server.key,
+        &body,
+    )
+    .await
+    .assert_status(201);
     assert_eq!(
         created["schema"],
         json!({
@@ -45,18 +57,30 @@ async fn rules_and_overrides_are_kept_and_shown_only_when_set() {
     assert_eq!(fetched, created);
     // Default rules on create: the v1 body exactly.
     let plain = json!({"name": "d", "schema": {"columns": [], "rules": {}}});
-    let plain = send_json(&server, Method::POST, "/api/v1/contracts", &server.key, &plain)
-        .await
-        .assert_status(201);
+    let plain = send_json(
+        &server,
+        Method::POST,
+        "/api/v1/contracts",
+        &server.key,
+        &plain,
+    )
+    .await
+    .assert_status(201);
     assert_eq!(plain["schema"], json!({"columns": []}));
     for bad in [
         json!({"name": "e", "schema": {"columns": [], "rules": []}}),
         json!({"name": "e", "schema": {"columns": [], "rules": {"allow_type_widening": 1}}}),
         json!({"name": "e", "schema": {"columns": [{"name": "a", "type": "string", "required": true, "severity_override": "Ignore"}]}}),
     ] {
-        let message = send_json(&server, Method::POST, "/api/v1/contracts", &server.key, &bad)
-            .await
-            .assert_error(400, "invalid_request");
+        let message = send_json(
+            &server,
+            Method::POST,
+            "/api/v1/contracts",
+            &server.key,
+            &bad,
+        )
+        .await
+        .assert_error(400, "invalid_request");
         assert!(message.starts_with("schema."), "{message}");
     }
 }
@@ -66,7 +90,11 @@ async fn the_diff_explains_itself_without_rules() {
     let server = roomy_server().await;
     let id = contract_with(
         &server,
-        json!([col("user_id", "integer", true), col("day", "date", true), col("n", "number", true)]),
+        json!([
+            col("user_id", "integer", true),
+            col("day", "date", true),
+            col("n", "number", true)
+        ]),
         json!({}),
     )
     .await;
@@ -74,7 +102,11 @@ async fn the_diff_explains_itself_without_rules() {
         &server,
         &server.key,
         &id,
-        json!([inc("userId", "integer"), inc("day", "timestamp"), inc("n", "integer")]),
+        json!([
+            inc("userId", "integer"),
+            inc("day", "timestamp"),
+            inc("n", "integer")
+        ]),
     )
     .await;
     // v1 score: removed 40 + two type changes 60 + added 5 = 105 → 100.
@@ -98,12 +130,20 @@ async fn the_diff_explains_itself_without_rules() {
 async fn each_rule_changes_only_its_points() {
     let server = roomy_server().await;
     let columns = json!([col("user_id", "integer", true), col("n", "integer", true)]);
-    let incoming = json!([inc("USER-ID", "integer"), inc("n", "number"), inc("extra", "json")]);
+    let incoming = json!([
+        inc("USER-ID", "integer"),
+        inc("n", "number"),
+        inc("extra", "json")
+    ]);
     // Defaults: 40 + 30 + 5 + 5 = 80.
     let cases = [
         (json!({}), 80, json!([])),
         // Renames still breaking: the new name is just another added column.
-        (json!({"allow_additional_columns": true}), 70, json!(["USER-ID", "extra"])),
+        (
+            json!({"allow_additional_columns": true}),
+            70,
+            json!(["USER-ID", "extra"]),
+        ),
         (json!({"treat_renames_as_breaking": false}), 45, json!([])),
         (json!({"allow_type_widening": true}), 55, json!([])),
         (
@@ -117,20 +157,39 @@ async fn each_rule_changes_only_its_points() {
         let server = &server;
         let body = json!({"schema": {"rules": rules}});
         let id = contract_with(server, columns.clone(), json!({})).await;
-        send_json(server, Method::PUT, &format!("/api/v1/contracts/{id}"), &server.key, &body)
-            .await
-            .assert_status(200);
+        send_json(
+            server,
+            Method::PUT,
+            &format!("/api/v1/contracts/{id}"),
+            &server.key,
+            &body,
+        )
+        .await
+        .assert_status(200);
         let got = check_ok(server, &server.key, &id, incoming.clone()).await;
         assert_eq!(got["severity"], severity, "{rules}");
         assert_eq!(got["diff"]["ignored"], ignored, "{rules}");
-        assert_eq!(got["result"], if severity < 20 { "pass" } else { "warning" });
-        assert_eq!(got["diff"]["removed"], json!(["user_id"]), "the v1 lists stay");
+        assert_eq!(
+            got["result"],
+            if severity < 20 { "pass" } else { "warning" }
+        );
+        assert_eq!(
+            got["diff"]["removed"],
+            json!(["user_id"]),
+            "the v1 lists stay"
+        );
         assert_eq!(got["diff"]["added"], json!(["USER-ID", "extra"]));
         let version = if rules == json!({}) { 1 } else { 2 };
         assert_eq!(got["contract_version"], version, "{{}} changes nothing");
-        send_json(server, Method::DELETE, &format!("/api/v1/contracts/{id}"), &server.key, &json!({}))
-            .await
-            .assert_status(200);
+        send_json(
+            server,
+            Method::DELETE,
+            &format!("/api/v1/contracts/{id}"),
+            &server.key,
+            &json!({}),
+        )
+        .await
+        .assert_status(200);
     }
 }
 
@@ -165,5 +224,8 @@ async fn overrides_replace_a_columns_points_and_count_a_rename_once() {
         json!([inc("typed", "string"), inc("userId", "integer")]),
     )
     .await;
-    assert_eq!((got["severity"].clone(), got["result"].clone()), (json!(20), json!("warning")));
+    assert_eq!(
+        (got["severity"].clone(), got["result"].clone()),
+        (json!(20), json!("warning"))
+    );
 }

@@ -113,9 +113,7 @@ pub fn v2_diff(mut diff: Value) -> Value {
     for change in diff["type_changes"].as_array_mut().expect("type_changes") {
         if change.get("kind").is_none() {
             let kind = match (change["from"].as_str(), change["to"].as_str()) {
-                (Some("integer"), Some("number")) | (Some("date"), Some("timestamp")) => {
-                    "widening"
-                }
+                (Some("integer"), Some("number")) | (Some("date"), Some("timestamp")) => "widening",
                 (Some("number"), Some("integer")) | (Some("timestamp"), Some("date")) => {
                     "narrowing"
                 }

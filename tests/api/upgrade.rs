@@ -85,7 +85,10 @@ async fn a_v1_store_opens_and_reads_back_what_v1_answered() {
     // The migration to format 2 gave every contract its history: version 1, made when
     // the contract was.
     for contract in expected["contracts"].as_array().expect("contracts") {
-        let path = format!("/api/v1/contracts/{}/versions", contract["id"].as_str().expect("id"));
+        let path = format!(
+            "/api/v1/contracts/{}/versions",
+            contract["id"].as_str().expect("id")
+        );
         let version_1 = serde_json::json!({
             "version": 1,
             "name": contract["name"],
@@ -93,7 +96,10 @@ async fn a_v1_store_opens_and_reads_back_what_v1_answered() {
             "created_at": contract["created_at"],
             "changes": null,
         });
-        assert_eq!(get(&server, key, &path).await, serde_json::json!([version_1.clone()]));
+        assert_eq!(
+            get(&server, key, &path).await,
+            serde_json::json!([version_1.clone()])
+        );
         assert_eq!(get(&server, key, &format!("{path}/1")).await, version_1);
     }
 }
@@ -124,7 +130,12 @@ async fn a_v1_store_takes_new_writes_and_keeps_its_accounts_apart() {
     // A migrated contract takes updates: version 2, and checks against either version.
     let path = format!("/api/v1/contracts/{contract}");
     let updated = server
-        .send(hyper::Method::PATCH, &path, Some(key), r#"{"name": "renamed"}"#)
+        .send(
+            hyper::Method::PATCH,
+            &path,
+            Some(key),
+            r#"{"name": "renamed"}"#,
+        )
         .await
         .assert_status(200);
     assert_eq!(updated["version"], 2);

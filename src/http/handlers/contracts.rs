@@ -4,8 +4,8 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::super::response::{self, created, ok, Response};
 use super::super::request::{ApiRequest, Object};
+use super::super::response::{self, created, ok, Response};
 use super::super::{error::ApiError, AppState};
 use super::{not_found, page_response, path_id};
 use crate::drift::{self, Column, Rules};
@@ -101,11 +101,7 @@ pub async fn update(state: &AppState, req: ApiRequest, id: &str) -> Result<Respo
     let dry_run = match req.query("dry_run").as_deref() {
         None | Some("false") => false,
         Some("true") => true,
-        Some(_) => {
-            return Err(ApiError::Invalid(
-                "dry_run: must be true or false".into(),
-            ))
-        }
+        Some(_) => return Err(ApiError::Invalid("dry_run: must be true or false".into())),
     };
     let (caller, body): (_, UpdateContract) = req.json().await?;
     if let Some(name) = &body.name {

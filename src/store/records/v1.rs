@@ -123,7 +123,12 @@ impl LegacyShape<Check> for StoredCheck {
             severity: self.severity,
             diff: Diff {
                 removed: self.diff.removed,
-                type_changes: self.diff.type_changes.into_iter().map(type_change).collect(),
+                type_changes: self
+                    .diff
+                    .type_changes
+                    .into_iter()
+                    .map(type_change)
+                    .collect(),
                 added: self.diff.added,
                 renames: Vec::new(),
                 ignored: Vec::new(),
