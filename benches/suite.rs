@@ -547,6 +547,7 @@ async fn seed(data_dir: &Path, contract: &str, n: usize) {
                     .run_check(
                         driftguard::ids::AccountId(1),
                         contract_id,
+                        None,
                         incoming,
                         Environment::Test,
                     )

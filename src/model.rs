@@ -4,7 +4,7 @@
 
 use crate::clock::UnixMs;
 use crate::credentials::{Environment, KeyHash};
-use crate::drift::{Column, Diff, Verdict};
+use crate::drift::{compare_versions, Column, Diff, Rules, Verdict, VersionChanges};
 pub use crate::ids::{AccountId, CheckId, ContractId, DeliveryId, KeyId, WebhookId};
 
 /// A team: it owns keys, contracts, checks and webhooks, and holds the credit balance.
@@ -52,14 +52,66 @@ pub struct Contract {
     pub id: ContractId,
     /// Unique within the account.
     pub name: String,
-    /// Always 1 today (contracts are immutable).
+    /// 1 at creation; every update that changes something adds 1.
     pub version: u32,
-    /// The expected schema.
+    /// The expected schema (order kept as given; it is not significant).
     pub columns: Vec<Column>,
+    /// How changes score (defaults: the v1 scoring).
+    pub rules: Rules,
     /// When it was created.
     pub created_at: UnixMs,
-    /// When it last changed.
+    /// When it last changed: the `created_at` of its current version.
     pub updated_at: UnixMs,
+}
+
+impl Contract {
+    /// The contract's current version, as its history keeps it.
+    pub fn current_version(&self) -> ContractVersion {
+        ContractVersion {
+            version: self.version,
+            name: self.name.clone(),
+            columns: self.columns.clone(),
+            rules: self.rules,
+            created_at: self.updated_at,
+        }
+    }
+}
+
+/// One version of a contract, as it was when it was made. Versions never change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContractVersion {
+    /// 1, 2, …
+    pub version: u32,
+    /// The contract's name in this version.
+    pub name: String,
+    /// The schema in this version.
+    pub columns: Vec<Column>,
+    /// The rules in this version.
+    pub rules: Rules,
+    /// When this version was made.
+    pub created_at: UnixMs,
+}
+
+/// A version in a contract's history, with what changed from the version before.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionEntry {
+    /// The version.
+    pub version: ContractVersion,
+    /// `None` for version 1.
+    pub changes: Option<VersionChanges>,
+}
+
+impl VersionEntry {
+    /// `version`, compared with the version `before` it (`None` for version 1).
+    pub fn new(version: ContractVersion, before: Option<&ContractVersion>) -> Self {
+        let changes = before.map(|b| {
+            compare_versions(
+                (&b.name, &b.columns, &b.rules),
+                (&version.name, &version.columns, &version.rules),
+            )
+        });
+        VersionEntry { version, changes }
+    }
 }
 
 /// A stored check result.
@@ -69,6 +121,8 @@ pub struct Check {
     pub id: CheckId,
     /// The contract checked against.
     pub contract_id: ContractId,
+    /// The version of the contract it ran against.
+    pub contract_version: u32,
     /// Derived from `severity`.
     pub verdict: Verdict,
     /// 0–100.

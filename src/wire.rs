@@ -9,9 +9,11 @@ use serde::Serialize;
 
 use crate::clock::UnixMs;
 use crate::credentials::Environment;
-use crate::drift::{Column, Diff, Verdict};
+use crate::drift::{Column, Diff, Rules, Verdict, VersionChanges};
 use crate::ids::{CheckId, ContractId, DeliveryId, KeyId, WebhookId};
-use crate::model::{Account, ApiKey, Attempt, AttemptOutcome, Check, Contract, Delivery, Webhook};
+use crate::model::{
+    Account, ApiKey, Attempt, AttemptOutcome, Check, Contract, Delivery, VersionEntry, Webhook,
+};
 
 /// A contract.
 #[derive(Serialize)]
@@ -24,10 +26,19 @@ pub struct ContractView<'a> {
     updated_at: String,
 }
 
-/// `{"columns": [...]}`, as in requests.
+/// `{"columns": [...], "rules": {...}}`, as in requests. Default rules are left out, so
+/// a contract without rules reads exactly as in v1.
 #[derive(Serialize)]
 pub struct SchemaView<'a> {
     columns: &'a [Column],
+    #[serde(skip_serializing_if = "Rules::is_default")]
+    rules: &'a Rules,
+}
+
+impl<'a> SchemaView<'a> {
+    fn new(columns: &'a [Column], rules: &'a Rules) -> Self {
+        SchemaView { columns, rules }
+    }
 }
 
 impl<'a> ContractView<'a> {
@@ -37,11 +48,73 @@ impl<'a> ContractView<'a> {
             id: c.id,
             name: &c.name,
             version: c.version,
-            schema: SchemaView {
-                columns: &c.columns,
-            },
+            schema: SchemaView::new(&c.columns, &c.rules),
             created_at: c.created_at.rfc3339(),
             updated_at: c.updated_at.rfc3339(),
+        }
+    }
+}
+
+/// The answer to a dry-run update: the contract it would become, and what would change
+/// (`null` when nothing would: no new version).
+#[derive(Serialize)]
+pub struct DryRunView<'a> {
+    #[serde(flatten)]
+    contract: ContractView<'a>,
+    changes: Option<&'a VersionChanges>,
+}
+
+impl<'a> DryRunView<'a> {
+    /// Renders what an update would make of a contract.
+    pub fn new(contract: &'a Contract, changes: Option<&'a VersionChanges>) -> Self {
+        DryRunView {
+            contract: ContractView::new(contract),
+            changes,
+        }
+    }
+}
+
+/// One version of a contract, with what changed from the version before (`null` for
+/// version 1).
+#[derive(Serialize)]
+pub struct VersionView<'a> {
+    version: u32,
+    name: &'a str,
+    schema: SchemaView<'a>,
+    created_at: String,
+    changes: Option<&'a VersionChanges>,
+}
+
+impl<'a> VersionView<'a> {
+    /// Renders a version of a contract.
+    pub fn new(entry: &'a VersionEntry) -> Self {
+        let v = &entry.version;
+        VersionView {
+            version: v.version,
+            name: &v.name,
+            schema: SchemaView::new(&v.columns, &v.rules),
+            created_at: v.created_at.rfc3339(),
+            changes: entry.changes.as_ref(),
+        }
+    }
+}
+
+/// `{"id", "deleted": true, "deleted_webhooks": [...]}`: a contract and the webhooks
+/// scoped to it.
+#[derive(Serialize)]
+pub struct ContractDeletedView<'a> {
+    id: ContractId,
+    deleted: bool,
+    deleted_webhooks: &'a [WebhookId],
+}
+
+impl<'a> ContractDeletedView<'a> {
+    /// Renders a contract's deletion.
+    pub fn new(id: ContractId, deleted_webhooks: &'a [WebhookId]) -> Self {
+        ContractDeletedView {
+            id,
+            deleted: true,
+            deleted_webhooks,
         }
     }
 }
@@ -58,6 +131,7 @@ pub struct InferredView<'a> {
 pub struct CheckView<'a> {
     id: CheckId,
     contract_id: ContractId,
+    contract_version: u32,
     result: Verdict,
     severity: u8,
     diff: &'a Diff,
@@ -71,6 +145,7 @@ impl<'a> CheckView<'a> {
         CheckView {
             id: c.id,
             contract_id: c.contract_id,
+            contract_version: c.contract_version,
             result: c.verdict,
             severity: c.severity,
             diff: &c.diff,

@@ -13,6 +13,7 @@ pub fn infer_columns(sample: &Map<String, Value>) -> Vec<Column> {
             name: name.clone(),
             column_type: infer_type(value),
             required: true,
+            severity_override: None,
         })
         .collect()
 }

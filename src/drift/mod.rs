@@ -1,14 +1,17 @@
 //! The drift engine: schemas, the diff between a contract and an incoming schema, its
-//! severity score and verdict, and schema inference from a sample record.
+//! severity score and verdict under a contract's rules, the changes between two versions
+//! of a contract, and schema inference from a sample record.
 //!
 //! Everything here is pure — no I/O, no clock, no randomness — so every rule of the spec
 //! is pinned down by unit and property tests below.
 
+mod evolve;
 mod infer;
 
+pub use evolve::{compare_versions, same_schema, NameChange, RequiredChange, VersionChanges};
 pub use infer::infer_columns;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +35,29 @@ pub enum ColumnType {
     Json,
 }
 
+/// What a contract column's change scores instead of its default points.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SeverityOverride {
+    /// Any change to the column scores 0 (and is listed in `diff.ignored`).
+    Ignore,
+    /// Any change scores exactly [`OVERRIDE_WARNING_POINTS`].
+    Warning,
+    /// Any change scores exactly [`OVERRIDE_BREAKING_POINTS`].
+    Breaking,
+}
+
+impl SeverityOverride {
+    /// The points any change to an overridden column scores.
+    pub fn points(self) -> u32 {
+        match self {
+            SeverityOverride::Ignore => 0,
+            SeverityOverride::Warning => OVERRIDE_WARNING_POINTS,
+            SeverityOverride::Breaking => OVERRIDE_BREAKING_POINTS,
+        }
+    }
+}
+
 /// A column of a contract.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Column {
@@ -42,6 +68,41 @@ pub struct Column {
     pub column_type: ColumnType,
     /// Whether losing the column is worse (40 points instead of 20).
     pub required: bool,
+    /// Replaces the points of this column's removal or type change. Left out of JSON
+    /// when absent, so a contract without overrides reads exactly as in v1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity_override: Option<SeverityOverride>,
+}
+
+/// A contract's scoring rules. The defaults give the v1 scoring exactly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Rules {
+    /// Added columns score 0 instead of [`ADDED_POINTS`].
+    pub allow_additional_columns: bool,
+    /// When `false`, a detected rename scores [`RENAME_POINTS`] instead of a removal plus
+    /// an addition.
+    pub treat_renames_as_breaking: bool,
+    /// A widening type change scores [`WIDENING_POINTS`] instead of
+    /// [`TYPE_CHANGE_POINTS`].
+    pub allow_type_widening: bool,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            allow_additional_columns: false,
+            treat_renames_as_breaking: true,
+            allow_type_widening: false,
+        }
+    }
+}
+
+impl Rules {
+    /// True for the v1 scoring (views leave such rules out).
+    pub fn is_default(&self) -> bool {
+        *self == Rules::default()
+    }
 }
 
 /// A column of the schema a pipeline actually received (`required` is not meaningful).
@@ -54,7 +115,32 @@ pub struct IncomingColumn {
     pub column_type: ColumnType,
 }
 
-/// A column whose type differs between the contract and the incoming schema.
+/// How a type change relates the two types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    /// Every old value is still valid: integer→number, date→timestamp.
+    Widening,
+    /// The reverse: number→integer, timestamp→date.
+    Narrowing,
+    /// Anything else.
+    Incompatible,
+}
+
+impl ChangeKind {
+    /// The kind of a change from `from` to `to` (two different types).
+    pub fn of(from: ColumnType, to: ColumnType) -> ChangeKind {
+        use ColumnType::*;
+        match (from, to) {
+            (Integer, Number) | (Date, Timestamp) => ChangeKind::Widening,
+            (Number, Integer) | (Timestamp, Date) => ChangeKind::Narrowing,
+            _ => ChangeKind::Incompatible,
+        }
+    }
+}
+
+/// A column whose type differs between the contract and the incoming schema (or between
+/// two versions of a contract).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TypeChange {
     /// The column name.
@@ -63,6 +149,33 @@ pub struct TypeChange {
     pub from: ColumnType,
     /// The incoming type.
     pub to: ColumnType,
+    /// Always `ChangeKind::of(from, to)`; kept beside them so that JSON carries it.
+    pub kind: ChangeKind,
+}
+
+impl TypeChange {
+    /// A change of `column` from `from` to `to`, with its kind.
+    pub fn new(column: String, from: ColumnType, to: ColumnType) -> TypeChange {
+        TypeChange {
+            column,
+            from,
+            to,
+            kind: ChangeKind::of(from, to),
+        }
+    }
+}
+
+/// A removed column and an added column of the same type that are probably one column
+/// renamed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rename {
+    /// The contract's (removed) name.
+    pub from: String,
+    /// The incoming (added) name.
+    pub to: String,
+    /// The type both have.
+    #[serde(rename = "type")]
+    pub column_type: ColumnType,
 }
 
 /// The exact difference between a contract and an incoming schema.
@@ -74,6 +187,12 @@ pub struct Diff {
     pub type_changes: Vec<TypeChange>,
     /// Incoming columns unknown to the contract, in incoming order.
     pub added: Vec<String>,
+    /// Probable renames (their columns stay in `removed` and `added` too), in contract
+    /// order of the removed half.
+    pub renames: Vec<Rename>,
+    /// Columns whose change scored 0 because of a rule or an override: contract columns
+    /// in contract order, then added columns in incoming order.
+    pub ignored: Vec<String>,
 }
 
 /// The verdict derived from a severity score. Also the names of webhook events.
@@ -116,6 +235,14 @@ pub const REMOVED_OPTIONAL_POINTS: u32 = 20;
 pub const TYPE_CHANGE_POINTS: u32 = 30;
 /// Points for an added column.
 pub const ADDED_POINTS: u32 = 5;
+/// Points for a detected rename when renames are not breaking.
+pub const RENAME_POINTS: u32 = 10;
+/// Points for a widening type change when widening is allowed.
+pub const WIDENING_POINTS: u32 = 5;
+/// Points for any change to a column overridden as `warning`.
+pub const OVERRIDE_WARNING_POINTS: u32 = 20;
+/// Points for any change to a column overridden as `breaking`.
+pub const OVERRIDE_BREAKING_POINTS: u32 = 90;
 /// The severity cap.
 pub const MAX_SEVERITY: u8 = 100;
 
@@ -130,8 +257,10 @@ pub struct Assessment {
     pub diff: Diff,
 }
 
-/// Compares `incoming` with the `contract` columns and scores the difference.
-pub fn assess(contract: &[Column], incoming: &[IncomingColumn]) -> Assessment {
+/// Compares `incoming` with the `contract` columns and scores the difference under
+/// `rules` and the columns' overrides. With default rules and no overrides this is the
+/// v1 scoring exactly; the diff explains itself (kinds, renames, ignored) either way.
+pub fn assess(contract: &[Column], rules: &Rules, incoming: &[IncomingColumn]) -> Assessment {
     let incoming_types: HashMap<&str, ColumnType> = incoming
         .iter()
         .map(|c| (c.name.as_str(), c.column_type))
@@ -139,34 +268,92 @@ pub fn assess(contract: &[Column], incoming: &[IncomingColumn]) -> Assessment {
     let contract_names: HashSet<&str> = contract.iter().map(|c| c.name.as_str()).collect();
 
     let mut diff = Diff::default();
-    let mut points: u32 = 0;
+    let mut removed: Vec<&Column> = Vec::new();
     for column in contract {
         match incoming_types.get(column.name.as_str()) {
             None => {
                 diff.removed.push(column.name.clone());
-                points += if column.required {
-                    REMOVED_REQUIRED_POINTS
-                } else {
-                    REMOVED_OPTIONAL_POINTS
-                };
+                removed.push(column);
             }
             Some(&to) if to != column.column_type => {
-                diff.type_changes.push(TypeChange {
-                    column: column.name.clone(),
-                    from: column.column_type,
+                diff.type_changes.push(TypeChange::new(
+                    column.name.clone(),
+                    column.column_type,
                     to,
-                });
-                points += TYPE_CHANGE_POINTS;
+                ));
             }
             Some(_) => {}
         }
     }
-    for column in incoming {
-        if !contract_names.contains(column.name.as_str()) {
-            diff.added.push(column.name.clone());
-            points += ADDED_POINTS;
+    let added: Vec<&IncomingColumn> = incoming
+        .iter()
+        .filter(|c| !contract_names.contains(c.name.as_str()))
+        .collect();
+    diff.added = added.iter().map(|c| c.name.clone()).collect();
+    diff.renames = detect_renames(&removed, &added);
+
+    // Removed half → added half, and the added halves whose points go with their pair.
+    let renamed: HashMap<&str, &str> = diff
+        .renames
+        .iter()
+        .map(|r| (r.from.as_str(), r.to.as_str()))
+        .collect();
+    let mut absorbed: HashSet<&str> = HashSet::new();
+    let mut points: u32 = 0;
+    let mut ignored: Vec<String> = Vec::new();
+    let mut score = |name: &str, earned: u32, ignored: &mut Vec<String>| {
+        if earned == 0 {
+            ignored.push(name.to_owned());
+        }
+        points += earned;
+    };
+    let changes: HashMap<&str, &TypeChange> = diff
+        .type_changes
+        .iter()
+        .map(|t| (t.column.as_str(), t))
+        .collect();
+    for column in contract {
+        let name = column.name.as_str();
+        if let Some(change) = changes.get(name) {
+            let earned = match column.severity_override {
+                Some(o) => o.points(),
+                None if rules.allow_type_widening && change.kind == ChangeKind::Widening => {
+                    WIDENING_POINTS
+                }
+                None => TYPE_CHANGE_POINTS,
+            };
+            score(name, earned, &mut ignored);
+        } else if !incoming_types.contains_key(name) {
+            let rename = renamed.get(name).copied();
+            let earned = match (column.severity_override, rename) {
+                (Some(o), _) => {
+                    // The column's points are counted once: its new name scores nothing.
+                    absorbed.extend(rename);
+                    o.points()
+                }
+                (None, Some(to)) if !rules.treat_renames_as_breaking => {
+                    absorbed.insert(to);
+                    RENAME_POINTS
+                }
+                (None, _) if column.required => REMOVED_REQUIRED_POINTS,
+                (None, _) => REMOVED_OPTIONAL_POINTS,
+            };
+            score(name, earned, &mut ignored);
         }
     }
+    for column in &added {
+        let name = column.name.as_str();
+        if absorbed.contains(name) {
+            continue;
+        }
+        let earned = if rules.allow_additional_columns {
+            0
+        } else {
+            ADDED_POINTS
+        };
+        score(name, earned, &mut ignored);
+    }
+    diff.ignored = ignored;
 
     // u32 cannot overflow: schemas come from bounded request bodies.
     let severity = points.min(u32::from(MAX_SEVERITY)) as u8;
@@ -175,6 +362,53 @@ pub fn assess(contract: &[Column], incoming: &[IncomingColumn]) -> Assessment {
         severity,
         diff,
     }
+}
+
+/// A name as rename detection compares it: lower-cased, letters and digits only
+/// (`userId`, `user_id` and `USER-ID` are all `userid`).
+pub fn rename_key(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Pairs removed and added columns of the same type whose names are equal under
+/// [`rename_key`] — each removed column (in contract order) with the first unpaired added
+/// column (in incoming order) that matches. When that finds nothing, the only removed
+/// and the only added column form a pair if their types are equal. A column is in at most
+/// one pair.
+fn detect_renames(removed: &[&Column], added: &[&IncomingColumn]) -> Vec<Rename> {
+    let mut candidates: HashMap<(String, ColumnType), VecDeque<&IncomingColumn>> = HashMap::new();
+    for column in added {
+        candidates
+            .entry((rename_key(&column.name), column.column_type))
+            .or_default()
+            .push_back(column);
+    }
+    let mut renames = Vec::new();
+    for column in removed {
+        let key = (rename_key(&column.name), column.column_type);
+        if let Some(to) = candidates.get_mut(&key).and_then(VecDeque::pop_front) {
+            renames.push(Rename {
+                from: column.name.clone(),
+                to: to.name.clone(),
+                column_type: column.column_type,
+            });
+        }
+    }
+    if renames.is_empty() {
+        if let ([from], [to]) = (removed, added) {
+            if from.column_type == to.column_type {
+                renames.push(Rename {
+                    from: from.name.clone(),
+                    to: to.name.clone(),
+                    column_type: from.column_type,
+                });
+            }
+        }
+    }
+    renames
 }
 
 /// Longest column or contract name, in characters.

@@ -7,7 +7,13 @@ fn col(name: &str, column_type: ColumnType, required: bool) -> Column {
         name: name.to_owned(),
         column_type,
         required,
+        severity_override: None,
     }
+}
+
+/// The v1 scoring: default rules (and, in these tests, no overrides).
+fn assess(contract: &[Column], incoming: &[IncomingColumn]) -> Assessment {
+    super::assess(contract, &Rules::default(), incoming)
 }
 
 fn inc(name: &str, column_type: ColumnType) -> IncomingColumn {
@@ -49,7 +55,8 @@ fn worked_example_removed_email_and_type_change_is_a_warning_of_70() {
         [TypeChange {
             column: "created_at".into(),
             from: ColumnType::Timestamp,
-            to: ColumnType::String
+            to: ColumnType::String,
+            kind: ChangeKind::Incompatible,
         }]
     );
     assert!(a.diff.added.is_empty());
@@ -322,5 +329,397 @@ proptest! {
         let mut more = incoming.clone();
         more.push(inc("zz_new", ColumnType::String));
         prop_assert!(assess(&contract, &more).severity >= before);
+    }
+}
+
+// ---- §5.2: rules, overrides, renames, kinds ----
+
+fn with(rules: Rules) -> impl Fn(&[Column], &[IncomingColumn]) -> Assessment {
+    move |contract, incoming| super::assess(contract, &rules, incoming)
+}
+
+fn overridden(name: &str, t: ColumnType, required: bool, o: SeverityOverride) -> Column {
+    Column {
+        severity_override: Some(o),
+        ..col(name, t, required)
+    }
+}
+
+#[test]
+fn type_changes_have_a_kind() {
+    use ColumnType::*;
+    assert_eq!(ChangeKind::of(Integer, Number), ChangeKind::Widening);
+    assert_eq!(ChangeKind::of(Date, Timestamp), ChangeKind::Widening);
+    assert_eq!(ChangeKind::of(Number, Integer), ChangeKind::Narrowing);
+    assert_eq!(ChangeKind::of(Timestamp, Date), ChangeKind::Narrowing);
+    for (from, to) in [
+        (Integer, String),
+        (String, Json),
+        (Boolean, Integer),
+        (Date, String),
+    ] {
+        assert_eq!(ChangeKind::of(from, to), ChangeKind::Incompatible);
+    }
+}
+
+#[test]
+fn allow_additional_columns_scores_added_columns_zero_and_lists_them_ignored() {
+    let rules = Rules {
+        allow_additional_columns: true,
+        ..Rules::default()
+    };
+    let mut incoming = same_as(&users_contract());
+    incoming.push(inc("x", ColumnType::Json));
+    let a = with(rules)(&users_contract(), &incoming);
+    assert_eq!((a.severity, a.verdict), (0, Verdict::Pass));
+    assert_eq!(a.diff.added, ["x"]);
+    assert_eq!(a.diff.ignored, ["x"]);
+}
+
+#[test]
+fn allow_type_widening_scores_widening_5_and_nothing_else() {
+    let rules = Rules {
+        allow_type_widening: true,
+        ..Rules::default()
+    };
+    let contract = [
+        col("n", ColumnType::Integer, true),
+        col("d", ColumnType::Date, true),
+    ];
+    let widened = [
+        inc("n", ColumnType::Number),
+        inc("d", ColumnType::Timestamp),
+    ];
+    assert_eq!(with(rules)(&contract, &widened).severity, 10);
+    assert_eq!(assess(&contract, &widened).severity, 60, "off by default");
+    let narrowed = [
+        col("n", ColumnType::Number, true),
+        col("d", ColumnType::Timestamp, true),
+    ];
+    let incoming = [inc("n", ColumnType::Integer), inc("d", ColumnType::Date)];
+    let a = with(rules)(&narrowed, &incoming);
+    assert_eq!(a.severity, 60, "narrowing still scores 30");
+    assert!(a.diff.ignored.is_empty());
+    assert!(a
+        .diff
+        .type_changes
+        .iter()
+        .all(|t| t.kind == ChangeKind::Narrowing));
+}
+
+#[test]
+fn renames_are_found_by_normalised_name_and_equal_type() {
+    let contract = [
+        col("userId", ColumnType::Integer, true),
+        col("email", ColumnType::String, true),
+    ];
+    let incoming = [
+        inc("USER-ID", ColumnType::Integer),
+        inc("email", ColumnType::String),
+    ];
+    let a = assess(&contract, &incoming);
+    assert_eq!(
+        a.diff.renames,
+        [Rename {
+            from: "userId".into(),
+            to: "USER-ID".into(),
+            column_type: ColumnType::Integer
+        }]
+    );
+    // Renamed columns stay in removed and added; by default the score is v1's.
+    assert_eq!(a.diff.removed, ["userId"]);
+    assert_eq!(a.diff.added, ["USER-ID"]);
+    assert_eq!(a.severity, 45);
+    // A different type is no rename.
+    let a = assess(&contract, &[inc("user_id", ColumnType::String)]);
+    assert!(a.diff.renames.is_empty());
+}
+
+#[test]
+fn the_only_removed_and_only_added_column_of_equal_type_are_a_rename() {
+    let contract = users_contract();
+    let mut incoming = same_as(&contract);
+    incoming.retain(|c| c.name != "email");
+    incoming.push(inc("mail_address", ColumnType::String));
+    let a = assess(&contract, &incoming);
+    assert_eq!(a.diff.renames.len(), 1);
+    assert_eq!(
+        (
+            a.diff.renames[0].from.as_str(),
+            a.diff.renames[0].to.as_str()
+        ),
+        ("email", "mail_address")
+    );
+    // Two added columns: no fallback.
+    incoming.push(inc("other", ColumnType::String));
+    assert!(assess(&contract, &incoming).diff.renames.is_empty());
+    // Types differ: no fallback.
+    let mut incoming = same_as(&contract);
+    incoming.retain(|c| c.name != "email");
+    incoming.push(inc("mail_address", ColumnType::Json));
+    assert!(assess(&contract, &incoming).diff.renames.is_empty());
+}
+
+#[test]
+fn renames_not_breaking_score_10_instead_of_a_removal_and_an_addition() {
+    let rules = Rules {
+        treat_renames_as_breaking: false,
+        ..Rules::default()
+    };
+    let contract = [col("user_id", ColumnType::Integer, true)];
+    let incoming = [inc("userId", ColumnType::Integer)];
+    let a = with(rules)(&contract, &incoming);
+    assert_eq!((a.severity, a.verdict), (10, Verdict::Pass));
+    assert!(a.diff.ignored.is_empty());
+    assert_eq!(assess(&contract, &incoming).severity, 45);
+}
+
+#[test]
+fn overrides_replace_the_points_of_a_removal_or_a_type_change() {
+    use SeverityOverride::*;
+    for (o, points) in [(Ignore, 0), (Warning, 20), (Breaking, 90)] {
+        let contract = [overridden("a", ColumnType::Integer, true, o)];
+        let removed = assess(&contract, &[]);
+        assert_eq!(u32::from(removed.severity), points, "{o:?} removed");
+        let retyped = assess(&contract, &[inc("a", ColumnType::String)]);
+        assert_eq!(u32::from(retyped.severity), points, "{o:?} retyped");
+        // Also over a rule: widening allowed does not beat the override.
+        let widening = Rules {
+            allow_type_widening: true,
+            ..Rules::default()
+        };
+        let widened = with(widening)(&contract, &[inc("a", ColumnType::Number)]);
+        assert_eq!(u32::from(widened.severity), points, "{o:?} widened");
+        let ignored = if o == Ignore { vec!["a"] } else { vec![] };
+        assert_eq!(removed.diff.ignored, ignored);
+        assert_eq!(removed.verdict, Verdict::from_severity(removed.severity));
+    }
+    // An unchanged overridden column scores nothing and is not listed.
+    let contract = [overridden("a", ColumnType::Integer, true, Breaking)];
+    let a = assess(&contract, &[inc("a", ColumnType::Integer)]);
+    assert_eq!((a.severity, a.diff.ignored.len()), (0, 0));
+}
+
+#[test]
+fn an_override_on_the_removed_half_of_a_rename_counts_the_column_once() {
+    use SeverityOverride::*;
+    let contract = [overridden("user_id", ColumnType::Integer, true, Warning)];
+    let incoming = [inc("userId", ColumnType::Integer)];
+    for rules in [
+        Rules::default(),
+        Rules {
+            treat_renames_as_breaking: false,
+            ..Rules::default()
+        },
+    ] {
+        let a = with(rules)(&contract, &incoming);
+        assert_eq!(a.severity, 20, "the added half scores nothing ({rules:?})");
+        assert!(a.diff.ignored.is_empty());
+    }
+    let contract = [overridden("user_id", ColumnType::Integer, true, Ignore)];
+    let a = assess(&contract, &incoming);
+    assert_eq!(a.severity, 0);
+    assert_eq!(a.diff.ignored, ["user_id"]);
+    // Without a rename the added column scores on its own.
+    let a = assess(&contract, &[inc("other", ColumnType::String)]);
+    assert_eq!(
+        (a.severity, a.diff.ignored.clone()),
+        (5, vec!["user_id".to_owned()])
+    );
+}
+
+#[test]
+fn ignored_lists_contract_columns_in_contract_order_then_added_in_incoming_order() {
+    use SeverityOverride::*;
+    let rules = Rules {
+        allow_additional_columns: true,
+        ..Rules::default()
+    };
+    let contract = [
+        overridden("z", ColumnType::String, true, Ignore),
+        col("kept", ColumnType::String, true),
+        overridden("b", ColumnType::String, true, Ignore),
+    ];
+    let incoming = [
+        inc("kept", ColumnType::String),
+        inc("b", ColumnType::Json),
+        inc("q", ColumnType::Integer),
+        inc("c", ColumnType::Boolean),
+    ];
+    let a = with(rules)(&contract, &incoming);
+    assert_eq!(a.diff.ignored, ["z", "b", "q", "c"]);
+    assert_eq!(a.severity, 0);
+}
+
+#[test]
+fn each_column_is_in_at_most_one_rename() {
+    let contract = [
+        col("user_id", ColumnType::Integer, true),
+        col("userId", ColumnType::Integer, true),
+    ];
+    let incoming = [inc("USER_ID", ColumnType::Integer)];
+    let a = assess(&contract, &incoming);
+    assert_eq!(a.diff.renames.len(), 1);
+    assert_eq!(a.diff.renames[0].from, "user_id", "contract order decides");
+}
+
+#[test]
+fn version_changes_compare_two_versions() {
+    use ColumnType::*;
+    let before = [
+        col("a", Integer, true),
+        col("b", String, true),
+        col("c", Date, false),
+    ];
+    let after = [
+        col("d", Json, true),
+        col("c", Timestamp, true),
+        col("a", Integer, false),
+    ];
+    let rules = Rules::default();
+    let changes = compare_versions(("old", &before, &rules), ("new", &after, &rules));
+    assert_eq!(changes.added, ["d"]);
+    assert_eq!(changes.removed, ["b"]);
+    assert_eq!(
+        changes.type_changes,
+        [TypeChange::new("c".into(), Date, Timestamp)]
+    );
+    assert_eq!(changes.type_changes[0].kind, ChangeKind::Widening);
+    let flips: Vec<_> = changes
+        .required_changes
+        .iter()
+        .map(|r| (r.column.as_str(), r.from, r.to))
+        .collect();
+    assert_eq!(flips, [("a", true, false), ("c", false, true)]);
+    assert_eq!(
+        changes.name_changed,
+        Some(NameChange {
+            from: "old".into(),
+            to: "new".into()
+        })
+    );
+    assert!(!changes.rules_changed);
+    let mut overridden_a = before.clone();
+    overridden_a[0].severity_override = Some(SeverityOverride::Ignore);
+    let changes = compare_versions(("x", &before, &rules), ("x", &overridden_a, &rules));
+    assert!(changes.rules_changed && changes.name_changed.is_none());
+    assert!(!same_schema(&before, &rules, &overridden_a, &rules));
+    let mut reordered = before.clone();
+    reordered.reverse();
+    assert!(same_schema(&before, &rules, &reordered, &rules));
+}
+
+/// Contract columns that may carry overrides.
+fn overridden_columns() -> impl Strategy<Value = Vec<Column>> {
+    let o = prop_oneof![
+        Just(None),
+        Just(Some(SeverityOverride::Ignore)),
+        Just(Some(SeverityOverride::Warning)),
+        Just(Some(SeverityOverride::Breaking)),
+    ];
+    proptest::collection::btree_map("[a-cA-C_]{1,3}", (column_type(), any::<bool>(), o), 0..10)
+        .prop_map(|m| {
+            m.into_iter()
+                .map(|(name, (t, r, o))| Column {
+                    severity_override: o,
+                    ..col(&name, t, r)
+                })
+                .collect::<Vec<_>>()
+        })
+        .prop_shuffle()
+}
+
+fn renaming_incoming() -> impl Strategy<Value = Vec<IncomingColumn>> {
+    proptest::collection::btree_map("[a-cA-C_-]{1,3}", column_type(), 0..10)
+        .prop_map(|m| m.into_iter().map(|(n, t)| inc(&n, t)).collect::<Vec<_>>())
+        .prop_shuffle()
+}
+
+fn any_rules() -> impl Strategy<Value = Rules> {
+    (any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(a, r, w)| Rules {
+        allow_additional_columns: a,
+        treat_renames_as_breaking: r,
+        allow_type_widening: w,
+    })
+}
+
+proptest! {
+    #[test]
+    fn default_rules_without_overrides_score_the_v1_formula(
+        contract in contract_columns(), incoming in renaming_incoming()
+    ) {
+        let a = assess(&contract, &incoming);
+        let removed: u32 = a.diff.removed.iter().map(|name| {
+            let required = contract.iter().any(|c| &c.name == name && c.required);
+            if required { REMOVED_REQUIRED_POINTS } else { REMOVED_OPTIONAL_POINTS }
+        }).sum();
+        let v1 = removed
+            + TYPE_CHANGE_POINTS * a.diff.type_changes.len() as u32
+            + ADDED_POINTS * a.diff.added.len() as u32;
+        prop_assert_eq!(u32::from(a.severity), v1.min(100));
+        prop_assert!(a.diff.ignored.is_empty());
+    }
+
+    #[test]
+    fn renames_pair_each_column_once_and_only_equal_types(
+        contract in overridden_columns(), incoming in renaming_incoming(), rules in any_rules()
+    ) {
+        let a = super::assess(&contract, &rules, &incoming);
+        let mut seen = HashSet::new();
+        for r in &a.diff.renames {
+            prop_assert!(seen.insert(("from", r.from.clone())), "{} twice", r.from);
+            prop_assert!(seen.insert(("to", r.to.clone())), "{} twice", r.to);
+            prop_assert!(a.diff.removed.contains(&r.from));
+            prop_assert!(a.diff.added.contains(&r.to));
+            let from = contract.iter().find(|c| c.name == r.from).map(|c| c.column_type);
+            let to = incoming.iter().find(|c| c.name == r.to).map(|c| c.column_type);
+            prop_assert_eq!(from, Some(r.column_type));
+            prop_assert_eq!(to, Some(r.column_type));
+        }
+    }
+
+    #[test]
+    fn ignored_lists_exactly_the_columns_a_rule_or_override_zeroed(
+        contract in overridden_columns(), incoming in renaming_incoming(), rules in any_rules()
+    ) {
+        let a = super::assess(&contract, &rules, &incoming);
+        // Independently: a contract column is zeroed by an `ignore` override on its
+        // removal or type change; an added column by `allow_additional_columns`, unless
+        // it is the new name of a renamed column whose points are counted with it (an
+        // override on the old name, or renames that are not breaking).
+        let changed: HashSet<&str> = a.diff.removed.iter()
+            .chain(a.diff.type_changes.iter().map(|t| &t.column))
+            .map(String::as_str).collect();
+        let mut expected: Vec<String> = contract.iter()
+            .filter(|c| changed.contains(c.name.as_str())
+                && c.severity_override == Some(SeverityOverride::Ignore))
+            .map(|c| c.name.clone()).collect();
+        if rules.allow_additional_columns {
+            for name in &a.diff.added {
+                let absorbed = a.diff.renames.iter().any(|r| &r.to == name && (
+                    !rules.treat_renames_as_breaking
+                    || contract.iter().any(|c| c.name == r.from && c.severity_override.is_some())
+                ));
+                if !absorbed {
+                    expected.push(name.clone());
+                }
+            }
+        }
+        prop_assert_eq!(&a.diff.ignored, &expected);
+    }
+
+    #[test]
+    fn any_rules_keep_the_score_within_bounds_and_the_verdict_follows_it(
+        contract in overridden_columns(), incoming in renaming_incoming(), rules in any_rules()
+    ) {
+        let a = super::assess(&contract, &rules, &incoming);
+        prop_assert!(a.severity <= MAX_SEVERITY);
+        prop_assert_eq!(a.verdict, Verdict::from_severity(a.severity));
+        // The diff itself never depends on the rules.
+        let plain = super::assess(&contract, &Rules::default(), &incoming);
+        prop_assert_eq!(&a.diff.removed, &plain.diff.removed);
+        prop_assert_eq!(&a.diff.type_changes, &plain.diff.type_changes);
+        prop_assert_eq!(&a.diff.added, &plain.diff.added);
+        prop_assert_eq!(&a.diff.renames, &plain.diff.renames);
     }
 }

@@ -98,6 +98,14 @@ impl ApiRequest {
         Ok(page)
     }
 
+    /// The value of query parameter `name` (the first, if repeated).
+    pub fn query(&self, name: &str) -> Option<String> {
+        let query = self.parts.uri.query().unwrap_or("");
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    }
+
     /// The absolute URL of the page that starts at `cursor`.
     pub fn next_page_url(&self, page: PageRequest, cursor: u64) -> String {
         let host = self
@@ -137,6 +145,29 @@ async fn read_body(body: Incoming, parts: &Parts, limits: BodyLimits) -> Result<
             "the request body could not be read: {e}"
         ))),
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
+    }
+}
+
+/// A request field that must be a JSON object. Serde would also accept an array for a
+/// struct (its fields by position); the API does not. Errors inside keep their path.
+#[derive(Debug)]
+pub struct Object<T>(pub T);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit<T>(std::marker::PhantomData<T>);
+        impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for Visit<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer
+            .deserialize_map(Visit(std::marker::PhantomData))
+            .map(Object)
     }
 }
 

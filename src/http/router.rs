@@ -18,6 +18,8 @@ enum Route<'a> {
     Contracts,
     InferContract,
     Contract(&'a str),
+    ContractVersions(&'a str),
+    ContractVersion(&'a str, &'a str),
     Check,
     Checks,
     CheckById(&'a str),
@@ -43,6 +45,8 @@ impl<'a> Route<'a> {
             ["contracts"] => Route::Contracts,
             ["contracts", "infer"] => Route::InferContract,
             ["contracts", id] => Route::Contract(id),
+            ["contracts", id, "versions"] => Route::ContractVersions(id),
+            ["contracts", id, "versions", n] => Route::ContractVersion(id, n),
             ["check"] => Route::Check,
             ["checks"] => Route::Checks,
             ["checks", id] => Route::CheckById(id),
@@ -65,6 +69,8 @@ impl<'a> Route<'a> {
             Route::Contracts => "/api/v1/contracts",
             Route::InferContract => "/api/v1/contracts/infer",
             Route::Contract(_) => "/api/v1/contracts/{id}",
+            Route::ContractVersions(_) => "/api/v1/contracts/{id}/versions",
+            Route::ContractVersion(..) => "/api/v1/contracts/{id}/versions/{n}",
             Route::Check => "/api/v1/check",
             Route::Checks => "/api/v1/checks",
             Route::CheckById(_) => "/api/v1/checks/{id}",
@@ -85,7 +91,8 @@ impl<'a> Route<'a> {
         const GET_POST: &[Method] = &[Method::GET, Method::POST];
         match self {
             Route::Health
-            | Route::Contract(_)
+            | Route::ContractVersions(_)
+            | Route::ContractVersion(..)
             | Route::Checks
             | Route::CheckById(_)
             | Route::Usage
@@ -95,6 +102,7 @@ impl<'a> Route<'a> {
             }
             Route::Contracts | Route::Keys | Route::Webhooks => GET_POST,
             Route::Key(_) => &[Method::DELETE],
+            Route::Contract(_) => &[Method::GET, Method::PUT, Method::PATCH, Method::DELETE],
             Route::Webhook(_) => &[Method::GET, Method::PATCH, Method::DELETE],
         }
     }
@@ -143,7 +151,11 @@ async fn dispatch(
         (Route::Contracts, Method::GET) => contracts::list(state, req).await,
         (Route::Contracts, _) => contracts::create(state, req).await,
         (Route::InferContract, _) => contracts::infer(state, req).await,
-        (Route::Contract(id), _) => contracts::get(state, req, id).await,
+        (Route::Contract(id), Method::GET) => contracts::get(state, req, id).await,
+        (Route::Contract(id), Method::DELETE) => contracts::delete(state, req, id).await,
+        (Route::Contract(id), _) => contracts::update(state, req, id).await,
+        (Route::ContractVersions(id), _) => contracts::versions(state, req, id).await,
+        (Route::ContractVersion(id, n), _) => contracts::version(state, req, id, n).await,
         (Route::Check, _) => checks::run(state, req).await,
         (Route::Checks, _) => checks::list(state, req).await,
         (Route::CheckById(id), _) => checks::get(state, req, id).await,
@@ -185,6 +197,10 @@ mod tests {
         assert_eq!(Route::parse("/api/v1/nope"), None);
         assert_eq!(Route::parse("/api/v2/health"), None);
         assert_eq!(Route::parse("/api/v1/contracts/a/b"), None);
+        assert_eq!(
+            Route::parse("/api/v1/contracts/c/versions/2"),
+            Some(Route::ContractVersion("c", "2"))
+        );
         assert_eq!(Route::parse("/"), None);
         assert_eq!(Route::parse("/api/v1/contracts/"), None);
         assert_eq!(Route::parse("/api/v1/keys//revoke"), None);

@@ -4,22 +4,22 @@
 //! Records are bincode 1.3 (serde API, fixed-width integers) of their stored shapes in
 //! [`super::records`]. The layout of every stored shape is tied to [`FORMAT_VERSION`],
 //! which the store keeps in its `meta` table: a change to any stored shape must bump it
-//! and add a step to `store::migrate`. The golden tests in `records` hold the exact
-//! bytes of each shape, so a change cannot slip through unnoticed.
+//! and add a migration step (run by `migrate::initialise`, in the opening transaction).
+//! The golden tests in `records` hold the exact bytes of each shape, so a change cannot
+//! slip through unnoticed.
 //!
-//! | version | written by | what changed |
-//! |---|---|---|
-//! | 1 | the first release | — |
-//! | 2 | this release | `due` keyed per webhook (fair delivery) |
+//! Format history:
+//! - 1: the first release.
+//! - 2: contracts that evolve — a contract row holds rules and column overrides, a
+//!   `contract_versions` table holds every version, and checks record the contract version
+//!   they ran against, renames and ignored columns; the delivery queue's `due` table is
+//!   keyed per webhook (fair delivery).
 
-use super::records::Record;
+use super::records::{LegacyShape, Record};
 use super::StoreError;
 
 /// The on-disk format this build reads and writes.
 pub const FORMAT_VERSION: u64 = 2;
-
-/// The oldest format this build can migrate from.
-pub const OLDEST_READABLE: u64 = 1;
 
 /// Encodes a record through its stored shape.
 pub fn encode<T: Record>(record: &T) -> Result<Vec<u8>, StoreError> {
@@ -33,34 +33,39 @@ pub fn decode<T: Record>(bytes: &[u8]) -> Result<T, StoreError> {
         .map_err(|e| StoreError::Codec(e.to_string()))
 }
 
-/// What opening a store must do about its format version.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Plan {
-    /// A new store: write [`FORMAT_VERSION`].
-    New,
-    /// Already current.
-    Current,
-    /// Written by an older release: migrate from this version, then write the current one.
-    Migrate {
-        /// The version found.
-        from: u64,
-    },
+/// Decodes a record of an older format through its old stored shape `S` (migrations).
+pub fn decode_legacy<S: LegacyShape<T>, T>(bytes: &[u8]) -> Result<T, StoreError> {
+    bincode::deserialize::<S>(bytes)
+        .map(S::into_domain)
+        .map_err(|e| StoreError::Codec(e.to_string()))
 }
 
-/// Decides what to do with the format version found in a store being opened; a file
-/// newer than this build (or older than any release) is refused.
-pub fn check_version(found: Option<u64>) -> Result<Plan, StoreError> {
+/// What opening a store must do about the format version it found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VersionCheck {
+    /// A new, empty store: write [`FORMAT_VERSION`].
+    Fresh,
+    /// The store is current.
+    Current,
+    /// The store was written in format `from`: run the steps after it, then write
+    /// [`FORMAT_VERSION`].
+    MigrateFrom(u64),
+}
+
+/// Decides what to do with the format version found in a store being opened; an error
+/// for a file newer than this build, or a version no release wrote.
+pub fn check_version(found: Option<u64>) -> Result<VersionCheck, StoreError> {
     match found {
-        None => Ok(Plan::New),
+        None => Ok(VersionCheck::Fresh),
         Some(v) if v > FORMAT_VERSION => Err(StoreError::NewerFormat {
             found: v,
             supported: FORMAT_VERSION,
         }),
-        Some(v) if v < OLDEST_READABLE => Err(StoreError::Internal(format!(
-            "the store has format version {v}, which no release wrote"
-        ))),
-        Some(v) if v < FORMAT_VERSION => Ok(Plan::Migrate { from: v }),
-        Some(_) => Ok(Plan::Current),
+        Some(0) => Err(StoreError::Internal(
+            "the store has format version 0, which no release wrote".into(),
+        )),
+        Some(v) if v < FORMAT_VERSION => Ok(VersionCheck::MigrateFrom(v)),
+        Some(_) => Ok(VersionCheck::Current),
     }
 }
 
@@ -69,13 +74,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn versions_are_accepted_migrated_or_refused() {
-        assert_eq!(check_version(None).ok(), Some(Plan::New));
+    fn versions_are_accepted_written_or_refused() {
+        assert_eq!(check_version(None).ok(), Some(VersionCheck::Fresh));
         assert_eq!(
             check_version(Some(FORMAT_VERSION)).ok(),
-            Some(Plan::Current)
+            Some(VersionCheck::Current)
         );
-        assert_eq!(check_version(Some(1)).ok(), Some(Plan::Migrate { from: 1 }));
+        assert_eq!(
+            check_version(Some(1)).ok(),
+            Some(VersionCheck::MigrateFrom(1))
+        );
         assert!(matches!(
             check_version(Some(FORMAT_VERSION + 1)),
             Err(StoreError::NewerFormat { .. })

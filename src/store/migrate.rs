@@ -1,27 +1,28 @@
-//! Migrations: each step rewrites a store of one format version into the next, inside the
-//! transaction that opens it (so a failed migration leaves the file as it was). The
-//! fixtures under `tests/fixtures/` hold stores written by earlier releases; the upgrade
-//! tests open them.
+//! Opening a store: create every table, then check the format version and run the
+//! migration steps from the version found to [`FORMAT_VERSION`] — all inside the opening
+//! transaction, so a store is either fully migrated or untouched.
+//!
+//! Each step is its own function, named for the format it produces and what it rewrites.
+
+use std::ops::Bound;
 
 use redb::{Key, ReadableTable, TableDefinition, Value, WriteTransaction};
 
-use super::tables::{visit_all, TableVisitor, DUE, FORMAT_VERSION_KEY, META};
+use super::codec::{self, decode_legacy, VersionCheck, FORMAT_VERSION};
+use super::records::{v1, LegacyShape, Record};
+use super::tables::{self, Records, TableVisitor, FORMAT_VERSION_KEY, META};
 use super::StoreError;
+use crate::model::{Check, Contract};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
-/// Creates every table and records (or checks, or migrates) the format version. Runs in
-/// the transaction that opens the store, so a migration is all or nothing.
+/// Rows rewritten per read of a table being migrated (bounds the memory a migration of a
+/// large store needs).
+const MIGRATION_BATCH: usize = 1024;
+
+/// Creates every table and records, checks or migrates the format version. Runs in the
+/// transaction that opens the store.
 pub fn initialise(txn: &WriteTransaction) -> Result<()> {
-    let found = {
-        let meta = txn.open_table(META)?;
-        let found = meta.get(FORMAT_VERSION_KEY)?.map(|v| v.value());
-        found
-    };
-    let plan = super::codec::check_version(found)?;
-    if let super::codec::Plan::Migrate { from } = plan {
-        run(txn, from)?;
-    }
     struct Create<'t>(&'t WriteTransaction);
     impl TableVisitor for Create<'_> {
         fn table<K: Key + 'static, V: Value + 'static>(
@@ -32,47 +33,99 @@ pub fn initialise(txn: &WriteTransaction) -> Result<()> {
             Ok(())
         }
     }
-    visit_all(&mut Create(txn))?;
-    if plan != super::codec::Plan::Current {
-        txn.open_table(META)?
-            .insert(FORMAT_VERSION_KEY, super::codec::FORMAT_VERSION)?;
+    tables::visit_all(&mut Create(txn))?;
+    let found = txn
+        .open_table(META)?
+        .get(FORMAT_VERSION_KEY)?
+        .map(|v| v.value());
+    match codec::check_version(found)? {
+        VersionCheck::Current => return Ok(()),
+        VersionCheck::Fresh => {}
+        VersionCheck::MigrateFrom(from) => {
+            tracing::info!(from, to = FORMAT_VERSION, "migrating the store");
+            if from < 2 {
+                migrate_contracts_to_v2(txn)?;
+                rekey_due_per_webhook_v2(txn)?;
+            }
+        }
     }
-    Ok(())
-}
-
-/// Runs every step from `from` to the current format version.
-pub fn run(txn: &WriteTransaction, from: u64) -> Result<()> {
-    tracing::info!(
-        from,
-        to = super::FORMAT_VERSION,
-        "migrating the store's format"
-    );
-    if from < 2 {
-        v1_to_v2(txn)?;
-    }
+    txn.open_table(META)?
+        .insert(FORMAT_VERSION_KEY, FORMAT_VERSION)?;
     Ok(())
 }
 
 /// Version 1's timer wheel: `(due ms, delivery seq)` → webhook id.
 const DUE_V1: TableDefinition<(u64, u64), u128> = TableDefinition::new("due");
 
-/// 1 → 2: the timer wheel is keyed per webhook, `(webhook id, due ms, seq)`.
-fn v1_to_v2(txn: &WriteTransaction) -> Result<()> {
+/// Format 1 → 2, fair delivery: the timer wheel is keyed per webhook,
+/// `(webhook id, due ms, seq)`, so the dispatcher can serve webhooks in turn.
+fn rekey_due_per_webhook_v2(txn: &WriteTransaction) -> Result<()> {
     let entries: Vec<((u64, u64), u128)> = {
         let old = txn.open_table(DUE_V1)?;
         let rows = old.iter()?;
         rows.map(|row| row.map(|(key, webhook)| (key.value(), webhook.value())))
             .collect::<std::result::Result<_, _>>()?
     };
-    let mut due = txn.open_table(DUE)?;
+    let mut due = txn.open_table(tables::DUE)?;
     for ((at, seq), webhook) in &entries {
         due.insert((*webhook, *at, *seq), ())?;
     }
     drop(due);
     txn.delete_table(DUE_V1)?;
+    tracing::info!(entries = entries.len(), "delivery queue re-keyed per webhook");
+    Ok(())
+}
+
+/// Format 1 → 2, contracts that evolve: every contract gets default rules, no overrides,
+/// and its history (version 1, made when the contract was); every check records that it
+/// ran against version 1, with no renames and no ignored columns (as it was answered).
+fn migrate_contracts_to_v2(txn: &WriteTransaction) -> Result<()> {
+    let contracts = rewrite::<v1::StoredContract, Contract>(txn, tables::CONTRACTS, |contract| {
+        tables::CONTRACT_VERSIONS.write(txn)?.insert(
+            (contract.id.raw(), contract.version),
+            &contract.current_version(),
+        )
+    })?;
+    let checks = rewrite::<v1::StoredCheck, Check>(txn, tables::CHECKS, |_| Ok(()))?;
     tracing::info!(
-        entries = entries.len(),
-        "re-keyed the delivery queue per webhook"
+        contracts,
+        checks,
+        "contracts and checks migrated to format 2"
     );
     Ok(())
+}
+
+/// Rewrites every row of `table` from its old shape `S` to today's, calling `also` with
+/// each record. Returns the number of rows.
+fn rewrite<S: LegacyShape<T>, T: Record>(
+    txn: &WriteTransaction,
+    table: Records<(u64, u64), T>,
+    mut also: impl FnMut(&T) -> Result<()>,
+) -> Result<u64> {
+    let mut after: Option<(u64, u64)> = None;
+    let mut rows = 0;
+    loop {
+        let batch: Vec<((u64, u64), T)> = {
+            let raw = txn.open_table(table.definition())?;
+            let start = after.map_or(Bound::Unbounded, Bound::Excluded);
+            let range = raw.range::<(u64, u64)>((start, Bound::Unbounded))?;
+            range
+                .take(MIGRATION_BATCH)
+                .map(|row| {
+                    let (key, value) = row?;
+                    Ok((key.value(), decode_legacy::<S, T>(value.value())?))
+                })
+                .collect::<Result<_>>()?
+        };
+        let Some(last) = batch.last().map(|(key, _)| *key) else {
+            return Ok(rows);
+        };
+        let mut target = table.write(txn)?;
+        for (key, record) in &batch {
+            target.insert(key, record)?;
+            also(record)?;
+            rows += 1;
+        }
+        after = Some(last);
+    }
 }

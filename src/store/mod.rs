@@ -3,13 +3,14 @@
 //!
 //! - [`records`]: the stored shapes, and their conversions to and from the domain types.
 //! - [`codec`]: bincode behind a stored format version.
-//! - [`migrate`]: opening a file — every table created, the format version checked, and
-//!   the steps that bring an older store to the current format.
 //! - [`tables`]: every table, listed once, with typed access to tables of records.
+//! - [`migrate`]: opening a store — creating its tables, checking its format version and
+//!   migrating an older one.
 //! - [`ops`]: every transaction body, as plain synchronous functions…
 //! - [`queue`]: …except those of the webhook delivery queue (the persisted timer wheel).
 //! - [`writer`]: the group-commit thread that runs every write.
 //! - [`maintenance`]: snapshots (backup), restore, verification, compaction.
+//! - [`cache`]: the contract versions checks score against, in memory.
 //!
 //! Dependencies point down this list and never back: `records` ← `codec` ← `tables` ←
 //! `migrate`/`ops`/`queue`/`maintenance`.
@@ -19,6 +20,7 @@
 //! records with its [`Clock`], and signals the dispatcher ([`Store::due_signal`]) after
 //! every commit that makes deliveries due.
 
+mod cache;
 mod codec;
 pub mod maintenance;
 mod migrate;
@@ -28,32 +30,35 @@ mod records;
 mod tables;
 mod writer;
 
-use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use redb::{Database, ReadTransaction, ReadableDatabase, WriteTransaction};
 use tokio::sync::Notify;
 
 pub use codec::FORMAT_VERSION;
-pub use ops::{KeyUse, NewWebhook};
-pub use queue::{AfterAttempt, DeliveryKey, DueBatch, DueDelivery, DueEntry, DueRequest, InFlight};
+pub use ops::{ContractUpdate, KeyUse, NewWebhook, Updated};
+pub use queue::{
+    AfterAttempt, DeliveryKey, DueBatch, DueDelivery, DueEntry, DueRequest, InFlight,
+};
 pub use tables::{Order, Page, PageRequest};
 
 use crate::clock::{Clock, UnixMs};
 use crate::credentials::{Environment, KeyHash};
-use crate::drift::{Column, IncomingColumn};
+use crate::drift::{Column, IncomingColumn, Rules};
 use crate::ids::{AccountId, CheckId, ContractId, KeyId, WebhookId};
-use crate::model::{Account, ApiKey, Attempt, Check, Contract, Delivery, Webhook};
-use crate::sync::{lock, read, write};
+use crate::model::{
+    Account, ApiKey, Attempt, Check, Contract, ContractVersion, Delivery, VersionEntry, Webhook,
+};
+use crate::sync::lock;
 
 /// The name of the database file inside `data_dir`.
 pub const DB_FILE: &str = "driftguard.redb";
 
-/// Most contracts kept in memory for scoring.
-const CONTRACT_CACHE_ENTRIES: usize = 10_000;
+/// Most memory (estimated from the columns' names) the contract cache may hold.
+const CONTRACT_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Page cache size. redb's default (1 GiB) is far more than a small VM should give it.
 const CACHE_BYTES: usize = 64 * 1024 * 1024;
@@ -155,8 +160,8 @@ struct Shared {
     /// `None` once closed. A std mutex: it is held only to clone or take the sender.
     writer: Mutex<Option<std::sync::mpsc::Sender<writer::Job>>>,
     writer_thread: Mutex<Option<JoinHandle<()>>>,
-    /// Contracts by `(account, id)`; see [`Store::cached_contract`].
-    contracts: RwLock<HashMap<(AccountId, ContractId), Arc<Contract>>>,
+    /// The contract versions checks score against; see [`Store::scoring_version`].
+    contracts: cache::ContractCache,
 }
 
 impl Store {
@@ -199,7 +204,7 @@ impl Store {
                 due_signal: Arc::new(Notify::new()),
                 writer: Mutex::new(Some(sender)),
                 writer_thread: Mutex::new(Some(thread)),
-                contracts: RwLock::new(HashMap::new()),
+                contracts: cache::ContractCache::new(CONTRACT_CACHE_BYTES),
             }),
         })
     }
@@ -386,15 +391,17 @@ impl Store {
 
     // ---- contracts ----
 
-    /// Creates a contract; [`StoreError::Conflict`] if the name is taken in the account.
+    /// Creates a contract (version 1); [`StoreError::Conflict`] if the name is taken in
+    /// the account.
     pub async fn create_contract(
         &self,
         account: AccountId,
         name: String,
         columns: Vec<Column>,
+        rules: Rules,
     ) -> Result<Contract, StoreError> {
         let now = self.shared.clock.now();
-        self.write(move |txn| ops::create_contract(txn, account, name, columns, now))
+        self.write(move |txn| ops::create_contract(txn, account, name, columns, rules, now))
             .await
     }
 
@@ -407,6 +414,16 @@ impl Store {
         self.read(move |txn| ops::contract(txn, account, id)).await
     }
 
+    /// The account's contract with exactly this name, if any.
+    pub async fn contract_by_name(
+        &self,
+        account: AccountId,
+        name: String,
+    ) -> Result<Option<Contract>, StoreError> {
+        self.read(move |txn| ops::contract_by_name(txn, account, &name))
+            .await
+    }
+
     /// One page of the account's contracts, oldest first.
     pub async fn list_contracts(
         &self,
@@ -417,27 +434,100 @@ impl Store {
             .await
     }
 
+    /// Updates a contract: a new version if anything changed, nothing otherwise. A dry
+    /// run answers the same from a read and writes nothing. Checks that start after this
+    /// returns score against the new version.
+    pub async fn update_contract(
+        &self,
+        account: AccountId,
+        id: ContractId,
+        update: ContractUpdate,
+        dry_run: bool,
+    ) -> Result<Updated, StoreError> {
+        let now = self.shared.clock.now();
+        if dry_run {
+            return self
+                .read(move |txn| ops::plan_contract_update(txn, account, id, update, now))
+                .await;
+        }
+        let updated = self
+            .write(move |txn| ops::update_contract(txn, account, id, update, now))
+            .await?;
+        if updated.changes.is_some() {
+            let current = Arc::new(updated.contract.current_version());
+            self.shared.contracts.offer_current(account, id, current);
+        }
+        Ok(updated)
+    }
+
+    /// Deletes a contract, its versions and the webhooks scoped to it (returned).
+    pub async fn delete_contract(
+        &self,
+        account: AccountId,
+        id: ContractId,
+    ) -> Result<Vec<WebhookId>, StoreError> {
+        let deleted = self
+            .write(move |txn| ops::delete_contract(txn, account, id))
+            .await?;
+        self.shared.contracts.remove_contract(account, id);
+        Ok(deleted)
+    }
+
+    /// One page of a contract's versions, newest first, each with its changes.
+    pub async fn list_contract_versions(
+        &self,
+        account: AccountId,
+        id: ContractId,
+        page: PageRequest,
+    ) -> Result<Page<VersionEntry>, StoreError> {
+        self.read(move |txn| ops::list_versions(txn, account, id, page))
+            .await
+    }
+
+    /// One version of a contract, with its changes.
+    pub async fn contract_version(
+        &self,
+        account: AccountId,
+        id: ContractId,
+        version: u32,
+    ) -> Result<VersionEntry, StoreError> {
+        self.read(move |txn| ops::version_entry(txn, account, id, version))
+            .await
+    }
+
     // ---- checks ----
 
-    /// Checks `incoming` against the contract and stores the result together with the
-    /// account's counters and the deliveries it triggers, in one transaction. Returns the
-    /// check; the dispatcher is signalled if deliveries were queued.
+    /// Checks `incoming` against the contract — its current version, or `version` — and
+    /// stores the result together with the account's counters and the deliveries it
+    /// triggers, in one transaction. Returns the check; the dispatcher is signalled if
+    /// deliveries were queued.
     ///
-    /// The scoring runs here, on the caller's task, against the cached contract: only the
-    /// bookkeeping goes through the (serial) writer.
+    /// The scoring runs here, on the caller's task, against a cached (immutable) version:
+    /// only the bookkeeping goes through the (serial) writer, which checks that the
+    /// contract still exists.
     pub async fn run_check(
         &self,
         account: AccountId,
         contract_id: ContractId,
+        version: Option<u32>,
         incoming: Vec<IncomingColumn>,
         environment: Environment,
     ) -> Result<Check, StoreError> {
-        let contract = self.cached_contract(account, contract_id).await?;
-        let assessment = crate::drift::assess(&contract.columns, &incoming);
+        let scored = self.scoring_version(account, contract_id, version).await?;
+        let assessment = crate::drift::assess(&scored.columns, &scored.rules, &incoming);
+        let contract_version = scored.version;
         let at = self.shared.clock.stamp();
         let (check, queued) = self
             .write(move |txn| {
-                ops::record_check(txn, account, contract_id, assessment, environment, at)
+                ops::record_check(
+                    txn,
+                    account,
+                    contract_id,
+                    contract_version,
+                    assessment,
+                    environment,
+                    at,
+                )
             })
             .await?;
         if queued > 0 {
@@ -446,23 +536,33 @@ impl Store {
         Ok(check)
     }
 
-    /// A contract from the in-memory cache, read once from the store. Contracts are
-    /// immutable and never deleted, so a cached copy is never stale.
-    async fn cached_contract(
+    /// The version a check scores against, from the cache (read once from the store on a
+    /// miss): the contract's current version, or the one asked for.
+    async fn scoring_version(
         &self,
         account: AccountId,
         id: ContractId,
-    ) -> Result<Arc<Contract>, StoreError> {
-        if let Some(contract) = read(&self.shared.contracts).get(&(account, id)) {
-            return Ok(contract.clone());
+        version: Option<u32>,
+    ) -> Result<Arc<ContractVersion>, StoreError> {
+        let cache = &self.shared.contracts;
+        if let Some(cached) = cache.get(account, id, version) {
+            return Ok(cached);
         }
-        let contract = Arc::new(self.contract(account, id).await?);
-        let mut cache = write(&self.shared.contracts);
-        if cache.len() >= CONTRACT_CACHE_ENTRIES {
-            cache.clear(); // crude but bounded; it refills from the store
+        match version {
+            None => {
+                let current = Arc::new(self.contract(account, id).await?.current_version());
+                cache.offer_current(account, id, current.clone());
+                Ok(current)
+            }
+            Some(n) => {
+                let entry = self
+                    .read(move |txn| ops::contract_version(txn, account, id, n))
+                    .await?;
+                let entry = Arc::new(entry);
+                cache.insert_version(account, id, entry.clone());
+                Ok(entry)
+            }
         }
-        cache.insert((account, id), contract.clone());
-        Ok(contract)
     }
 
     /// One stored check of the account.

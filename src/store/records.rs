@@ -5,16 +5,26 @@
 //! fixed-width integers, enums as a `u32` variant index), so a field added, removed,
 //! reordered or retyped here — or a variant reordered — changes the bytes on disk. That
 //! is a new format version with a migration, and the golden tests below (the exact bytes
-//! the v1 release wrote, in `tests/fixtures/v1/records.json`) fail until it is one.
+//! the v1 release wrote, in `tests/fixtures/v1/records.json`, and those of format 2, in
+//! `tests/fixtures/v2/contracts.json`) fail until it is one.
+//!
+//! The shapes here are those of the current format ([`super::codec::FORMAT_VERSION`]);
+//! shapes an older format used and this one replaced live in [`v1`], which the migration
+//! decodes.
+
+pub mod v1;
 
 use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixMs;
 use crate::credentials::Environment;
-use crate::drift::{Column, ColumnType, Diff, TypeChange, Verdict};
+use crate::drift::{
+    Column, ColumnType, Diff, Rename, Rules, SeverityOverride, TypeChange, Verdict,
+};
 use crate::ids::{AccountId, CheckId, ContractId, DeliveryId, KeyId, WebhookId};
 use crate::model::{
-    Account, ApiKey, Attempt, AttemptOutcome, Check, Contract, Delivery, DeliveryStatus, Webhook,
+    Account, ApiKey, Attempt, AttemptOutcome, Check, Contract, ContractVersion, Delivery,
+    DeliveryStatus, Webhook,
 };
 
 /// A domain type the store persists, through its stored shape.
@@ -27,7 +37,22 @@ pub trait Record: Sized {
     fn from_stored(stored: Self::Stored) -> Self;
 }
 
-// ---- the v1 shapes; variant order is part of the format ----
+/// A stored shape of an older format, which a migration decodes into today's domain type
+/// `T` (and which golden tests encode, to prove the shape is still what that release
+/// wrote).
+pub trait LegacyShape<T>: Serialize + serde::de::DeserializeOwned {
+    /// Domain → the old shape (fields the old format did not have are dropped); only the
+    /// golden tests write old shapes.
+    #[cfg(test)]
+    fn from_domain(record: &T) -> Self;
+    /// The old shape → domain (fields it did not have take the values that give the old
+    /// behaviour).
+    fn into_domain(self) -> T;
+}
+
+// ---- the shapes; variant order is part of the format ----
+
+// Unchanged since format 1.
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StoredColumnType {
@@ -89,46 +114,88 @@ pub struct StoredKey {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoredColumn {
-    name: String,
-    column_type: StoredColumnType,
-    required: bool,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoredContract {
-    id: u128,
-    name: String,
-    version: u32,
-    columns: Vec<StoredColumn>,
-    created_at: i64,
-    updated_at: i64,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredTypeChange {
     column: String,
     from: StoredColumnType,
     to: StoredColumnType,
 }
 
+// New in format 2 (contracts that evolve, rules, a diff that explains itself).
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StoredOverride {
+    Ignore,
+    Warning,
+    Breaking,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredRules {
+    allow_additional_columns: bool,
+    treat_renames_as_breaking: bool,
+    allow_type_widening: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredColumn {
+    name: String,
+    column_type: StoredColumnType,
+    required: bool,
+    severity_override: Option<StoredOverride>,
+}
+
+/// The contract row holds its current version, so reading a contract stays one lookup.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredContract {
+    id: u128,
+    name: String,
+    version: u32,
+    columns: Vec<StoredColumn>,
+    rules: StoredRules,
+    created_at: i64,
+    updated_at: i64,
+}
+
+/// One row of a contract's history, keyed `(contract id, version)`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredContractVersion {
+    version: u32,
+    name: String,
+    columns: Vec<StoredColumn>,
+    rules: StoredRules,
+    created_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredRename {
+    from: String,
+    to: String,
+    column_type: StoredColumnType,
+}
+
+/// A type change's `kind` is not stored: it is a function of `from` and `to`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredDiff {
     removed: Vec<String>,
     type_changes: Vec<StoredTypeChange>,
     added: Vec<String>,
+    renames: Vec<StoredRename>,
+    ignored: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredCheck {
     id: u128,
     contract_id: u128,
+    contract_version: u32,
     verdict: StoredVerdict,
     severity: u8,
     diff: StoredDiff,
     credits_used: u8,
     created_at: i64,
 }
+
+// Unchanged since format 1.
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredWebhook {
@@ -183,6 +250,7 @@ macro_rules! same_variants {
 }
 same_variants!(ColumnType <-> StoredColumnType: String, Integer, Number, Boolean, Date, Timestamp, Json);
 same_variants!(Verdict <-> StoredVerdict: Pass, Warning, Breaking);
+same_variants!(SeverityOverride <-> StoredOverride: Ignore, Warning, Breaking);
 same_variants!(Environment <-> StoredEnvironment: Live, Test);
 same_variants!(DeliveryStatus <-> StoredDeliveryStatus: Pending, Delivered, Abandoned);
 
@@ -251,7 +319,45 @@ fn stored_column(c: &Column) -> StoredColumn {
         name: c.name.clone(),
         column_type: c.column_type.into(),
         required: c.required,
+        severity_override: c.severity_override.map(Into::into),
     }
+}
+
+fn column(c: StoredColumn) -> Column {
+    Column {
+        name: c.name,
+        column_type: c.column_type.into(),
+        required: c.required,
+        severity_override: c.severity_override.map(Into::into),
+    }
+}
+
+fn stored_rules(r: &Rules) -> StoredRules {
+    StoredRules {
+        allow_additional_columns: r.allow_additional_columns,
+        treat_renames_as_breaking: r.treat_renames_as_breaking,
+        allow_type_widening: r.allow_type_widening,
+    }
+}
+
+fn rules(r: StoredRules) -> Rules {
+    Rules {
+        allow_additional_columns: r.allow_additional_columns,
+        treat_renames_as_breaking: r.treat_renames_as_breaking,
+        allow_type_widening: r.allow_type_widening,
+    }
+}
+
+fn stored_type_change(t: &TypeChange) -> StoredTypeChange {
+    StoredTypeChange {
+        column: t.column.clone(),
+        from: t.from.into(),
+        to: t.to.into(),
+    }
+}
+
+fn type_change(t: StoredTypeChange) -> TypeChange {
+    TypeChange::new(t.column, t.from.into(), t.to.into())
 }
 
 impl Record for Contract {
@@ -263,6 +369,7 @@ impl Record for Contract {
             name: self.name.clone(),
             version: self.version,
             columns: self.columns.iter().map(stored_column).collect(),
+            rules: stored_rules(&self.rules),
             created_at: ms(self.created_at),
             updated_at: ms(self.updated_at),
         }
@@ -273,17 +380,34 @@ impl Record for Contract {
             id: ContractId::from_raw(s.id),
             name: s.name,
             version: s.version,
-            columns: s
-                .columns
-                .into_iter()
-                .map(|c| Column {
-                    name: c.name,
-                    column_type: c.column_type.into(),
-                    required: c.required,
-                })
-                .collect(),
+            columns: s.columns.into_iter().map(column).collect(),
+            rules: rules(s.rules),
             created_at: UnixMs(s.created_at),
             updated_at: UnixMs(s.updated_at),
+        }
+    }
+}
+
+impl Record for ContractVersion {
+    type Stored = StoredContractVersion;
+
+    fn to_stored(&self) -> StoredContractVersion {
+        StoredContractVersion {
+            version: self.version,
+            name: self.name.clone(),
+            columns: self.columns.iter().map(stored_column).collect(),
+            rules: stored_rules(&self.rules),
+            created_at: ms(self.created_at),
+        }
+    }
+
+    fn from_stored(s: StoredContractVersion) -> Self {
+        ContractVersion {
+            version: s.version,
+            name: s.name,
+            columns: s.columns.into_iter().map(column).collect(),
+            rules: rules(s.rules),
+            created_at: UnixMs(s.created_at),
         }
     }
 }
@@ -296,20 +420,23 @@ impl Record for Check {
         StoredCheck {
             id: self.id.raw(),
             contract_id: self.contract_id.raw(),
+            contract_version: self.contract_version,
             verdict: self.verdict.into(),
             severity: self.severity,
             diff: StoredDiff {
                 removed: diff.removed.clone(),
-                type_changes: diff
-                    .type_changes
+                type_changes: diff.type_changes.iter().map(stored_type_change).collect(),
+                added: diff.added.clone(),
+                renames: diff
+                    .renames
                     .iter()
-                    .map(|t| StoredTypeChange {
-                        column: t.column.clone(),
-                        from: t.from.into(),
-                        to: t.to.into(),
+                    .map(|r| StoredRename {
+                        from: r.from.clone(),
+                        to: r.to.clone(),
+                        column_type: r.column_type.into(),
                     })
                     .collect(),
-                added: diff.added.clone(),
+                ignored: diff.ignored.clone(),
             },
             credits_used: self.credits_used,
             created_at: ms(self.created_at),
@@ -320,21 +447,24 @@ impl Record for Check {
         Check {
             id: CheckId::from_raw(s.id),
             contract_id: ContractId::from_raw(s.contract_id),
+            contract_version: s.contract_version,
             verdict: s.verdict.into(),
             severity: s.severity,
             diff: Diff {
                 removed: s.diff.removed,
-                type_changes: s
+                type_changes: s.diff.type_changes.into_iter().map(type_change).collect(),
+                added: s.diff.added,
+                renames: s
                     .diff
-                    .type_changes
+                    .renames
                     .into_iter()
-                    .map(|t| TypeChange {
-                        column: t.column,
-                        from: t.from.into(),
-                        to: t.to.into(),
+                    .map(|r| Rename {
+                        from: r.from,
+                        to: r.to,
+                        column_type: r.column_type.into(),
                     })
                     .collect(),
-                added: s.diff.added,
+                ignored: s.diff.ignored,
             },
             credits_used: s.credits_used,
             created_at: UnixMs(s.created_at),
@@ -439,7 +569,7 @@ mod tests {
 
     use super::*;
     use crate::credentials::hash_key;
-    use crate::store::codec::{decode, encode};
+    use crate::store::codec::{decode, decode_legacy, encode};
 
     const GOLDEN: &str = include_str!("../../tests/fixtures/v1/records.json");
 
@@ -471,6 +601,28 @@ mod tests {
         );
     }
 
+    /// The same for a record whose format-1 shape `S` format 2 replaced: the old shape
+    /// still writes and reads the v1 release's bytes (what the migration decodes).
+    #[track_caller]
+    fn assert_golden_v1<S, T>(name: &str, record: &T)
+    where
+        S: LegacyShape<T>,
+        T: PartialEq + std::fmt::Debug,
+    {
+        let bytes = golden(name);
+        let encoded = bincode::serialize(&S::from_domain(record)).expect("encode");
+        assert_eq!(encoded, bytes, "{name}: encoding changed");
+        assert_eq!(
+            &decode_legacy::<S, T>(&bytes).expect("decode"),
+            record,
+            "{name}: decoding changed"
+        );
+        assert!(
+            decode_legacy::<S, T>(&bytes[..bytes.len() - 1]).is_err(),
+            "{name}: truncated"
+        );
+    }
+
     const USERS: u128 = 140423434683270703896908940817014141632;
     const WARNING_CHECK: u128 = 140423434955138570915793928161745751821;
     const WEBHOOK_ALL: u128 = 140423434812304725769905510220676286963;
@@ -481,6 +633,7 @@ mod tests {
             name: name.into(),
             column_type,
             required,
+            severity_override: None,
         }
     }
 
@@ -511,7 +664,7 @@ mod tests {
             },
         );
         use ColumnType::*;
-        assert_golden(
+        assert_golden_v1::<v1::StoredContract, _>(
             "contract",
             &Contract {
                 id: ContractId::from_raw(USERS),
@@ -527,6 +680,7 @@ mod tests {
                     column("birthday", Date, false),
                     column("profile", Json, false),
                 ],
+                rules: Rules::default(),
                 created_at: UnixMs(1772392924000),
                 updated_at: UnixMs(1772392924000),
             },
@@ -535,21 +689,24 @@ mod tests {
 
     #[test]
     fn checks_and_webhooks_keep_their_v1_bytes() {
-        assert_golden(
+        assert_golden_v1::<v1::StoredCheck, _>(
             "check",
             &Check {
                 id: CheckId::from_raw(WARNING_CHECK),
                 contract_id: ContractId::from_raw(USERS),
+                contract_version: 1,
                 verdict: Verdict::Warning,
                 severity: 75,
                 diff: Diff {
                     removed: vec!["email".into()],
-                    type_changes: vec![TypeChange {
-                        column: "created_at".into(),
-                        from: ColumnType::Timestamp,
-                        to: ColumnType::String,
-                    }],
+                    type_changes: vec![TypeChange::new(
+                        "created_at".into(),
+                        ColumnType::Timestamp,
+                        ColumnType::String,
+                    )],
                     added: vec!["extra".into()],
+                    renames: vec![],
+                    ignored: vec![],
                 },
                 credits_used: 1,
                 created_at: UnixMs(1772392928000),
@@ -623,6 +780,114 @@ mod tests {
                 created_at: UnixMs(1772392928000),
                 finished_at: Some(UnixMs(1772392932000)),
                 ..pending
+            },
+        );
+    }
+
+    // ---- format 2 ----
+
+    const GOLDEN_V2: &str = include_str!("../../tests/fixtures/v2/contracts.json");
+
+    fn golden_v2(name: &str) -> Vec<u8> {
+        let all: serde_json::Value = serde_json::from_str(GOLDEN_V2).expect("golden JSON");
+        let hex = all[name].as_str().expect("a golden record");
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+            .collect()
+    }
+
+    #[track_caller]
+    fn assert_golden_v2<T: Record + PartialEq + std::fmt::Debug>(name: &str, record: &T) {
+        let bytes = golden_v2(name);
+        let encoded = encode(record).expect("encode");
+        assert_eq!(encoded, bytes, "{name}: encoding changed");
+        assert_eq!(
+            &decode::<T>(&bytes).expect("decode"),
+            record,
+            "{name}: decoding changed"
+        );
+        assert!(
+            decode::<T>(&bytes[..bytes.len() - 1]).is_err(),
+            "{name}: truncated"
+        );
+    }
+
+    fn v2_columns() -> Vec<Column> {
+        use ColumnType::*;
+        vec![
+            column("user_id", Integer, true),
+            Column {
+                severity_override: Some(SeverityOverride::Ignore),
+                ..column("nickname", String, false)
+            },
+            Column {
+                severity_override: Some(SeverityOverride::Warning),
+                ..column("score", Number, false)
+            },
+            Column {
+                severity_override: Some(SeverityOverride::Breaking),
+                ..column("created_at", Timestamp, true)
+            },
+        ]
+    }
+
+    fn v2_rules() -> Rules {
+        Rules {
+            allow_additional_columns: true,
+            treat_renames_as_breaking: false,
+            allow_type_widening: true,
+        }
+    }
+
+    #[test]
+    fn format_2_contracts_versions_and_checks_keep_their_bytes() {
+        let contract = Contract {
+            id: ContractId::from_raw(USERS),
+            name: "users".into(),
+            version: 3,
+            columns: v2_columns(),
+            rules: v2_rules(),
+            created_at: UnixMs(1772392924000),
+            updated_at: UnixMs(1772393924000),
+        };
+        assert_golden_v2("contract", &contract);
+        assert_golden_v2(
+            "contract_default_rules",
+            &Contract {
+                version: 1,
+                columns: vec![column("id", ColumnType::Json, true)],
+                rules: Rules::default(),
+                updated_at: contract.created_at,
+                ..contract.clone()
+            },
+        );
+        assert_golden_v2("contract_version", &contract.current_version());
+        assert_golden_v2(
+            "check",
+            &Check {
+                id: CheckId::from_raw(WARNING_CHECK),
+                contract_id: ContractId::from_raw(USERS),
+                contract_version: 3,
+                verdict: Verdict::Warning,
+                severity: 35,
+                diff: Diff {
+                    removed: vec!["nickname".into(), "user_id".into()],
+                    type_changes: vec![TypeChange::new(
+                        "score".into(),
+                        ColumnType::Number,
+                        ColumnType::Integer,
+                    )],
+                    added: vec!["userId".into(), "extra".into()],
+                    renames: vec![Rename {
+                        from: "user_id".into(),
+                        to: "userId".into(),
+                        column_type: ColumnType::Integer,
+                    }],
+                    ignored: vec!["nickname".into(), "extra".into()],
+                },
+                credits_used: 0,
+                created_at: UnixMs(1772393928000),
             },
         );
     }

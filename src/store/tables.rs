@@ -22,7 +22,7 @@ use super::codec::{decode, encode};
 use super::records::Record;
 use super::StoreError;
 use crate::ids::AccountId;
-use crate::model::{Account, ApiKey, Check, Contract, Delivery, Webhook};
+use crate::model::{Account, ApiKey, Check, Contract, ContractVersion, Delivery, Webhook};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -43,6 +43,10 @@ pub const CONTRACTS: Records<(u64, u64), Contract> = Records::new("contracts");
 /// `(account, contract name)` → contract id (names are unique per account).
 pub const CONTRACT_NAMES: TableDefinition<(u64, &str), u128> =
     TableDefinition::new("contract_names");
+/// `(contract id, version)` → `ContractVersion`: every version of every contract (the
+/// current one too), so a contract's history is one range read.
+pub const CONTRACT_VERSIONS: Records<(u128, u32), ContractVersion> =
+    Records::new("contract_versions");
 /// `(account, seq)` → `Check`.
 pub const CHECKS: Records<(u64, u64), Check> = Records::new("checks");
 /// `(account, seq)` → `Webhook`.
@@ -92,6 +96,7 @@ pub fn visit_all(visitor: &mut impl TableVisitor) -> Result<()> {
     visitor.table(KEY_HASHES)?;
     visitor.records(CONTRACTS)?;
     visitor.table(CONTRACT_NAMES)?;
+    visitor.records(CONTRACT_VERSIONS)?;
     visitor.records(CHECKS)?;
     visitor.records(WEBHOOKS)?;
     visitor.records(DELIVERIES)?;
@@ -131,7 +136,8 @@ impl<K: Key + 'static, T> Clone for Records<K, T> {
 impl<K: Key + 'static, T> Copy for Records<K, T> {}
 
 impl<K: Key + 'static, T: Record> Records<K, T> {
-    const fn new(name: &'static str) -> Self {
+    /// A table of records named `name`.
+    pub const fn new(name: &'static str) -> Self {
         Records {
             name,
             types: PhantomData,
@@ -215,6 +221,15 @@ where
     /// Removes one record (if present).
     pub fn remove<'k>(&mut self, key: impl Borrow<K::SelfType<'k>>) -> Result<()> {
         self.table.remove(key)?;
+        Ok(())
+    }
+
+    /// Removes every record in `range`.
+    pub fn remove_range<'a, KR>(&mut self, range: impl RangeBounds<KR> + 'a) -> Result<()>
+    where
+        KR: Borrow<K::SelfType<'a>> + 'a,
+    {
+        self.table.retain_in(range, |_, _| false)?;
         Ok(())
     }
 }

@@ -7,6 +7,8 @@
 //! - `bodies`: size limits, malformed and invalid bodies, `Content-Type`.
 //! - `contracts`, `inference`, `checks`, `usage` (credits), `keys`, `webhooks`: one
 //!   resource each.
+//! - `evolve` (SPEC §5.1): contract updates, dry runs, version history, deletion, checks
+//!   against a version, `?name=`; `rules` (§5.2): rules, overrides, renames, kinds.
 //! - `not_found`: every route with an id — unknown, other account's and malformed ids all
 //!   answer the same `404` (one table-driven test).
 //! - `ownership`: what one account can see of, and do to, another's records.
@@ -26,12 +28,14 @@ mod auth;
 mod bodies;
 mod checks;
 mod contracts;
+mod evolve;
 mod inference;
 mod keys;
 mod lists;
 mod not_found;
 mod ownership;
 mod restart;
+mod rules;
 mod upgrade;
 mod usage;
 mod webhooks;

@@ -66,6 +66,13 @@ async fn unknown_foreign_and_malformed_ids_are_the_same_404_on_every_route() {
         body: |id| json!({"contract_id": id, "incoming_schema": {"columns": []}}).to_string(),
         ..IdRoute::new(Method::POST, "/api/v1/check", "ctr_")
     };
+    let check_version = IdRoute {
+        body: |id| {
+            json!({"contract_id": id, "contract_version": 1, "incoming_schema": {"columns": []}})
+                .to_string()
+        },
+        ..IdRoute::new(Method::POST, "/api/v1/check", "ctr_")
+    };
     // (route, A's real ids it can name)
     let routes: Vec<(IdRoute, Vec<&String>)> = vec![
         (
@@ -73,6 +80,33 @@ async fn unknown_foreign_and_malformed_ids_are_the_same_404_on_every_route() {
             vec![&cid],
         ),
         (check, vec![&cid]),
+        (check_version, vec![&cid]),
+        (
+            IdRoute {
+                body: |_| json!({"name": "renamed"}).to_string(),
+                ..IdRoute::new(Method::PUT, "/api/v1/contracts/{id}", "ctr_")
+            },
+            vec![&cid],
+        ),
+        (
+            IdRoute {
+                body: |_| json!({"schema": {"columns": []}}).to_string(),
+                ..IdRoute::new(Method::PATCH, "/api/v1/contracts/{id}?dry_run=true", "ctr_")
+            },
+            vec![&cid],
+        ),
+        (
+            IdRoute::new(Method::DELETE, "/api/v1/contracts/{id}", "ctr_"),
+            vec![&cid],
+        ),
+        (
+            IdRoute::new(Method::GET, "/api/v1/contracts/{id}/versions", "ctr_"),
+            vec![&cid],
+        ),
+        (
+            IdRoute::new(Method::GET, "/api/v1/contracts/{id}/versions/1", "ctr_"),
+            vec![&cid],
+        ),
         (
             IdRoute::new(Method::GET, "/api/v1/checks/{id}", "chk_"),
             vec![&chk],

@@ -107,8 +107,32 @@ pub fn inc(name: &str, column_type: &str) -> Value {
     json!({"name": name, "type": column_type})
 }
 
-/// The exact check document the spec describes, with the server-made fields taken from
-/// `got` (after checking their shape).
+/// A v1 diff as SPEC §3 writes it, with what §5.2 adds whatever the rules: the `kind` of
+/// each type change, and (unless given) no renames and no ignored columns.
+pub fn v2_diff(mut diff: Value) -> Value {
+    for change in diff["type_changes"].as_array_mut().expect("type_changes") {
+        if change.get("kind").is_none() {
+            let kind = match (change["from"].as_str(), change["to"].as_str()) {
+                (Some("integer"), Some("number")) | (Some("date"), Some("timestamp")) => "widening",
+                (Some("number"), Some("integer")) | (Some("timestamp"), Some("date")) => {
+                    "narrowing"
+                }
+                _ => "incompatible",
+            };
+            change["kind"] = json!(kind);
+        }
+    }
+    for list in ["renames", "ignored"] {
+        if diff.get(list).is_none() {
+            diff[list] = json!([]);
+        }
+    }
+    diff
+}
+
+/// The exact check document the spec describes (against version 1 of the contract, the
+/// diff completed by [`v2_diff`]), with the server-made fields taken from `got` (after
+/// checking their shape).
 #[track_caller]
 pub fn expected_check(
     got: &Value,
@@ -123,9 +147,10 @@ pub fn expected_check(
     json!({
         "id": got["id"],
         "contract_id": contract_id,
+        "contract_version": 1,
         "result": result,
         "severity": severity,
-        "diff": diff,
+        "diff": v2_diff(diff),
         "credits_used": credits_used,
         "created_at": got["created_at"],
     })

@@ -9,8 +9,29 @@ use serde_json::Value;
 
 const EXPECTED: &str = include_str!("../fixtures/v1/expected.json");
 
+/// What format 2 adds to a check document the v1 release answered: the contract version
+/// it ran against (1: the only one there was), the `kind` of each type change, and no
+/// renames or ignored columns (a stored check is not re-scored).
+fn with_v2_check_fields(check: &mut Value) {
+    check["contract_version"] = Value::from(1);
+    let diff = &mut check["diff"];
+    for change in diff["type_changes"].as_array_mut().expect("type_changes") {
+        let kind = match (change["from"].as_str(), change["to"].as_str()) {
+            (Some("integer"), Some("number")) | (Some("date"), Some("timestamp")) => "widening",
+            (Some("number"), Some("integer")) | (Some("timestamp"), Some("date")) => "narrowing",
+            _ => "incompatible",
+        };
+        change["kind"] = Value::from(kind);
+    }
+    diff["renames"] = serde_json::json!([]);
+    diff["ignored"] = serde_json::json!([]);
+}
+
 async fn started_on_the_v1_fixture() -> (TestServer, Value) {
-    let expected: Value = serde_json::from_str(EXPECTED).expect("expected.json");
+    let mut expected: Value = serde_json::from_str(EXPECTED).expect("expected.json");
+    for check in expected["checks"].as_array_mut().expect("checks") {
+        with_v2_check_fields(check);
+    }
     let server = TestServer::start_with(|config| {
         // The fixture's finished deliveries are from 2026-03: keep them in the history.
         config.webhooks.retention = std::time::Duration::from_secs(100 * 365 * 86_400);
@@ -61,6 +82,26 @@ async fn a_v1_store_opens_and_reads_back_what_v1_answered() {
         let path = format!("/api/v1/checks/{}", check["id"].as_str().expect("id"));
         assert_eq!(&get(&server, key, &path).await, check, "{path}");
     }
+    // The migration to format 2 gave every contract its history: version 1, made when
+    // the contract was.
+    for contract in expected["contracts"].as_array().expect("contracts") {
+        let path = format!(
+            "/api/v1/contracts/{}/versions",
+            contract["id"].as_str().expect("id")
+        );
+        let version_1 = serde_json::json!({
+            "version": 1,
+            "name": contract["name"],
+            "schema": contract["schema"],
+            "created_at": contract["created_at"],
+            "changes": null,
+        });
+        assert_eq!(
+            get(&server, key, &path).await,
+            serde_json::json!([version_1.clone()])
+        );
+        assert_eq!(get(&server, key, &format!("{path}/1")).await, version_1);
+    }
 }
 
 #[tokio::test]
@@ -86,6 +127,20 @@ async fn a_v1_store_takes_new_writes_and_keeps_its_accounts_apart() {
         get(&server, key, "/api/v1/contracts").await,
         expected["contracts"]
     );
+    // A migrated contract takes updates: version 2, and checks against either version.
+    let path = format!("/api/v1/contracts/{contract}");
+    let updated = server
+        .send(
+            hyper::Method::PATCH,
+            &path,
+            Some(key),
+            r#"{"name": "renamed"}"#,
+        )
+        .await
+        .assert_status(200);
+    assert_eq!(updated["version"], 2);
+    let check = server.check(key, contract, serde_json::json!([])).await;
+    assert_eq!(check.assert_status(200)["contract_version"], 2);
 
     // The other account's key works and sees none of the default account's records.
     let other = expected["other_key"].as_str().expect("other key");

@@ -12,6 +12,9 @@ use crate::wire::CheckView;
 struct CheckRequest {
     contract_id: String,
     incoming_schema: IncomingSchema,
+    /// An older version to check against; the current one when absent.
+    #[serde(default)]
+    contract_version: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -21,8 +24,11 @@ struct IncomingSchema {
 
 /// `POST /api/v1/check`: score the incoming schema, store the result, answer it.
 pub async fn run(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
-    const MISSING: &str = "no such contract";
     let (caller, body): (_, CheckRequest) = req.json().await?;
+    let missing = match body.contract_version {
+        None => "no such contract",
+        Some(_) => "no such contract or contract version",
+    };
     let columns = body.incoming_schema.columns;
     check_column_count(state, columns.len(), "incoming_schema.columns")?;
     drift::validate_column_names(
@@ -30,12 +36,18 @@ pub async fn run(state: &AppState, req: ApiRequest) -> Result<Response, ApiError
         "incoming_schema.columns",
     )
     .map_err(ApiError::Invalid)?;
-    let contract_id = path_id(&body.contract_id, MISSING)?;
+    let contract_id = path_id(&body.contract_id, missing)?;
     let check = state
         .store
-        .run_check(caller.account, contract_id, columns, caller.environment)
+        .run_check(
+            caller.account,
+            contract_id,
+            body.contract_version,
+            columns,
+            caller.environment,
+        )
         .await
-        .map_err(not_found(MISSING))?;
+        .map_err(not_found(missing))?;
     state.metrics.count_check(check.verdict.as_str());
     Ok(ok(&CheckView::new(&check)))
 }

@@ -1,13 +1,20 @@
-//! `/contracts`: create, list, get, infer.
+//! `/contracts`: create, list (and find by name), get, update (with a dry run), delete,
+//! version history, infer.
 
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::super::response::{created, ok, Response};
-use super::super::{error::ApiError, request::ApiRequest, AppState};
+use super::super::request::{ApiRequest, Object};
+use super::super::response::{self, created, ok, Response};
+use super::super::{error::ApiError, AppState};
 use super::{check_column_count, not_found, page_response, path_id};
-use crate::drift::{self, Column};
-use crate::wire::{ContractView, InferredView};
+use crate::drift::{self, Column, Rules};
+use crate::ids::ContractId;
+use crate::store::ContractUpdate;
+use crate::wire::{ContractDeletedView, ContractView, DryRunView, InferredView, VersionView};
+
+const MISSING: &str = "no such contract";
+const MISSING_VERSION: &str = "no such contract version";
 
 #[derive(Deserialize)]
 struct CreateContract {
@@ -18,6 +25,8 @@ struct CreateContract {
 #[derive(Deserialize)]
 struct Schema {
     columns: Vec<Column>,
+    #[serde(default)]
+    rules: Option<Object<Rules>>,
 }
 
 /// `POST /api/v1/contracts`.
@@ -25,19 +34,32 @@ pub async fn create(state: &AppState, req: ApiRequest) -> Result<Response, ApiEr
     let (caller, body): (_, CreateContract) = req.json().await?;
     drift::validate_name(&body.name, "name").map_err(ApiError::Invalid)?;
     let columns = body.schema.columns;
-    check_column_count(state, columns.len(), "schema.columns")?;
-    drift::validate_column_names(columns.iter().map(|c| c.name.as_str()), "schema.columns")
-        .map_err(ApiError::Invalid)?;
+    validate_columns(state, &columns)?;
+    let rules = body.schema.rules.map(|r| r.0).unwrap_or_default();
     let contract = state
         .store
-        .create_contract(caller.account, body.name, columns)
+        .create_contract(caller.account, body.name, columns, rules)
         .await?;
     Ok(created(&ContractView::new(&contract)))
 }
 
-/// `GET /api/v1/contracts`, oldest first.
+fn validate_columns(state: &AppState, columns: &[Column]) -> Result<(), ApiError> {
+    check_column_count(state, columns.len(), "schema.columns")?;
+    drift::validate_column_names(columns.iter().map(|c| c.name.as_str()), "schema.columns")
+        .map_err(ApiError::Invalid)
+}
+
+/// `GET /api/v1/contracts`, oldest first; `?name=` finds the one with exactly that name.
 pub async fn list(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
     let request = req.page()?;
+    if let Some(name) = req.query("name") {
+        let found = state
+            .store
+            .contract_by_name(req.caller.account, name)
+            .await?;
+        let views: Vec<ContractView> = found.iter().map(ContractView::new).collect();
+        return Ok(response::list(&views, None));
+    }
     let page = state
         .store
         .list_contracts(req.caller.account, request)
@@ -47,7 +69,6 @@ pub async fn list(state: &AppState, req: ApiRequest) -> Result<Response, ApiErro
 
 /// `GET /api/v1/contracts/{id}`.
 pub async fn get(state: &AppState, req: ApiRequest, id: &str) -> Result<Response, ApiError> {
-    const MISSING: &str = "no such contract";
     let id = path_id(id, MISSING)?;
     let contract = state
         .store
@@ -55,6 +76,108 @@ pub async fn get(state: &AppState, req: ApiRequest, id: &str) -> Result<Response
         .await
         .map_err(not_found(MISSING))?;
     Ok(ok(&ContractView::new(&contract)))
+}
+
+#[derive(Deserialize)]
+struct UpdateContract {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    schema: Option<Object<UpdateSchema>>,
+}
+
+#[derive(Deserialize)]
+struct UpdateSchema {
+    #[serde(default)]
+    columns: Option<Vec<Column>>,
+    #[serde(default)]
+    rules: Option<Object<Rules>>,
+}
+
+/// `PUT` and `PATCH /api/v1/contracts/{id}` (same meaning): a partial update, a new
+/// version if anything changed; `?dry_run=true` answers what it would become, with its
+/// `changes`, and stores nothing.
+pub async fn update(state: &AppState, req: ApiRequest, id: &str) -> Result<Response, ApiError> {
+    let id = path_id::<ContractId>(id, MISSING);
+    let dry_run = match req.query("dry_run").as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(ApiError::Invalid("dry_run: must be true or false".into())),
+    };
+    let (caller, body): (_, UpdateContract) = req.json().await?;
+    if let Some(name) = &body.name {
+        drift::validate_name(name, "name").map_err(ApiError::Invalid)?;
+    }
+    let (columns, rules) = match body.schema {
+        Some(Object(schema)) => (schema.columns, schema.rules.map(|r| r.0)),
+        None => (None, None),
+    };
+    if let Some(columns) = &columns {
+        validate_columns(state, columns)?;
+    }
+    let update = ContractUpdate {
+        name: body.name,
+        columns,
+        rules,
+    };
+    let updated = state
+        .store
+        .update_contract(caller.account, id?, update, dry_run)
+        .await
+        .map_err(not_found(MISSING))?;
+    if dry_run {
+        Ok(ok(&DryRunView::new(
+            &updated.contract,
+            updated.changes.as_ref(),
+        )))
+    } else {
+        Ok(ok(&ContractView::new(&updated.contract)))
+    }
+}
+
+/// `DELETE /api/v1/contracts/{id}`: the contract, its versions and its scoped webhooks.
+pub async fn delete(state: &AppState, req: ApiRequest, id: &str) -> Result<Response, ApiError> {
+    let id = path_id(id, MISSING)?;
+    let webhooks = state
+        .store
+        .delete_contract(req.caller.account, id)
+        .await
+        .map_err(not_found(MISSING))?;
+    Ok(ok(&ContractDeletedView::new(id, &webhooks)))
+}
+
+/// `GET /api/v1/contracts/{id}/versions`, newest first.
+pub async fn versions(state: &AppState, req: ApiRequest, id: &str) -> Result<Response, ApiError> {
+    let id = path_id(id, MISSING)?;
+    let request = req.page()?;
+    let page = state
+        .store
+        .list_contract_versions(req.caller.account, id, request)
+        .await
+        .map_err(not_found(MISSING))?;
+    Ok(page_response(&req, request, &page, VersionView::new))
+}
+
+/// `GET /api/v1/contracts/{id}/versions/{n}`.
+pub async fn version(
+    state: &AppState,
+    req: ApiRequest,
+    id: &str,
+    version: &str,
+) -> Result<Response, ApiError> {
+    let id = path_id(id, MISSING_VERSION)?;
+    // Like a malformed id, a version that is not a positive integer names nothing.
+    let version = version
+        .parse::<u32>()
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or(ApiError::NotFound(MISSING_VERSION))?;
+    let entry = state
+        .store
+        .contract_version(req.caller.account, id, version)
+        .await
+        .map_err(not_found(MISSING_VERSION))?;
+    Ok(ok(&VersionView::new(&entry)))
 }
 
 #[derive(Deserialize)]

@@ -204,9 +204,10 @@ async fn check_with_a_webhook(store: &Store) -> (WebhookId, crate::ids::CheckId)
         name: "id".into(),
         column_type: ColumnType::Integer,
         required: true,
+        severity_override: None,
     };
     let contract = store
-        .create_contract(account, "users".into(), vec![column])
+        .create_contract(account, "users".into(), vec![column], Default::default())
         .await
         .expect("contract");
     let webhook = store
@@ -223,7 +224,7 @@ async fn check_with_a_webhook(store: &Store) -> (WebhookId, crate::ids::CheckId)
         .await
         .expect("webhook");
     let check = store
-        .run_check(account, contract.id, vec![], Environment::Test)
+        .run_check(account, contract.id, None, vec![], Environment::Test)
         .await
         .expect("check");
     (webhook.id, check.id)
@@ -356,7 +357,7 @@ async fn a_check_made_while_the_dispatcher_sleeps_is_sent_at_once() {
         .id;
     let before = store.clock().steady();
     store
-        .run_check(AccountId(1), contract, vec![], Environment::Test)
+        .run_check(AccountId(1), contract, None, vec![], Environment::Test)
         .await
         .expect("check");
     let second = next(&mut reports).await;
