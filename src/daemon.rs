@@ -88,6 +88,8 @@ pub struct Daemon {
     dispatcher: JoinHandle<()>,
     /// Writes coalesced key uses every few seconds.
     key_use_flusher: JoinHandle<()>,
+    /// Purges checks past `storage.check_retention` (ends at once when it is zero).
+    check_purger: JoinHandle<()>,
     /// The admin socket; ends when its commands in progress are done or aborted.
     admin: JoinHandle<()>,
     /// The metrics listener, if `[metrics] listen` is set.
@@ -161,6 +163,11 @@ impl Daemon {
         ));
         let dispatcher = tokio::spawn(dispatcher.run(stopped.clone()));
         let key_use_flusher = tokio::spawn(flush_key_uses(state.clone(), stopped.clone()));
+        let check_purger = tokio::spawn(purge_old_checks(
+            state.store.clone(),
+            config.storage.check_retention,
+            stopped.clone(),
+        ));
         let admin = tokio::spawn(crate::admin::serve(
             listeners.admin,
             state.store.clone(),
@@ -187,6 +194,7 @@ impl Daemon {
             server,
             dispatcher,
             key_use_flusher,
+            check_purger,
             admin,
             metrics,
             state,
@@ -241,6 +249,7 @@ impl Daemon {
         join("the API server", self.server).await;
         join("the webhook dispatcher", self.dispatcher).await;
         join("the key-use flusher", self.key_use_flusher).await;
+        join("the check purger", self.check_purger).await;
         // After the last request: no use is lost.
         self.state.auth.flush().await;
         join("the admin socket", self.admin).await;
@@ -408,6 +417,40 @@ async fn flush_key_uses(state: Arc<AppState>, mut stopped: watch::Receiver<bool>
         tokio::select! {
             _ = crate::sync::stopped(&mut stopped) => return,
             _ = tick.tick() => state.auth.flush().await,
+        }
+    }
+}
+
+/// Deletes checks older than `retention` (zero: keep them forever), in small batches so a
+/// large purge never holds the writer for long, every tenth of the retention (at least
+/// every second, at most every hour).
+async fn purge_old_checks(store: Store, retention: Duration, mut stopped: watch::Receiver<bool>) {
+    const BATCH: usize = 1000;
+    if retention.is_zero() {
+        return;
+    }
+    let every = (retention / 10).clamp(Duration::from_secs(1), Duration::from_secs(3600));
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = crate::sync::stopped(&mut stopped) => return,
+            _ = tick.tick() => {}
+        }
+        let before = store.clock().now() - retention;
+        loop {
+            match store.purge_checks(before, BATCH).await {
+                Ok(n) if n == BATCH => continue,
+                Ok(0) => break,
+                Ok(n) => {
+                    tracing::info!(purged = n, "checks past storage.check_retention purged");
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot purge old checks; trying again later");
+                    break;
+                }
+            }
         }
     }
 }

@@ -32,11 +32,19 @@ pub struct Caller {
     pub environment: Environment,
 }
 
+/// Active keys by hash, and a counter of forgets: a cache fill loses to any forget that
+/// happened while its store read was in flight.
+#[derive(Default)]
+struct KeyCache {
+    keys: HashMap<KeyHash, Caller>,
+    generation: u64,
+}
+
 /// Authentication and rate limiting state shared by all connections.
 pub struct Auth {
     store: Store,
     /// Active keys by hash. A std lock: it is never held across an await.
-    active_keys: RwLock<HashMap<KeyHash, Caller>>,
+    active_keys: RwLock<KeyCache>,
     /// Per key: `limits.requests_per_minute`. Replaced whole on reload.
     requests: RwLock<Arc<DefaultKeyedRateLimiter<KeyId>>>,
     /// Per account: `limits.key_creations_per_hour`. Replaced whole on reload.
@@ -54,7 +62,7 @@ impl Auth {
     ) -> Auth {
         Auth {
             store,
-            active_keys: RwLock::new(HashMap::new()),
+            active_keys: RwLock::new(KeyCache::default()),
             requests: RwLock::new(Arc::new(RateLimiter::keyed(Quota::per_minute(
                 requests_per_minute,
             )))),
@@ -83,7 +91,10 @@ impl Auth {
             .ok_or(ApiError::Unauthorized("malformed API key"))?;
         let hash = credentials::hash_key(key);
 
-        let cached = read(&self.active_keys).get(&hash).copied();
+        let (cached, generation) = {
+            let cache = read(&self.active_keys);
+            (cache.keys.get(&hash).copied(), cache.generation)
+        };
         let caller = match cached {
             Some(caller) => caller,
             None => {
@@ -96,7 +107,7 @@ impl Auth {
                         environment: k.environment,
                     })
                     .ok_or(ApiError::Unauthorized("unknown or revoked API key"))?;
-                write(&self.active_keys).insert(hash, caller);
+                self.remember(generation, hash, caller);
                 caller
             }
         };
@@ -133,9 +144,21 @@ impl Auth {
             Arc::new(RateLimiter::keyed(Quota::per_hour(key_creations_per_hour)));
     }
 
-    /// Drops a key from the cache; call after revoking or deleting it.
+    /// Caches an active key read from the store — unless a key was forgotten since the
+    /// read began (`generation` changed): that read may be of a key now revoked, and
+    /// caching it would let the revoked key work until the next restart.
+    fn remember(&self, generation: u64, hash: KeyHash, caller: Caller) {
+        let mut cache = write(&self.active_keys);
+        if cache.generation == generation {
+            cache.keys.insert(hash, caller);
+        }
+    }
+
+    /// Drops a key from the cache; call after revoking or deleting it (after its commit).
     pub fn forget(&self, key: &ApiKey) {
-        write(&self.active_keys).remove(&key.hash);
+        let mut cache = write(&self.active_keys);
+        cache.keys.remove(&key.hash);
+        cache.generation += 1;
     }
 
     /// The freshest `last_used_at` of a key: an unflushed use wins over the stored one.
@@ -172,4 +195,49 @@ fn retry_after_secs(not_until: &governor::NotUntil<governor::clock::QuantaInstan
     let wait = not_until.wait_time_from(DefaultClock::default().now());
     // Whole seconds, rounded up, at least 1.
     (wait.as_millis().div_ceil(1000) as u64).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::generate_key;
+
+    /// Issue 9: a request whose key is not cached reads it (active) from the store; a
+    /// revoke commits and forgets the key; then the request fills the cache. The fill
+    /// must lose, or the revoked key works until the next restart.
+    #[tokio::test]
+    async fn a_cache_fill_loses_to_a_revoke_that_raced_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).expect("store");
+        let key = generate_key(Environment::Live);
+        store.bootstrap(10, key.clone()).await.expect("bootstrap");
+        let limit = NonZeroU32::new(100).expect("100");
+        let auth = Auth::new(store.clone(), limit, limit);
+        let mut headers = HeaderMap::new();
+        headers.insert("x-api-key", key.parse().expect("header"));
+
+        // The request's read, as `authenticate` makes it on a cache miss…
+        let generation = read(&auth.active_keys).generation;
+        let record = store
+            .key_by_hash(credentials::hash_key(&key))
+            .await
+            .expect("read")
+            .expect("the key");
+        // …the revoke commits and forgets the key…
+        store
+            .set_key_active(record.account, record.id, false, Environment::Live)
+            .await
+            .expect("revoke");
+        auth.forget(&record);
+        // …then the request fills the cache with what it read.
+        let caller = Caller {
+            account: record.account,
+            key_id: record.id,
+            environment: record.environment,
+        };
+        auth.remember(generation, record.hash, caller);
+
+        assert!(auth.authenticate(&headers).await.is_err(), "revoked");
+        store.close();
+    }
 }

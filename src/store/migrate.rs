@@ -72,7 +72,10 @@ fn rekey_due_per_webhook_v2(txn: &WriteTransaction) -> Result<()> {
     }
     drop(due);
     txn.delete_table(DUE_V1)?;
-    tracing::info!(entries = entries.len(), "delivery queue re-keyed per webhook");
+    tracing::info!(
+        entries = entries.len(),
+        "delivery queue re-keyed per webhook"
+    );
     Ok(())
 }
 

@@ -40,9 +40,7 @@ use tokio::sync::Notify;
 
 pub use codec::FORMAT_VERSION;
 pub use ops::{ContractUpdate, KeyUse, NewWebhook, Updated};
-pub use queue::{
-    AfterAttempt, DeliveryKey, DueBatch, DueDelivery, DueEntry, DueRequest, InFlight,
-};
+pub use queue::{AfterAttempt, DeliveryKey, DueBatch, DueDelivery, DueEntry, DueRequest, InFlight};
 pub use tables::{Order, Page, PageRequest};
 
 use crate::clock::{Clock, UnixMs};
@@ -563,6 +561,13 @@ impl Store {
                 Ok(entry)
             }
         }
+    }
+
+    /// Deletes up to `max` checks created before `before` (`storage.check_retention`);
+    /// returns how many.
+    pub async fn purge_checks(&self, before: UnixMs, max: usize) -> Result<usize, StoreError> {
+        self.write(move |txn| ops::purge_checks(txn, before, max))
+            .await
     }
 
     /// One stored check of the account.

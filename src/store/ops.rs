@@ -601,6 +601,38 @@ pub fn record_check(
     Ok((check, queued))
 }
 
+/// Deletes up to `max` checks created before `before`, oldest first in each account;
+/// returns how many. Their pending deliveries are dropped when next due (the queue finds
+/// the check gone); finished ones expire with the delivery history.
+pub fn purge_checks(txn: &WriteTransaction, before: UnixMs, max: usize) -> Result<usize> {
+    let accounts: Vec<u64> = {
+        let accounts = ACCOUNTS.write(txn)?;
+        let rows = accounts.all()?;
+        rows.map(|row| row.map(|(key, _)| key.value()))
+            .collect::<Result<_>>()?
+    };
+    let mut expired = Vec::new();
+    {
+        let checks = CHECKS.write(txn)?;
+        for account in accounts {
+            for row in checks.range((account, 0)..=(account, u64::MAX))? {
+                let (key, check) = row?;
+                if check.created_at >= before || expired.len() == max {
+                    break;
+                }
+                expired.push((key.value(), check.id));
+            }
+        }
+    }
+    let mut checks = CHECKS.write(txn)?;
+    let mut ids = txn.open_table(IDS)?;
+    for (location, id) in &expired {
+        checks.remove(*location)?;
+        ids.remove(id.raw())?;
+    }
+    Ok(expired.len())
+}
+
 /// One stored check of the account.
 pub fn check(txn: &ReadTransaction, account: AccountId, id: CheckId) -> Result<Check> {
     owned(txn, CHECKS, account, id.raw())

@@ -266,6 +266,14 @@ impl<K: Key + 'static, T: Record> DoubleEndedIterator for Rows<'_, K, T> {
     }
 }
 
+/// The most stored bytes one page of a list reads (its JSON is of the same order): one
+/// tenant's large records must not make a page of hundreds of megabytes.
+pub const PAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// A row as redb yields it, before decoding.
+type RawRow<'t, K> =
+    std::result::Result<(AccessGuard<'t, K>, AccessGuard<'t, &'static [u8]>), redb::StorageError>;
+
 /// Which end of an account's key range a listing starts from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Order {
@@ -301,14 +309,15 @@ where
     T: Record,
 {
     /// One page of the records under `prefix`, e.g. an account's contracts or a webhook's
-    /// deliveries.
+    /// deliveries: at most `request.limit` records, and no more than [`PAGE_BYTES`] of
+    /// them (a page of large records ends early, announcing the next one as usual).
     pub fn page(&self, prefix: P, order: Order, request: PageRequest) -> Result<Page<T>> {
         let rows = match (order, request.cursor) {
             (Order::OldestFirst, None) | (Order::NewestFirst, None) => {
-                self.range((prefix, 0)..=(prefix, u64::MAX))?
+                self.table.range((prefix, 0)..=(prefix, u64::MAX))?
             }
             (Order::OldestFirst, Some(after)) => match after.checked_add(1) {
-                Some(next) => self.range((prefix, next)..=(prefix, u64::MAX))?,
+                Some(next) => self.table.range((prefix, next)..=(prefix, u64::MAX))?,
                 None => {
                     return Ok(Page {
                         items: Vec::new(),
@@ -316,9 +325,11 @@ where
                     })
                 }
             },
-            (Order::NewestFirst, Some(before)) => self.range((prefix, 0)..(prefix, before))?,
+            (Order::NewestFirst, Some(before)) => {
+                self.table.range((prefix, 0)..(prefix, before))?
+            }
         };
-        let rows: Box<dyn Iterator<Item = Row<'_, (P, u64), T>>> = match order {
+        let rows: Box<dyn Iterator<Item = RawRow<'_, (P, u64)>>> = match order {
             Order::OldestFirst => Box::new(rows),
             Order::NewestFirst => Box::new(rows.rev()),
         };
@@ -326,14 +337,16 @@ where
         let mut items = Vec::with_capacity(request.limit.min(128) + 1);
         let mut last_seq = None;
         let mut more = false;
+        let mut bytes = 0;
         for row in rows.take(request.limit + 1) {
-            let (key, record) = row?;
-            if items.len() == request.limit {
+            let (key, value) = row?;
+            if items.len() == request.limit || bytes >= PAGE_BYTES {
                 more = true;
                 break;
             }
+            bytes += value.value().len();
             last_seq = Some(key.value().1);
-            items.push(record);
+            items.push(decode(value.value())?);
         }
         Ok(Page {
             items,

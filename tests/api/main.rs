@@ -13,6 +13,7 @@
 //!   answer the same `404` (one table-driven test).
 //! - `ownership`: what one account can see of, and do to, another's records.
 //! - `restart`: every record survives a restart.
+//! - `tenants`: the limits that keep one tenant from costing the others, and test keys.
 //! - `upgrade`: a store written by an earlier release opens and reads back what that
 //!   release answered (`tests/fixtures/`).
 //! - `lists`: creation order and paging (`?limit`, `?cursor`, `Link`) of every list.
@@ -36,6 +37,7 @@ mod not_found;
 mod ownership;
 mod restart;
 mod rules;
+mod tenants;
 mod upgrade;
 mod usage;
 mod webhooks;
