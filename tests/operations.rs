@@ -908,3 +908,46 @@ async fn a_full_disk_answers_503_and_writes_resume_once_space_is_freed() {
     drop(server);
     drop(mount);
 }
+
+#[tokio::test]
+async fn a_corrupt_store_stops_start_up_naming_the_file_and_the_way_out() {
+    let (server, _) = stopped_store(200).await;
+    let data_dir = server.config.storage.data_dir.clone();
+    let db_path = data_dir.join(driftguard::store::DB_FILE);
+    // Overwrite the middle of the file (past redb's header, across the pages written).
+    let mut bytes = std::fs::read(&db_path).expect("read store");
+    let len = bytes.len();
+    assert!(
+        len > 64 * 1024,
+        "the store has pages to corrupt: {len} bytes"
+    );
+    for byte in &mut bytes[len / 4..len * 3 / 4] {
+        *byte ^= 0x5a;
+    }
+    std::fs::write(&db_path, &bytes).expect("corrupt the store");
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_driftguard"));
+    cmd.arg("serve")
+        .env("DRIFTGUARD_DATA_DIR", &data_dir)
+        .env("DRIFTGUARD_LISTEN", format!("127.0.0.1:{}", free_port()))
+        .env_remove("DRIFTGUARD_CONFIG")
+        .env_remove("DRIFTGUARD_BOOTSTRAP_KEY")
+        .current_dir(server.dir.path());
+    let output = finish(cmd);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "serve started on a corrupt store: {stderr}"
+    );
+    let last = stderr.lines().last().unwrap_or_default();
+    for part in [
+        &format!("driftguard: the store {} is corrupt", db_path.display()),
+        "driftguard check-store",
+        "driftguard restore --from",
+    ] {
+        assert!(
+            last.contains(part),
+            "the last line names `{part}`: {stderr}"
+        );
+    }
+}
