@@ -846,6 +846,136 @@ async fn first_serve_writes_a_private_bootstrap_key_and_sigterm_stops_it() {
     assert_eq!(again.terminate().await.code(), Some(0));
 }
 
+/// `driftguard` run by `sh` under `umask 022` (what a careless service manager gives it).
+fn driftguard_under_umask_022(dir: &Path) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "umask 022; exec \"$0\" \"$@\"", BIN])
+        .current_dir(dir)
+        .stdin(Stdio::null());
+    for var in [
+        "DRIFTGUARD_LISTEN",
+        "DRIFTGUARD_DATA_DIR",
+        "DRIFTGUARD_BOOTSTRAP_KEY",
+        "DRIFTGUARD_CONFIG",
+        "DRIFTGUARD_LOG",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// The permission bits of every entry of `dir`, by name.
+fn modes(dir: &Path) -> Vec<(String, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut modes: Vec<(String, u32)> = std::fs::read_dir(dir)
+        .expect("read data dir")
+        .map(|entry| {
+            let entry = entry.expect("entry");
+            let mode = entry.metadata().expect("meta").permissions().mode() & 0o777;
+            (entry.file_name().to_string_lossy().into_owned(), mode)
+        })
+        .collect();
+    modes.sort();
+    modes
+}
+
+#[tokio::test]
+async fn files_in_the_data_dir_are_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    // A data directory made beforehand, open to everyone (as `mkdir` under umask 022 makes it).
+    std::fs::create_dir(&data).expect("mkdir");
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let client = client(None);
+
+    let mut cmd = driftguard_under_umask_022(dir.path());
+    cmd.env("DRIFTGUARD_DATA_DIR", &data);
+    let mut daemon = Serving::start(cmd, dir.path().join("serve.log"));
+    daemon.wait_ready(&client).await;
+    // A backup through the admin socket writes (and removes) a snapshot in the data dir.
+    let backup = dir.path().join("backup.redb");
+    let mut cmd = driftguard_under_umask_022(dir.path());
+    cmd.env("DRIFTGUARD_DATA_DIR", &data)
+        .args(["backup", "--to"])
+        .arg(&backup);
+    let output = run(cmd);
+    assert!(output.status.success(), "backup: {}", stderr(&output));
+
+    let found = modes(&data);
+    let names: Vec<&str> = found.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["admin.sock", "bootstrap-key", "driftguard.redb"],
+        "{found:?}"
+    );
+    for (name, mode) in &found {
+        assert_eq!(*mode, 0o600, "{name} is {mode:04o}");
+    }
+    let backup_mode = std::fs::metadata(&backup)
+        .expect("backup")
+        .permissions()
+        .mode();
+    assert_eq!(backup_mode & 0o777, 0o600);
+    let log = daemon.log();
+    assert!(
+        log.contains("the data directory is accessible to other users"),
+        "{log}"
+    );
+    assert!(log.contains("0755"), "the warning says the mode: {log}");
+
+    // Another user who gets to the socket anyway (here: it is made world-writable) is
+    // refused by its credentials. Needs `setpriv` and a binary that user can run.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let socket = data.join("admin.sock");
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    let nobody = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            BIN,
+            "accounts",
+            "list",
+        ])
+        .env("DRIFTGUARD_DATA_DIR", &data)
+        .env_remove("DRIFTGUARD_CONFIG")
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .output();
+    match nobody {
+        Ok(output)
+            if stderr(&output).contains("Permission denied")
+                || output.status.code() == Some(127) =>
+        {
+            eprintln!(
+                "SKIPPED the peer-credential half: uid 65534 cannot run {BIN}: {}",
+                stderr(&output)
+            );
+        }
+        Ok(output) => {
+            assert!(
+                !output.status.success(),
+                "another user listed accounts: {}",
+                stdout(&output)
+            );
+            assert!(
+                stderr(&output).contains("uid 65534 may not use the admin socket"),
+                "{}",
+                stderr(&output)
+            );
+            assert!(
+                daemon.log().contains("admin connection refused"),
+                "{}",
+                daemon.log()
+            );
+        }
+        Err(e) => eprintln!("SKIPPED the peer-credential half: no setpriv ({e})"),
+    }
+    assert_eq!(daemon.terminate().await.code(), Some(0), "{}", daemon.log());
+    assert!(!socket.exists(), "the socket is removed at shutdown");
+}
+
 #[tokio::test]
 async fn serve_with_a_bootstrap_key_and_default_data_dir() {
     let dir = tempfile::tempdir().expect("tempdir");
