@@ -149,6 +149,7 @@ impl Daemon {
             header_timeout: config.server.header_timeout,
             idle_timeout: config.server.idle_timeout,
             max_connections: config.server.max_connections,
+            max_connections_per_ip: config.server.max_connections_per_ip,
             shutdown_grace: config.server.shutdown_grace,
         };
         let local_addr = listeners.api.addr;
@@ -174,6 +175,11 @@ impl Daemon {
                 bound.listener,
                 state.metrics.clone(),
                 state.store.clone(),
+                crate::net::Timeouts {
+                    first_request: limits.header_timeout,
+                    idle: limits.idle_timeout,
+                },
+                limits.max_connections_per_ip,
                 stopped,
             ))
         });

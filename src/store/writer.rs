@@ -121,11 +121,14 @@ pub(super) fn create_private_file(path: &Path) -> std::io::Result<()> {
 /// A write waiting for the writer thread.
 pub(super) struct Job {
     /// Runs the operation inside the batch's transaction.
-    run: Box<dyn FnOnce(&WriteTransaction) -> Completion + Send>,
+    run: Run,
     /// Answers the job with an error (the batch failed, or the store cannot write). Does
     /// nothing if the job was answered already.
     fail: Box<dyn FnOnce(StoreError) + Send>,
 }
+
+/// A job's operation, run inside the batch's transaction.
+type Run = Box<dyn FnOnce(&WriteTransaction) -> Completion + Send>;
 
 /// What a job left to do once the batch's fate is known.
 struct Completion {
@@ -282,10 +285,7 @@ fn commit_batch(db: &Database, batch: Vec<Job>) -> Result<(), Unavailable> {
 
 type Answers = Vec<Box<dyn FnOnce() + Send>>;
 
-fn run_and_commit(
-    db: &Database,
-    runs: Vec<Box<dyn FnOnce(&WriteTransaction) -> Completion + Send>>,
-) -> Result<Answers, StoreError> {
+fn run_and_commit(db: &Database, runs: Vec<Run>) -> Result<Answers, StoreError> {
     let txn = db
         .begin_write()
         .map_err(|e| logged("cannot begin a write transaction", e))?;
