@@ -1,7 +1,8 @@
 //! The local admin channel: a Unix socket, `<data_dir>/admin.sock` (mode 0600), through
 //! which operator commands reach a running daemon — so adding a team or taking a backup
 //! never needs the service stopped. Without a daemon, the commands open the store
-//! themselves.
+//! themselves. Only the daemon's own user (or root) may talk to it: the socket's mode
+//! says so, and each connection's peer credentials are checked too.
 //!
 //! Protocol: the client sends one JSON [`AdminRequest`] line; the daemon answers one JSON
 //! [`AdminResponse`] line, followed, for a backup, by exactly `bytes` bytes of snapshot.
@@ -90,32 +91,88 @@ pub async fn run_command(store: &Store, request: &AdminRequest) -> Result<String
     result.map_err(|e| e.to_string())
 }
 
-/// Binds the admin socket in `data_dir`, replacing a stale one, readable only by us.
-pub fn bind(data_dir: &Path) -> std::io::Result<UnixListener> {
+/// The bound admin socket.
+pub struct AdminSocket {
+    listener: UnixListener,
+    /// The daemon's user: the owner of the socket file it just created.
+    daemon_uid: u32,
+}
+
+/// Binds the admin socket in `data_dir`, replacing a stale one, usable only by us.
+///
+/// A socket file gets its mode from the umask (0755 under 022), and `chmod` after `bind`
+/// would leave a moment in which another user could connect. Setting a tight umask needs
+/// `unsafe` (or a new dependency) and changes it for every thread of the process, so the
+/// socket is bound inside a fresh 0700 directory nobody else can enter, made 0600 there,
+/// and renamed into place: from the moment it has its public name it is 0600.
+pub fn bind(data_dir: &Path) -> std::io::Result<AdminSocket> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
     let path = data_dir.join(ADMIN_SOCKET);
-    match std::fs::remove_file(&path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-        _ => {}
+    remove_if_present(&path)?;
+    let staging = data_dir.join(STAGING_DIR);
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)?; // left by a crash during a previous bind
     }
-    let listener = UnixListener::bind(&path)?;
-    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
-    Ok(listener)
+    std::fs::DirBuilder::new().mode(0o700).create(&staging)?;
+    let staged = staging.join(ADMIN_SOCKET);
+    let bound = (|| {
+        let listener = UnixListener::bind(&staged)?;
+        std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o600))?;
+        let daemon_uid = std::fs::metadata(&staged)?.uid();
+        std::fs::rename(&staged, &path)?;
+        Ok(AdminSocket {
+            listener,
+            daemon_uid,
+        })
+    })();
+    let _ = std::fs::remove_dir_all(&staging);
+    bound
+}
+
+/// Where the admin socket is bound before it is renamed into `data_dir`.
+const STAGING_DIR: &str = "admin.sock.new";
+
+fn remove_if_present(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Whether a peer may use the admin socket: the daemon's own user, or root.
+fn peer_allowed(stream: &UnixStream, daemon_uid: u32) -> Result<(), String> {
+    let uid = stream
+        .peer_cred()
+        .map_err(|e| format!("cannot read the peer's credentials: {e}"))?
+        .uid();
+    if uid == daemon_uid || uid == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "uid {uid} may not use the admin socket (only uid {daemon_uid}, the daemon's user, and root may)"
+        ))
+    }
 }
 
 /// Serves admin requests until `stop` turns true, then removes the socket file and gives
 /// commands in progress up to `grace` to finish (what is left is aborted).
 pub async fn serve(
-    listener: UnixListener,
+    socket: AdminSocket,
     store: Store,
     data_dir: PathBuf,
     grace: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
+    let AdminSocket {
+        listener,
+        daemon_uid,
+    } = socket;
     let accept = || async { listener.accept().await.map(|(stream, _)| stream) };
-    let serve = |stream| {
+    let serve = |stream: UnixStream| {
         let (store, data_dir) = (store.clone(), data_dir.clone());
         async move {
-            if let Err(e) = answer(stream, &store, &data_dir).await {
+            let allowed = peer_allowed(&stream, daemon_uid);
+            if let Err(e) = answer(stream, allowed, &store, &data_dir).await {
                 tracing::warn!(error = %e, "admin request failed");
             }
         }
@@ -132,7 +189,14 @@ pub async fn serve(
     }
 }
 
-async fn answer(stream: UnixStream, store: &Store, data_dir: &Path) -> std::io::Result<()> {
+/// Reads one request and answers it — with a refusal if the peer is not `allowed` (read
+/// first, so the client hears the reason instead of a broken pipe).
+async fn answer(
+    stream: UnixStream,
+    allowed: Result<(), String>,
+    store: &Store,
+    data_dir: &Path,
+) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     let mut reader = BufReader::new(read.take(MAX_REQUEST));
@@ -143,6 +207,10 @@ async fn answer(stream: UnixStream, store: &Store, data_dir: &Path) -> std::io::
         .map_err(|_| {
             std::io::Error::new(std::io::ErrorKind::TimedOut, "no admin request within 10 s")
         })??;
+    if let Err(refused) = allowed {
+        tracing::warn!(reason = %refused, "admin connection refused");
+        return send(&mut write, false, refused, None).await;
+    }
     let request: AdminRequest = match serde_json::from_str(&line) {
         Ok(request) => request,
         Err(e) => return send(&mut write, false, format!("bad admin request: {e}"), None).await,

@@ -73,13 +73,18 @@ pub struct ServerConfig {
     /// Time a client has to send a request's body.
     #[serde(deserialize_with = "duration")]
     pub body_timeout: Duration,
-    /// A connection with no request in flight and no bytes received for this long is closed
-    /// (this bounds HTTP/2 connections and clients that never send a byte).
+    /// A connection with no request in flight for this long after its last request is
+    /// closed, whatever bytes it sends (an HTTP/2 PING is not a request). Its first
+    /// request must come within `header_timeout`, on HTTP/1.1 and HTTP/2 alike.
     #[serde(deserialize_with = "duration")]
     pub idle_timeout: Duration,
     /// Connections served at once; more wait in the kernel's accept queue.
     #[serde(deserialize_with = "at_least_one")]
     pub max_connections: NonZeroUsize,
+    /// Connections one client address may hold at once; above it a new connection is
+    /// closed unanswered. 0 turns the cap off: behind a reverse proxy every connection
+    /// comes from the proxy's address (not `NonZero`, since 0 means off).
+    pub max_connections_per_ip: usize,
     /// On shutdown, how long in-flight requests get to finish.
     #[serde(deserialize_with = "duration")]
     pub shutdown_grace: Duration,
@@ -96,6 +101,7 @@ impl Default for ServerConfig {
             body_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
             max_connections: const { NonZeroUsize::new(1024).expect("not zero") }, // ok: compile time
+            max_connections_per_ip: 256,
             shutdown_grace: Duration::from_secs(10),
         }
     }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use tokio::net::{TcpListener, UnixListener};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -109,7 +109,7 @@ struct Bound {
 struct Listeners {
     api: Bound,
     metrics: Option<Bound>,
-    admin: UnixListener,
+    admin: crate::admin::AdminSocket,
 }
 
 impl Daemon {
@@ -151,6 +151,7 @@ impl Daemon {
             header_timeout: config.server.header_timeout,
             idle_timeout: config.server.idle_timeout,
             max_connections: config.server.max_connections,
+            max_connections_per_ip: config.server.max_connections_per_ip,
             shutdown_grace: config.server.shutdown_grace,
         };
         let local_addr = listeners.api.addr;
@@ -181,6 +182,11 @@ impl Daemon {
                 bound.listener,
                 state.metrics.clone(),
                 state.store.clone(),
+                crate::net::Timeouts {
+                    first_request: limits.header_timeout,
+                    idle: limits.idle_timeout,
+                },
+                limits.max_connections_per_ip,
                 stopped,
             ))
         });
@@ -303,6 +309,7 @@ fn needs_restart(running: &Config, new: &Config) -> Vec<&'static str> {
 
 /// Opens (creating if needed) the store, off the async threads.
 async fn open_store(storage: &StorageConfig) -> Result<Store, StartError> {
+    warn_if_data_dir_is_shared(&storage.data_dir);
     let (data_dir, max_batch) = (storage.data_dir.clone(), storage.max_write_batch);
     let clock = Clock::system();
     let store = tokio::task::spawn_blocking(move || Store::open_with(&data_dir, max_batch, clock))
@@ -310,6 +317,25 @@ async fn open_store(storage: &StorageConfig) -> Result<Store, StartError> {
         .map_err(|e| StoreError::Internal(e.to_string()))??;
     tracing::info!(path = %store.path().display(), "store open");
     Ok(store)
+}
+
+/// Every file the daemon makes in the data directory is 0600, but a directory others may
+/// enter still shows them which files exist and lets them wait for a mistake: say so.
+fn warn_if_data_dir_is_shared(data_dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::metadata(data_dir) else {
+        return; // created 0700 when the store opens
+    };
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        tracing::warn!(
+            data_dir = %data_dir.display(),
+            mode = %format!("{mode:04o}"),
+            "the data directory is accessible to other users; its files are private (0600), \
+             but restrict it too: chmod 700 {}",
+            data_dir.display()
+        );
+    }
 }
 
 /// The webhook dispatcher over `store`'s delivery queue (not yet running).
@@ -376,7 +402,7 @@ async fn bind(key: &'static str, addr: SocketAddr) -> Result<Bound, StartError> 
 }
 
 /// Creates the admin socket in `data_dir`.
-fn bind_admin(data_dir: &Path) -> Result<UnixListener, StartError> {
+fn bind_admin(data_dir: &Path) -> Result<crate::admin::AdminSocket, StartError> {
     crate::admin::bind(data_dir).map_err(|source| StartError::Admin {
         path: data_dir.join(crate::admin::ADMIN_SOCKET),
         source,

@@ -100,6 +100,7 @@ fn main() -> ExitCode {
     };
     let daemon = matches!(cli.command, Command::Serve);
     let log_level = init_logging(&config.log, daemon);
+    log_panics();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -127,6 +128,21 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Panics go to the log as one error line (text or JSON like every other line) instead of
+/// raw text on stderr; the daemon catches them where it can (a request, a store batch, a
+/// corrupt store at start) and goes on or stops with its own message. A backtrace is
+/// added when `RUST_BACKTRACE` asks for one.
+fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let backtrace = std::backtrace::Backtrace::capture();
+        if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+            tracing::error!(panic = %info, %backtrace, "a thread panicked");
+        } else {
+            tracing::error!(panic = %info, "a thread panicked");
+        }
+    }));
 }
 
 /// Changes the log level of the running subscriber.

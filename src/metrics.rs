@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -18,7 +18,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 
 use crate::net;
 use crate::store::Store;
@@ -166,25 +166,45 @@ impl Metrics {
     }
 }
 
+/// Connections the metrics listener serves at once: a scraper or two, and room for an
+/// operator's `curl`. More wait in the kernel's accept queue.
+const MAX_CONNECTIONS: usize = 16;
+
 /// Serves `GET /metrics` on `listener` until `stop` turns true, then closes the open
-/// connections (a scrape is cheap to repeat, so none is waited for).
+/// connections (a scrape is cheap to repeat, so none is waited for). It takes the API's
+/// header and idle timeouts and its per-address cap, and serves at most
+/// [`MAX_CONNECTIONS`] at once, so an idle client cannot hold it.
 pub async fn serve(
     listener: TcpListener,
     metrics: Arc<Metrics>,
     store: Store,
+    timeouts: net::Timeouts,
+    max_connections_per_ip: usize,
     mut stop: watch::Receiver<bool>,
 ) {
-    let accept = || async { listener.accept().await.map(|(stream, _)| stream) };
-    let serve = |stream| {
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let per_ip = net::PerIpLimit::new(max_connections_per_ip);
+    let accept = || net::accept_capped(&listener, &permits, &per_ip, "metrics");
+    let serve = |(stream, _peer, permit, ip_slot)| {
         let (metrics, store) = (metrics.clone(), store.clone());
         async move {
+            let activity = net::Activity::new();
+            let requests = activity.clone();
             let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                 let (metrics, store) = (metrics.clone(), store.clone());
-                async move { Ok::<_, Infallible>(answer(&req, &metrics, &store).await) }
+                let guard = requests.begin_request();
+                async move {
+                    let response = answer(&req, &metrics, &store).await;
+                    drop(guard);
+                    Ok::<_, Infallible>(response)
+                }
             });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(timeouts.first_request)
+                .serve_connection(TokioIo::new(stream), service);
+            net::watch_idle(connection, &activity, timeouts).await;
+            drop((permit, ip_slot));
         }
     };
     let connections = net::accept_until_stopped("metrics", &mut stop, accept, serve).await;

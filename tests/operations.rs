@@ -730,3 +730,224 @@ async fn restore_refuses_a_running_daemon_and_a_bad_backup() {
     assert!(!output.status.success(), "a junk file is not restored");
     assert!(!other.join("driftguard.redb").exists());
 }
+
+// ---------------------------------------------------------------------------------------
+// Faults: a full disk
+// ---------------------------------------------------------------------------------------
+
+/// A tmpfs mounted for one test; unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (e.g. `4m`) at `dir`, or says why it cannot (not root, no
+    /// `mount`, a container without the capability).
+    fn mount(dir: &std::path::Path, size: &str) -> Result<Tmpfs, String> {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        let output = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(dir)
+            .output()
+            .map_err(|e| format!("cannot run mount: {e}"))?;
+        if !output.status.success() {
+            return Err(String::from_utf8_lossy(&output.stderr).trim().to_owned());
+        }
+        Ok(Tmpfs(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Writes `path` until the filesystem is full; returns the bytes written.
+fn fill(path: &std::path::Path) -> u64 {
+    use std::io::Write;
+    let mut file = std::fs::File::create(path).expect("filler file");
+    let chunk = vec![0xa5u8; 16 * 1024];
+    let mut written = 0;
+    while file.write_all(&chunk).is_ok() {
+        written += chunk.len() as u64;
+    }
+    let _ = file.sync_all();
+    written
+}
+
+/// An incoming schema of 300 long column names: each check stores a diff of ~30 KB, so
+/// a few fill what is left of a small disk.
+fn wide_schema() -> serde_json::Value {
+    serde_json::Value::Array(
+        (0..300)
+            .map(|i| serde_json::json!({"name": format!("{i:04}_{}", "c".repeat(90)), "type": "string"}))
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn a_full_disk_answers_503_and_writes_resume_once_space_is_freed() {
+    let outer = tempfile::tempdir().expect("tempdir");
+    let small = outer.path().join("small");
+    let mount = match Tmpfs::mount(&small, "4m") {
+        Ok(mount) => mount,
+        Err(why) => {
+            eprintln!("SKIPPED a_full_disk_answers_503_and_writes_resume_once_space_is_freed: cannot mount a 4 MiB tmpfs ({why}); run the tests as root to include it");
+            return;
+        }
+    };
+    let data_dir = small.join("data");
+    let server = TestServer::start_with(|cfg| {
+        cfg.storage.data_dir = data_dir.clone();
+        cfg.limits.requests_per_minute = 1_000_000.try_into().expect("not zero");
+    })
+    .await;
+    let key = server.key.clone();
+    let contract = server.create_contract(&key, "users", users_columns()).await;
+    let contract_id = text(&contract["id"]);
+    let mut acknowledged = Vec::new();
+    for _ in 0..3 {
+        let answer = server.check(&key, &contract_id, wide_schema()).await;
+        acknowledged.push(text(&answer.assert_status(200)["id"]));
+    }
+
+    // Fill the disk, then write until the store runs out of room: each answer is a stored
+    // check or a 503 saying the disk is full — never a 500.
+    let filler = small.join("filler");
+    assert!(fill(&filler) > 0, "the filler took some space");
+    let mut refused = None;
+    for _ in 0..500 {
+        let answer = server.check(&key, &contract_id, wide_schema()).await;
+        if answer.status == 200 {
+            acknowledged.push(text(&answer.json()["id"]));
+            continue;
+        }
+        refused = Some(answer.assert_error(503, "storage_unavailable"));
+        break;
+    }
+    let message = refused.expect("a write failed on the full disk");
+    assert!(message.contains("disk is full"), "{message}");
+
+    // The health endpoint says so, and goes on saying so while the disk stays full.
+    let health = server
+        .send(Method::GET, "/api/v1/health", None, "")
+        .await
+        .assert_status(503);
+    assert_eq!(health["status"], "unavailable", "{health}");
+    assert_eq!(health["version"], env!("CARGO_PKG_VERSION"), "{health}");
+    let reason = text(&health["storage"]);
+    assert!(reason.contains("disk full"), "{reason}");
+    for _ in 0..3 {
+        let message = server
+            .send(
+                Method::POST,
+                "/api/v1/contracts",
+                Some(&key),
+                contract_body("later"),
+            )
+            .await
+            .assert_error(503, "storage_unavailable");
+        assert!(message.contains("disk is full"), "{message}");
+    }
+    // Reads still work.
+    let first = &acknowledged[0];
+    server
+        .get(&format!("/api/v1/checks/{first}"))
+        .await
+        .assert_status(200);
+
+    // Free the space: writes resume on their own, without a restart.
+    std::fs::remove_file(&filler).expect("remove the filler");
+    let end = Instant::now() + DEADLINE;
+    let resumed = loop {
+        let answer = server.check(&key, &contract_id, users_columns()).await;
+        if answer.status == 200 {
+            acknowledged.push(text(&answer.json()["id"]));
+            break true;
+        }
+        answer.assert_error(503, "storage_unavailable");
+        if Instant::now() > end {
+            break false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(resumed, "writes did not resume after space was freed");
+    server
+        .send(Method::GET, "/api/v1/health", None, "")
+        .await
+        .assert_status(200);
+    let later = server
+        .send(
+            Method::POST,
+            "/api/v1/contracts",
+            Some(&key),
+            contract_body("later"),
+        )
+        .await
+        .assert_status(201);
+
+    // After a restart every acknowledged record is there, and only those were counted.
+    let server = server.restart().await;
+    for id in &acknowledged {
+        server
+            .get(&format!("/api/v1/checks/{id}"))
+            .await
+            .assert_status(200);
+    }
+    server
+        .get(&format!("/api/v1/contracts/{}", text(&later["id"])))
+        .await
+        .assert_status(200);
+    let usage = server.get("/api/v1/usage").await.assert_status(200);
+    assert_eq!(usage["total_checks"], acknowledged.len() as u64, "{usage}");
+    drop(server);
+    drop(mount);
+}
+
+#[tokio::test]
+async fn a_corrupt_store_stops_start_up_naming_the_file_and_the_way_out() {
+    let (server, _) = stopped_store(200).await;
+    let data_dir = server.config.storage.data_dir.clone();
+    let db_path = data_dir.join(driftguard::store::DB_FILE);
+    // Overwrite the middle of the file (past redb's header, across the pages written).
+    let mut bytes = std::fs::read(&db_path).expect("read store");
+    let len = bytes.len();
+    assert!(
+        len > 64 * 1024,
+        "the store has pages to corrupt: {len} bytes"
+    );
+    for byte in &mut bytes[len / 4..len * 3 / 4] {
+        *byte ^= 0x5a;
+    }
+    std::fs::write(&db_path, &bytes).expect("corrupt the store");
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_driftguard"));
+    cmd.arg("serve")
+        .env("DRIFTGUARD_DATA_DIR", &data_dir)
+        .env("DRIFTGUARD_LISTEN", format!("127.0.0.1:{}", free_port()))
+        .env_remove("DRIFTGUARD_CONFIG")
+        .env_remove("DRIFTGUARD_BOOTSTRAP_KEY")
+        .current_dir(server.dir.path());
+    let output = finish(cmd);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "serve started on a corrupt store: {stderr}"
+    );
+    let last = stderr.lines().last().unwrap_or_default();
+    for part in [
+        &format!("driftguard: the store {} is corrupt", db_path.display()),
+        "driftguard check-store",
+        "driftguard restore --from",
+    ] {
+        assert!(
+            last.contains(part),
+            "the last line names `{part}`: {stderr}"
+        );
+    }
+}

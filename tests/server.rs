@@ -437,6 +437,173 @@ async fn a_keep_alive_connection_lives_for_the_header_timeout() {
     );
 }
 
+// ---- HTTP/2 by hand: the preface, SETTINGS, PING and one HEADERS frame ----
+
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// One HTTP/2 frame: 9-byte header (length, type, flags, stream id), then the payload.
+fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = payload.len() as u32;
+    let mut frame = len.to_be_bytes()[1..].to_vec();
+    frame.extend_from_slice(&[kind, flags]);
+    frame.extend_from_slice(&stream.to_be_bytes());
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// `GET /api/v1/health` on stream 1, HPACK-encoded with the static table and literals.
+fn h2_health_request() -> Vec<u8> {
+    let mut block = vec![0x82, 0x86]; // :method GET, :scheme http
+    for (index, value) in [(4u8, "/api/v1/health"), (1, "localhost")] {
+        block.push(index); // literal without indexing, name from the static table
+        block.push(value.len() as u8);
+        block.extend_from_slice(value.as_bytes());
+    }
+    h2_frame(0x1, 0x5, 1, &block) // HEADERS, END_STREAM | END_HEADERS
+}
+
+/// Opens a plain-HTTP/2 connection (preface, empty SETTINGS, and the health request if
+/// `request`), then sends a PING every 100 ms. Returns how long the server kept it open,
+/// or `None` if it was still open after `deadline`.
+async fn h2_pinger(addr: SocketAddr, request: bool, deadline: Duration) -> Option<Duration> {
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let start = Instant::now();
+    let (mut read, mut write) = stream.into_split();
+    let mut opening = H2_PREFACE.to_vec();
+    opening.extend(h2_frame(0x4, 0, 0, &[]));
+    if request {
+        opening.extend(h2_health_request());
+    }
+    write.write_all(&opening).await.expect("write the preface");
+    let closed = async {
+        let mut chunk = [0u8; 4096];
+        loop {
+            match read.read(&mut chunk).await {
+                Ok(0) | Err(_) => return start.elapsed(),
+                Ok(_) => {}
+            }
+        }
+    };
+    let ping = async {
+        let mut n = 0u64;
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            n += 1;
+            if write
+                .write_all(&h2_frame(0x6, 0, 0, &n.to_be_bytes()))
+                .await
+                .is_err()
+            {
+                // Closed: let the reader see it.
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::time::timeout(deadline, async {
+        tokio::select! {
+            took = closed => took,
+            () = ping => unreachable!(),
+        }
+    })
+    .await
+    .ok()
+}
+
+#[tokio::test]
+async fn http2_pings_without_a_request_do_not_hold_connection_slots() {
+    // The probe, scaled down: every slot held by a plain-HTTP/2 connection that
+    // sends PINGs and never a request.
+    let server = TestServer::start_with(|cfg| {
+        cfg.server.max_connections = 2.try_into().expect("not zero");
+        cfg.server.header_timeout = Duration::from_millis(300);
+        cfg.server.idle_timeout = Duration::from_secs(20);
+    })
+    .await;
+    let addr = addr_of(&server);
+    let pingers: Vec<_> = (0..2)
+        .map(|_| tokio::spawn(h2_pinger(addr, false, DEADLINE)))
+        .collect();
+    // A real client still gets in.
+    server
+        .send(Method::GET, "/api/v1/health", None, "")
+        .await
+        .assert_status(200);
+    for pinger in pingers {
+        let took = pinger
+            .await
+            .expect("pinger")
+            .expect("a connection without a request was closed");
+        assert!(
+            took >= Duration::from_millis(250),
+            "closed after {took:?}, before the 300 ms header timeout"
+        );
+    }
+}
+
+#[tokio::test]
+async fn http2_pings_do_not_keep_an_idle_connection_open() {
+    let server = TestServer::start_with(|cfg| {
+        cfg.server.header_timeout = Duration::from_secs(20);
+        cfg.server.idle_timeout = Duration::from_millis(600);
+    })
+    .await;
+    let took = h2_pinger(addr_of(&server), true, DEADLINE)
+        .await
+        .expect("an HTTP/2 connection idle since its request was closed");
+    assert!(
+        took >= Duration::from_millis(500),
+        "closed after {took:?}, before the 600 ms idle timeout"
+    );
+}
+
+#[tokio::test]
+async fn one_address_holds_at_most_max_connections_per_ip() {
+    let server = TestServer::start_with(|cfg| cfg.server.max_connections_per_ip = 2).await;
+    let addr = addr_of(&server);
+    let request = b"GET /api/v1/health HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    // Connects and asks for health; `Some(status)` if answered.
+    let ask = || async move {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let mut buf = Vec::new();
+        stream.write_all(request).await.ok()?;
+        let answer = tokio::time::timeout(DEADLINE, read_response(&mut stream, &mut buf))
+            .await
+            .expect("an answer or a close in time")?;
+        Some((stream, answer.status))
+    };
+    let (first, status) = ask().await.expect("the first connection is served");
+    assert_eq!(status, 200);
+    let (_second, status) = ask().await.expect("the second connection is served");
+    assert_eq!(status, 200);
+    // The third is closed unanswered, while the first two stay open.
+    assert!(
+        ask().await.is_none(),
+        "a third connection from one address was served"
+    );
+    // Once one closes, the address may connect again.
+    drop(first);
+    let served = wait_until(DEADLINE, || async { ask().await.is_some() }).await;
+    assert!(served, "no connection was served after one of two closed");
+}
+
+#[tokio::test]
+async fn the_metrics_listener_closes_a_silent_connection() {
+    let server = TestServer::start_with(|cfg| {
+        cfg.metrics.listen = Some("127.0.0.1:0".parse().expect("addr"));
+        cfg.server.header_timeout = Duration::from_millis(300);
+        cfg.server.idle_timeout = Duration::from_millis(500);
+    })
+    .await;
+    let addr = server.metrics_addr().expect("metrics listener");
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let (seen, took) = wait_closed(&mut stream, DEADLINE).await;
+    assert!(seen.is_empty(), "{:?}", String::from_utf8_lossy(&seen));
+    assert!(
+        took >= Duration::from_millis(250),
+        "closed too early: {took:?}"
+    );
+}
+
 #[tokio::test]
 async fn stalled_tls_clients_are_disconnected() {
     use rustls::pki_types::ServerName;
@@ -844,6 +1011,136 @@ async fn first_serve_writes_a_private_bootstrap_key_and_sigterm_stops_it() {
     assert!(!log.contains(&ignored), "{log}");
     assert!(!log.contains(&key), "{log}");
     assert_eq!(again.terminate().await.code(), Some(0));
+}
+
+/// `driftguard` run by `sh` under `umask 022` (what a careless service manager gives it).
+fn driftguard_under_umask_022(dir: &Path) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "umask 022; exec \"$0\" \"$@\"", BIN])
+        .current_dir(dir)
+        .stdin(Stdio::null());
+    for var in [
+        "DRIFTGUARD_LISTEN",
+        "DRIFTGUARD_DATA_DIR",
+        "DRIFTGUARD_BOOTSTRAP_KEY",
+        "DRIFTGUARD_CONFIG",
+        "DRIFTGUARD_LOG",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// The permission bits of every entry of `dir`, by name.
+fn modes(dir: &Path) -> Vec<(String, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut modes: Vec<(String, u32)> = std::fs::read_dir(dir)
+        .expect("read data dir")
+        .map(|entry| {
+            let entry = entry.expect("entry");
+            let mode = entry.metadata().expect("meta").permissions().mode() & 0o777;
+            (entry.file_name().to_string_lossy().into_owned(), mode)
+        })
+        .collect();
+    modes.sort();
+    modes
+}
+
+#[tokio::test]
+async fn files_in_the_data_dir_are_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    // A data directory made beforehand, open to everyone (as `mkdir` under umask 022 makes it).
+    std::fs::create_dir(&data).expect("mkdir");
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let client = client(None);
+
+    let mut cmd = driftguard_under_umask_022(dir.path());
+    cmd.env("DRIFTGUARD_DATA_DIR", &data);
+    let mut daemon = Serving::start(cmd, dir.path().join("serve.log"));
+    daemon.wait_ready(&client).await;
+    // A backup through the admin socket writes (and removes) a snapshot in the data dir.
+    let backup = dir.path().join("backup.redb");
+    let mut cmd = driftguard_under_umask_022(dir.path());
+    cmd.env("DRIFTGUARD_DATA_DIR", &data)
+        .args(["backup", "--to"])
+        .arg(&backup);
+    let output = run(cmd);
+    assert!(output.status.success(), "backup: {}", stderr(&output));
+
+    let found = modes(&data);
+    let names: Vec<&str> = found.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["admin.sock", "bootstrap-key", "driftguard.redb"],
+        "{found:?}"
+    );
+    for (name, mode) in &found {
+        assert_eq!(*mode, 0o600, "{name} is {mode:04o}");
+    }
+    let backup_mode = std::fs::metadata(&backup)
+        .expect("backup")
+        .permissions()
+        .mode();
+    assert_eq!(backup_mode & 0o777, 0o600);
+    let log = daemon.log();
+    assert!(
+        log.contains("the data directory is accessible to other users"),
+        "{log}"
+    );
+    assert!(log.contains("0755"), "the warning says the mode: {log}");
+
+    // Another user who gets to the socket anyway (here: it is made world-writable) is
+    // refused by its credentials. Needs `setpriv` and a binary that user can run.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let socket = data.join("admin.sock");
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    let nobody = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            BIN,
+            "accounts",
+            "list",
+        ])
+        .env("DRIFTGUARD_DATA_DIR", &data)
+        .env_remove("DRIFTGUARD_CONFIG")
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .output();
+    match nobody {
+        Ok(output)
+            if stderr(&output).contains("Permission denied")
+                || output.status.code() == Some(127) =>
+        {
+            eprintln!(
+                "SKIPPED the peer-credential half: uid 65534 cannot run {BIN}: {}",
+                stderr(&output)
+            );
+        }
+        Ok(output) => {
+            assert!(
+                !output.status.success(),
+                "another user listed accounts: {}",
+                stdout(&output)
+            );
+            assert!(
+                stderr(&output).contains("uid 65534 may not use the admin socket"),
+                "{}",
+                stderr(&output)
+            );
+            assert!(
+                daemon.log().contains("admin connection refused"),
+                "{}",
+                daemon.log()
+            );
+        }
+        Err(e) => eprintln!("SKIPPED the peer-credential half: no setpriv ({e})"),
+    }
+    assert_eq!(daemon.terminate().await.code(), Some(0), "{}", daemon.log());
+    assert!(!socket.exists(), "the socket is removed at shutdown");
 }
 
 #[tokio::test]

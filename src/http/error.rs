@@ -5,7 +5,7 @@ use hyper::header::{HeaderValue, ALLOW, RETRY_AFTER};
 use hyper::{Method, StatusCode};
 
 use super::response::{json, Response};
-use crate::store::StoreError;
+use crate::store::{StoreError, Unavailable};
 
 /// A request that cannot be answered with success.
 #[derive(Debug, thiserror::Error)]
@@ -123,7 +123,16 @@ impl From<StoreError> for ApiError {
             StoreError::Closed => {
                 ApiError::StorageUnavailable("the server is shutting down; retry")
             }
-            other => ApiError::Internal(other.to_string()),
+            other => match other.unavailable() {
+                // The writer logged the detail; the client learns only what to do.
+                Some(Unavailable::DiskFull) => ApiError::StorageUnavailable(
+                    "the store cannot write: the disk is full; nothing was stored, retry later",
+                ),
+                Some(Unavailable::Failing) => ApiError::StorageUnavailable(
+                    "the store cannot write: the disk is failing; nothing was stored, retry later",
+                ),
+                None => ApiError::Internal(other.to_string()),
+            },
         }
     }
 }
@@ -150,5 +159,22 @@ mod tests {
             body["error"]["message"],
             "the server is shutting down; retry"
         );
+    }
+
+    #[tokio::test]
+    async fn a_full_disk_is_503_storage_unavailable_saying_so() {
+        let response =
+            ApiError::from(StoreError::Unavailable(Unavailable::DiskFull)).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(body["error"]["code"], "storage_unavailable");
+        let message = body["error"]["message"].as_str().expect("message");
+        assert!(message.contains("disk is full"), "{message}");
     }
 }

@@ -42,6 +42,9 @@ impl TableVisitor for Copy<'_> {
 /// Writes a consistent copy of the store (as of `from`) to a new database at `path`.
 /// Returns the number of rows copied.
 pub fn snapshot(from: &ReadTransaction, path: &Path) -> Result<u64> {
+    // A snapshot holds key hashes and webhook secrets: owner-only from the moment it
+    // exists, like the store.
+    super::writer::create_private_file(path).map_err(|e| io(path, e))?;
     let target = Database::create(path)?;
     let txn = target.begin_write()?;
     let mut copy = Copy {
@@ -53,9 +56,6 @@ pub fn snapshot(from: &ReadTransaction, path: &Path) -> Result<u64> {
     let rows = copy.rows;
     txn.commit()?;
     drop(target);
-    // A snapshot holds key hashes and webhook secrets: owner-only, like the store.
-    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-        .map_err(|e| io(path, e))?;
     Ok(rows)
 }
 
@@ -146,7 +146,10 @@ pub fn restore(backup: &Path, data_dir: &Path) -> Result<Option<PathBuf>> {
     verify(backup)?;
     std::fs::create_dir_all(data_dir).map_err(|e| io(data_dir, e))?;
     let staged = data_dir.join(format!("{DB_FILE}.restoring"));
-    std::fs::copy(backup, &staged).map_err(|e| io(&staged, e))?;
+    // Owner-only before a byte is copied (`fs::copy` would take the backup's mode).
+    let _ = std::fs::remove_file(&staged);
+    super::writer::create_private_file(&staged).map_err(|e| io(&staged, e))?;
+    copy_into(backup, &staged).map_err(|e| io(&staged, e))?;
     std::fs::File::open(&staged)
         .and_then(|f| f.sync_all())
         .map_err(|e| io(&staged, e))?;
@@ -159,6 +162,17 @@ pub fn restore(backup: &Path, data_dir: &Path) -> Result<Option<PathBuf>> {
     };
     std::fs::rename(&staged, &live).map_err(|e| io(&live, e))?;
     Ok(kept)
+}
+
+/// Copies `from` into the existing file `to`, keeping `to`'s mode.
+fn copy_into(from: &Path, to: &Path) -> std::io::Result<()> {
+    let mut source = std::fs::File::open(from)?;
+    let mut target = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(to)?;
+    std::io::copy(&mut source, &mut target)?;
+    Ok(())
 }
 
 fn open_exclusive(path: &Path) -> Result<Database> {

@@ -58,9 +58,6 @@ pub const DB_FILE: &str = "driftguard.redb";
 /// Most memory (estimated from the columns' names) the contract cache may hold.
 const CONTRACT_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
-/// Page cache size. redb's default (1 GiB) is far more than a small VM should give it.
-const CACHE_BYTES: usize = 64 * 1024 * 1024;
-
 /// What can go wrong in the store. The first four are *rejections*: the operation wrote
 /// nothing and the request was simply not allowed.
 #[derive(Clone, Debug, thiserror::Error)]
@@ -103,6 +100,51 @@ pub enum StoreError {
     /// The store was closed (the daemon is shutting down).
     #[error("the store is closed")]
     Closed,
+    /// The store cannot write now (disk full or failing); nothing was written. The writer
+    /// recovers on its own once the disk takes writes again.
+    #[error("{0}")]
+    Unavailable(Unavailable),
+    /// The database file is damaged: start-up stops here.
+    #[error("the store {path} is corrupt ({detail}); the daemon cannot start on it. Check it with `driftguard check-store`, then put a backup in its place with `driftguard restore --from <backup file>`")]
+    Corrupt {
+        /// The database file.
+        path: PathBuf,
+        /// What redb found (or that it panicked).
+        detail: String,
+    },
+}
+
+/// Why the store cannot write. Shown by the health endpoint; the detail (path, OS error)
+/// goes to the log only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unavailable {
+    /// The filesystem is out of space (or of quota).
+    DiskFull,
+    /// Another I/O error, a panic inside the storage engine, or a reopen in progress.
+    Failing,
+}
+
+impl std::fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Unavailable::DiskFull => {
+                "disk full: writes fail until space is freed, then resume on their own"
+            }
+            Unavailable::Failing => {
+                "disk failing: writes fail until the store can be reopened, then resume on their own"
+            }
+        })
+    }
+}
+
+/// Tells a full disk (or quota) from other I/O failures.
+fn classify_io(e: &std::io::Error) -> Unavailable {
+    use std::io::ErrorKind;
+    if matches!(e.kind(), ErrorKind::StorageFull | ErrorKind::QuotaExceeded) {
+        Unavailable::DiskFull
+    } else {
+        Unavailable::Failing
+    }
 }
 
 impl StoreError {
@@ -116,6 +158,20 @@ impl StoreError {
                 | StoreError::NoCredits
                 | StoreError::Forbidden(_)
         )
+    }
+
+    /// `Some` when the error means the store cannot write (or read) now because of the
+    /// disk — what the API answers with `503 storage_unavailable`.
+    pub fn unavailable(&self) -> Option<Unavailable> {
+        match self {
+            StoreError::Unavailable(why) => Some(*why),
+            StoreError::Storage(e) => match e.as_ref() {
+                redb::Error::Io(io) => Some(classify_io(io)),
+                redb::Error::PreviousIo => Some(Unavailable::Failing),
+                _ => None,
+            },
+            _ => None,
+        }
     }
 }
 
@@ -149,7 +205,8 @@ pub struct Store {
 }
 
 struct Shared {
-    db: Arc<Database>,
+    /// The database, swapped by the writer thread when it reopens the file.
+    storage: Arc<writer::Storage>,
     path: PathBuf,
     /// Stamps records (wall clock) and schedules deliveries (steady clock).
     clock: Clock,
@@ -180,23 +237,13 @@ impl Store {
     ) -> Result<Store, StoreError> {
         create_private_dir(data_dir)?;
         let path = data_dir.join(DB_FILE);
-        let db = Database::builder()
-            .set_cache_size(CACHE_BYTES)
-            .create(&path)
-            .map_err(|e| match e {
-                redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse(path.clone()),
-                other => other.into(),
-            })?;
-        let txn = db.begin_write()?;
-        migrate::initialise(&txn)?;
-        txn.commit()?;
-
-        let db = Arc::new(db);
-        let (sender, thread) = writer::spawn(db.clone(), max_write_batch)
+        let db = open_checked(&path)?;
+        let storage = Arc::new(writer::Storage::new(path.clone(), db));
+        let (sender, thread) = writer::spawn(storage.clone(), max_write_batch)
             .map_err(|e| StoreError::Internal(format!("cannot start the writer thread: {e}")))?;
         Ok(Store {
             shared: Arc::new(Shared {
-                db,
+                storage,
                 path,
                 clock,
                 due_signal: Arc::new(Notify::new()),
@@ -242,7 +289,7 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&ReadTransaction) -> Result<T, StoreError> + Send + 'static,
     {
-        let db = self.shared.db.clone();
+        let db = self.shared.storage.current()?;
         tokio::task::spawn_blocking(move || op(&db.begin_read()?))
             .await
             .map_err(|e| StoreError::Internal(format!("read task failed: {e}")))?
@@ -272,9 +319,18 @@ impl Store {
 
     // ---- health ----
 
-    /// Reads the format version: proves the file can be read.
+    /// Fails while the store cannot write (disk full or failing); else reads the format
+    /// version, which proves the file can be read.
     pub async fn health(&self) -> Result<(), StoreError> {
+        if let Some(why) = self.write_failure() {
+            return Err(StoreError::Unavailable(why));
+        }
         self.read(tables::format_version).await.map(drop)
+    }
+
+    /// Why writes fail right now, if they do (they resume on their own).
+    pub fn write_failure(&self) -> Option<Unavailable> {
+        self.shared.storage.failure()
     }
 
     // ---- accounts (operators) ----
@@ -701,6 +757,49 @@ impl Store {
         self.read(move |txn| maintenance::snapshot(txn, &path))
             .await
     }
+}
+
+/// Opens the database and checks (or migrates) its format version. A damaged file is
+/// [`StoreError::Corrupt`], naming the file and the way out — redb may panic on one rather
+/// than return an error, so the panic is caught here too.
+fn open_checked(path: &Path) -> Result<Database, StoreError> {
+    let open = || {
+        let db = writer::open_database(path)?;
+        let txn = db.begin_write()?;
+        migrate::initialise(&txn)?;
+        txn.commit()?;
+        Ok(db)
+    };
+    let corrupt = |detail: String| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        detail,
+    };
+    match std::panic::catch_unwind(open) {
+        Ok(Err(StoreError::Storage(e))) if is_corruption(&e) => Err(corrupt(e.to_string())),
+        Ok(Err(StoreError::Codec(detail))) => Err(corrupt(detail)),
+        Ok(result) => result,
+        Err(panic) => {
+            let detail = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "the storage engine panicked".into());
+            Err(corrupt(format!(
+                "the storage engine failed reading it: {detail}"
+            )))
+        }
+    }
+}
+
+/// Errors that mean the file's contents are damaged (not the disk, not a lock).
+fn is_corruption(e: &redb::Error) -> bool {
+    matches!(
+        e,
+        redb::Error::Corrupted(_)
+            | redb::Error::TableTypeMismatch { .. }
+            | redb::Error::TypeDefinitionChanged { .. }
+            | redb::Error::UpgradeRequired(_)
+    )
 }
 
 /// Creates `dir` (and parents) readable only by the daemon's user.

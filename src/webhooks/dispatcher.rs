@@ -46,6 +46,8 @@ const PURGE_BATCH: usize = 1000;
 /// When an outcome cannot be recorded (the disk is failing), the delivery is held back
 /// this long before it is tried again, so a failing store does not turn into a hot loop.
 const RECORD_FAILURE_BACKOFF: Duration = Duration::from_secs(1);
+/// While deliveries are paused because the store cannot write, how often to look again.
+const STORE_RECHECK: Duration = Duration::from_secs(1);
 /// When shutting down, attempts in flight get this long before they are cut off (their
 /// due entries make them run again after the restart).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -180,10 +182,27 @@ impl<T: Transport> Dispatcher<T> {
         let mut next_purge = tokio::time::Instant::now();
         // Webhooks take turns: each batch starts after the last webhook served.
         let mut last_served = None;
+        let mut paused = false;
         loop {
             while attempts.try_join_next().is_some() {}
             if *stop.borrow() {
                 break;
+            }
+            // While the store cannot write, no outcome could be recorded: an attempt now
+            // would only be sent again later. Hold every delivery (once logged) until the
+            // writer has recovered.
+            if let Some(why) = inner.store.write_failure() {
+                if !paused {
+                    tracing::warn!(reason = %why, "webhook deliveries paused until the store can write again");
+                    paused = true;
+                }
+                tokio::select! {
+                    _ = stopped(&mut stop) => break,
+                    _ = tokio::time::sleep(STORE_RECHECK) => continue,
+                }
+            }
+            if std::mem::take(&mut paused) {
+                tracing::info!("the store can write again; webhook deliveries resume");
             }
             if tokio::time::Instant::now() >= next_purge {
                 inner.purge_expired().await;
