@@ -64,6 +64,18 @@ impl ApiRequest {
         Ok((self.caller, parse_json(&bytes)?))
     }
 
+    /// Reads the body and parses it as `T`; an empty body is `T::default()` (for bodies
+    /// whose every field is optional, so a bare `POST` works).
+    pub async fn json_or_default<T: DeserializeOwned + Default>(
+        self,
+    ) -> Result<(Caller, T), ApiError> {
+        let bytes = read_body(self.body, &self.parts, self.limits).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok((self.caller, T::default()));
+        }
+        Ok((self.caller, parse_json(&bytes)?))
+    }
+
     /// `?limit=` and `?cursor=` of a list.
     pub fn page(&self) -> Result<PageRequest, ApiError> {
         let mut page = PageRequest {

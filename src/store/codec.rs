@@ -10,7 +10,7 @@
 //! | version | written by | what changed |
 //! |---|---|---|
 //! | 1 | the first release | — |
-//! | 2 | this release | `due` keyed per webhook (fair delivery) |
+//! | 2 | this release | `due` keyed per webhook (fair delivery); webhooks gain `format`, `disabled_reason`, `consecutive_failures` and a previous secret; a delivery's check is optional (test deliveries) |
 
 use super::records::Record;
 use super::StoreError;
@@ -31,6 +31,17 @@ pub fn decode<T: Record>(bytes: &[u8]) -> Result<T, StoreError> {
     bincode::deserialize(bytes)
         .map(T::from_stored)
         .map_err(|e| StoreError::Codec(e.to_string()))
+}
+
+/// Decodes a stored shape directly — for migrations, which read the shapes of an older
+/// version (`records::v1`).
+pub fn decode_shape<S: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<S, StoreError> {
+    bincode::deserialize(bytes).map_err(|e| StoreError::Codec(e.to_string()))
+}
+
+/// Encodes a stored shape directly (the counterpart of [`decode_shape`]).
+pub fn encode_shape<S: serde::Serialize>(shape: &S) -> Result<Vec<u8>, StoreError> {
+    bincode::serialize(shape).map_err(|e| StoreError::Codec(e.to_string()))
 }
 
 /// What opening a store must do about its format version.

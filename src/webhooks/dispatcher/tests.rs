@@ -112,6 +112,7 @@ fn settings(delays: &[Duration]) -> DeliverySettings {
         max_in_flight: NonZeroUsize::new(8).expect("8"),
         max_in_flight_per_webhook: NonZeroUsize::new(2).expect("2"),
         retention: Duration::from_secs(3600),
+        disable_after: 10,
     }
 }
 
@@ -217,6 +218,7 @@ async fn check_with_a_webhook(store: &Store) -> (WebhookId, crate::ids::CheckId)
                 events: vec![Verdict::Pass, Verdict::Warning, Verdict::Breaking],
                 contract_id: None,
                 secret: generate_webhook_secret(),
+                format: crate::model::WebhookFormat::Json,
             },
         )
         .await
