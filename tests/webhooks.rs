@@ -349,15 +349,26 @@ async fn answer(
 // Helpers
 // ---------------------------------------------------------------------------------------
 
-/// A daemon that trusts `ca`, with rate limits out of the way of polling.
+/// A daemon that trusts `ca`, with rate limits out of the way of polling. Its target
+/// guard lets loopback through (`webhooks.allow_targets`): every receiver here listens
+/// on 127.0.0.1 (the default refusal is tested in `the_target_guard_*`).
 async fn start(ca: &TestCa, adjust: impl FnOnce(&mut Config)) -> TestServer {
     let ca_file = ca.pem_file.clone();
     TestServer::start_with(move |cfg| {
         cfg.limits.requests_per_minute = 1_000_000.try_into().unwrap();
         cfg.webhooks.ca_file = Some(ca_file);
+        cfg.webhooks.allow_targets = loopback();
         adjust(cfg);
     })
     .await
+}
+
+/// `127.0.0.0/8` and `::1/128`.
+fn loopback() -> Vec<driftguard::webhooks::guard::Cidr> {
+    ["127.0.0.0/8", "::1/128"]
+        .iter()
+        .map(|c| c.parse().expect("a CIDR"))
+        .collect()
 }
 
 fn delays(ms: &[u64]) -> Vec<Duration> {
@@ -1637,7 +1648,8 @@ async fn sigkill_after_a_burst_loses_no_delivery() {
         "[server]\nlisten = \"127.0.0.1:{port}\"\n\n\
          [storage]\ndata_dir = {data:?}\n\n\
          [limits]\nrequests_per_minute = 100000\n\n\
-         [webhooks]\nca_file = {ca:?}\nretry_delays = [{retries}]\nattempt_timeout = \"2s\"\n",
+         [webhooks]\nca_file = {ca:?}\nretry_delays = [{retries}]\nattempt_timeout = \"2s\"\n\
+         allow_targets = [\"127.0.0.0/8\"]\n",
         data = dir.path().join("data").to_str().expect("UTF-8 path"),
         ca = ca.pem_file.to_str().expect("UTF-8 path"),
         retries = retries.join(", "),

@@ -165,7 +165,7 @@ fn not_null<T>(field: &str, value: Option<Option<T>>) -> Result<Option<T>, ApiEr
 /// contract), `format`, `active`, validated as on create. The secret never changes here.
 pub async fn patch(state: &AppState, req: ApiRequest, id: &str) -> Result<Response, ApiError> {
     let id = path_id::<WebhookId>(id, MISSING);
-    let (caller, body): (_, PatchWebhook) = req.json().await?;
+    let (caller, body): (_, PatchWebhook) = req.json_all_optional().await?;
     let url = not_null("url", body.url)?;
     if let Some(url) = &url {
         check_url(state, url)?;
