@@ -498,10 +498,21 @@ mod tests {
         );
         assert_eq!(c.webhooks.attempt_timeout, Duration::from_secs(10));
         assert_eq!(c.webhooks.disable_after, 10);
-        let deny: Vec<String> = c.webhooks.deny_targets.iter().map(|c| c.to_string()).collect();
+        let deny: Vec<String> = c
+            .webhooks
+            .deny_targets
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
         assert_eq!(
             deny,
-            ["127.0.0.0/8", "::1/128", "169.254.0.0/16", "fe80::/10", "0.0.0.0/8"]
+            [
+                "127.0.0.0/8",
+                "::1/128",
+                "169.254.0.0/16",
+                "fe80::/10",
+                "0.0.0.0/8"
+            ]
         );
         assert!(c.webhooks.allow_targets.is_empty());
     }
@@ -514,8 +525,10 @@ mod tests {
         assert!(err.contains("nope"), "{err}");
         let err = Config::from_toml("[webhooks]\nallow_targets = [\"127.0.0.1/8\"]\n").unwrap_err();
         assert!(err.starts_with("webhooks.allow_targets"), "{err}");
-        let c = Config::from_toml("[webhooks]\nallow_targets = [\"127.0.0.0/8\", \"::1\"]\ndisable_after = 0\n")
-            .expect("valid");
+        let c = Config::from_toml(
+            "[webhooks]\nallow_targets = [\"127.0.0.0/8\", \"::1\"]\ndisable_after = 0\n",
+        )
+        .expect("valid");
         assert_eq!(c.webhooks.allow_targets.len(), 2);
         assert_eq!(c.webhooks.disable_after, 0);
     }

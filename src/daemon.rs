@@ -319,11 +319,7 @@ fn build_dispatcher(
     metrics: &Arc<Metrics>,
     guard: Arc<TargetGuard>,
 ) -> Result<Dispatcher, StartError> {
-    let client = WebhookClient::new(
-        webhooks.ca_file.as_deref(),
-        webhooks.attempt_timeout,
-        guard,
-    )?;
+    let client = WebhookClient::new(webhooks.ca_file.as_deref(), webhooks.attempt_timeout, guard)?;
     Ok(Dispatcher::new(
         store.clone(),
         client,
@@ -522,6 +518,17 @@ mod tests {
             needs_restart(&running, &new),
             ["server.*", "webhooks.*", "log.*"]
         );
+
+        // The target guard and auto-disable are read at start: a restart applies them.
+        for change in [
+            |c: &mut Config| c.webhooks.allow_targets = crate::webhooks::guard::default_deny(),
+            |c: &mut Config| c.webhooks.deny_targets.clear(),
+            |c: &mut Config| c.webhooks.disable_after = 0,
+        ] {
+            let mut new = running.clone();
+            change(&mut new);
+            assert_eq!(needs_restart(&running, &new), ["webhooks.*"]);
+        }
 
         // Turning TLS off is a restart, not a certificate reload.
         let mut plain = running.clone();

@@ -377,14 +377,7 @@ pub mod slack {
         let changed_types: Vec<String> = diff
             .type_changes
             .iter()
-            .map(|t| {
-                format!(
-                    "{} ({} → {})",
-                    t.column,
-                    type_name(t.from),
-                    type_name(t.to)
-                )
-            })
+            .map(|t| format!("{} ({} → {})", t.column, type_name(t.from), type_name(t.to)))
             .collect();
         let lists: [(&str, &[String]); 3] = [
             ("removed", &diff.removed),
@@ -452,11 +445,7 @@ pub mod slack {
 
     /// `a, b, c and 4 more` (names cut to a readable length).
     fn inline_list(names: &[String]) -> String {
-        let shown: Vec<String> = names
-            .iter()
-            .take(MAX_IN_TEXT)
-            .map(|n| cut(n, 64))
-            .collect();
+        let shown: Vec<String> = names.iter().take(MAX_IN_TEXT).map(|n| cut(n, 64)).collect();
         let mut list = shown.join(", ");
         if names.len() > shown.len() {
             list.push_str(&format!(" and {} more", names.len() - shown.len()));
@@ -491,7 +480,9 @@ pub mod slack {
 
     /// Slack's mrkdwn escapes: `&`, `<` and `>` (they start entities and links).
     fn escape(text: &str) -> String {
-        text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+        text.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
     }
 
     /// At most `max` characters, with `…` if cut.
@@ -543,14 +534,28 @@ mod tests {
         let m = message(&check(1, 1, 1, 0));
         let text = m["text"].as_str().expect("text");
         assert!(!text.contains('\n'), "one line: {text}");
-        for part in ["breaking", "severity 100", "users", "ctr_", "gone_0_", "typed_0_", "integer → string", "new_0_"] {
+        for part in [
+            "breaking",
+            "severity 100",
+            "users",
+            "ctr_",
+            "gone_0_",
+            "typed_0_",
+            "integer → string",
+            "new_0_",
+        ] {
             assert!(text.contains(part), "{part} in {text}");
         }
         let blocks = m["blocks"].as_array().expect("blocks");
         assert_eq!(blocks[0]["type"], "header");
         assert_eq!(blocks.len(), 6, "{m:#}");
         let all = m.to_string();
-        assert!(all.contains("*Removed (1)*") && all.contains("*Type changed (1)*") && all.contains("*Added (1)*"), "{all}");
+        assert!(
+            all.contains("*Removed (1)*")
+                && all.contains("*Type changed (1)*")
+                && all.contains("*Added (1)*"),
+            "{all}"
+        );
     }
 
     #[test]
@@ -564,7 +569,14 @@ mod tests {
                     assert!(text.chars().count() <= 3000, "{}", text.len());
                 }
                 if block["type"] == "header" {
-                    assert!(block["text"]["text"].as_str().expect("text").chars().count() <= 150);
+                    assert!(
+                        block["text"]["text"]
+                            .as_str()
+                            .expect("text")
+                            .chars()
+                            .count()
+                            <= 150
+                    );
                 }
             }
             let all = m.to_string();

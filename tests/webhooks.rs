@@ -371,7 +371,9 @@ fn slack_accepts(body: &[u8]) -> bool {
     let Ok(message) = serde_json::from_slice::<Value>(body) else {
         return false;
     };
-    let text = message["text"].as_str().is_some_and(|t| !t.trim().is_empty());
+    let text = message["text"]
+        .as_str()
+        .is_some_and(|t| !t.trim().is_empty());
     let blocks = message["blocks"].as_array().is_some_and(|b| b.len() <= 50);
     text && blocks
 }
@@ -1930,22 +1932,42 @@ async fn slack_format_is_a_message_slack_accepts_and_json_is_refused_there() {
     assert_eq!(raw["format"], "json");
 
     let (_, check_id) = run_check(&server, &contract_id, warning_columns()).await;
-    let delivered = wait_delivery(&server, &id_of(&slack), "delivered", Duration::from_secs(20)).await;
+    let delivered = wait_delivery(
+        &server,
+        &id_of(&slack),
+        "delivered",
+        Duration::from_secs(20),
+    )
+    .await;
     assert_eq!(status_codes(&delivered), [json!(200)]);
     let refused = wait_delivery(&server, &id_of(&raw), "abandoned", Duration::from_secs(20)).await;
-    assert_eq!(status_codes(&refused), [json!(400)], "Slack answers no_text");
+    assert_eq!(
+        status_codes(&refused),
+        [json!(400)],
+        "Slack answers no_text"
+    );
 
     let request = receiver.requests("/slack").remove(0);
     let message = request.json();
     let text = message["text"].as_str().expect("text");
-    for part in ["warning", "severity 70", "users", contract_id.as_str(), "email", "created_at"] {
+    for part in [
+        "warning",
+        "severity 70",
+        "users",
+        contract_id.as_str(),
+        "email",
+        "created_at",
+    ] {
         assert!(text.contains(part), "{part:?} in {text:?}");
     }
     assert!(!text.contains('\n'), "one line: {text}");
     let blocks = message["blocks"].as_array().expect("blocks");
     assert_eq!(blocks[0]["type"], "header");
     let all = message.to_string();
-    assert!(all.contains("*Removed (1)*") && all.contains("*Type changed (1)*"), "{all}");
+    assert!(
+        all.contains("*Removed (1)*") && all.contains("*Type changed (1)*"),
+        "{all}"
+    );
     assert!(all.contains(&check_id), "the check id: {all}");
     // Both signatures, whatever the format.
     assert!(verify_driftguard(&secret, &request));
@@ -1953,7 +1975,10 @@ async fn slack_format_is_a_message_slack_accepts_and_json_is_refused_there() {
     assert_eq!(request.header("content-type"), "application/json");
 
     // PATCH switches the raw webhook to Slack: the next check gets through.
-    assert_eq!(patch(&server, &id_of(&raw), json!({"format": "slack"})).await["format"], "slack");
+    assert_eq!(
+        patch(&server, &id_of(&raw), json!({"format": "slack"})).await["format"],
+        "slack"
+    );
     run_check(&server, &contract_id, breaking_columns()).await;
     let raw_id = id_of(&raw);
     let (got, list) = poll(
@@ -1964,7 +1989,10 @@ async fn slack_format_is_a_message_slack_accepts_and_json_is_refused_there() {
     .await;
     assert!(got, "{list:#?}");
     let last = receiver.requests("/raw").pop().expect("a request");
-    assert!(last.json()["text"].as_str().expect("text").contains("breaking"));
+    assert!(last.json()["text"]
+        .as_str()
+        .expect("text")
+        .contains("breaking"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1976,7 +2004,9 @@ async fn a_slack_message_of_a_huge_diff_stays_within_slacks_limits() {
     let columns: Vec<Value> = (0..400)
         .map(|i| json!({"name": format!("column_with_a_long_name_{i:04}_{}", "x".repeat(40)), "type": "string", "required": true}))
         .collect();
-    let contract = server.create_contract(&server.key, "wide", json!(columns)).await;
+    let contract = server
+        .create_contract(&server.key, "wide", json!(columns))
+        .await;
     let hook = webhook_as(&server, &receiver.url("/big"), "slack").await;
     // Every column removed, 400 added.
     let incoming: Vec<Value> = (0..400)
@@ -1993,8 +2023,14 @@ async fn a_slack_message_of_a_huge_diff_stays_within_slacks_limits() {
         }
     }
     let all = message.to_string();
-    assert!(all.contains("*Removed (400)*") && all.contains("…and 380 more"), "{all}");
-    assert!(message["text"].as_str().expect("text").contains("and 395 more"));
+    assert!(
+        all.contains("*Removed (400)*") && all.contains("…and 380 more"),
+        "{all}"
+    );
+    assert!(message["text"]
+        .as_str()
+        .expect("text")
+        .contains("and 395 more"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -2017,9 +2053,15 @@ async fn patch_changes_what_is_delivered_where_and_keeps_the_secret() {
     run_check(&server, &users, pass_columns()).await; // another contract: nothing
     run_check(&server, &orders, breaking_columns()).await; // another event: nothing
     let (_, check_id) = run_check(&server, &orders, pass_columns()).await;
-    let request = receiver.wait_for("/new", 1, Duration::from_secs(20)).await.remove(0);
+    let request = receiver
+        .wait_for("/new", 1, Duration::from_secs(20))
+        .await
+        .remove(0);
     assert_eq!(request.check_id(), check_id);
-    assert!(verify_driftguard(&secret, &request), "the secret did not change");
+    assert!(
+        verify_driftguard(&secret, &request),
+        "the secret did not change"
+    );
     let delivery = wait_delivery(&server, &hook_id, "delivered", Duration::from_secs(20)).await;
     assert_eq!(delivery["check_id"], check_id.as_str());
     assert_eq!(receiver.count("/old"), 0);
@@ -2041,7 +2083,9 @@ async fn a_test_delivery_is_signed_sent_now_once_and_recorded() {
     let test_path = format!("/api/v1/webhooks/{hook_id}/test");
 
     // Delivered: 200 with the record, once the attempt has ended.
-    let record = post(&server, &test_path, json!({})).await.assert_status(200);
+    let record = post(&server, &test_path, json!({}))
+        .await
+        .assert_status(200);
     assert_eq!(record["status"], "delivered", "{record}");
     assert_eq!(record["check_id"], Value::Null);
     assert_eq!(record["webhook_id"], hook_id.as_str());
@@ -2058,26 +2102,43 @@ async fn a_test_delivery_is_signed_sent_now_once_and_recorded() {
     assert_eq!(request.header("x-driftguard-attempt"), "1");
     // In the history, like any delivery; no credits spent.
     let listed = deliveries(&server, &hook_id).await;
-    assert_eq!(listed, [record.clone()]);
-    assert_eq!(server.get("/api/v1/usage").await.assert_status(200), usage_before);
+    assert_eq!(listed, std::slice::from_ref(&record));
+    assert_eq!(
+        server.get("/api/v1/usage").await.assert_status(200),
+        usage_before
+    );
 
     // A failing test: one attempt, no retries; it does not count toward auto-disable.
     receiver.script("/t", vec![Reply::status(500)]);
-    let failed = post(&server, &test_path, json!({})).await.assert_status(200);
+    let failed = post(&server, &test_path, json!({}))
+        .await
+        .assert_status(200);
     assert_eq!(failed["status"], "abandoned");
     assert_eq!(status_codes(&failed), [json!(500)]);
     wait_past(last_attempt_end(&failed) + Duration::from_millis(3 * 200)).await;
     assert_eq!(receiver.count("/t"), 2, "no retry of a test");
-    assert_eq!(get_webhook(&server, &hook_id).await["consecutive_failures"], 0);
+    assert_eq!(
+        get_webhook(&server, &hook_id).await["consecutive_failures"],
+        0
+    );
 
     // A paused webhook gets a test too, and stays paused.
     set_active(&server, &hook_id, false).await;
-    let paused = post(&server, &test_path, json!({})).await.assert_status(200);
+    let paused = post(&server, &test_path, json!({}))
+        .await
+        .assert_status(200);
     assert_eq!(paused["status"], "delivered");
     let after = get_webhook(&server, &hook_id).await;
-    assert_eq!((after["active"].clone(), after["disabled_reason"].clone()), (json!(false), json!("paused")));
+    assert_eq!(
+        (after["active"].clone(), after["disabled_reason"].clone()),
+        (json!(false), json!("paused"))
+    );
     run_check(&server, &contract_id, pass_columns()).await;
-    assert_eq!(deliveries(&server, &hook_id).await.len(), 3, "a paused webhook gets no check");
+    assert_eq!(
+        deliveries(&server, &hook_id).await.len(),
+        3,
+        "a paused webhook gets no check"
+    );
 
     // Another account's key: 404, and nothing is sent.
     let sent = receiver.count("/t");
@@ -2087,8 +2148,13 @@ async fn a_test_delivery_is_signed_sent_now_once_and_recorded() {
         .assert_error(404, "not_found");
     assert_eq!(receiver.count("/t"), sent);
     // A retry of a test delivery is refused: send a new test.
-    let retry = format!("/api/v1/webhooks/{hook_id}/deliveries/{}/retry", id_of(&failed));
-    post(&server, &retry, json!({})).await.assert_error(409, "conflict");
+    let retry = format!(
+        "/api/v1/webhooks/{hook_id}/deliveries/{}/retry",
+        id_of(&failed)
+    );
+    post(&server, &retry, json!({}))
+        .await
+        .assert_error(409, "conflict");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -2098,12 +2164,19 @@ async fn a_slack_test_delivery_is_a_slack_message() {
     receiver.like_slack("/s");
     let server = start(&ca, |_| {}).await;
     let hook = webhook_as(&server, &receiver.url("/s"), "slack").await;
-    let record = post(&server, &format!("/api/v1/webhooks/{}/test", id_of(&hook)), json!({}))
-        .await
-        .assert_status(200);
+    let record = post(
+        &server,
+        &format!("/api/v1/webhooks/{}/test", id_of(&hook)),
+        json!({}),
+    )
+    .await
+    .assert_status(200);
     assert_eq!(status_codes(&record), [json!(200)], "{record}");
     let message = receiver.requests("/s").remove(0).json();
-    assert!(message["text"].as_str().expect("text").contains(&id_of(&hook)));
+    assert!(message["text"]
+        .as_str()
+        .expect("text")
+        .contains(&id_of(&hook)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -2117,10 +2190,19 @@ async fn retry_requeues_a_finished_delivery_keeping_its_id_and_counting_on() {
     let contract_id = contract(&server, "users").await;
     let hook = webhook(&server, &receiver.url("/r"), ALL_EVENTS, None).await;
     let hook_id = id_of(&hook);
-    receiver.script("/r", vec![Reply::status(500), Reply::status(200).delayed(Duration::from_secs(3))]);
+    receiver.script(
+        "/r",
+        vec![
+            Reply::status(500),
+            Reply::status(200).delayed(Duration::from_secs(3)),
+        ],
+    );
     run_check(&server, &contract_id, pass_columns()).await;
     let abandoned = wait_delivery(&server, &hook_id, "abandoned", Duration::from_secs(20)).await;
-    let retry = format!("/api/v1/webhooks/{hook_id}/deliveries/{}/retry", id_of(&abandoned));
+    let retry = format!(
+        "/api/v1/webhooks/{hook_id}/deliveries/{}/retry",
+        id_of(&abandoned)
+    );
 
     // Another account cannot.
     server
@@ -2135,7 +2217,9 @@ async fn retry_requeues_a_finished_delivery_keeping_its_id_and_counting_on() {
     assert!(queued["next_attempt_at"].is_string(), "{queued}");
     // While pending (the receiver takes 3 s to answer): 409.
     receiver.wait_for("/r", 2, Duration::from_secs(20)).await;
-    post(&server, &retry, json!({})).await.assert_error(409, "conflict");
+    post(&server, &retry, json!({}))
+        .await
+        .assert_error(409, "conflict");
     let delivered = wait_delivery(&server, &hook_id, "delivered", Duration::from_secs(20)).await;
     assert_eq!(status_codes(&delivered), [json!(500), json!(200)]);
 
@@ -2143,7 +2227,9 @@ async fn retry_requeues_a_finished_delivery_keeping_its_id_and_counting_on() {
     assert_eq!(post(&server, &retry, json!({})).await.status.as_u16(), 202);
     let requests = receiver.wait_for("/r", 3, Duration::from_secs(20)).await;
     assert_eq!(attempt_numbers(&requests), ["1", "2", "3"]);
-    assert!(requests.iter().all(|r| r.header("x-driftguard-delivery") == abandoned["id"]));
+    assert!(requests
+        .iter()
+        .all(|r| r.header("x-driftguard-delivery") == abandoned["id"]));
     let again = wait_delivery(&server, &hook_id, "delivered", Duration::from_secs(20)).await;
     assert_eq!(status_codes(&again), [json!(500), json!(200), json!(200)]);
 }
@@ -2159,7 +2245,10 @@ async fn recover_requeues_the_abandoned_deliveries_since_a_time() {
     let contract_id = contract(&server, "users").await;
     let hook = webhook(&server, &receiver.url("/down"), ALL_EVENTS, None).await;
     let hook_id = id_of(&hook);
-    receiver.script("/down", vec![Reply::status(503), Reply::status(502), Reply::status(200)]);
+    receiver.script(
+        "/down",
+        vec![Reply::status(503), Reply::status(502), Reply::status(200)],
+    );
     for _ in 0..3 {
         run_check(&server, &contract_id, pass_columns()).await;
     }
@@ -2176,16 +2265,26 @@ async fn recover_requeues_the_abandoned_deliveries_since_a_time() {
     // Since after they were made: none. As another account: 404.
     let later = json!({"since": "2999-01-01T00:00:00Z"});
     let answer = post(&server, &recover, later.clone()).await;
-    assert_eq!((answer.status.as_u16(), answer.json()), (202, json!({"requeued": 0})));
+    assert_eq!(
+        (answer.status.as_u16(), answer.json()),
+        (202, json!({"requeued": 0}))
+    );
     server
         .send(Method::POST, &recover, Some(&other_key), later.to_string())
         .await
         .assert_error(404, "not_found");
     // Since the first one was made (whole seconds, as shown): both abandoned ones.
-    let since = list.iter().map(|d| server_time(&d["created_at"])).min().expect("min");
+    let since = list
+        .iter()
+        .map(|d| server_time(&d["created_at"]))
+        .min()
+        .expect("min");
     let since = since.format(&Rfc3339).expect("format");
     let answer = post(&server, &recover, json!({"since": since})).await;
-    assert_eq!((answer.status.as_u16(), answer.json()), (202, json!({"requeued": 2})));
+    assert_eq!(
+        (answer.status.as_u16(), answer.json()),
+        (202, json!({"requeued": 2}))
+    );
     let (all, list) = poll(
         Duration::from_secs(20),
         || deliveries(&server, &hook_id),
@@ -2193,9 +2292,17 @@ async fn recover_requeues_the_abandoned_deliveries_since_a_time() {
     )
     .await;
     assert!(all, "{list:#?}");
-    assert_eq!(receiver.count("/down"), 5, "three first attempts and two recovered");
+    assert_eq!(
+        receiver.count("/down"),
+        5,
+        "three first attempts and two recovered"
+    );
     let answer = post(&server, &recover, json!({"since": since})).await;
-    assert_eq!(answer.json(), json!({"requeued": 0}), "nothing abandoned is left");
+    assert_eq!(
+        answer.json(),
+        json!({"requeued": 0}),
+        "nothing abandoned is left"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -2213,34 +2320,57 @@ async fn a_rotated_secret_signs_beside_the_new_one_during_its_grace() {
         .await
         .assert_error(404, "not_found");
 
-    let rotated = post(&server, &rotate, json!({"grace_seconds": 3600})).await.assert_status(200);
+    let rotated = post(&server, &rotate, json!({"grace_seconds": 3600}))
+        .await
+        .assert_status(200);
     let new = rotated["secret"].as_str().expect("secret").to_owned();
     assert_ne!(new, old);
     assert!(rotated["previous_secret_expires_at"].is_string());
     run_check(&server, &contract_id, pass_columns()).await;
-    let during = receiver.wait_for("/rot", 1, Duration::from_secs(20)).await.remove(0);
-    assert!(verify_driftguard(&new, &during), "X-DriftGuard-Signature: the new secret");
+    let during = receiver
+        .wait_for("/rot", 1, Duration::from_secs(20))
+        .await
+        .remove(0);
+    assert!(
+        verify_driftguard(&new, &during),
+        "X-DriftGuard-Signature: the new secret"
+    );
     let key = hmac::Key::new(hmac::HMAC_SHA256, old.as_bytes());
     let previous = hex_decode(during.header("x-driftguard-signature-previous"));
-    assert!(hmac::verify(&key, &during.body, &previous).is_ok(), "…-Previous: the old one");
+    assert!(
+        hmac::verify(&key, &during.body, &previous).is_ok(),
+        "…-Previous: the old one"
+    );
     let signatures: Vec<&str> = during.header("webhook-signature").split(' ').collect();
     assert_eq!(signatures.len(), 2, "{signatures:?}");
     assert!(verify_standard(&new, &during) && verify_standard(&old, &during));
 
     // A rotation with no grace: the old secrets stop at once.
-    let again = post(&server, &rotate, json!({"grace_seconds": 0})).await.assert_status(200);
+    let again = post(&server, &rotate, json!({"grace_seconds": 0}))
+        .await
+        .assert_status(200);
     assert_eq!(again["previous_secret_expires_at"], Value::Null);
     let newest = again["secret"].as_str().expect("secret").to_owned();
     run_check(&server, &contract_id, pass_columns()).await;
-    let after = receiver.wait_for("/rot", 2, Duration::from_secs(20)).await.remove(1);
-    assert!(after.headers.get("x-driftguard-signature-previous").is_none());
+    let after = receiver
+        .wait_for("/rot", 2, Duration::from_secs(20))
+        .await
+        .remove(1);
+    assert!(after
+        .headers
+        .get("x-driftguard-signature-previous")
+        .is_none());
     assert!(verify_driftguard(&newest, &after));
     assert!(!verify_standard(&new, &after) && !verify_standard(&old, &after));
     assert_eq!(after.header("webhook-signature").split(' ').count(), 1);
     // A test delivery is signed the same way.
-    let record = post(&server, &format!("/api/v1/webhooks/{hook_id}/test"), json!({}))
-        .await
-        .assert_status(200);
+    let record = post(
+        &server,
+        &format!("/api/v1/webhooks/{hook_id}/test"),
+        json!({}),
+    )
+    .await
+    .assert_status(200);
     assert_eq!(record["status"], "delivered");
     let ping = receiver.requests("/rot").pop().expect("the test");
     assert!(verify_driftguard(&newest, &ping) && verify_standard(&newest, &ping));
@@ -2259,20 +2389,33 @@ async fn consecutive_abandoned_deliveries_disable_a_webhook_until_it_is_resumed(
     let hook = webhook(&server, &receiver.url("/flaky"), ALL_EVENTS, None).await;
     let hook_id = id_of(&hook);
     assert_eq!(
-        (hook["disabled_reason"].clone(), hook["consecutive_failures"].clone()),
+        (
+            hook["disabled_reason"].clone(),
+            hook["consecutive_failures"].clone()
+        ),
         (Value::Null, json!(0))
     );
     receiver.set_default("/flaky", Reply::status(500));
     run_check(&server, &contract_id, pass_columns()).await;
     wait_delivery(&server, &hook_id, "abandoned", Duration::from_secs(20)).await;
     let one = get_webhook(&server, &hook_id).await;
-    assert_eq!((one["active"].clone(), one["consecutive_failures"].clone()), (json!(true), json!(1)));
+    assert_eq!(
+        (one["active"].clone(), one["consecutive_failures"].clone()),
+        (json!(true), json!(1))
+    );
     // A successful test delivery resets the count (and changes nothing else).
     receiver.script("/flaky", vec![Reply::status(200)]);
-    post(&server, &format!("/api/v1/webhooks/{hook_id}/test"), json!({}))
-        .await
-        .assert_status(200);
-    assert_eq!(get_webhook(&server, &hook_id).await["consecutive_failures"], 0);
+    post(
+        &server,
+        &format!("/api/v1/webhooks/{hook_id}/test"),
+        json!({}),
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(
+        get_webhook(&server, &hook_id).await["consecutive_failures"],
+        0
+    );
 
     for _ in 0..2 {
         run_check(&server, &contract_id, pass_columns()).await;
@@ -2289,16 +2432,30 @@ async fn consecutive_abandoned_deliveries_disable_a_webhook_until_it_is_resumed(
     assert_eq!(listed[0]["disabled_reason"], "failing");
     // A test delivery does not re-activate it.
     receiver.script("/flaky", vec![Reply::status(200)]);
-    post(&server, &format!("/api/v1/webhooks/{hook_id}/test"), json!({}))
-        .await
-        .assert_status(200);
+    post(
+        &server,
+        &format!("/api/v1/webhooks/{hook_id}/test"),
+        json!({}),
+    )
+    .await
+    .assert_status(200);
     let tested = get_webhook(&server, &hook_id).await;
-    assert_eq!((tested["active"].clone(), tested["consecutive_failures"].clone()), (json!(false), json!(0)));
+    assert_eq!(
+        (
+            tested["active"].clone(),
+            tested["consecutive_failures"].clone()
+        ),
+        (json!(false), json!(0))
+    );
     // PATCH active: true resumes it and clears the reason.
     receiver.set_default("/flaky", Reply::status(200));
     let resumed = patch(&server, &hook_id, json!({"active": true})).await;
     assert_eq!(
-        (resumed["active"].clone(), resumed["disabled_reason"].clone(), resumed["consecutive_failures"].clone()),
+        (
+            resumed["active"].clone(),
+            resumed["disabled_reason"].clone(),
+            resumed["consecutive_failures"].clone()
+        ),
         (json!(true), Value::Null, json!(0))
     );
     let paused = patch(&server, &hook_id, json!({"active": false})).await;
@@ -2320,7 +2477,10 @@ async fn gone_is_the_disabled_reason_after_a_410() {
     .await;
     assert!(gone, "{}", get_webhook(&server, &hook_id).await);
     assert_eq!(get_webhook(&server, &hook_id).await["active"], false);
-    assert_eq!(patch(&server, &hook_id, json!({"active": true})).await["disabled_reason"], Value::Null);
+    assert_eq!(
+        patch(&server, &hook_id, json!({"active": true})).await["disabled_reason"],
+        Value::Null
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -2342,13 +2502,27 @@ async fn the_target_guard_refuses_a_name_that_resolves_to_loopback_unless_allowe
     let delivery = wait_delivery(&server, &hook_id, "abandoned", Duration::from_secs(20)).await;
     let attempt = &delivery["attempts"][0];
     assert_eq!(attempt["status_code"], Value::Null);
-    assert_eq!(attempt["error"], "blocked by webhooks.deny_targets", "{delivery}");
+    assert_eq!(
+        attempt["error"], "blocked by webhooks.deny_targets",
+        "{delivery}"
+    );
     // A test delivery is refused the same way.
-    let tested = post(&server, &format!("/api/v1/webhooks/{hook_id}/test"), json!({}))
-        .await
-        .assert_status(200);
-    assert_eq!(tested["attempts"][0]["error"], "blocked by webhooks.deny_targets");
-    assert_eq!(receiver.state.connections.load(Ordering::SeqCst), 0, "no connection was made");
+    let tested = post(
+        &server,
+        &format!("/api/v1/webhooks/{hook_id}/test"),
+        json!({}),
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(
+        tested["attempts"][0]["error"],
+        "blocked by webhooks.deny_targets"
+    );
+    assert_eq!(
+        receiver.state.connections.load(Ordering::SeqCst),
+        0,
+        "no connection was made"
+    );
     drop(server);
 
     // allow_targets lets it through; of `localhost`'s addresses only the allowed one is

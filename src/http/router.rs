@@ -62,9 +62,7 @@ impl<'a> Route<'a> {
             ["webhooks", id, "test"] => Route::WebhookTest(id),
             ["webhooks", id, "recover"] => Route::WebhookRecover(id),
             ["webhooks", id, "rotate-secret"] => Route::WebhookRotateSecret(id),
-            ["webhooks", id, "deliveries", delivery, "retry"] => {
-                Route::DeliveryRetry(id, delivery)
-            }
+            ["webhooks", id, "deliveries", delivery, "retry"] => Route::DeliveryRetry(id, delivery),
             _ => return None,
         })
     }
@@ -182,9 +180,7 @@ async fn dispatch(
         (Route::WebhookTest(id), _) => webhooks::test(state, req, id).await,
         (Route::WebhookRecover(id), _) => webhooks::recover(state, req, id).await,
         (Route::WebhookRotateSecret(id), _) => webhooks::rotate_secret(state, req, id).await,
-        (Route::DeliveryRetry(id, delivery), _) => {
-            webhooks::retry(state, req, id, delivery).await
-        }
+        (Route::DeliveryRetry(id, delivery), _) => webhooks::retry(state, req, id, delivery).await,
         (Route::Health, _) => Ok(status::health(state).await),
     }
 }

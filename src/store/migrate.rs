@@ -123,8 +123,7 @@ fn migrate_webhooks_v1_to_v2(txn: &WriteTransaction) -> Result<()> {
 
 /// Deliveries' check becomes optional (test deliveries have none).
 fn migrate_deliveries_v1_to_v2(txn: &WriteTransaction) -> Result<()> {
-    let n =
-        rewrite_rows::<_, v1::StoredDelivery, StoredDelivery>(txn, DELIVERIES.definition())?;
+    let n = rewrite_rows::<_, v1::StoredDelivery, StoredDelivery>(txn, DELIVERIES.definition())?;
     tracing::info!(deliveries = n, "deliveries take their version 2 shape");
     Ok(())
 }

@@ -23,7 +23,9 @@ use super::StoreError;
 use crate::clock::UnixMs;
 use crate::drift::Verdict;
 use crate::ids::{AccountId, ContractId, DeliveryId, WebhookId};
-use crate::model::{Attempt, Check, Delivery, DeliveryStatus, DisabledReason, Webhook, WebhookFormat};
+use crate::model::{
+    Attempt, Check, Delivery, DeliveryStatus, DisabledReason, Webhook, WebhookFormat,
+};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -427,7 +429,12 @@ pub fn record_test(
 
 /// Queues a delivery again with a fresh series of attempts (its attempts so far stay,
 /// and numbering goes on): due at `due` if its webhook is active, else waiting for it.
-fn requeue(txn: &WriteTransaction, webhook: &Webhook, mut delivery: Delivery, due: UnixMs) -> Result<Delivery> {
+fn requeue(
+    txn: &WriteTransaction,
+    webhook: &Webhook,
+    mut delivery: Delivery,
+    due: UnixMs,
+) -> Result<Delivery> {
     if let Some(at) = delivery.finished_at.take() {
         txn.open_table(FINISHED)?
             .remove((due_key(at), delivery.seq))?;
@@ -448,7 +455,12 @@ fn requeue(txn: &WriteTransaction, webhook: &Webhook, mut delivery: Delivery, du
 
 /// The account's webhook, or `NotFound`.
 fn owned_webhook(txn: &WriteTransaction, account: AccountId, id: WebhookId) -> Result<Webhook> {
-    let found = get_owned(&txn.open_table(IDS)?, &WEBHOOKS.write(txn)?, account, id.raw())?;
+    let found = get_owned(
+        &txn.open_table(IDS)?,
+        &WEBHOOKS.write(txn)?,
+        account,
+        id.raw(),
+    )?;
     found.map(|(_, w)| w).ok_or(StoreError::NotFound)
 }
 

@@ -390,13 +390,10 @@ impl Record for Webhook {
             format: self.format.into(),
             disabled_reason: self.disabled_reason.map(Into::into),
             consecutive_failures: self.consecutive_failures,
-            previous_secret: self
-                .previous_secret
-                .as_ref()
-                .map(|p| StoredPreviousSecret {
-                    secret: p.secret.clone(),
-                    expires_at: ms(p.expires_at),
-                }),
+            previous_secret: self.previous_secret.as_ref().map(|p| StoredPreviousSecret {
+                secret: p.secret.clone(),
+                expires_at: ms(p.expires_at),
+            }),
         }
     }
 
@@ -616,7 +613,11 @@ mod tests {
             bytes,
             "{name}: v1 encoding changed"
         );
-        assert_eq!(&T::from_stored(old.into()), record, "{name}: upgrade changed");
+        assert_eq!(
+            &T::from_stored(old.into()),
+            record,
+            "{name}: upgrade changed"
+        );
         assert!(
             bincode::deserialize::<V1>(&bytes[..bytes.len() - 1]).is_err(),
             "{name}: truncated"
@@ -788,9 +789,20 @@ mod tests {
     #[track_caller]
     fn assert_golden_v2<T: Record + PartialEq + std::fmt::Debug>(name: &str, record: &T) {
         let bytes = golden_in(GOLDEN_V2, name);
-        assert_eq!(encode(record).expect("encode"), bytes, "{name}: encoding changed");
-        assert_eq!(&decode::<T>(&bytes).expect("decode"), record, "{name}: decoding changed");
-        assert!(decode::<T>(&bytes[..bytes.len() - 1]).is_err(), "{name}: truncated");
+        assert_eq!(
+            encode(record).expect("encode"),
+            bytes,
+            "{name}: encoding changed"
+        );
+        assert_eq!(
+            &decode::<T>(&bytes).expect("decode"),
+            record,
+            "{name}: decoding changed"
+        );
+        assert!(
+            decode::<T>(&bytes[..bytes.len() - 1]).is_err(),
+            "{name}: truncated"
+        );
     }
 
     fn v2_webhooks() -> [(&'static str, Webhook); 2] {
@@ -821,7 +833,10 @@ mod tests {
             previous_secret: None,
             ..slack.clone()
         };
-        [("webhook_slack_failing_rotated", slack), ("webhook_json_gone", gone)]
+        [
+            ("webhook_slack_failing_rotated", slack),
+            ("webhook_json_gone", gone),
+        ]
     }
 
     fn v2_deliveries() -> [(&'static str, Delivery); 2] {
@@ -862,7 +877,8 @@ mod tests {
         }
         // The disabled reason no record above has: its variant index, pinned on its own.
         assert_eq!(
-            bincode::serialize(&StoredDisabledReason::from(DisabledReason::Paused)).expect("encode"),
+            bincode::serialize(&StoredDisabledReason::from(DisabledReason::Paused))
+                .expect("encode"),
             [2, 0, 0, 0]
         );
     }

@@ -346,11 +346,8 @@ impl<T: Transport> Inner<T> {
         (slot, mut claim): (SendSlot<T>, Claim<T>),
     ) {
         let delivery_id = due.delivery.id.to_string();
-        let body = match check_payload(
-            due.webhook.format,
-            &due.check,
-            due.contract_name.as_deref(),
-        ) {
+        let body = match check_payload(due.webhook.format, &due.check, due.contract_name.as_deref())
+        {
             Ok(body) => Bytes::from(body),
             Err(e) => {
                 tracing::error!(error = %e, delivery = %delivery_id, "cannot render the payload");
@@ -358,13 +355,7 @@ impl<T: Transport> Inner<T> {
             }
         };
         let started_at = self.clock.now();
-        let headers = headers(
-            &due.webhook,
-            started_at,
-            &delivery_id,
-            due.attempt,
-            &body,
-        );
+        let headers = headers(&due.webhook, started_at, &delivery_id, due.attempt, &body);
         let started = tokio::time::Instant::now();
         let result = self.transport.post(&due.webhook.url, headers, body).await;
         let duration_ms = started.elapsed().as_millis() as u64;
@@ -427,7 +418,10 @@ impl<T: Transport> Inner<T> {
         // they are dropped from the store too.
         match self.store.drop_expired_secrets().await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(webhooks = n, "dropped previous webhook secrets past their grace period"),
+            Ok(n) => tracing::info!(
+                webhooks = n,
+                "dropped previous webhook secrets past their grace period"
+            ),
             Err(e) => tracing::warn!(error = %e, "cannot drop expired webhook secrets"),
         }
         let before = self.clock.now() - self.settings.retention;
@@ -529,13 +523,20 @@ impl<T: Transport> DeliveryHandle<T> {
         let result = inner.transport.post(&webhook.url, headers, body).await;
         let duration_ms = started.elapsed().as_millis() as u64;
         let (status, outcome) = match result {
-            Ok(answer) if (200..=299).contains(&answer.status) => {
-                (DeliveryStatus::Delivered, AttemptOutcome::Status(answer.status))
-            }
-            Ok(answer) => (DeliveryStatus::Abandoned, AttemptOutcome::Status(answer.status)),
+            Ok(answer) if (200..=299).contains(&answer.status) => (
+                DeliveryStatus::Delivered,
+                AttemptOutcome::Status(answer.status),
+            ),
+            Ok(answer) => (
+                DeliveryStatus::Abandoned,
+                AttemptOutcome::Status(answer.status),
+            ),
             Err(failure) => {
                 tracing::warn!(delivery = %delivery_id, webhook = %webhook.id, error = %failure.detail, "webhook test attempt got no answer");
-                (DeliveryStatus::Abandoned, AttemptOutcome::Error(failure.summary.to_owned()))
+                (
+                    DeliveryStatus::Abandoned,
+                    AttemptOutcome::Error(failure.summary.to_owned()),
+                )
             }
         };
         let finished_at = inner.clock.now();

@@ -65,11 +65,7 @@ impl FromStr for Cidr {
         let max = if ip.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
             None => max,
-            Some(p) => p
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(bad)?,
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad)?,
         };
         let network = match ip {
             IpAddr::V4(v4) => IpAddr::V4(Ipv4Addr::from(u32::from(v4) & mask32(prefix))),
@@ -226,10 +222,16 @@ fn ipv4_number(part: &str) -> Option<u32> {
 /// The default `webhooks.deny_targets`: loopback, link-local (cloud metadata lives
 /// there) and "this network".
 pub fn default_deny() -> Vec<Cidr> {
-    ["127.0.0.0/8", "::1/128", "169.254.0.0/16", "fe80::/10", "0.0.0.0/8"]
-        .iter()
-        .filter_map(|c| c.parse().ok())
-        .collect()
+    [
+        "127.0.0.0/8",
+        "::1/128",
+        "169.254.0.0/16",
+        "fe80::/10",
+        "0.0.0.0/8",
+    ]
+    .iter()
+    .filter_map(|c| c.parse().ok())
+    .collect()
 }
 
 #[cfg(test)]
@@ -252,7 +254,14 @@ mod tests {
         assert!(one.contains(ip("::1")) && !one.contains(ip("::2")));
         let link: Cidr = "fe80::/10".parse().expect("valid");
         assert!(link.contains(ip("febf::1")) && !link.contains(ip("fec0::1")));
-        for bad in ["10.0.0.0/33", "10.0.0.1/8", "nope", "10.0.0.0/", "::/129", ""] {
+        for bad in [
+            "10.0.0.0/33",
+            "10.0.0.1/8",
+            "nope",
+            "10.0.0.0/",
+            "::/129",
+            "",
+        ] {
             assert!(bad.parse::<Cidr>().is_err(), "{bad}");
         }
         assert_eq!(default_deny().len(), 5);
@@ -272,7 +281,13 @@ mod tests {
         ] {
             assert_eq!(guard.vet(ip(denied)), Err(Blocked(ip(denied))), "{denied}");
         }
-        for allowed in ["10.1.2.3", "172.16.0.1", "192.168.1.1", "8.8.8.8", "fd00::1"] {
+        for allowed in [
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "8.8.8.8",
+            "fd00::1",
+        ] {
             assert_eq!(guard.vet(ip(allowed)), Ok(()), "{allowed}");
         }
         let open = TargetGuard::new(default_deny(), vec!["127.0.0.0/8".parse().expect("ok")]);
@@ -298,16 +313,40 @@ mod tests {
         assert_eq!(literal_ip("hooks.example.com"), Ok(None));
         assert_eq!(literal_ip("localhost"), Ok(None));
         assert_eq!(literal_ip("1a.example"), Ok(None));
-        assert!(literal_ip("example.0x").is_err(), "ends in a number (0x is 0): not a name");
-        for invalid in ["256.0.0.1", "1.2.3.4.5", "1.256.1", "4294967296", "09.1", "[::g]", "%31%32%37.0.0.1"] {
+        assert!(
+            literal_ip("example.0x").is_err(),
+            "ends in a number (0x is 0): not a name"
+        );
+        for invalid in [
+            "256.0.0.1",
+            "1.2.3.4.5",
+            "1.256.1",
+            "4294967296",
+            "09.1",
+            "[::g]",
+            "%31%32%37.0.0.1",
+        ] {
             assert!(literal_ip(invalid).is_err(), "{invalid}");
         }
         let guard = TargetGuard::new(default_deny(), vec![]);
-        for denied in ["127.1", "2130706433", "[::ffff:127.0.0.1]", "[::1]", "0", "169.254.169.254"] {
+        for denied in [
+            "127.1",
+            "2130706433",
+            "[::ffff:127.0.0.1]",
+            "[::1]",
+            "0",
+            "169.254.169.254",
+        ] {
             let err = guard.check_url_host(denied).expect_err(denied);
-            assert!(err.starts_with("url: ") && err.contains(DENY_SETTING), "{err}");
+            assert!(
+                err.starts_with("url: ") && err.contains(DENY_SETTING),
+                "{err}"
+            );
         }
         assert!(guard.check_url_host("10.0.0.1").is_ok());
-        assert!(guard.check_url_host("localhost").is_ok(), "names are vetted when resolved");
+        assert!(
+            guard.check_url_host("localhost").is_ok(),
+            "names are vetted when resolved"
+        );
     }
 }

@@ -143,8 +143,14 @@ async fn unknown_foreign_and_malformed_ids_are_the_same_404_on_every_route() {
             IdRoute::new(Method::POST, "/api/v1/webhooks/{id}/rotate-secret", "wh_"),
             vec![&wid],
         ),
-        (IdRoute::new(Method::POST, retry_by_webhook, "wh_"), vec![&pid]),
-        (IdRoute::new(Method::POST, retry_by_delivery, "dlv_"), vec![&dlv]),
+        (
+            IdRoute::new(Method::POST, retry_by_webhook, "wh_"),
+            vec![&pid],
+        ),
+        (
+            IdRoute::new(Method::POST, retry_by_delivery, "dlv_"),
+            vec![&dlv],
+        ),
     ];
 
     for (route, reals) in &routes {

@@ -356,9 +356,15 @@ async fn webhook_patch_pauses_and_resumes() {
     // is tested for every route in `not_found`.
     for other in [bogus_id(&id), "nope".to_owned()] {
         let other_path = format!("/api/v1/webhooks/{other}");
-        raw(&server, Method::PATCH, &other_path, &server.key, r#"{"active": 1}"#)
-            .await
-            .assert_error(400, "invalid_request");
+        raw(
+            &server,
+            Method::PATCH,
+            &other_path,
+            &server.key,
+            r#"{"active": 1}"#,
+        )
+        .await
+        .assert_error(400, "invalid_request");
     }
 }
 
@@ -463,7 +469,10 @@ async fn webhook_format_is_json_by_default_or_slack() {
         let error = answer.assert_error(400, "invalid_request");
         assert!(error.contains("format"), "{format}: {error}");
     }
-    assert_eq!(len(&server.get("/api/v1/webhooks").await.assert_status(200)), 1);
+    assert_eq!(
+        len(&server.get("/api/v1/webhooks").await.assert_status(200)),
+        1
+    );
 }
 
 #[tokio::test]
@@ -518,7 +527,9 @@ async fn webhook_patch_changes_any_subset_validated_as_on_create() {
     let now = server.get(&path).await.assert_status(200);
 
     // Each invalid field is a 400 naming it, and changes nothing.
-    let foreign = server.create_contract(&other_key, "theirs", users_columns()).await;
+    let foreign = server
+        .create_contract(&other_key, "theirs", users_columns())
+        .await;
     for (body, field) in [
         (json!({"url": "http://hooks.example.com/x"}), "url"),
         (json!({"url": "https://"}), "url"),
@@ -529,7 +540,10 @@ async fn webhook_patch_changes_any_subset_validated_as_on_create() {
         (json!({"events": ["fail"]}), "events"),
         (json!({"events": null}), "events"),
         (json!({"contract_id": "ctr_nope"}), "contract_id"),
-        (json!({"contract_id": bogus_id(&text(&users["id"]))}), "contract_id"),
+        (
+            json!({"contract_id": bogus_id(&text(&users["id"]))}),
+            "contract_id",
+        ),
         (json!({"contract_id": foreign["id"]}), "contract_id"),
         (json!({"contract_id": 7}), "contract_id"),
         (json!({"format": "xml"}), "format"),
@@ -537,9 +551,14 @@ async fn webhook_patch_changes_any_subset_validated_as_on_create() {
         (json!({"active": "yes"}), "active"),
         (json!({"active": null}), "active"),
         // Valid fields beside an invalid one are not applied either.
-        (json!({"url": "https://hooks.example.com/c", "events": []}), "events"),
+        (
+            json!({"url": "https://hooks.example.com/c", "events": []}),
+            "events",
+        ),
     ] {
-        let error = patch(body.clone()).await.assert_error(400, "invalid_request");
+        let error = patch(body.clone())
+            .await
+            .assert_error(400, "invalid_request");
         assert!(error.contains(field), "{body}: {error}");
     }
     assert_eq!(server.get(&path).await.assert_status(200), now);
@@ -579,25 +598,46 @@ async fn literal_denied_addresses_are_400_at_create_and_patch() {
     for host in DENIED_HOSTS {
         let url = format!("https://{host}:8443/hook");
         let body = json!({"url": url, "events": ["pass"]});
-        let error = send_json(&server, Method::POST, "/api/v1/webhooks", &server.key, &body)
-            .await
-            .assert_error(400, "invalid_request");
+        let error = send_json(
+            &server,
+            Method::POST,
+            "/api/v1/webhooks",
+            &server.key,
+            &body,
+        )
+        .await
+        .assert_error(400, "invalid_request");
         assert!(
             error.starts_with("url:") && error.contains("webhooks.deny_targets"),
             "{url}: {error}"
         );
-        send_json(&server, Method::PATCH, &path, &server.key, &json!({"url": url}))
-            .await
-            .assert_error(400, "invalid_request");
+        send_json(
+            &server,
+            Method::PATCH,
+            &path,
+            &server.key,
+            &json!({"url": url}),
+        )
+        .await
+        .assert_error(400, "invalid_request");
     }
     // A host a URL parser refuses is not a URL.
     for host in ["256.0.0.1", "1.2.3.4.5", "%31%32%37.0.0.1"] {
         let body = json!({"url": format!("https://{host}/x"), "events": ["pass"]});
-        send_json(&server, Method::POST, "/api/v1/webhooks", &server.key, &body)
-            .await
-            .assert_error(400, "invalid_request");
+        send_json(
+            &server,
+            Method::POST,
+            "/api/v1/webhooks",
+            &server.key,
+            &body,
+        )
+        .await
+        .assert_error(400, "invalid_request");
     }
-    assert_eq!(len(&server.get("/api/v1/webhooks").await.assert_status(200)), 1);
+    assert_eq!(
+        len(&server.get("/api/v1/webhooks").await.assert_status(200)),
+        1
+    );
     assert_eq!(
         server.get(&path).await.assert_status(200)["url"],
         "https://hooks.example.com/a"
@@ -611,7 +651,12 @@ async fn literal_denied_addresses_are_400_at_create_and_patch() {
         "https://[fd00::1]/x",
         "https://localhost/x",
     ] {
-        create_webhook(&server, &server.key, json!({"url": url, "events": ["pass"]})).await;
+        create_webhook(
+            &server,
+            &server.key,
+            json!({"url": url, "events": ["pass"]}),
+        )
+        .await;
     }
 }
 
@@ -623,7 +668,12 @@ async fn allow_targets_lets_a_denied_literal_address_through() {
     .await;
     for host in ["127.0.0.1", "127.1", "[::ffff:127.0.0.1]"] {
         let url = format!("https://{host}/x");
-        create_webhook(&server, &server.key, json!({"url": url, "events": ["pass"]})).await;
+        create_webhook(
+            &server,
+            &server.key,
+            json!({"url": url, "events": ["pass"]}),
+        )
+        .await;
     }
     // `::1` is not inside the allowed range.
     send_json(
@@ -665,15 +715,30 @@ async fn rotate_secret_answers_the_new_secret_and_the_grace() {
     )
     .expect("RFC 3339");
     let in_a_day = time::OffsetDateTime::now_utc() + time::Duration::days(1);
-    assert!((expires - in_a_day).abs() < time::Duration::minutes(5), "{expires}");
+    assert!(
+        (expires - in_a_day).abs() < time::Duration::minutes(5),
+        "{expires}"
+    );
 
-    let rotated = send_json(&server, Method::POST, &path, &server.key, &json!({"grace_seconds": 604800}))
-        .await
-        .assert_status(200);
+    let rotated = send_json(
+        &server,
+        Method::POST,
+        &path,
+        &server.key,
+        &json!({"grace_seconds": 604800}),
+    )
+    .await
+    .assert_status(200);
     assert!(rotated["previous_secret_expires_at"].is_string());
-    let rotated = send_json(&server, Method::POST, &path, &server.key, &json!({"grace_seconds": 0}))
-        .await
-        .assert_status(200);
+    let rotated = send_json(
+        &server,
+        Method::POST,
+        &path,
+        &server.key,
+        &json!({"grace_seconds": 0}),
+    )
+    .await
+    .assert_status(200);
     assert_eq!(rotated["previous_secret_expires_at"], Value::Null);
     assert_ne!(text(&rotated["secret"]), secret);
 
@@ -707,23 +772,48 @@ async fn recover_and_retry_validate_before_they_look() {
     .await;
     let id = text(&created["id"]);
     let recover = format!("/api/v1/webhooks/{id}/recover");
-    for body in ["", "{}", r#"{"since": "yesterday"}"#, r#"{"since": 5}"#, r#"{"since": "2026-03-01"}"#] {
+    for body in [
+        "",
+        "{}",
+        r#"{"since": "yesterday"}"#,
+        r#"{"since": 5}"#,
+        r#"{"since": "2026-03-01"}"#,
+    ] {
         let error = raw(&server, Method::POST, &recover, &server.key, body)
             .await
             .assert_error(400, "invalid_request");
-        assert!(body.is_empty() || error.contains("since"), "{body}: {error}");
+        assert!(
+            body.is_empty() || error.contains("since"),
+            "{body}: {error}"
+        );
     }
     // Nothing abandoned yet: nothing to re-queue. Any offset is accepted.
-    for since in ["2026-03-01T19:22:00Z", "2026-03-01T20:22:00+01:00", "1970-01-01T00:00:00.5Z"] {
-        let answer = send_json(&server, Method::POST, &recover, &server.key, &json!({"since": since}))
-            .await;
+    for since in [
+        "2026-03-01T19:22:00Z",
+        "2026-03-01T20:22:00+01:00",
+        "1970-01-01T00:00:00.5Z",
+    ] {
+        let answer = send_json(
+            &server,
+            Method::POST,
+            &recover,
+            &server.key,
+            &json!({"since": since}),
+        )
+        .await;
         assert_eq!(answer.status, 202, "{since}");
         assert_eq!(answer.json(), json!({"requeued": 0}));
     }
     // A bad body comes before an unknown webhook (400 before 404).
-    raw(&server, Method::POST, &format!("/api/v1/webhooks/{}/recover", bogus_id(&id)), &server.key, "{}")
-        .await
-        .assert_error(400, "invalid_request");
+    raw(
+        &server,
+        Method::POST,
+        &format!("/api/v1/webhooks/{}/recover", bogus_id(&id)),
+        &server.key,
+        "{}",
+    )
+    .await
+    .assert_error(400, "invalid_request");
     // Retry of an unknown delivery.
     let retry = format!("/api/v1/webhooks/{id}/deliveries/dlv_00000000000000000000000000/retry");
     raw(&server, Method::POST, &retry, &server.key, "")

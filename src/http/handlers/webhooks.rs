@@ -42,7 +42,10 @@ pub async fn create(state: &AppState, req: ApiRequest) -> Result<Response, ApiEr
     let (caller, body): (_, CreateWebhook) = req.json().await?;
     check_url(state, &body.url)?;
     let events = check_events(body.events)?;
-    let contract_id = body.contract_id.map(|t| parse_contract_id(&t)).transpose()?;
+    let contract_id = body
+        .contract_id
+        .map(|t| parse_contract_id(&t))
+        .transpose()?;
     let format = body.format.map(|f| parse_format(&f)).transpose()?;
     let new = NewWebhook {
         url: body.url,
@@ -134,7 +137,9 @@ pub async fn get(state: &AppState, req: ApiRequest, id: &str) -> Result<Response
 }
 
 /// A field of a PATCH body: absent (`None`), or given — `null` included (`Some(None)`).
-fn given<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn given<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -172,7 +177,9 @@ pub async fn patch(state: &AppState, req: ApiRequest, id: &str) -> Result<Respon
     }
     let update = WebhookUpdate {
         url,
-        events: not_null("events", body.events)?.map(check_events).transpose()?,
+        events: not_null("events", body.events)?
+            .map(check_events)
+            .transpose()?,
         contract_id: body
             .contract_id
             .map(|c| c.map(|t| parse_contract_id(&t)).transpose())
@@ -313,7 +320,10 @@ mod tests {
         assert!(check_url("HTTPS://example.com").is_ok());
         assert!(check_url("https://127.0.0.1:8443/hook").is_ok());
         // The host as the target guard gets it.
-        assert_eq!(check_url("https://[::1]:9/x").ok().as_deref(), Some("[::1]"));
+        assert_eq!(
+            check_url("https://[::1]:9/x").ok().as_deref(),
+            Some("[::1]")
+        );
         assert_eq!(check_url("https://127.1/x").ok().as_deref(), Some("127.1"));
         for bad in [
             "http://example.com/hook",

@@ -477,7 +477,14 @@ async fn another_check(store: &Store) {
 async fn abandoned_deliveries_in_a_row_disable_the_webhook() {
     use crate::model::DisabledReason;
     let refused = || Err(Failure::plain("connection refused"));
-    let answers = vec![refused(), refused(), status(204, None), refused(), refused(), refused()];
+    let answers = vec![
+        refused(),
+        refused(),
+        status(204, None),
+        refused(),
+        refused(),
+        refused(),
+    ];
     // One attempt per delivery, disabled at the third abandoned one in a row.
     let settings = DeliverySettings {
         disable_after: 3,
@@ -496,14 +503,25 @@ async fn abandoned_deliveries_in_a_row_disable_the_webhook() {
         let hook = store.webhook(AccountId(1), webhook).await.expect("webhook");
         counts.push(hook.consecutive_failures);
     }
-    assert_eq!(counts, [1, 2, 0, 1, 2, 3], "a delivered one resets the count");
+    assert_eq!(
+        counts,
+        [1, 2, 0, 1, 2, 3],
+        "a delivered one resets the count"
+    );
     let hook = store.webhook(AccountId(1), webhook).await.expect("webhook");
     assert!(!hook.active);
     assert_eq!(hook.disabled_reason, Some(DisabledReason::Failing));
     another_check(&store).await;
-    assert_eq!(deliveries(&store, webhook).await.len(), 6, "no new delivery");
+    assert_eq!(
+        deliveries(&store, webhook).await.len(),
+        6,
+        "no new delivery"
+    );
     tokio::time::sleep(Duration::from_secs(60)).await;
-    assert!(reports.try_recv().is_err(), "a disabled webhook gets nothing");
+    assert!(
+        reports.try_recv().is_err(),
+        "a disabled webhook gets nothing"
+    );
     let _ = stop.send(true);
 }
 
@@ -514,7 +532,8 @@ async fn disable_after_zero_never_disables() {
         disable_after: 0,
         ..settings(&[])
     };
-    let (store, _dir, mut reports, stop) = running_with(Clock::tokio(T0), vec![], None, settings).await;
+    let (store, _dir, mut reports, stop) =
+        running_with(Clock::tokio(T0), vec![], None, settings).await;
     let (webhook, _) = check_with_a_webhook(&store).await;
     for n in 0..12 {
         if n > 0 {
@@ -539,27 +558,51 @@ async fn the_previous_secret_signs_until_its_grace_ends_then_is_dropped() {
     let (webhook, _) = check_with_a_webhook(&store).await;
     let first = next(&mut reports).await;
     assert_eq!(first.header("x-driftguard-signature-previous"), None);
-    let old = store.webhook(AccountId(1), webhook).await.expect("webhook").secret;
+    let old = store
+        .webhook(AccountId(1), webhook)
+        .await
+        .expect("webhook")
+        .secret;
 
     let rotated = store
-        .rotate_webhook_secret(AccountId(1), webhook, generate_webhook_secret(), Duration::from_secs(60))
+        .rotate_webhook_secret(
+            AccountId(1),
+            webhook,
+            generate_webhook_secret(),
+            Duration::from_secs(60),
+        )
         .await
         .expect("rotate");
-    assert_eq!(rotated.previous_secret.as_ref().map(|p| p.secret.as_str()), Some(old.as_str()));
+    assert_eq!(
+        rotated.previous_secret.as_ref().map(|p| p.secret.as_str()),
+        Some(old.as_str())
+    );
     another_check(&store).await;
     let during = next(&mut reports).await;
-    let previous = during.header("x-driftguard-signature-previous").expect("previous signature");
+    let previous = during
+        .header("x-driftguard-signature-previous")
+        .expect("previous signature");
     assert_ne!(Some(previous), during.header("x-driftguard-signature"));
-    let signatures = during.header("webhook-signature").expect("webhook-signature");
+    let signatures = during
+        .header("webhook-signature")
+        .expect("webhook-signature");
     assert_eq!(signatures.split(' ').count(), 2, "{signatures}");
-    assert!(signatures.split(' ').all(|s| s.starts_with("v1,")), "{signatures}");
+    assert!(
+        signatures.split(' ').all(|s| s.starts_with("v1,")),
+        "{signatures}"
+    );
 
     // The grace ends: one signature again.
     tokio::time::sleep(Duration::from_secs(61)).await;
     another_check(&store).await;
     let after = next(&mut reports).await;
     assert_eq!(after.header("x-driftguard-signature-previous"), None);
-    assert_eq!(after.header("webhook-signature").map(|s| s.split(' ').count()), Some(1));
+    assert_eq!(
+        after
+            .header("webhook-signature")
+            .map(|s| s.split(' ').count()),
+        Some(1)
+    );
     // …and the hourly purge pass drops it from the store.
     tokio::time::sleep(PURGE_EVERY + Duration::from_secs(60)).await;
     let hook = store.webhook(AccountId(1), webhook).await.expect("webhook");
