@@ -614,7 +614,7 @@ impl Setup {
             .unwrap_or_default();
         let config_file = dir.join(format!("{name}.toml"));
         let text = format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\n{tls_lines}[storage]\ndata_dir = \"{}\"\n{storage}[limits]\nrequests_per_minute = 1000000000\n[webhooks]\nca_file = \"{}\"\nretry_delays = [\"1s\"]\n",
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n{tls_lines}[storage]\ndata_dir = \"{}\"\n{storage}[limits]\nrequests_per_minute = 1000000000\n[webhooks]\nca_file = \"{}\"\nretry_delays = [\"1s\"]\nallow_targets = [\"127.0.0.0/8\"]\n",
             data_dir.display(),
             receiver.ca_file.display()
         );

@@ -39,6 +39,14 @@ impl UnixMs {
             .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned())
     }
 
+    /// Reads an RFC 3339 time (any offset, fractions kept to the millisecond).
+    pub fn parse_rfc3339(text: &str) -> Option<UnixMs> {
+        let t = OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+        i64::try_from(t.unix_timestamp_nanos() / 1_000_000)
+            .ok()
+            .map(UnixMs)
+    }
+
     /// Whole seconds since the epoch (rounded down).
     pub fn unix_seconds(self) -> i64 {
         self.0.div_euclid(1000)

@@ -15,6 +15,7 @@ use serde::{Deserialize, Deserializer};
 use tracing_subscriber::filter::LevelFilter;
 
 use crate::credentials::{self, Environment};
+use crate::webhooks::guard::{self, Cidr};
 
 /// Environment variable: the listen address.
 pub const ENV_LISTEN: &str = "DRIFTGUARD_LISTEN";
@@ -198,6 +199,15 @@ pub struct WebhooksConfig {
     /// Attempts in flight at once to one webhook.
     #[serde(deserialize_with = "at_least_one")]
     pub max_in_flight_per_webhook: NonZeroUsize,
+    /// After this many abandoned deliveries in a row a webhook is disabled
+    /// (`disabled_reason: "failing"`); 0 never disables one.
+    pub disable_after: u32,
+    /// Addresses webhooks may not reach (loopback, link-local, "this network")…
+    #[serde(deserialize_with = "cidrs")]
+    pub deny_targets: Vec<Cidr>,
+    /// …unless they are inside one of these.
+    #[serde(deserialize_with = "cidrs")]
+    pub allow_targets: Vec<Cidr>,
 }
 
 impl Default for WebhooksConfig {
@@ -209,6 +219,9 @@ impl Default for WebhooksConfig {
             retention: Duration::from_secs(30 * 24 * 3600),
             max_in_flight: const { NonZeroUsize::new(256).expect("not zero") }, // ok: compile time
             max_in_flight_per_webhook: const { NonZeroUsize::new(32).expect("not zero") }, // ok: compile time
+            disable_after: 10,
+            deny_targets: guard::default_deny(),
+            allow_targets: Vec::new(),
         }
     }
 }
@@ -467,6 +480,15 @@ fn durations<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error>
         .collect()
 }
 
+/// Reads a list of CIDR ranges; a bad entry is refused (the path names the key).
+fn cidrs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Cidr>, D::Error> {
+    let texts = Vec::<String>::deserialize(d)?;
+    texts
+        .iter()
+        .map(|t| t.parse().map_err(serde::de::Error::custom))
+        .collect()
+}
+
 fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text)
         .map_err(|e| format!("{text:?} is not a duration like \"250ms\", \"5s\" or \"2m\" ({e})"))
@@ -494,6 +516,40 @@ mod tests {
             [Duration::from_secs(5), Duration::from_secs(25)]
         );
         assert_eq!(c.webhooks.attempt_timeout, Duration::from_secs(10));
+        assert_eq!(c.webhooks.disable_after, 10);
+        let deny: Vec<String> = c
+            .webhooks
+            .deny_targets
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        assert_eq!(
+            deny,
+            [
+                "127.0.0.0/8",
+                "::1/128",
+                "169.254.0.0/16",
+                "fe80::/10",
+                "0.0.0.0/8"
+            ]
+        );
+        assert!(c.webhooks.allow_targets.is_empty());
+    }
+
+    #[test]
+    fn a_bad_target_range_is_named() {
+        let err = Config::from_toml("[webhooks]\ndeny_targets = [\"10.0.0.0/8\", \"nope\"]\n")
+            .unwrap_err();
+        assert!(err.starts_with("webhooks.deny_targets"), "{err}");
+        assert!(err.contains("nope"), "{err}");
+        let err = Config::from_toml("[webhooks]\nallow_targets = [\"127.0.0.1/8\"]\n").unwrap_err();
+        assert!(err.starts_with("webhooks.allow_targets"), "{err}");
+        let c = Config::from_toml(
+            "[webhooks]\nallow_targets = [\"127.0.0.0/8\", \"::1\"]\ndisable_after = 0\n",
+        )
+        .expect("valid");
+        assert_eq!(c.webhooks.allow_targets.len(), 2);
+        assert_eq!(c.webhooks.disable_after, 0);
     }
 
     #[test]

@@ -22,7 +22,8 @@ use crate::http::{tls, AppState, TenantLimits};
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 use crate::webhooks::client::{ClientError, WebhookClient};
-use crate::webhooks::{DeliverySettings, Dispatcher};
+use crate::webhooks::guard::TargetGuard;
+use crate::webhooks::{DeliveryHandle, DeliverySettings, Dispatcher};
 
 /// Where a generated first key is written, inside `data_dir`.
 pub const BOOTSTRAP_KEY_FILE: &str = "bootstrap-key";
@@ -125,11 +126,19 @@ impl Daemon {
     pub async fn start_with_store(config: Config, store: Store) -> Result<Daemon, StartError> {
         bootstrap(&store, &config).await?;
         let metrics = Metrics::new();
-        let dispatcher = build_dispatcher(&config.webhooks, &store, &metrics)?;
+        let guard = Arc::new(TargetGuard::new(
+            config.webhooks.deny_targets.clone(),
+            config.webhooks.allow_targets.clone(),
+        ));
+        let dispatcher = build_dispatcher(&config.webhooks, &store, &metrics, guard.clone())?;
         let tls = load_tls(&config.server)?;
         let api = bind_api(&config.server, tls.is_some()).await?;
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let state = app_state(&config, store, scheme, metrics);
+        let webhooks = WebhookServices {
+            deliveries: dispatcher.handle(),
+            guard,
+        };
+        let state = app_state(&config, store, scheme, metrics, webhooks);
         let listeners = Listeners {
             api,
             metrics: bind_metrics(&config.metrics).await?,
@@ -343,8 +352,9 @@ fn build_dispatcher(
     webhooks: &WebhooksConfig,
     store: &Store,
     metrics: &Arc<Metrics>,
+    guard: Arc<TargetGuard>,
 ) -> Result<Dispatcher, StartError> {
-    let client = WebhookClient::new(webhooks.ca_file.as_deref(), webhooks.attempt_timeout)?;
+    let client = WebhookClient::new(webhooks.ca_file.as_deref(), webhooks.attempt_timeout, guard)?;
     Ok(Dispatcher::new(
         store.clone(),
         client,
@@ -354,6 +364,7 @@ fn build_dispatcher(
             max_in_flight: webhooks.max_in_flight,
             max_in_flight_per_webhook: webhooks.max_in_flight_per_webhook,
             retention: webhooks.retention,
+            disable_after: webhooks.disable_after,
         },
         metrics.clone(),
     ))
@@ -409,12 +420,19 @@ fn bind_admin(data_dir: &Path) -> Result<crate::admin::AdminSocket, StartError> 
     })
 }
 
+/// What the webhook handlers need besides the store.
+struct WebhookServices {
+    deliveries: DeliveryHandle,
+    guard: Arc<TargetGuard>,
+}
+
 /// What every request shares.
 fn app_state(
     config: &Config,
     store: Store,
     scheme: &'static str,
     metrics: Arc<Metrics>,
+    webhooks: WebhookServices,
 ) -> Arc<AppState> {
     Arc::new(AppState {
         store: store.clone(),
@@ -433,6 +451,8 @@ fn app_state(
         },
         scheme,
         metrics,
+        deliveries: webhooks.deliveries,
+        target_guard: webhooks.guard,
     })
 }
 
@@ -571,6 +591,17 @@ mod tests {
             needs_restart(&running, &new),
             ["server.*", "webhooks.*", "log.*"]
         );
+
+        // The target guard and auto-disable are read at start: a restart applies them.
+        for change in [
+            |c: &mut Config| c.webhooks.allow_targets = crate::webhooks::guard::default_deny(),
+            |c: &mut Config| c.webhooks.deny_targets.clear(),
+            |c: &mut Config| c.webhooks.disable_after = 0,
+        ] {
+            let mut new = running.clone();
+            change(&mut new);
+            assert_eq!(needs_restart(&running, &new), ["webhooks.*"]);
+        }
 
         // Turning TLS off is a restart, not a certificate reload.
         let mut plain = running.clone();

@@ -148,10 +148,88 @@ pub struct Webhook {
     pub contract_id: Option<ContractId>,
     /// Paused webhooks get no new deliveries.
     pub active: bool,
-    /// `whsec_…`; signs every delivery. Returned once, at creation.
+    /// `whsec_…`; signs every delivery. Returned once, at creation (or rotation).
     pub secret: String,
     /// When it was created.
     pub created_at: UnixMs,
+    /// What the body of a delivery looks like.
+    pub format: WebhookFormat,
+    /// Why it is inactive; `None` while active.
+    pub disabled_reason: Option<DisabledReason>,
+    /// Abandoned deliveries in a row (a delivered one resets it).
+    pub consecutive_failures: u32,
+    /// The secret before the last rotation, still signing until its grace period ends.
+    pub previous_secret: Option<PreviousSecret>,
+}
+
+/// The body a webhook receives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WebhookFormat {
+    /// The check document, exactly as the check endpoint answered it.
+    Json,
+    /// A message Slack, Mattermost and Rocket.Chat incoming webhooks accept.
+    Slack,
+}
+
+impl WebhookFormat {
+    /// The name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookFormat::Json => "json",
+            WebhookFormat::Slack => "slack",
+        }
+    }
+
+    /// The format with this JSON name.
+    pub fn from_name(name: &str) -> Option<WebhookFormat> {
+        match name {
+            "json" => Some(WebhookFormat::Json),
+            "slack" => Some(WebhookFormat::Slack),
+            _ => None,
+        }
+    }
+}
+
+/// Why a webhook is inactive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DisabledReason {
+    /// The receiver answered `410 Gone`.
+    Gone,
+    /// `webhooks.disable_after` deliveries in a row were abandoned.
+    Failing,
+    /// Paused by a PATCH.
+    Paused,
+}
+
+impl DisabledReason {
+    /// The name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisabledReason::Gone => "gone",
+            DisabledReason::Failing => "failing",
+            DisabledReason::Paused => "paused",
+        }
+    }
+}
+
+/// A secret replaced by a rotation, kept for its grace period so receivers that still
+/// verify with it accept deliveries meanwhile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreviousSecret {
+    /// The old `whsec_…`.
+    pub secret: String,
+    /// When it stops signing (and is dropped).
+    pub expires_at: UnixMs,
+}
+
+impl Webhook {
+    /// The previous secret if it still signs at `now`.
+    pub fn previous_secret_at(&self, now: UnixMs) -> Option<&str> {
+        self.previous_secret
+            .as_ref()
+            .filter(|p| p.expires_at > now)
+            .map(|p| p.secret.as_str())
+    }
 }
 
 /// Where a delivery stands.
@@ -209,8 +287,8 @@ pub struct Delivery {
     pub account: AccountId,
     /// The subscription.
     pub webhook_id: WebhookId,
-    /// The check whose result is the payload.
-    pub check_id: CheckId,
+    /// The check whose result is the payload; `None` for a test delivery (a ping).
+    pub check_id: Option<CheckId>,
     /// Pending, delivered or abandoned.
     pub status: DeliveryStatus,
     /// Attempts that count towards abandonment (a `410` does not).

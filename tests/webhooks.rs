@@ -91,6 +91,7 @@ struct Reply {
     headers: Vec<(&'static str, String)>,
     /// Wait this long before answering.
     delay: Duration,
+    body: &'static str,
 }
 
 impl Reply {
@@ -99,7 +100,13 @@ impl Reply {
             status,
             headers: Vec::new(),
             delay: Duration::ZERO,
+            body: "",
         }
+    }
+
+    fn body(mut self, body: &'static str) -> Reply {
+        self.body = body;
+        self
     }
 
     fn header(mut self, name: &'static str, value: &str) -> Reply {
@@ -155,6 +162,9 @@ struct ReceiverState {
     tls_failures: AtomicUsize,
     /// Requests being answered now, and the most at once, per path.
     in_flight: Mutex<HashMap<String, (usize, usize)>>,
+    /// Paths that answer like a Slack incoming webhook: `400 no_text` to a body without
+    /// a non-empty `text` string and a `blocks` array.
+    slack_paths: Mutex<Vec<String>>,
 }
 
 /// Counts a request in flight until dropped (answered or cut off).
@@ -231,6 +241,11 @@ impl Receiver {
             .entry(path.to_owned())
             .or_default()
             .extend(replies);
+    }
+
+    /// Answers `path` like Slack: `400 no_text` to a body that is not a Slack message.
+    fn like_slack(&self, path: &str) {
+        lock(&self.state.slack_paths).push(path.to_owned());
     }
 
     /// Answers `path` with `reply` once its script is used up.
@@ -325,6 +340,11 @@ async fn answer(
             .or_else(|| lock(&state.defaults).get(&path).cloned())
             .unwrap_or_else(|| Reply::status(200))
     };
+    let reply = if lock(&state.slack_paths).contains(&path) && !slack_accepts(&body) {
+        Reply::status(400).body("no_text")
+    } else {
+        reply
+    };
     let _in_flight = InFlight::new(state.clone(), path.clone());
     lock(&state.requests).push(Received {
         path,
@@ -341,23 +361,47 @@ async fn answer(
         response = response.header(*name, value);
     }
     Ok(response
-        .body(Full::new(Bytes::new()))
+        .body(Full::new(Bytes::from(reply.body)))
         .expect("valid response"))
+}
+
+/// What a Slack incoming webhook requires of a body: JSON with a non-empty `text` and,
+/// for Block Kit, an array of `blocks` (at most 50).
+fn slack_accepts(body: &[u8]) -> bool {
+    let Ok(message) = serde_json::from_slice::<Value>(body) else {
+        return false;
+    };
+    let text = message["text"]
+        .as_str()
+        .is_some_and(|t| !t.trim().is_empty());
+    let blocks = message["blocks"].as_array().is_some_and(|b| b.len() <= 50);
+    text && blocks
 }
 
 // ---------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------
 
-/// A daemon that trusts `ca`, with rate limits out of the way of polling.
+/// A daemon that trusts `ca`, with rate limits out of the way of polling. Its target
+/// guard lets loopback through (`webhooks.allow_targets`): every receiver here listens
+/// on 127.0.0.1 (the default refusal is tested in `the_target_guard_*`).
 async fn start(ca: &TestCa, adjust: impl FnOnce(&mut Config)) -> TestServer {
     let ca_file = ca.pem_file.clone();
     TestServer::start_with(move |cfg| {
         cfg.limits.requests_per_minute = 1_000_000.try_into().unwrap();
         cfg.webhooks.ca_file = Some(ca_file);
+        cfg.webhooks.allow_targets = loopback();
         adjust(cfg);
     })
     .await
+}
+
+/// `127.0.0.0/8` and `::1/128`.
+fn loopback() -> Vec<driftguard::webhooks::guard::Cidr> {
+    ["127.0.0.0/8", "::1/128"]
+        .iter()
+        .map(|c| c.parse().expect("a CIDR"))
+        .collect()
 }
 
 fn delays(ms: &[u64]) -> Vec<Duration> {
@@ -1637,7 +1681,8 @@ async fn sigkill_after_a_burst_loses_no_delivery() {
         "[server]\nlisten = \"127.0.0.1:{port}\"\n\n\
          [storage]\ndata_dir = {data:?}\n\n\
          [limits]\nrequests_per_minute = 100000\n\n\
-         [webhooks]\nca_file = {ca:?}\nretry_delays = [{retries}]\nattempt_timeout = \"2s\"\n",
+         [webhooks]\nca_file = {ca:?}\nretry_delays = [{retries}]\nattempt_timeout = \"2s\"\n\
+         allow_targets = [\"127.0.0.0/8\"]\n",
         data = dir.path().join("data").to_str().expect("UTF-8 path"),
         ca = ca.pem_file.to_str().expect("UTF-8 path"),
         retries = retries.join(", "),
@@ -1830,4 +1875,668 @@ async fn sigkill_after_a_burst_loses_no_delivery() {
         .filter(|r| after.contains_key(&r.check_id()))
         .count();
     assert!(straddling > 0, "some deliveries straddled the crash");
+}
+
+// ---------------------------------------------------------------------------------------
+// SPEC 5.3: webhooks that reach people, and that operators can steer
+// ---------------------------------------------------------------------------------------
+
+/// `POST`s `body` with the server's key.
+async fn post(server: &TestServer, path: &str, body: Value) -> Answer {
+    server.post(path, &body).await
+}
+
+async fn patch(server: &TestServer, webhook_id: &str, body: Value) -> Value {
+    server
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/webhooks/{webhook_id}"),
+            Some(&server.key),
+            body.to_string(),
+        )
+        .await
+        .assert_status(200)
+}
+
+async fn get_webhook(server: &TestServer, webhook_id: &str) -> Value {
+    server
+        .get(&format!("/api/v1/webhooks/{webhook_id}"))
+        .await
+        .assert_status(200)
+}
+
+/// Registers a webhook with `format`.
+async fn webhook_as(server: &TestServer, url: &str, format: &str) -> Value {
+    post(
+        server,
+        "/api/v1/webhooks",
+        json!({"url": url, "events": ALL_EVENTS, "format": format}),
+    )
+    .await
+    .assert_status(201)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_format_is_a_message_slack_accepts_and_json_is_refused_there() {
+    let ca = TestCa::new();
+    let receiver = Receiver::start(&ca).await;
+    receiver.like_slack("/slack");
+    receiver.like_slack("/raw");
+    let server = start(&ca, |cfg| cfg.webhooks.retry_delays = Vec::new()).await;
+    let contract_id = contract(&server, "users").await;
+    let slack = webhook_as(&server, &receiver.url("/slack"), "slack").await;
+    assert_eq!(slack["format"], "slack");
+    let secret = slack["secret"].as_str().expect("secret").to_owned();
+    // What the hosted guide does: the raw check JSON to a Slack URL.
+    let raw = webhook(&server, &receiver.url("/raw"), ALL_EVENTS, None).await;
+    assert_eq!(raw["format"], "json");
+
+    let (_, check_id) = run_check(&server, &contract_id, warning_columns()).await;
+    let delivered = wait_delivery(
+        &server,
+        &id_of(&slack),
+        "delivered",
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(status_codes(&delivered), [json!(200)]);
+    let refused = wait_delivery(&server, &id_of(&raw), "abandoned", Duration::from_secs(20)).await;
+    assert_eq!(
+        status_codes(&refused),
+        [json!(400)],
+        "Slack answers no_text"
+    );
+
+    let request = receiver.requests("/slack").remove(0);
+    let message = request.json();
+    let text = message["text"].as_str().expect("text");
+    for part in [
+        "warning",
+        "severity 70",
+        "users",
+        contract_id.as_str(),
+        "email",
+        "created_at",
+    ] {
+        assert!(text.contains(part), "{part:?} in {text:?}");
+    }
+    assert!(!text.contains('\n'), "one line: {text}");
+    let blocks = message["blocks"].as_array().expect("blocks");
+    assert_eq!(blocks[0]["type"], "header");
+    let all = message.to_string();
+    assert!(
+        all.contains("*Removed (1)*") && all.contains("*Type changed (1)*"),
+        "{all}"
+    );
+    assert!(all.contains(&check_id), "the check id: {all}");
+    // Both signatures, whatever the format.
+    assert!(verify_driftguard(&secret, &request));
+    assert!(verify_standard(&secret, &request));
+    assert_eq!(request.header("content-type"), "application/json");
+
+    // PATCH switches the raw webhook to Slack: the next check gets through.
+    assert_eq!(
+        patch(&server, &id_of(&raw), json!({"format": "slack"})).await["format"],
+        "slack"
+    );
+    run_check(&server, &contract_id, breaking_columns()).await;
+    let raw_id = id_of(&raw);
+    let (got, list) = poll(
+        Duration::from_secs(20),
+        || deliveries(&server, &raw_id),
+        |list| list.len() == 2 && list[0]["status"] == "delivered",
+    )
+    .await;
+    assert!(got, "{list:#?}");
+    let last = receiver.requests("/raw").pop().expect("a request");
+    assert!(last.json()["text"]
+        .as_str()
+        .expect("text")
+        .contains("breaking"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slack_message_of_a_huge_diff_stays_within_slacks_limits() {
+    let ca = TestCa::new();
+    let receiver = Receiver::start(&ca).await;
+    receiver.like_slack("/big");
+    let server = start(&ca, |cfg| cfg.webhooks.retry_delays = Vec::new()).await;
+    let columns: Vec<Value> = (0..400)
+        .map(|i| json!({"name": format!("column_with_a_long_name_{i:04}_{}", "x".repeat(40)), "type": "string", "required": true}))
+        .collect();
+    let contract = server
+        .create_contract(&server.key, "wide", json!(columns))
+        .await;
+    let hook = webhook_as(&server, &receiver.url("/big"), "slack").await;
+    // Every column removed, 400 added.
+    let incoming: Vec<Value> = (0..400)
+        .map(|i| json!({"name": format!("other_{i:04}_{}", "y".repeat(60)), "type": "integer"}))
+        .collect();
+    run_check(&server, &id_of(&contract), json!(incoming)).await;
+    wait_delivery(&server, &id_of(&hook), "delivered", Duration::from_secs(20)).await;
+    let message = receiver.requests("/big").remove(0).json();
+    let blocks = message["blocks"].as_array().expect("blocks");
+    assert!(blocks.len() <= 50);
+    for block in blocks {
+        if let Some(text) = block["text"]["text"].as_str() {
+            assert!(text.chars().count() <= 3000, "{}", text.chars().count());
+        }
+    }
+    let all = message.to_string();
+    assert!(
+        all.contains("*Removed (400)*") && all.contains("…and 380 more"),
+        "{all}"
+    );
+    assert!(message["text"]
+        .as_str()
+        .expect("text")
+        .contains("and 395 more"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patch_changes_what_is_delivered_where_and_keeps_the_secret() {
+    let ca = TestCa::new();
+    let receiver = Receiver::start(&ca).await;
+    let server = start(&ca, |_| {}).await;
+    let users = contract(&server, "users").await;
+    let orders = contract(&server, "orders").await;
+    let hook = webhook(&server, &receiver.url("/old"), &["breaking"], None).await;
+    let hook_id = id_of(&hook);
+    let secret = hook["secret"].as_str().expect("secret").to_owned();
+    let patched = patch(
+        &server,
+        &hook_id,
+        json!({"url": receiver.url("/new"), "events": ["pass"], "contract_id": orders}),
+    )
+    .await;
+    assert!(patched.get("secret").is_none());
+    run_check(&server, &users, pass_columns()).await; // another contract: nothing
+    run_check(&server, &orders, breaking_columns()).await; // another event: nothing
+    let (_, check_id) = run_check(&server, &orders, pass_columns()).await;
+    let request = receiver
+        .wait_for("/new", 1, Duration::from_secs(20))
+        .await
+        .remove(0);
+    assert_eq!(request.check_id(), check_id);
+    assert!(
+        verify_driftguard(&secret, &request),
+        "the secret did not change"
+    );
+    let delivery = wait_delivery(&server, &hook_id, "delivered", Duration::from_secs(20)).await;
+    assert_eq!(delivery["check_id"], check_id.as_str());
+    assert_eq!(receiver.count("/old"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_delivery_is_signed_sent_now_once_and_recorded() {
+    let ca = TestCa::new();
+    let receiver = Receiver::start(&ca).await;
+    let (server, other_key) = start(&ca, |cfg| cfg.webhooks.retry_delays = delays(&[200]))
+        .await
+        .add_account("team-b", 10)
+        .await;
+    let contract_id = contract(&server, "users").await;
+    let hook = webhook(&server, &receiver.url("/t"), ALL_EVENTS, None).await;
+    let hook_id = id_of(&hook);
+    let secret = hook["secret"].as_str().expect("secret").to_owned();
+    let usage_before = server.get("/api/v1/usage").await.assert_status(200);
+    let test_path = format!("/api/v1/webhooks/{hook_id}/test");
+
+    // Delivered: 200 with the record, once the attempt has ended.
+    let record = post(&server, &test_path, json!({}))
+        .await
+        .assert_status(200);
+    assert_eq!(record["status"], "delivered", "{record}");
+    assert_eq!(record["check_id"], Value::Null);
+    assert_eq!(record["webhook_id"], hook_id.as_str());
+    assert_eq!(record["next_attempt_at"], Value::Null);
+    assert_eq!(status_codes(&record), [json!(200)]);
+    let request = receiver.requests("/t").remove(0);
+    let ping = request.json();
+    assert_eq!(
+        ping,
+        json!({"type": "ping", "webhook_id": hook_id, "created_at": record["created_at"]})
+    );
+    assert!(verify_driftguard(&secret, &request) && verify_standard(&secret, &request));
+    assert_eq!(request.header("x-driftguard-delivery"), record["id"]);
+    assert_eq!(request.header("x-driftguard-attempt"), "1");
+    // In the history, like any delivery; no credits spent.
+    let listed = deliveries(&server, &hook_id).await;
+    assert_eq!(listed, std::slice::from_ref(&record));
+    assert_eq!(
+        server.get("/api/v1/usage").await.assert_status(200),
+        usage_before
+    );
+
+    // A failing test: one attempt, no retries; it does not count toward auto-disable.
+    receiver.script("/t", vec![Reply::status(500)]);
+    let failed = post(&server, &test_path, json!({}))
+        .await
+        .assert_status(200);
+    assert_eq!(failed["status"], "abandoned");
+    assert_eq!(status_codes(&failed), [json!(500)]);
+    wait_past(last_attempt_end(&failed) + Duration::from_millis(3 * 200)).await;
+    assert_eq!(receiver.count("/t"), 2, "no retry of a test");
+    assert_eq!(
+        get_webhook(&server, &hook_id).await["consecutive_failures"],
+        0
+    );
+
+    // A paused webhook gets a test too, and stays paused.
+    set_active(&server, &hook_id, false).await;
+    let paused = post(&server, &test_path, json!({}))
+        .await
+        .assert_status(200);
+    assert_eq!(paused["status"], "delivered");
+    let after = get_webhook(&server, &hook_id).await;
+    assert_eq!(
+        (after["active"].clone(), after["disabled_reason"].clone()),
+        (json!(false), json!("paused"))
+    );
+    run_check(&server, &contract_id, pass_columns()).await;
+    assert_eq!(
+        deliveries(&server, &hook_id).await.len(),
+        3,
+        "a paused webhook gets no check"
+    );
+
+    // Another account's key: 404, and nothing is sent.
+    let sent = receiver.count("/t");
+    server
+        .send(Method::POST, &test_path, Some(&other_key), "{}")
+        .await
+        .assert_error(404, "not_found");
+    assert_eq!(receiver.count("/t"), sent);
+    // A retry of a test delivery is refused: send a new test.
+    let retry = format!(
+        "/api/v1/webhooks/{hook_id}/deliveries/{}/retry",
+        id_of(&failed)
+    );
+    post(&server, &retry, json!({}))
+        .await
+        .assert_error(409, "conflict");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slack_test_delivery_is_a_slack_message() {
+    let ca = TestCa::new();
+    let receiver = Receiver::start(&ca).await;
+    receiver.like_slack("/s");
+    let server = start(&ca, |_| {}).await;
+    let hook = webhook_as(&server, &receiver.url("/s"), "slack").await;
+    let record = post(
+        &server,
+        &format!("/api/v1/webhooks/{}/test", id_of(&hook)),
+        json!({}),
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(status_codes(&record), [json!(200)], "{record}");
+    let message = receiver.requests("/s").remove(0).json();
+    assert!(message["text"]
+        .as_str()
+        .expect("text")
+        .contains(&id_of(&hook)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_requeues_a_finished_delivery_keeping_its_id_and_counting_on() {
+    let ca = TestCa::new();
+    let receiver = Receiver::start(&ca).await;
+    let (server, other_key) = start(&ca, |cfg| cfg.webhooks.retry_delays = Vec::new())
+        .await
+        .add_account("team-b", 10)
+        .await;
+    let contract_id = contract(&server, "users").await;
+    let hook = webhook(&server, &receiver.url("/r"), ALL_EVENTS, None).await;
+    let hook_id = id_of(&hook);
+    receiver.script(
+        "/r",
+        vec![
+            Reply::status(500),
+            Reply::status(200).delayed(Duration::from_secs(3)),
+        ],
+    );
+    run_check(&server, &contract_id, pass_columns()).await;
+    let abandoned = wait_delivery(&server, &hook_id, "abandoned", Duration::from_secs(20)).await;
+    let retry = format!(
+        "/api/v1/webhooks/{hook_id}/deliveries/{}/retry",
+        id_of(&abandoned)
+    );
+
+    // Another account cannot.
+    server
+        .send(Method::POST, &retry, Some(&other_key), "")
+        .await
+        .assert_error(404, "not_found");
+    let queued = post(&server, &retry, json!({})).await;
+    assert_eq!(queued.status.as_u16(), 202);
+    let queued = queued.json();
+    assert_eq!(queued["id"], abandoned["id"]);
+    assert_eq!(queued["status"], "pending");
+    assert!(queued["next_attempt_at"].is_string(), "{queued}");
+    // While pending (the receiver takes 3 s to answer): 409.
+    receiver.wait_for("/r", 2, Duration::from_secs(20)).await;
+    post(&server, &retry, json!({}))
+        .await
+        .assert_error(409, "conflict");
+    let delivered = wait_delivery(&server, &hook_id, "delivered", Duration::from_secs(20)).await;
+    assert_eq!(status_codes(&delivered), [json!(500), json!(200)]);
+
+    // A delivered one can be sent again too: attempt 3, same id.
+    assert_eq!(post(&server, &retry, json!({})).await.status.as_u16(), 202);
+    let requests = receiver.wait_for("/r", 3, Duration::from_secs(20)).await;
+    assert_eq!(attempt_numbers(&requests), ["1", "2", "3"]);
+    assert!(requests
+        .iter()
+        .all(|r| r.header("x-driftguard-delivery") == abandoned["id"]));
+    let again = wait_delivery(&server, &hook_id, "delivered", Duration::from_secs(20)).await;
+    assert_eq!(status_codes(&again), [json!(500), json!(200), json!(200)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recover_requeues_the_abandoned_deliveries_since_a_time() {
+    let ca = TestCa::new();
+    let receiver = Receiver::start(&ca).await;
+    let (server, other_key) = start(&ca, |cfg| cfg.webhooks.retry_delays = Vec::new())
+        .await
+        .add_account("team-b", 10)
+        .await;
+    let contract_id = contract(&server, "users").await;
+    let hook = webhook(&server, &receiver.url("/down"), ALL_EVENTS, None).await;
+    let hook_id = id_of(&hook);
+    receiver.script(
+        "/down",
+        vec![Reply::status(503), Reply::status(502), Reply::status(200)],
+    );
+    for _ in 0..3 {
+        run_check(&server, &contract_id, pass_columns()).await;
+    }
+    let (done, list) = poll(
+        Duration::from_secs(20),
+        || deliveries(&server, &hook_id),
+        |list| list.len() == 3 && list.iter().all(|d| d["status"] != "pending"),
+    )
+    .await;
+    assert!(done, "{list:#?}");
+    let abandoned = list.iter().filter(|d| d["status"] == "abandoned").count();
+    assert_eq!(abandoned, 2, "{list:#?}");
+    let recover = format!("/api/v1/webhooks/{hook_id}/recover");
+    // Since after they were made: none. As another account: 404.
+    let later = json!({"since": "2999-01-01T00:00:00Z"});
+    let answer = post(&server, &recover, later.clone()).await;
+    assert_eq!(
+        (answer.status.as_u16(), answer.json()),
+        (202, json!({"requeued": 0}))
+    );
+    server
+        .send(Method::POST, &recover, Some(&other_key), later.to_string())
+        .await
+        .assert_error(404, "not_found");
+    // Since the first one was made (whole seconds, as shown): both abandoned ones.
+    let since = list
+        .iter()
+        .map(|d| server_time(&d["created_at"]))
+        .min()
+        .expect("min");
+    let since = since.format(&Rfc3339).expect("format");
+    let answer = post(&server, &recover, json!({"since": since})).await;
+    assert_eq!(
+        (answer.status.as_u16(), answer.json()),
+        (202, json!({"requeued": 2}))
+    );
+    let (all, list) = poll(
+        Duration::from_secs(20),
+        || deliveries(&server, &hook_id),
+        |list| list.iter().all(|d| d["status"] == "delivered"),
+    )
+    .await;
+    assert!(all, "{list:#?}");
+    assert_eq!(
+        receiver.count("/down"),
+        5,
+        "three first attempts and two recovered"
+    );
+    let answer = post(&server, &recover, json!({"since": since})).await;
+    assert_eq!(
+        answer.json(),
+        json!({"requeued": 0}),
+        "nothing abandoned is left"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_secret_signs_beside_the_new_one_during_its_grace() {
+    let ca = TestCa::new();
+    let receiver = Receiver::start(&ca).await;
+    let (server, other_key) = start(&ca, |_| {}).await.add_account("team-b", 10).await;
+    let contract_id = contract(&server, "users").await;
+    let hook = webhook(&server, &receiver.url("/rot"), ALL_EVENTS, None).await;
+    let hook_id = id_of(&hook);
+    let old = hook["secret"].as_str().expect("secret").to_owned();
+    let rotate = format!("/api/v1/webhooks/{hook_id}/rotate-secret");
+    server
+        .send(Method::POST, &rotate, Some(&other_key), "")
+        .await
+        .assert_error(404, "not_found");
+
+    let rotated = post(&server, &rotate, json!({"grace_seconds": 3600}))
+        .await
+        .assert_status(200);
+    let new = rotated["secret"].as_str().expect("secret").to_owned();
+    assert_ne!(new, old);
+    assert!(rotated["previous_secret_expires_at"].is_string());
+    run_check(&server, &contract_id, pass_columns()).await;
+    let during = receiver
+        .wait_for("/rot", 1, Duration::from_secs(20))
+        .await
+        .remove(0);
+    assert!(
+        verify_driftguard(&new, &during),
+        "X-DriftGuard-Signature: the new secret"
+    );
+    let key = hmac::Key::new(hmac::HMAC_SHA256, old.as_bytes());
+    let previous = hex_decode(during.header("x-driftguard-signature-previous"));
+    assert!(
+        hmac::verify(&key, &during.body, &previous).is_ok(),
+        "…-Previous: the old one"
+    );
+    let signatures: Vec<&str> = during.header("webhook-signature").split(' ').collect();
+    assert_eq!(signatures.len(), 2, "{signatures:?}");
+    assert!(verify_standard(&new, &during) && verify_standard(&old, &during));
+
+    // A rotation with no grace: the old secrets stop at once.
+    let again = post(&server, &rotate, json!({"grace_seconds": 0}))
+        .await
+        .assert_status(200);
+    assert_eq!(again["previous_secret_expires_at"], Value::Null);
+    let newest = again["secret"].as_str().expect("secret").to_owned();
+    run_check(&server, &contract_id, pass_columns()).await;
+    let after = receiver
+        .wait_for("/rot", 2, Duration::from_secs(20))
+        .await
+        .remove(1);
+    assert!(after
+        .headers
+        .get("x-driftguard-signature-previous")
+        .is_none());
+    assert!(verify_driftguard(&newest, &after));
+    assert!(!verify_standard(&new, &after) && !verify_standard(&old, &after));
+    assert_eq!(after.header("webhook-signature").split(' ').count(), 1);
+    // A test delivery is signed the same way.
+    let record = post(
+        &server,
+        &format!("/api/v1/webhooks/{hook_id}/test"),
+        json!({}),
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(record["status"], "delivered");
+    let ping = receiver.requests("/rot").pop().expect("the test");
+    assert!(verify_driftguard(&newest, &ping) && verify_standard(&newest, &ping));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consecutive_abandoned_deliveries_disable_a_webhook_until_it_is_resumed() {
+    let ca = TestCa::new();
+    let receiver = Receiver::start(&ca).await;
+    let server = start(&ca, |cfg| {
+        cfg.webhooks.retry_delays = Vec::new();
+        cfg.webhooks.disable_after = 2;
+    })
+    .await;
+    let contract_id = contract(&server, "users").await;
+    let hook = webhook(&server, &receiver.url("/flaky"), ALL_EVENTS, None).await;
+    let hook_id = id_of(&hook);
+    assert_eq!(
+        (
+            hook["disabled_reason"].clone(),
+            hook["consecutive_failures"].clone()
+        ),
+        (Value::Null, json!(0))
+    );
+    receiver.set_default("/flaky", Reply::status(500));
+    run_check(&server, &contract_id, pass_columns()).await;
+    wait_delivery(&server, &hook_id, "abandoned", Duration::from_secs(20)).await;
+    let one = get_webhook(&server, &hook_id).await;
+    assert_eq!(
+        (one["active"].clone(), one["consecutive_failures"].clone()),
+        (json!(true), json!(1))
+    );
+    // A successful test delivery resets the count (and changes nothing else).
+    receiver.script("/flaky", vec![Reply::status(200)]);
+    post(
+        &server,
+        &format!("/api/v1/webhooks/{hook_id}/test"),
+        json!({}),
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(
+        get_webhook(&server, &hook_id).await["consecutive_failures"],
+        0
+    );
+
+    for _ in 0..2 {
+        run_check(&server, &contract_id, pass_columns()).await;
+    }
+    let disabled = wait_until(Duration::from_secs(20), || async {
+        get_webhook(&server, &hook_id).await["active"] == false
+    })
+    .await;
+    assert!(disabled, "disabled after 2 abandoned deliveries in a row");
+    let hook_now = get_webhook(&server, &hook_id).await;
+    assert_eq!(hook_now["disabled_reason"], "failing");
+    assert_eq!(hook_now["consecutive_failures"], 2);
+    let listed = server.get("/api/v1/webhooks").await.assert_status(200);
+    assert_eq!(listed[0]["disabled_reason"], "failing");
+    // A test delivery does not re-activate it.
+    receiver.script("/flaky", vec![Reply::status(200)]);
+    post(
+        &server,
+        &format!("/api/v1/webhooks/{hook_id}/test"),
+        json!({}),
+    )
+    .await
+    .assert_status(200);
+    let tested = get_webhook(&server, &hook_id).await;
+    assert_eq!(
+        (
+            tested["active"].clone(),
+            tested["consecutive_failures"].clone()
+        ),
+        (json!(false), json!(0))
+    );
+    // PATCH active: true resumes it and clears the reason.
+    receiver.set_default("/flaky", Reply::status(200));
+    let resumed = patch(&server, &hook_id, json!({"active": true})).await;
+    assert_eq!(
+        (
+            resumed["active"].clone(),
+            resumed["disabled_reason"].clone(),
+            resumed["consecutive_failures"].clone()
+        ),
+        (json!(true), Value::Null, json!(0))
+    );
+    let paused = patch(&server, &hook_id, json!({"active": false})).await;
+    assert_eq!(paused["disabled_reason"], "paused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gone_is_the_disabled_reason_after_a_410() {
+    let ca = TestCa::new();
+    let receiver = Receiver::start(&ca).await;
+    let server = start(&ca, |_| {}).await;
+    let contract_id = contract(&server, "users").await;
+    let hook_id = id_of(&webhook(&server, &receiver.url("/g"), ALL_EVENTS, None).await);
+    receiver.script("/g", vec![Reply::status(410)]);
+    run_check(&server, &contract_id, pass_columns()).await;
+    let gone = wait_until(Duration::from_secs(20), || async {
+        get_webhook(&server, &hook_id).await["disabled_reason"] == "gone"
+    })
+    .await;
+    assert!(gone, "{}", get_webhook(&server, &hook_id).await);
+    assert_eq!(get_webhook(&server, &hook_id).await["active"], false);
+    assert_eq!(
+        patch(&server, &hook_id, json!({"active": true})).await["disabled_reason"],
+        Value::Null
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_target_guard_refuses_a_name_that_resolves_to_loopback_unless_allowed() {
+    let ca = TestCa::new();
+    let receiver = Receiver::start(&ca).await;
+    // The default guard: `localhost` resolves to loopback, which it denies.
+    let ca_file = ca.pem_file.clone();
+    let server = TestServer::start_with(move |cfg| {
+        cfg.limits.requests_per_minute = 1_000_000.try_into().unwrap();
+        cfg.webhooks.ca_file = Some(ca_file);
+        cfg.webhooks.retry_delays = Vec::new();
+    })
+    .await;
+    let contract_id = contract(&server, "users").await;
+    let hook = webhook(&server, &receiver.url("/guarded"), ALL_EVENTS, None).await;
+    let hook_id = id_of(&hook);
+    run_check(&server, &contract_id, pass_columns()).await;
+    let delivery = wait_delivery(&server, &hook_id, "abandoned", Duration::from_secs(20)).await;
+    let attempt = &delivery["attempts"][0];
+    assert_eq!(attempt["status_code"], Value::Null);
+    assert_eq!(
+        attempt["error"], "blocked by webhooks.deny_targets",
+        "{delivery}"
+    );
+    // A test delivery is refused the same way.
+    let tested = post(
+        &server,
+        &format!("/api/v1/webhooks/{hook_id}/test"),
+        json!({}),
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(
+        tested["attempts"][0]["error"],
+        "blocked by webhooks.deny_targets"
+    );
+    assert_eq!(
+        receiver.state.connections.load(Ordering::SeqCst),
+        0,
+        "no connection was made"
+    );
+    drop(server);
+
+    // allow_targets lets it through; of `localhost`'s addresses only the allowed one is
+    // used (the receiver listens on 127.0.0.1, and ::1 stays denied).
+    let ca_file = ca.pem_file.clone();
+    let server = TestServer::start_with(move |cfg| {
+        cfg.limits.requests_per_minute = 1_000_000.try_into().unwrap();
+        cfg.webhooks.ca_file = Some(ca_file);
+        cfg.webhooks.allow_targets = vec!["127.0.0.0/8".parse().expect("a CIDR")];
+    })
+    .await;
+    let contract_id = contract(&server, "users").await;
+    let hook_id = id_of(&webhook(&server, &receiver.url("/guarded"), ALL_EVENTS, None).await);
+    run_check(&server, &contract_id, pass_columns()).await;
+    wait_delivery(&server, &hook_id, "delivered", Duration::from_secs(20)).await;
+    assert_eq!(receiver.count("/guarded"), 1);
 }

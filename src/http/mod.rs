@@ -36,4 +36,8 @@ pub struct AppState {
     pub scheme: &'static str,
     /// Request and check counters.
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// Sends test deliveries (`POST /webhooks/{id}/test`).
+    pub deliveries: crate::webhooks::DeliveryHandle,
+    /// Refuses webhook URLs whose host is a denied literal address.
+    pub target_guard: std::sync::Arc<crate::webhooks::guard::TargetGuard>,
 }

@@ -64,6 +64,29 @@ impl ApiRequest {
         Ok((self.caller, parse_json(&bytes)?))
     }
 
+    /// Reads a body whose every field is optional and parses it as `T`. Serde skips
+    /// unknown fields without decoding them, so with no required field a body that is
+    /// not JSON we accept (nested too deep, a lone surrogate escape) could pass
+    /// unnoticed: it is decoded whole first. These bodies are small and off the hot path.
+    pub async fn json_all_optional<T: DeserializeOwned>(self) -> Result<(Caller, T), ApiError> {
+        let bytes = read_body(self.body, &self.parts, self.limits).await?;
+        parse_json::<serde_json::Value>(&bytes)?;
+        Ok((self.caller, parse_json(&bytes)?))
+    }
+
+    /// [`ApiRequest::json_all_optional`], where an empty body is `T::default()` (so a
+    /// bare `POST` works).
+    pub async fn json_or_default<T: DeserializeOwned + Default>(
+        self,
+    ) -> Result<(Caller, T), ApiError> {
+        let bytes = read_body(self.body, &self.parts, self.limits).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok((self.caller, T::default()));
+        }
+        parse_json::<serde_json::Value>(&bytes)?;
+        Ok((self.caller, parse_json(&bytes)?))
+    }
+
     /// `?limit=` and `?cursor=` of a list.
     pub fn page(&self) -> Result<PageRequest, ApiError> {
         let mut page = PageRequest {

@@ -41,6 +41,11 @@ pub fn created(body: &impl Serialize) -> Response {
     json(StatusCode::CREATED, body)
 }
 
+/// `202 Accepted` with a JSON body: queued, not yet done.
+pub fn accepted(body: &impl Serialize) -> Response {
+    json(StatusCode::ACCEPTED, body)
+}
+
 /// A JSON array, with `Link: <next>; rel="next"` when `next` is given.
 pub fn list(body: &impl Serialize, next: Option<String>) -> Response {
     let mut response = ok(body);

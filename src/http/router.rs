@@ -31,6 +31,11 @@ enum Route<'a> {
     Webhooks,
     Webhook(&'a str),
     WebhookDeliveries(&'a str),
+    WebhookTest(&'a str),
+    WebhookRecover(&'a str),
+    WebhookRotateSecret(&'a str),
+    /// `(webhook, delivery)`.
+    DeliveryRetry(&'a str, &'a str),
 }
 
 impl<'a> Route<'a> {
@@ -58,6 +63,10 @@ impl<'a> Route<'a> {
             ["webhooks"] => Route::Webhooks,
             ["webhooks", id] => Route::Webhook(id),
             ["webhooks", id, "deliveries"] => Route::WebhookDeliveries(id),
+            ["webhooks", id, "test"] => Route::WebhookTest(id),
+            ["webhooks", id, "recover"] => Route::WebhookRecover(id),
+            ["webhooks", id, "rotate-secret"] => Route::WebhookRotateSecret(id),
+            ["webhooks", id, "deliveries", delivery, "retry"] => Route::DeliveryRetry(id, delivery),
             _ => return None,
         })
     }
@@ -82,6 +91,10 @@ impl<'a> Route<'a> {
             Route::Webhooks => "/api/v1/webhooks",
             Route::Webhook(_) => "/api/v1/webhooks/{id}",
             Route::WebhookDeliveries(_) => "/api/v1/webhooks/{id}/deliveries",
+            Route::WebhookTest(_) => "/api/v1/webhooks/{id}/test",
+            Route::WebhookRecover(_) => "/api/v1/webhooks/{id}/recover",
+            Route::WebhookRotateSecret(_) => "/api/v1/webhooks/{id}/rotate-secret",
+            Route::DeliveryRetry(..) => "/api/v1/webhooks/{id}/deliveries/{dlv}/retry",
         }
     }
 
@@ -97,9 +110,14 @@ impl<'a> Route<'a> {
             | Route::CheckById(_)
             | Route::Usage
             | Route::WebhookDeliveries(_) => GET,
-            Route::InferContract | Route::Check | Route::RevokeKey(_) | Route::ActivateKey(_) => {
-                POST
-            }
+            Route::InferContract
+            | Route::Check
+            | Route::RevokeKey(_)
+            | Route::ActivateKey(_)
+            | Route::WebhookTest(_)
+            | Route::WebhookRecover(_)
+            | Route::WebhookRotateSecret(_)
+            | Route::DeliveryRetry(..) => POST,
             Route::Contracts | Route::Keys | Route::Webhooks => GET_POST,
             Route::Key(_) => &[Method::DELETE],
             Route::Contract(_) => &[Method::GET, Method::PUT, Method::PATCH, Method::DELETE],
@@ -171,6 +189,10 @@ async fn dispatch(
         (Route::Webhook(id), Method::PATCH) => webhooks::patch(state, req, id).await,
         (Route::Webhook(id), _) => webhooks::delete(state, req, id).await,
         (Route::WebhookDeliveries(id), _) => webhooks::deliveries(state, req, id).await,
+        (Route::WebhookTest(id), _) => webhooks::test(state, req, id).await,
+        (Route::WebhookRecover(id), _) => webhooks::recover(state, req, id).await,
+        (Route::WebhookRotateSecret(id), _) => webhooks::rotate_secret(state, req, id).await,
+        (Route::DeliveryRetry(id, delivery), _) => webhooks::retry(state, req, id, delivery).await,
         (Route::Health, _) => Ok(status::health(state).await),
     }
 }
@@ -208,5 +230,14 @@ mod tests {
             Route::parse("/api/v1/webhooks/w/deliveries"),
             Some(Route::WebhookDeliveries("w"))
         );
+        assert_eq!(
+            Route::parse("/api/v1/webhooks/w/deliveries/d/retry"),
+            Some(Route::DeliveryRetry("w", "d"))
+        );
+        assert_eq!(
+            Route::parse("/api/v1/webhooks/w/rotate-secret"),
+            Some(Route::WebhookRotateSecret("w"))
+        );
+        assert_eq!(Route::parse("/api/v1/webhooks/w/deliveries/d"), None);
     }
 }

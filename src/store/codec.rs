@@ -13,7 +13,9 @@
 //! - 2: contracts that evolve — a contract row holds rules and column overrides, a
 //!   `contract_versions` table holds every version, and checks record the contract version
 //!   they ran against, renames and ignored columns; the delivery queue's `due` table is
-//!   keyed per webhook (fair delivery).
+//!   keyed per webhook (fair delivery); webhooks gain `format`, `disabled_reason`,
+//!   `consecutive_failures` and a previous secret; a delivery's check is optional (test
+//!   deliveries).
 
 use super::records::{LegacyShape, Record};
 use super::StoreError;
@@ -35,9 +37,18 @@ pub fn decode<T: Record>(bytes: &[u8]) -> Result<T, StoreError> {
 
 /// Decodes a record of an older format through its old stored shape `S` (migrations).
 pub fn decode_legacy<S: LegacyShape<T>, T>(bytes: &[u8]) -> Result<T, StoreError> {
-    bincode::deserialize::<S>(bytes)
-        .map(S::into_domain)
-        .map_err(|e| StoreError::Codec(e.to_string()))
+    decode_shape::<S>(bytes).map(S::into_domain)
+}
+
+/// Decodes a stored shape directly — for migrations, which read the shapes of an older
+/// version (`records::v1`).
+pub fn decode_shape<S: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<S, StoreError> {
+    bincode::deserialize(bytes).map_err(|e| StoreError::Codec(e.to_string()))
+}
+
+/// Encodes a stored shape directly (the counterpart of [`decode_shape`]).
+pub fn encode_shape<S: serde::Serialize>(shape: &S) -> Result<Vec<u8>, StoreError> {
+    bincode::serialize(shape).map_err(|e| StoreError::Codec(e.to_string()))
 }
 
 /// What opening a store must do about the format version it found.

@@ -8,9 +8,10 @@ use std::ops::Bound;
 
 use redb::{Key, ReadableTable, TableDefinition, Value, WriteTransaction};
 
-use super::codec::{self, decode_legacy, VersionCheck, FORMAT_VERSION};
-use super::records::{v1, LegacyShape, Record};
-use super::tables::{self, Records, TableVisitor, FORMAT_VERSION_KEY, META};
+use super::codec::{self, decode_legacy, decode_shape, encode, encode_shape};
+use super::codec::{VersionCheck, FORMAT_VERSION};
+use super::records::{v1, StoredDelivery, StoredWebhook};
+use super::tables::{self, TableVisitor, FORMAT_VERSION_KEY, META};
 use super::StoreError;
 use crate::model::{Check, Contract};
 
@@ -45,12 +46,46 @@ pub fn initialise(txn: &WriteTransaction) -> Result<()> {
             tracing::info!(from, to = FORMAT_VERSION, "migrating the store");
             if from < 2 {
                 migrate_contracts_to_v2(txn)?;
+                migrate_webhooks_to_v2(txn)?;
                 rekey_due_per_webhook_v2(txn)?;
             }
         }
     }
     txn.open_table(META)?
         .insert(FORMAT_VERSION_KEY, FORMAT_VERSION)?;
+    Ok(())
+}
+
+/// Format 1 → 2, contracts that evolve: every contract gets default rules, no overrides,
+/// and its history (version 1, made when the contract was); every check records that it
+/// ran against version 1, with no renames and no ignored columns (as it was answered).
+fn migrate_contracts_to_v2(txn: &WriteTransaction) -> Result<()> {
+    let contracts = rewrite(txn, tables::CONTRACTS.definition(), |bytes| {
+        let contract = decode_legacy::<v1::StoredContract, Contract>(bytes)?;
+        tables::CONTRACT_VERSIONS.write(txn)?.insert(
+            (contract.id.raw(), contract.version),
+            &contract.current_version(),
+        )?;
+        encode(&contract)
+    })?;
+    let checks = rewrite(txn, tables::CHECKS.definition(), |bytes| {
+        encode(&decode_legacy::<v1::StoredCheck, Check>(bytes)?)
+    })?;
+    tracing::info!(contracts, checks, "contracts and checks migrated to format 2");
+    Ok(())
+}
+
+/// Format 1 → 2, webhooks operators can steer: webhooks gain `format` (json),
+/// `disabled_reason` (`paused` if inactive), `consecutive_failures` (0) and no previous
+/// secret; a delivery's check becomes optional (test deliveries have none).
+fn migrate_webhooks_to_v2(txn: &WriteTransaction) -> Result<()> {
+    let webhooks = rewrite(txn, tables::WEBHOOKS.definition(), |bytes| {
+        encode_shape(&StoredWebhook::from(decode_shape::<v1::StoredWebhook>(bytes)?))
+    })?;
+    let deliveries = rewrite(txn, tables::DELIVERIES.definition(), |bytes| {
+        encode_shape(&StoredDelivery::from(decode_shape::<v1::StoredDelivery>(bytes)?))
+    })?;
+    tracing::info!(webhooks, deliveries, "webhooks and deliveries migrated to format 2");
     Ok(())
 }
 
@@ -72,61 +107,41 @@ fn rekey_due_per_webhook_v2(txn: &WriteTransaction) -> Result<()> {
     }
     drop(due);
     txn.delete_table(DUE_V1)?;
-    tracing::info!(
-        entries = entries.len(),
-        "delivery queue re-keyed per webhook"
-    );
+    tracing::info!(entries = entries.len(), "delivery queue re-keyed per webhook");
     Ok(())
 }
 
-/// Format 1 → 2, contracts that evolve: every contract gets default rules, no overrides,
-/// and its history (version 1, made when the contract was); every check records that it
-/// ran against version 1, with no renames and no ignored columns (as it was answered).
-fn migrate_contracts_to_v2(txn: &WriteTransaction) -> Result<()> {
-    let contracts = rewrite::<v1::StoredContract, Contract>(txn, tables::CONTRACTS, |contract| {
-        tables::CONTRACT_VERSIONS.write(txn)?.insert(
-            (contract.id.raw(), contract.version),
-            &contract.current_version(),
-        )
-    })?;
-    let checks = rewrite::<v1::StoredCheck, Check>(txn, tables::CHECKS, |_| Ok(()))?;
-    tracing::info!(
-        contracts,
-        checks,
-        "contracts and checks migrated to format 2"
-    );
-    Ok(())
-}
-
-/// Rewrites every row of `table` from its old shape `S` to today's, calling `also` with
-/// each record. Returns the number of rows.
-fn rewrite<S: LegacyShape<T>, T: Record>(
+/// Rewrites every row of a table of encoded records through `convert` (old bytes → new
+/// bytes), [`MIGRATION_BATCH`] rows at a time. Returns the number of rows.
+fn rewrite<K>(
     txn: &WriteTransaction,
-    table: Records<(u64, u64), T>,
-    mut also: impl FnMut(&T) -> Result<()>,
-) -> Result<u64> {
-    let mut after: Option<(u64, u64)> = None;
+    table: TableDefinition<'static, K, &'static [u8]>,
+    mut convert: impl FnMut(&[u8]) -> Result<Vec<u8>>,
+) -> Result<u64>
+where
+    K: Key + Copy + 'static + for<'a> Value<SelfType<'a> = K>,
+{
+    let mut after: Option<K> = None;
     let mut rows = 0;
     loop {
-        let batch: Vec<((u64, u64), T)> = {
-            let raw = txn.open_table(table.definition())?;
+        let batch: Vec<(K, Vec<u8>)> = {
+            let raw = txn.open_table(table)?;
             let start = after.map_or(Bound::Unbounded, Bound::Excluded);
-            let range = raw.range::<(u64, u64)>((start, Bound::Unbounded))?;
+            let range = raw.range::<K>((start, Bound::Unbounded))?;
             range
                 .take(MIGRATION_BATCH)
                 .map(|row| {
                     let (key, value) = row?;
-                    Ok((key.value(), decode_legacy::<S, T>(value.value())?))
+                    Ok((key.value(), value.value().to_vec()))
                 })
                 .collect::<Result<_>>()?
         };
         let Some(last) = batch.last().map(|(key, _)| *key) else {
             return Ok(rows);
         };
-        let mut target = table.write(txn)?;
-        for (key, record) in &batch {
-            target.insert(key, record)?;
-            also(record)?;
+        for (key, old) in batch {
+            let new = convert(&old)?;
+            txn.open_table(table)?.insert(key, new.as_slice())?;
             rows += 1;
         }
         after = Some(last);

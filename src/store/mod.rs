@@ -39,16 +39,17 @@ use redb::{Database, ReadTransaction, ReadableDatabase, WriteTransaction};
 use tokio::sync::Notify;
 
 pub use codec::FORMAT_VERSION;
-pub use ops::{ContractUpdate, KeyUse, NewWebhook, Updated};
+pub use ops::{ContractUpdate, KeyUse, NewWebhook, Updated, WebhookUpdate};
 pub use queue::{AfterAttempt, DeliveryKey, DueBatch, DueDelivery, DueEntry, DueRequest, InFlight};
 pub use tables::{Order, Page, PageRequest};
 
 use crate::clock::{Clock, UnixMs};
 use crate::credentials::{Environment, KeyHash};
 use crate::drift::{Column, IncomingColumn, Rules};
-use crate::ids::{AccountId, CheckId, ContractId, KeyId, WebhookId};
+use crate::ids::{AccountId, CheckId, ContractId, DeliveryId, KeyId, WebhookId};
 use crate::model::{
-    Account, ApiKey, Attempt, Check, Contract, ContractVersion, Delivery, VersionEntry, Webhook,
+    Account, ApiKey, Attempt, Check, Contract, ContractVersion, Delivery, DisabledReason,
+    VersionEntry, Webhook,
 };
 use crate::sync::lock;
 
@@ -671,21 +672,42 @@ impl Store {
             .await
     }
 
-    /// Pauses or resumes a webhook (and with it its pending deliveries, due at once).
-    pub async fn set_webhook_active(
+    /// Applies a `PATCH` to a webhook (pausing or resuming its pending deliveries, due at
+    /// once).
+    pub async fn update_webhook(
         &self,
         account: AccountId,
         id: WebhookId,
-        active: bool,
+        update: WebhookUpdate,
     ) -> Result<Webhook, StoreError> {
         let due = self.shared.clock.steady();
         let (webhook, resumed) = self
-            .write(move |txn| ops::set_webhook_active(txn, account, id, active, due))
+            .write(move |txn| ops::update_webhook(txn, account, id, update, due))
             .await?;
         if resumed {
             self.signal_due();
         }
         Ok(webhook)
+    }
+
+    /// Replaces a webhook's secret; the old one keeps signing for `grace`.
+    pub async fn rotate_webhook_secret(
+        &self,
+        account: AccountId,
+        id: WebhookId,
+        secret: String,
+        grace: std::time::Duration,
+    ) -> Result<Webhook, StoreError> {
+        let now = self.shared.clock.now();
+        self.write(move |txn| ops::rotate_secret(txn, account, id, secret, grace, now))
+            .await
+    }
+
+    /// Drops previous secrets whose grace period has ended; returns how many.
+    pub async fn drop_expired_secrets(&self) -> Result<usize, StoreError> {
+        let now = self.shared.clock.now();
+        self.write(move |txn| ops::drop_expired_secrets(txn, now))
+            .await
     }
 
     /// Deletes a webhook.
@@ -724,17 +746,68 @@ impl Store {
         self.write(move |txn| queue::repair(txn, &stale)).await
     }
 
-    /// Records an attempt's outcome and moves the delivery on. The dispatcher, which
-    /// made the attempt, reschedules itself (it must first stop holding the delivery).
+    /// Records an attempt's outcome and moves the delivery on; `disable_after` abandoned
+    /// deliveries in a row disable the webhook (0: never). Returns the reason if the
+    /// webhook was disabled. The dispatcher, which made the attempt, reschedules itself
+    /// (it must first stop holding the delivery).
     pub async fn finish_attempt(
         &self,
         delivery: DeliveryKey,
         attempt: Attempt,
         after: AfterAttempt,
-    ) -> Result<(), StoreError> {
+        disable_after: u32,
+    ) -> Result<Option<DisabledReason>, StoreError> {
         let now = self.shared.clock.now();
-        self.write(move |txn| queue::finish_attempt(txn, delivery, attempt, after, now))
+        self.write(move |txn| {
+            queue::finish_attempt(txn, delivery, attempt, after, disable_after, now)
+        })
+        .await
+    }
+
+    /// Stores a finished test delivery of the account's webhook (`NotFound` if the webhook
+    /// is gone); its `seq` is assigned here.
+    pub async fn record_test_delivery(
+        &self,
+        account: AccountId,
+        delivery: Delivery,
+    ) -> Result<Delivery, StoreError> {
+        self.write(move |txn| queue::record_test(txn, account, delivery))
             .await
+    }
+
+    /// Queues a delivered or abandoned delivery again, due now.
+    pub async fn retry_delivery(
+        &self,
+        account: AccountId,
+        webhook_id: WebhookId,
+        delivery_id: DeliveryId,
+    ) -> Result<Delivery, StoreError> {
+        let due = self.shared.clock.steady();
+        let delivery = self
+            .write(move |txn| queue::retry(txn, account, webhook_id, delivery_id, due))
+            .await?;
+        if delivery.next_attempt_at.is_some() {
+            self.signal_due();
+        }
+        Ok(delivery)
+    }
+
+    /// Queues again every abandoned delivery of the webhook created at or after `since`,
+    /// due now; returns how many.
+    pub async fn recover_deliveries(
+        &self,
+        account: AccountId,
+        webhook_id: WebhookId,
+        since: UnixMs,
+    ) -> Result<usize, StoreError> {
+        let due = self.shared.clock.steady();
+        let requeued = self
+            .write(move |txn| queue::recover(txn, account, webhook_id, since, due))
+            .await?;
+        if requeued > 0 {
+            self.signal_due();
+        }
+        Ok(requeued)
     }
 
     /// Deletes up to `max` deliveries finished before `before`; returns how many.

@@ -13,7 +13,10 @@ use crate::clock::{Stamp, UnixMs};
 use crate::credentials::{self, Environment, KeyHash};
 use crate::drift::{self, Assessment, Column, Rules, Verdict, VersionChanges};
 use crate::ids::{AccountId, CheckId, ContractId, KeyId, WebhookId};
-use crate::model::{Account, ApiKey, Check, Contract, ContractVersion, VersionEntry, Webhook};
+use crate::model::{
+    Account, ApiKey, Check, Contract, ContractVersion, DisabledReason, PreviousSecret,
+    VersionEntry, Webhook, WebhookFormat,
+};
 
 /// A key was used at `at`; written in batches by the auth layer.
 #[derive(Clone, Copy, Debug)]
@@ -37,6 +40,23 @@ pub struct NewWebhook {
     pub contract_id: Option<ContractId>,
     /// `whsec_…`.
     pub secret: String,
+    /// The body's format.
+    pub format: WebhookFormat,
+}
+
+/// A validated `PATCH` of a webhook: each field given replaces the webhook's.
+#[derive(Clone, Debug, Default)]
+pub struct WebhookUpdate {
+    /// Absolute `https://` URL.
+    pub url: Option<String>,
+    /// Without duplicates.
+    pub events: Option<Vec<Verdict>>,
+    /// `Some(None)`: every contract; `Some(Some(id))`: one of the account's contracts.
+    pub contract_id: Option<Option<ContractId>>,
+    /// The body's format.
+    pub format: Option<WebhookFormat>,
+    /// Pause (`paused`) or resume (which also clears the failure count).
+    pub active: Option<bool>,
 }
 
 /// A validated contract update: `None` fields stay as they are.
@@ -674,6 +694,10 @@ pub fn create_webhook(
         active: true,
         secret: new.secret,
         created_at: now,
+        format: new.format,
+        disabled_reason: None,
+        consecutive_failures: 0,
+        previous_secret: None,
     };
     let location = new_location(txn, account, webhook.id.raw())?;
     WEBHOOKS.write(txn)?.insert(location, &webhook)?;
@@ -695,25 +719,113 @@ pub fn webhook(txn: &ReadTransaction, account: AccountId, id: WebhookId) -> Resu
     owned(txn, WEBHOOKS, account, id.raw())
 }
 
-/// Pauses or resumes a webhook with its pending deliveries (resumed ones are due at
-/// `due`). Returns the webhook and whether deliveries became due.
-pub fn set_webhook_active(
+/// Applies a `PATCH` to a webhook. Pausing takes its pending deliveries out of the queue
+/// (`disabled_reason: "paused"`); resuming puts them back, due at `due`, and clears the
+/// disabled reason and the failure count. Returns the webhook and whether deliveries
+/// became due.
+pub fn update_webhook(
     txn: &WriteTransaction,
     account: AccountId,
     id: WebhookId,
-    active: bool,
+    update: WebhookUpdate,
     due: UnixMs,
 ) -> Result<(Webhook, bool)> {
     let mut webhooks = WEBHOOKS.write(txn)?;
-    let (location, mut webhook) = get_owned(&txn.open_table(IDS)?, &webhooks, account, id.raw())?
-        .ok_or(StoreError::NotFound)?;
-    let mut resumed = false;
-    if webhook.active != active {
-        webhook.active = active;
+    let ids = txn.open_table(IDS)?;
+    let (location, mut webhook) =
+        get_owned(&ids, &webhooks, account, id.raw())?.ok_or(StoreError::NotFound)?;
+    if let Some(Some(contract_id)) = update.contract_id {
+        if locate(&ids, account, contract_id.raw())?.is_none() {
+            return Err(StoreError::Invalid(
+                "contract_id: no such contract in this account".into(),
+            ));
+        }
+    }
+    drop(ids);
+    let before = webhook.clone();
+    if let Some(url) = update.url {
+        webhook.url = url;
+    }
+    if let Some(events) = update.events {
+        webhook.events = events;
+    }
+    if let Some(contract_id) = update.contract_id {
+        webhook.contract_id = contract_id;
+    }
+    if let Some(format) = update.format {
+        webhook.format = format;
+    }
+    let was_active = webhook.active;
+    match update.active {
+        Some(true) => {
+            webhook.active = true;
+            webhook.disabled_reason = None;
+            webhook.consecutive_failures = 0;
+        }
+        Some(false) => {
+            webhook.active = false;
+            webhook.disabled_reason = Some(DisabledReason::Paused);
+        }
+        None => {}
+    }
+    if webhook != before {
         webhooks.insert(location, &webhook)?;
-        resumed = super::queue::set_paused(txn, id, !active, due)? > 0 && active;
+    }
+    drop(webhooks);
+    let mut resumed = false;
+    if webhook.active != was_active {
+        let changed = super::queue::set_paused(txn, id, !webhook.active, due)?;
+        resumed = webhook.active && changed > 0;
     }
     Ok((webhook, resumed))
+}
+
+/// Replaces a webhook's secret with `secret`. The old one keeps signing (as the previous
+/// secret) until `now + grace`; with no grace it is dropped at once. Only one previous
+/// secret is kept: an earlier one is replaced.
+pub fn rotate_secret(
+    txn: &WriteTransaction,
+    account: AccountId,
+    id: WebhookId,
+    secret: String,
+    grace: std::time::Duration,
+    now: UnixMs,
+) -> Result<Webhook> {
+    let mut webhooks = WEBHOOKS.write(txn)?;
+    let (location, mut webhook) = get_owned(&txn.open_table(IDS)?, &webhooks, account, id.raw())?
+        .ok_or(StoreError::NotFound)?;
+    let old = std::mem::replace(&mut webhook.secret, secret);
+    webhook.previous_secret = (!grace.is_zero()).then(|| PreviousSecret {
+        secret: old,
+        expires_at: now + grace,
+    });
+    webhooks.insert(location, &webhook)?;
+    Ok(webhook)
+}
+
+/// Drops previous secrets whose grace period ended by `now`, in every account. Returns
+/// how many.
+pub fn drop_expired_secrets(txn: &WriteTransaction, now: UnixMs) -> Result<usize> {
+    let mut webhooks = WEBHOOKS.write(txn)?;
+    let expired: Vec<(Location, Webhook)> = {
+        let mut expired = Vec::new();
+        for row in webhooks.all()? {
+            let (key, webhook) = row?;
+            if webhook
+                .previous_secret
+                .as_ref()
+                .is_some_and(|p| p.expires_at <= now)
+            {
+                expired.push((key.value(), webhook));
+            }
+        }
+        expired
+    };
+    for (location, mut webhook) in expired.iter().cloned() {
+        webhook.previous_secret = None;
+        webhooks.insert(location, &webhook)?;
+    }
+    Ok(expired.len())
 }
 
 /// Deletes a webhook.

@@ -23,7 +23,9 @@ use super::StoreError;
 use crate::clock::UnixMs;
 use crate::drift::Verdict;
 use crate::ids::{AccountId, ContractId, DeliveryId, WebhookId};
-use crate::model::{Attempt, Check, Delivery, DeliveryStatus, Webhook};
+use crate::model::{
+    Attempt, Check, Delivery, DeliveryStatus, DisabledReason, Webhook, WebhookFormat,
+};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -45,6 +47,9 @@ pub struct DueDelivery {
     pub webhook: Webhook,
     /// The payload's source.
     pub check: Check,
+    /// The name of the check's contract, read for the formats that show it (Slack);
+    /// `None` for the others.
+    pub contract_name: Option<String>,
     /// The attempt number (1-based); the same again if a crash interrupts it.
     pub attempt: u32,
 }
@@ -152,7 +157,7 @@ pub fn enqueue(
             seq,
             account,
             webhook_id: webhook.id,
-            check_id: check.id,
+            check_id: Some(check.id),
             status: DeliveryStatus::Pending,
             failures: 0,
             next_attempt_at: Some(due),
@@ -181,6 +186,7 @@ pub fn due(txn: &ReadTransaction, request: &DueRequest) -> Result<DueBatch> {
     let ids = txn.open_table(IDS)?;
     let webhooks = WEBHOOKS.read(txn)?;
     let checks = CHECKS.read(txn)?;
+    let contracts = CONTRACTS.read(txn)?;
     let now = due_key(request.now);
     let mut batch = DueBatch::default();
     let mut earliest_later: Option<u64> = None;
@@ -234,16 +240,28 @@ pub fn due(txn: &ReadTransaction, request: &DueRequest) -> Result<DueBatch> {
                 };
                 let owner = delivery.account;
                 let hook = get_owned(&ids, &webhooks, owner, webhook)?;
-                let check = get_owned(&ids, &checks, owner, delivery.check_id.raw())?;
+                let check = match delivery.check_id {
+                    Some(check_id) => get_owned(&ids, &checks, owner, check_id.raw())?,
+                    None => None, // a test delivery is never queued
+                };
                 match (hook, check) {
                     (Some((_, hook)), Some((_, check))) if hook.active => {
                         share -= 1;
                         batch.last_served = Some(webhook_id);
                         let attempt = delivery.attempts.len() as u32 + 1;
+                        // Looked up now, so a message shows the contract's current name.
+                        let contract_name = match hook.format {
+                            WebhookFormat::Slack => {
+                                get_owned(&ids, &contracts, owner, check.contract_id.raw())?
+                                    .map(|(_, contract)| contract.name)
+                            }
+                            WebhookFormat::Json => None,
+                        };
                         batch.ready.push(DueDelivery {
                             delivery,
                             webhook: hook,
                             check,
+                            contract_name,
                             attempt,
                         });
                     }
@@ -300,22 +318,27 @@ pub fn due_count(txn: &ReadTransaction) -> Result<u64> {
     Ok(txn.open_table(DUE)?.len()?)
 }
 
-/// Records an attempt of a delivery and moves it on as `after` says. `now` is the wall
-/// clock (for `finished_at`); a retry's time is on the steady clock already.
+/// Records an attempt of a delivery and moves it on as `after` says, and keeps the
+/// webhook's count of abandoned deliveries in a row: a delivered one resets it, an
+/// abandoned one adds to it and, at `disable_after` (0: never), disables the webhook
+/// (`failing`); a `410` disables it too (`gone`). `now` is the wall clock (for
+/// `finished_at`); a retry's time is on the steady clock already. Returns the reason
+/// if this attempt disabled the webhook.
 pub fn finish_attempt(
     txn: &WriteTransaction,
     key: DeliveryKey,
     attempt: Attempt,
     after: AfterAttempt,
+    disable_after: u32,
     now: UnixMs,
-) -> Result<()> {
+) -> Result<Option<DisabledReason>> {
     let DeliveryKey { webhook_id, seq } = key;
     let mut deliveries = DELIVERIES.write(txn)?;
     let Some(mut delivery) = deliveries.get((webhook_id.raw(), seq))? else {
-        return Ok(()); // deleted with its webhook while the attempt ran
+        return Ok(None); // deleted with its webhook while the attempt ran
     };
     if delivery.status != DeliveryStatus::Pending {
-        return Ok(()); // cannot happen with one dispatcher; finishing twice would be wrong
+        return Ok(None); // cannot happen with one dispatcher; finishing twice would be wrong
     }
     let webhook = get_owned(
         &txn.open_table(IDS)?,
@@ -347,12 +370,161 @@ pub fn finish_attempt(
     }
     deliveries.insert((webhook_id.raw(), seq), &delivery)?;
     drop((deliveries, due));
-    if let (AfterAttempt::PauseWebhook, Some((location, mut webhook))) = (after, webhook) {
+    let Some((location, mut webhook)) = webhook else {
+        return Ok(None);
+    };
+    let before = webhook.clone();
+    let mut disabled = None;
+    match after {
+        AfterAttempt::Delivered => webhook.consecutive_failures = 0,
+        AfterAttempt::Abandon => {
+            webhook.consecutive_failures = webhook.consecutive_failures.saturating_add(1);
+            if disable_after > 0 && webhook.consecutive_failures >= disable_after && webhook.active
+            {
+                disabled = Some(DisabledReason::Failing);
+            }
+        }
+        AfterAttempt::PauseWebhook => disabled = Some(DisabledReason::Gone),
+        AfterAttempt::RetryAt(_) => {}
+    }
+    if let Some(reason) = disabled {
         webhook.active = false;
+        webhook.disabled_reason = Some(reason);
+    }
+    if webhook != before {
         WEBHOOKS.write(txn)?.insert(location, &webhook)?;
+    }
+    if disabled.is_some() {
         set_paused(txn, webhook_id, true, now)?;
     }
-    Ok(())
+    Ok(disabled)
+}
+
+/// Stores a test delivery whose single attempt has ended (it never enters the queue).
+/// A delivered one resets the webhook's count of abandoned deliveries in a row; nothing
+/// else about the webhook changes (a test never re-activates one).
+pub fn record_test(
+    txn: &WriteTransaction,
+    account: AccountId,
+    mut delivery: Delivery,
+) -> Result<Delivery> {
+    let mut webhooks = WEBHOOKS.write(txn)?;
+    let raw = delivery.webhook_id.raw();
+    let (location, mut webhook) =
+        get_owned(&txn.open_table(IDS)?, &webhooks, account, raw)?.ok_or(StoreError::NotFound)?;
+    delivery.seq = next_seq(txn)?;
+    DELIVERIES
+        .write(txn)?
+        .insert((raw, delivery.seq), &delivery)?;
+    if let Some(at) = delivery.finished_at {
+        txn.open_table(FINISHED)?
+            .insert((due_key(at), delivery.seq), raw)?;
+    }
+    if delivery.status == DeliveryStatus::Delivered && webhook.consecutive_failures != 0 {
+        webhook.consecutive_failures = 0;
+        webhooks.insert(location, &webhook)?;
+    }
+    Ok(delivery)
+}
+
+/// Queues a delivery again with a fresh series of attempts (its attempts so far stay,
+/// and numbering goes on): due at `due` if its webhook is active, else waiting for it.
+fn requeue(
+    txn: &WriteTransaction,
+    webhook: &Webhook,
+    mut delivery: Delivery,
+    due: UnixMs,
+) -> Result<Delivery> {
+    if let Some(at) = delivery.finished_at.take() {
+        txn.open_table(FINISHED)?
+            .remove((due_key(at), delivery.seq))?;
+    }
+    delivery.status = DeliveryStatus::Pending;
+    delivery.failures = 0;
+    delivery.next_attempt_at = None;
+    if webhook.active {
+        txn.open_table(DUE)?
+            .insert((webhook.id.raw(), due_key(due), delivery.seq), ())?;
+        delivery.next_attempt_at = Some(due);
+    }
+    DELIVERIES
+        .write(txn)?
+        .insert((webhook.id.raw(), delivery.seq), &delivery)?;
+    Ok(delivery)
+}
+
+/// The account's webhook, or `NotFound`.
+fn owned_webhook(txn: &WriteTransaction, account: AccountId, id: WebhookId) -> Result<Webhook> {
+    let found = get_owned(
+        &txn.open_table(IDS)?,
+        &WEBHOOKS.write(txn)?,
+        account,
+        id.raw(),
+    )?;
+    found.map(|(_, w)| w).ok_or(StoreError::NotFound)
+}
+
+/// `POST …/deliveries/{dlv}/retry`: queues a finished delivery of the account's webhook
+/// again (see [`requeue`]). `Conflict` while it is pending, and for a test delivery.
+pub fn retry(
+    txn: &WriteTransaction,
+    account: AccountId,
+    webhook_id: WebhookId,
+    delivery_id: DeliveryId,
+    due: UnixMs,
+) -> Result<Delivery> {
+    let webhook = owned_webhook(txn, account, webhook_id)?;
+    // Newest first: a retry is most often of a recent delivery.
+    let found = {
+        let deliveries = DELIVERIES.write(txn)?;
+        let rows = deliveries.range((webhook_id.raw(), 0)..=(webhook_id.raw(), u64::MAX))?;
+        let mut found = None;
+        for row in rows.rev() {
+            let (_, delivery) = row?;
+            if delivery.id == delivery_id {
+                found = Some(delivery);
+                break;
+            }
+        }
+        found
+    };
+    let delivery = found.ok_or(StoreError::NotFound)?;
+    if delivery.check_id.is_none() {
+        return Err(StoreError::Conflict(
+            "a test delivery is not retried; send a new one with POST /api/v1/webhooks/{id}/test"
+                .into(),
+        ));
+    }
+    if delivery.status == DeliveryStatus::Pending {
+        return Err(StoreError::Conflict(
+            "the delivery is still pending; only a delivered or abandoned one can be retried"
+                .into(),
+        ));
+    }
+    requeue(txn, &webhook, delivery, due)
+}
+
+/// `POST …/recover`: queues again every abandoned delivery of the account's webhook
+/// created at or after `since`. Returns how many.
+pub fn recover(
+    txn: &WriteTransaction,
+    account: AccountId,
+    webhook_id: WebhookId,
+    since: UnixMs,
+    due: UnixMs,
+) -> Result<usize> {
+    let webhook = owned_webhook(txn, account, webhook_id)?;
+    let mut requeued = 0;
+    for delivery in all_of(txn, webhook_id)? {
+        if delivery.status == DeliveryStatus::Abandoned
+            && delivery.check_id.is_some()
+            && delivery.created_at >= since
+        {
+            requeue(txn, &webhook, delivery, due)?;
+            requeued += 1;
+        }
+    }
+    Ok(requeued)
 }
 
 fn finish(
@@ -388,7 +560,7 @@ pub fn set_paused(
     let mut due_table = txn.open_table(DUE)?;
     let mut changed = 0;
     for mut delivery in pending {
-        if delivery.status != DeliveryStatus::Pending {
+        if delivery.status != DeliveryStatus::Pending || delivery.check_id.is_none() {
             continue;
         }
         match (paused, delivery.next_attempt_at) {

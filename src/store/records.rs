@@ -6,7 +6,8 @@
 //! reordered or retyped here — or a variant reordered — changes the bytes on disk. That
 //! is a new format version with a migration, and the golden tests below (the exact bytes
 //! the v1 release wrote, in `tests/fixtures/v1/records.json`, and those of format 2, in
-//! `tests/fixtures/v2/contracts.json`) fail until it is one.
+//! `tests/fixtures/v2/contracts.json` and `tests/fixtures/v2/webhooks.json`) fail until
+//! it is one.
 //!
 //! The shapes here are those of the current format ([`super::codec::FORMAT_VERSION`]);
 //! shapes an older format used and this one replaced live in [`v1`], which the migration
@@ -24,7 +25,7 @@ use crate::drift::{
 use crate::ids::{AccountId, CheckId, ContractId, DeliveryId, KeyId, WebhookId};
 use crate::model::{
     Account, ApiKey, Attempt, AttemptOutcome, Check, Contract, ContractVersion, Delivery,
-    DeliveryStatus, Webhook,
+    DeliveryStatus, DisabledReason, PreviousSecret, Webhook, WebhookFormat,
 };
 
 /// A domain type the store persists, through its stored shape.
@@ -195,7 +196,27 @@ pub struct StoredCheck {
     created_at: i64,
 }
 
-// Unchanged since format 1.
+// ---- version 2: webhooks gain a format, why they are disabled, a failure count and
+// the previous secret; a delivery's check is optional (test deliveries have none) ----
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StoredFormat {
+    Json,
+    Slack,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StoredDisabledReason {
+    Gone,
+    Failing,
+    Paused,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredPreviousSecret {
+    secret: String,
+    expires_at: i64,
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredWebhook {
@@ -206,6 +227,10 @@ pub struct StoredWebhook {
     active: bool,
     secret: String,
     created_at: i64,
+    format: StoredFormat,
+    disabled_reason: Option<StoredDisabledReason>,
+    consecutive_failures: u32,
+    previous_secret: Option<StoredPreviousSecret>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -222,7 +247,7 @@ pub struct StoredDelivery {
     seq: u64,
     account: u64,
     webhook_id: u128,
-    check_id: u128,
+    check_id: Option<u128>,
     status: StoredDeliveryStatus,
     failures: u32,
     next_attempt_at: Option<i64>,
@@ -253,6 +278,8 @@ same_variants!(Verdict <-> StoredVerdict: Pass, Warning, Breaking);
 same_variants!(SeverityOverride <-> StoredOverride: Ignore, Warning, Breaking);
 same_variants!(Environment <-> StoredEnvironment: Live, Test);
 same_variants!(DeliveryStatus <-> StoredDeliveryStatus: Pending, Delivered, Abandoned);
+same_variants!(WebhookFormat <-> StoredFormat: Json, Slack);
+same_variants!(DisabledReason <-> StoredDisabledReason: Gone, Failing, Paused);
 
 fn ms(t: UnixMs) -> i64 {
     t.0
@@ -484,6 +511,13 @@ impl Record for Webhook {
             active: self.active,
             secret: self.secret.clone(),
             created_at: ms(self.created_at),
+            format: self.format.into(),
+            disabled_reason: self.disabled_reason.map(Into::into),
+            consecutive_failures: self.consecutive_failures,
+            previous_secret: self.previous_secret.as_ref().map(|p| StoredPreviousSecret {
+                secret: p.secret.clone(),
+                expires_at: ms(p.expires_at),
+            }),
         }
     }
 
@@ -496,6 +530,13 @@ impl Record for Webhook {
             active: s.active,
             secret: s.secret,
             created_at: UnixMs(s.created_at),
+            format: s.format.into(),
+            disabled_reason: s.disabled_reason.map(Into::into),
+            consecutive_failures: s.consecutive_failures,
+            previous_secret: s.previous_secret.map(|p| PreviousSecret {
+                secret: p.secret,
+                expires_at: UnixMs(p.expires_at),
+            }),
         }
     }
 }
@@ -509,7 +550,7 @@ impl Record for Delivery {
             seq: self.seq,
             account: self.account.0,
             webhook_id: self.webhook_id.raw(),
-            check_id: self.check_id.raw(),
+            check_id: self.check_id.map(CheckId::raw),
             status: self.status.into(),
             failures: self.failures,
             next_attempt_at: self.next_attempt_at.map(ms),
@@ -537,7 +578,7 @@ impl Record for Delivery {
             seq: s.seq,
             account: AccountId(s.account),
             webhook_id: WebhookId::from_raw(s.webhook_id),
-            check_id: CheckId::from_raw(s.check_id),
+            check_id: s.check_id.map(CheckId::from_raw),
             status: s.status.into(),
             failures: s.failures,
             next_attempt_at: s.next_attempt_at.map(UnixMs),
@@ -560,6 +601,7 @@ impl Record for Delivery {
     }
 }
 
+
 #[cfg(test)]
 mod tests {
     //! Golden tests: the exact bytes the v1 release wrote for one record of each kind
@@ -572,9 +614,15 @@ mod tests {
     use crate::store::codec::{decode, decode_legacy, encode};
 
     const GOLDEN: &str = include_str!("../../tests/fixtures/v1/records.json");
+    /// Version 2's webhook and delivery shapes, written once by this release's code.
+    const GOLDEN_V2_WEBHOOKS: &str = include_str!("../../tests/fixtures/v2/webhooks.json");
 
     fn golden(name: &str) -> Vec<u8> {
-        let all: serde_json::Value = serde_json::from_str(GOLDEN).expect("golden JSON");
+        golden_in(GOLDEN, name)
+    }
+
+    fn golden_in(file: &str, name: &str) -> Vec<u8> {
+        let all: serde_json::Value = serde_json::from_str(file).expect("golden JSON");
         let hex = all[name].as_str().expect("a golden record");
         (0..hex.len())
             .step_by(2)
@@ -619,6 +667,32 @@ mod tests {
         );
         assert!(
             decode_legacy::<S, T>(&bytes[..bytes.len() - 1]).is_err(),
+            "{name}: truncated"
+        );
+    }
+
+    /// A v1 record whose shape version 2 changed: its golden bytes still decode as the v1
+    /// shape (and encode back to the same bytes), and upgrade to `record`.
+    #[track_caller]
+    fn assert_golden_upgrade<V1, T>(name: &str, record: &T)
+    where
+        V1: Serialize + serde::de::DeserializeOwned + Into<T::Stored>,
+        T: Record + PartialEq + std::fmt::Debug,
+    {
+        let bytes = golden(name);
+        let old: V1 = bincode::deserialize(&bytes).expect("decodes as its v1 shape");
+        assert_eq!(
+            bincode::serialize(&old).expect("encode"),
+            bytes,
+            "{name}: v1 encoding changed"
+        );
+        assert_eq!(
+            &T::from_stored(old.into()),
+            record,
+            "{name}: upgrade changed"
+        );
+        assert!(
+            bincode::deserialize::<V1>(&bytes[..bytes.len() - 1]).is_err(),
             "{name}: truncated"
         );
     }
@@ -712,7 +786,7 @@ mod tests {
                 created_at: UnixMs(1772392928000),
             },
         );
-        assert_golden(
+        assert_golden_upgrade::<v1::StoredWebhook, _>(
             "webhook",
             &Webhook {
                 id: WebhookId::from_raw(WEBHOOK_SCOPED),
@@ -722,6 +796,11 @@ mod tests {
                 active: false,
                 secret: "whsec_FixtureFixtureFixtureFixture1".into(),
                 created_at: UnixMs(1772392927000),
+                // What version 2 adds to a v1 webhook.
+                format: WebhookFormat::Json,
+                disabled_reason: Some(DisabledReason::Paused),
+                consecutive_failures: 0,
+                previous_secret: None,
             },
         );
     }
@@ -742,7 +821,7 @@ mod tests {
             seq: 14,
             account: AccountId(1),
             webhook_id: WebhookId::from_raw(WEBHOOK_ALL),
-            check_id: CheckId::from_raw(140423435168805246155565233538530913858),
+            check_id: Some(CheckId::from_raw(140423435168805246155565233538530913858)),
             status: DeliveryStatus::Pending,
             failures: 1,
             next_attempt_at: Some(UnixMs(4102444800000)),
@@ -750,13 +829,13 @@ mod tests {
             created_at: UnixMs(1772392930000),
             finished_at: None,
         };
-        assert_golden("delivery_0", &pending);
-        assert_golden(
+        assert_golden_upgrade::<v1::StoredDelivery, _>("delivery_0", &pending);
+        assert_golden_upgrade::<v1::StoredDelivery, _>(
             "delivery_2",
             &Delivery {
                 id: DeliveryId::from_raw(140423434990296886341549404990182325807),
                 seq: 9,
-                check_id: CheckId::from_raw(WARNING_CHECK),
+                check_id: Some(CheckId::from_raw(WARNING_CHECK)),
                 status: DeliveryStatus::Delivered,
                 failures: 0,
                 next_attempt_at: None,
@@ -766,13 +845,13 @@ mod tests {
                 ..pending.clone()
             },
         );
-        assert_golden(
+        assert_golden_upgrade::<v1::StoredDelivery, _>(
             "delivery_3",
             &Delivery {
                 id: DeliveryId::from_raw(140423434963139677317956401180893911790),
                 seq: 10,
                 webhook_id: WebhookId::from_raw(WEBHOOK_SCOPED),
-                check_id: CheckId::from_raw(WARNING_CHECK),
+                check_id: Some(CheckId::from_raw(WARNING_CHECK)),
                 status: DeliveryStatus::Abandoned,
                 failures: 1,
                 next_attempt_at: None,
@@ -786,22 +865,14 @@ mod tests {
 
     // ---- format 2 ----
 
-    const GOLDEN_V2: &str = include_str!("../../tests/fixtures/v2/contracts.json");
+    /// Format 2's contracts, versions and checks.
+    const GOLDEN_V2_CONTRACTS: &str = include_str!("../../tests/fixtures/v2/contracts.json");
 
-    fn golden_v2(name: &str) -> Vec<u8> {
-        let all: serde_json::Value = serde_json::from_str(GOLDEN_V2).expect("golden JSON");
-        let hex = all[name].as_str().expect("a golden record");
-        (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
-            .collect()
-    }
-
+    /// Golden bytes of a format 2 record, in `file`.
     #[track_caller]
-    fn assert_golden_v2<T: Record + PartialEq + std::fmt::Debug>(name: &str, record: &T) {
-        let bytes = golden_v2(name);
-        let encoded = encode(record).expect("encode");
-        assert_eq!(encoded, bytes, "{name}: encoding changed");
+    fn assert_golden_v2<T: Record + PartialEq + std::fmt::Debug>(file: &str, name: &str, record: &T) {
+        let bytes = golden_in(file, name);
+        assert_eq!(encode(record).expect("encode"), bytes, "{name}: encoding changed");
         assert_eq!(
             &decode::<T>(&bytes).expect("decode"),
             record,
@@ -851,7 +922,7 @@ mod tests {
             created_at: UnixMs(1772392924000),
             updated_at: UnixMs(1772393924000),
         };
-        assert_golden_v2("contract", &contract);
+        assert_golden_v2(GOLDEN_V2_CONTRACTS, "contract", &contract);
         assert_golden_v2(
             "contract_default_rules",
             &Contract {
@@ -862,7 +933,7 @@ mod tests {
                 ..contract.clone()
             },
         );
-        assert_golden_v2("contract_version", &contract.current_version());
+        assert_golden_v2(GOLDEN_V2_CONTRACTS, "contract_version", &contract.current_version());
         assert_golden_v2(
             "check",
             &Check {
@@ -889,6 +960,84 @@ mod tests {
                 credits_used: 0,
                 created_at: UnixMs(1772393928000),
             },
+        );
+    }
+
+    fn v2_webhooks() -> [(&'static str, Webhook); 2] {
+        let slack = Webhook {
+            id: WebhookId::from_raw(WEBHOOK_ALL),
+            url: "https://hooks.slack.com/services/T0/B0/x".into(),
+            events: vec![Verdict::Breaking, Verdict::Warning],
+            contract_id: None,
+            active: false,
+            secret: "whsec_FixtureFixtureFixtureFixture2".into(),
+            created_at: UnixMs(1772392926000),
+            format: WebhookFormat::Slack,
+            disabled_reason: Some(DisabledReason::Failing),
+            consecutive_failures: 10,
+            previous_secret: Some(PreviousSecret {
+                secret: "whsec_FixtureFixtureFixtureFixture0".into(),
+                expires_at: UnixMs(1772479326000),
+            }),
+        };
+        let gone = Webhook {
+            id: WebhookId::from_raw(WEBHOOK_SCOPED),
+            url: "https://hooks.example.com/drift".into(),
+            events: vec![Verdict::Pass],
+            contract_id: Some(ContractId::from_raw(USERS)),
+            format: WebhookFormat::Json,
+            disabled_reason: Some(DisabledReason::Gone),
+            consecutive_failures: 0,
+            previous_secret: None,
+            ..slack.clone()
+        };
+        [
+            ("webhook_slack_failing_rotated", slack),
+            ("webhook_json_gone", gone),
+        ]
+    }
+
+    fn v2_deliveries() -> [(&'static str, Delivery); 2] {
+        let test = Delivery {
+            id: DeliveryId::from_raw(140423435146827585624268951836139621634),
+            seq: 21,
+            account: AccountId(1),
+            webhook_id: WebhookId::from_raw(WEBHOOK_ALL),
+            check_id: None,
+            status: DeliveryStatus::Delivered,
+            failures: 0,
+            next_attempt_at: None,
+            attempts: vec![attempt(AttemptOutcome::Status(204))],
+            created_at: UnixMs(1772392931000),
+            finished_at: Some(UnixMs(1772392931012)),
+        };
+        let check = Delivery {
+            id: DeliveryId::from_raw(140423435146827585624268951836139621635),
+            seq: 22,
+            check_id: Some(CheckId::from_raw(WARNING_CHECK)),
+            status: DeliveryStatus::Pending,
+            failures: 1,
+            next_attempt_at: Some(UnixMs(4102444800000)),
+            attempts: vec![attempt(AttemptOutcome::Error("blocked".into()))],
+            finished_at: None,
+            ..test.clone()
+        };
+        [("delivery_test", test), ("delivery_check", check)]
+    }
+
+    #[test]
+    fn webhooks_and_deliveries_keep_their_v2_bytes() {
+        for (name, webhook) in v2_webhooks() {
+            assert_golden_v2(GOLDEN_V2_WEBHOOKS, name, &webhook);
+        }
+        for (name, delivery) in v2_deliveries() {
+            assert_golden_v2(GOLDEN_V2_WEBHOOKS, name, &delivery);
+        }
+        // The disabled reason no record above has: its variant index, pinned on its own.
+        assert_eq!(
+            bincode::serialize(&StoredDisabledReason::from(DisabledReason::Paused))
+                .expect("encode"),
+            [2, 0, 0, 0]
         );
     }
 }

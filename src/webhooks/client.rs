@@ -1,20 +1,35 @@
 //! The HTTPS client for webhook attempts: hyper-rustls over the system's root
 //! certificates plus the optional `webhooks.ca_file`, connection reuse per host, no
 //! redirects followed, and one deadline for the whole attempt.
+//!
+//! Under hyper-rustls sits [`GuardedConnector`]: it resolves the host itself, vets every
+//! address with the [`TargetGuard`], and connects to a vetted address — so what was
+//! checked is what is reached (no DNS rebinding between the two) — while hyper-rustls
+//! still verifies the certificate for, and sends SNI of, the URL's host name.
 
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{HeaderName, HeaderValue, RETRY_AFTER};
+use hyper::Uri;
 use hyper::{Method, Request};
 use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
+use tokio::net::TcpStream;
+
+use super::guard::{Blocked, TargetGuard};
 
 /// Most response body read (then dropped) so the connection can be reused.
 const MAX_RESPONSE_BODY: usize = 64 * 1024;
@@ -58,13 +73,91 @@ pub struct ClientError(String);
 
 /// Sends webhook attempts. Cheap to share (`Arc` it); the pool is inside.
 pub struct WebhookClient {
-    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    http: Client<HttpsConnector<GuardedConnector>, Full<Bytes>>,
     timeout: Duration,
 }
 
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Resolves host names and keeps only the addresses the guard allows; `Blocked` if it
+/// allows none of them.
+#[derive(Clone)]
+pub struct GuardedResolver {
+    guard: Arc<TargetGuard>,
+}
+
+impl tower_service::Service<Name> for GuardedResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let guard = self.guard.clone();
+        Box::pin(async move {
+            let resolved: Vec<SocketAddr> =
+                tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
+            let mut blocked = None;
+            let allowed: Vec<SocketAddr> = resolved
+                .into_iter()
+                .filter(|addr| match guard.vet(addr.ip()) {
+                    Ok(()) => true,
+                    Err(b) => {
+                        blocked.get_or_insert(b);
+                        false
+                    }
+                })
+                .collect();
+            match (allowed.is_empty(), blocked) {
+                (true, Some(blocked)) => Err(blocked.into()),
+                _ => Ok(allowed.into_iter()),
+            }
+        })
+    }
+}
+
+/// The TCP connector under hyper-rustls: a literal IP host is vetted here, a name by
+/// [`GuardedResolver`]; either way the connection goes to a vetted address.
+#[derive(Clone)]
+pub struct GuardedConnector {
+    http: HttpConnector<GuardedResolver>,
+    guard: Arc<TargetGuard>,
+}
+
+impl tower_service::Service<Uri> for GuardedConnector {
+    type Response = TokioIo<TcpStream>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.http.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        // `HttpConnector` connects to a literal address without asking the resolver.
+        let literal = uri
+            .host()
+            .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
+            .and_then(|h| h.parse::<IpAddr>().ok());
+        if let Some(Err(blocked)) = literal.map(|ip| self.guard.vet(ip)) {
+            return Box::pin(async move { Err(blocked.into()) });
+        }
+        let connecting = self.http.call(uri);
+        Box::pin(async move { connecting.await.map_err(Into::into) })
+    }
+}
+
 impl WebhookClient {
-    /// Trusts the system's roots plus the PEM certificates in `ca_file`.
-    pub fn new(ca_file: Option<&Path>, timeout: Duration) -> Result<WebhookClient, ClientError> {
+    /// Trusts the system's roots plus the PEM certificates in `ca_file`; connects only
+    /// to addresses `guard` allows.
+    pub fn new(
+        ca_file: Option<&Path>,
+        timeout: Duration,
+        guard: Arc<TargetGuard>,
+    ) -> Result<WebhookClient, ClientError> {
         let mut roots = rustls::RootCertStore::empty();
         let native = rustls_native_certs::load_native_certs();
         let (added, _) = roots.add_parsable_certificates(native.certs);
@@ -99,7 +192,9 @@ impl WebhookClient {
             .map_err(|e| ClientError(format!("TLS: {e}")))?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        let mut connector = HttpConnector::new();
+        let mut connector = HttpConnector::new_with_resolver(GuardedResolver {
+            guard: guard.clone(),
+        });
         connector.enforce_http(false);
         connector.set_connect_timeout(Some(timeout));
         connector.set_nodelay(true);
@@ -108,7 +203,10 @@ impl WebhookClient {
             .https_only()
             .enable_http1()
             .enable_http2()
-            .wrap_connector(connector);
+            .wrap_connector(GuardedConnector {
+                http: connector,
+                guard,
+            });
         let http = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(32)
@@ -160,6 +258,10 @@ impl WebhookClient {
     }
 }
 
+/// The summary of an attempt the target guard stopped: it names the setting, so the
+/// tenant knows to ask the operator (and the operator which key to look at).
+pub const BLOCKED: &str = "blocked by webhooks.deny_targets";
+
 /// Sorts a client error into a coarse summary, keeping the whole chain as detail.
 fn classify(e: &(dyn std::error::Error + 'static)) -> Failure {
     let detail = describe(e);
@@ -181,6 +283,9 @@ fn classify(e: &(dyn std::error::Error + 'static)) -> Failure {
 /// error hides it from `source()` (which skips to the wrapped error's own source), so the
 /// wrapped errors are looked at here.
 fn summarise(error: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
+    if error.downcast_ref::<Blocked>().is_some() {
+        return Some(BLOCKED);
+    }
     if error.downcast_ref::<rustls::Error>().is_some() {
         return Some("tls handshake failed");
     }

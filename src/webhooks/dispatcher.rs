@@ -25,12 +25,12 @@ use tokio::task::JoinSet;
 use super::client::{Answer, Failure, WebhookClient};
 use super::signature::{driftguard_signature, standard_signature};
 use crate::clock::{Clock, UnixMs};
-use crate::ids::WebhookId;
+use crate::ids::{AccountId, DeliveryId, WebhookId};
 use crate::metrics::Metrics;
-use crate::model::{Attempt, AttemptOutcome};
-use crate::store::{AfterAttempt, DueDelivery, DueRequest, InFlight, Store};
+use crate::model::{Attempt, AttemptOutcome, Delivery, DeliveryStatus, Webhook};
+use crate::store::{AfterAttempt, DueDelivery, DueRequest, InFlight, Store, StoreError};
 use crate::sync::{lock, stopped};
-use crate::wire::CheckView;
+use crate::wire::{check_payload, ping_payload};
 
 /// Most deliveries read in one batch.
 const DUE_BATCH: usize = 256;
@@ -65,6 +65,8 @@ pub struct DeliverySettings {
     pub max_in_flight_per_webhook: NonZeroUsize,
     /// Finished deliveries are kept this long in the history.
     pub retention: Duration,
+    /// Abandoned deliveries in a row that disable a webhook; 0: never.
+    pub disable_after: u32,
 }
 
 impl DeliverySettings {
@@ -171,6 +173,14 @@ impl<T: Transport> Dispatcher<T> {
                 in_flight: Mutex::new(InFlight::default()),
                 waiting_for_slot: AtomicBool::new(false),
             }),
+        }
+    }
+
+    /// The handle through which the API sends test deliveries with this dispatcher's
+    /// transport and clock.
+    pub fn handle(&self) -> DeliveryHandle<T> {
+        DeliveryHandle {
+            inner: self.inner.clone(),
         }
     }
 
@@ -355,7 +365,8 @@ impl<T: Transport> Inner<T> {
         (slot, mut claim): (SendSlot<T>, Claim<T>),
     ) {
         let delivery_id = due.delivery.id.to_string();
-        let body = match serde_json::to_vec(&CheckView::new(&due.check)) {
+        let body = match check_payload(due.webhook.format, &due.check, due.contract_name.as_deref())
+        {
             Ok(body) => Bytes::from(body),
             Err(e) => {
                 tracing::error!(error = %e, delivery = %delivery_id, "cannot render the payload");
@@ -363,7 +374,7 @@ impl<T: Transport> Inner<T> {
             }
         };
         let started_at = self.clock.now();
-        let headers = headers(&due, &delivery_id, started_at.unix_seconds(), &body);
+        let headers = headers(&due.webhook, started_at, &delivery_id, due.attempt, &body);
         let started = tokio::time::Instant::now();
         let result = self.transport.post(&due.webhook.url, headers, body).await;
         let duration_ms = started.elapsed().as_millis() as u64;
@@ -400,8 +411,17 @@ impl<T: Transport> Inner<T> {
             duration_ms,
             outcome,
         };
-        match self.store.finish_attempt(due.key(), attempt, after).await {
-            Ok(()) => claim.due_again = matches!(after, AfterAttempt::RetryAt(_)),
+        let recorded = self
+            .store
+            .finish_attempt(due.key(), attempt, after, self.settings.disable_after)
+            .await;
+        match recorded {
+            Ok(disabled) => {
+                claim.due_again = matches!(after, AfterAttempt::RetryAt(_));
+                if let Some(reason) = disabled {
+                    tracing::warn!(webhook = %due.webhook.id, reason = reason.as_str(), "webhook disabled; its pending deliveries wait until it is re-activated");
+                }
+            }
             Err(e) => {
                 // The due entry is still there: the attempt will be made again.
                 tracing::error!(error = %e, delivery = %delivery_id, "cannot record a webhook attempt");
@@ -413,6 +433,16 @@ impl<T: Transport> Inner<T> {
     }
 
     async fn purge_expired(&self) {
+        // Previous secrets past their grace period no longer sign (see `headers`); here
+        // they are dropped from the store too.
+        match self.store.drop_expired_secrets().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                webhooks = n,
+                "dropped previous webhook secrets past their grace period"
+            ),
+            Err(e) => tracing::warn!(error = %e, "cannot drop expired webhook secrets"),
+        }
         let before = self.clock.now() - self.settings.retention;
         loop {
             match self.store.purge_finished(before, PURGE_BATCH).await {
@@ -427,13 +457,19 @@ impl<T: Transport> Inner<T> {
     }
 }
 
+/// The headers of one attempt to `webhook`, made at `now`: both signatures with the
+/// current secret and, while a rotated-out secret is in its grace period, with that one
+/// too (`X-DriftGuard-Signature-Previous`, a second `v1,` in `webhook-signature`).
 fn headers(
-    due: &DueDelivery,
+    webhook: &Webhook,
+    now: UnixMs,
     delivery_id: &str,
-    timestamp: i64,
+    attempt: u32,
     body: &[u8],
 ) -> Vec<(HeaderName, HeaderValue)> {
-    let secret = &due.webhook.secret;
+    let timestamp = now.unix_seconds();
+    let secret = &webhook.secret;
+    let previous = webhook.previous_secret_at(now);
     let mut headers = vec![
         (CONTENT_TYPE, HeaderValue::from_static("application/json")),
         (
@@ -447,14 +483,102 @@ fn headers(
         }
     };
     add("x-driftguard-signature", driftguard_signature(secret, body));
+    if let Some(previous) = previous {
+        add(
+            "x-driftguard-signature-previous",
+            driftguard_signature(previous, body),
+        );
+    }
     add("x-driftguard-delivery", delivery_id.to_owned());
-    add("x-driftguard-attempt", due.attempt.to_string());
+    add("x-driftguard-attempt", attempt.to_string());
     add("webhook-id", delivery_id.to_owned());
     add("webhook-timestamp", timestamp.to_string());
-    if let Some(signature) = standard_signature(secret, delivery_id, timestamp, body) {
-        add("webhook-signature", signature);
+    let signatures: Vec<String> = [Some(secret.as_str()), previous]
+        .into_iter()
+        .flatten()
+        .filter_map(|s| standard_signature(s, delivery_id, timestamp, body))
+        .collect();
+    if !signatures.is_empty() {
+        add("webhook-signature", signatures.join(" "));
     }
     headers
+}
+
+/// Sends test deliveries (`POST /webhooks/{id}/test`) with the dispatcher's transport
+/// and clock. Cheap to clone.
+pub struct DeliveryHandle<T: Transport = WebhookClient> {
+    inner: Arc<Inner<T>>,
+}
+
+impl<T: Transport> Clone for DeliveryHandle<T> {
+    fn clone(&self) -> Self {
+        DeliveryHandle {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T: Transport> DeliveryHandle<T> {
+    /// Sends one signed test delivery to the account's webhook now — active or paused —
+    /// with a single attempt and no retries, then records it in the history and returns
+    /// it. It never enters the queue, costs no credits, never counts toward auto-disable
+    /// and never re-activates the webhook; a delivered one resets the failure count.
+    pub async fn send_test(
+        &self,
+        account: AccountId,
+        webhook_id: WebhookId,
+    ) -> Result<Delivery, StoreError> {
+        let inner = &self.inner;
+        let webhook = inner.store.webhook(account, webhook_id).await?;
+        let created_at = inner.clock.now();
+        let id = DeliveryId::generate(created_at);
+        let delivery_id = id.to_string();
+        let body = ping_payload(webhook.format, webhook.id, created_at)
+            .map_err(|e| StoreError::Internal(format!("cannot render the test payload: {e}")))?;
+        let body = Bytes::from(body);
+        let started_at = inner.clock.now();
+        let headers = headers(&webhook, started_at, &delivery_id, 1, &body);
+        let started = tokio::time::Instant::now();
+        let result = inner.transport.post(&webhook.url, headers, body).await;
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let (status, outcome) = match result {
+            Ok(answer) if (200..=299).contains(&answer.status) => (
+                DeliveryStatus::Delivered,
+                AttemptOutcome::Status(answer.status),
+            ),
+            Ok(answer) => (
+                DeliveryStatus::Abandoned,
+                AttemptOutcome::Status(answer.status),
+            ),
+            Err(failure) => {
+                tracing::warn!(delivery = %delivery_id, webhook = %webhook.id, error = %failure.detail, "webhook test attempt got no answer");
+                (
+                    DeliveryStatus::Abandoned,
+                    AttemptOutcome::Error(failure.summary.to_owned()),
+                )
+            }
+        };
+        let finished_at = inner.clock.now();
+        let delivery = Delivery {
+            id,
+            seq: 0, // assigned by the store
+            account,
+            webhook_id,
+            check_id: None,
+            status,
+            failures: u32::from(status == DeliveryStatus::Abandoned),
+            next_attempt_at: None,
+            attempts: vec![Attempt {
+                number: 1,
+                at: started_at,
+                duration_ms,
+                outcome,
+            }],
+            created_at,
+            finished_at: Some(finished_at),
+        };
+        inner.store.record_test_delivery(account, delivery).await
+    }
 }
 
 #[cfg(test)]

@@ -3,11 +3,15 @@
 //!
 //! - [`dispatcher`]: the scheduler and the life of one attempt (due → reserve → sign →
 //!   send → record → re-key or finish), and the retry policy.
-//! - [`client`]: the HTTPS client (system roots + `webhooks.ca_file`).
+//!   Test deliveries (`POST /webhooks/{id}/test`) go through its [`DeliveryHandle`].
+//! - [`client`]: the HTTPS client (system roots + `webhooks.ca_file`) over a connector
+//!   that reaches only addresses the [`guard`] allows.
+//! - [`guard`]: `webhooks.deny_targets` / `webhooks.allow_targets`.
 //! - [`signature`]: the DriftGuard and Standard Webhooks signatures.
 
 pub mod client;
 pub mod dispatcher;
+pub mod guard;
 pub mod signature;
 
-pub use dispatcher::{DeliverySettings, Dispatcher, Transport};
+pub use dispatcher::{DeliveryHandle, DeliverySettings, Dispatcher, Transport};

@@ -60,7 +60,36 @@ async fn unknown_foreign_and_malformed_ids_are_the_same_404_on_every_route() {
     let kid = text(&accounts.spare["id"]);
     let revoked_id = text(&accounts.revoked["id"]);
     let wid = text(&accounts.webhook["id"]);
-    let every_real_id = [&cid, &chk, &kid, &revoked_id, &wid];
+    // A delivery of A's: a test delivery to a second webhook, which the default target
+    // guard stops before any connection (`localhost` resolves to loopback).
+    let probe = create_webhook(
+        server,
+        key_a,
+        json!({"url": "https://localhost:9/probe", "events": ["pass"]}),
+    )
+    .await;
+    let pid = text(&probe["id"]);
+    let tested = send_json(
+        server,
+        Method::POST,
+        &format!("/api/v1/webhooks/{pid}/test"),
+        key_a,
+        &json!({}),
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(tested["status"], "abandoned", "{tested}");
+    let dlv = text(&tested["id"]);
+    let every_real_id = [&cid, &chk, &kid, &revoked_id, &wid, &dlv];
+    // The retry route names two ids: one row varies the webhook, one the delivery.
+    let retry_by_webhook: &'static str =
+        Box::leak(format!("/api/v1/webhooks/{{id}}/deliveries/{dlv}/retry").into_boxed_str());
+    let retry_by_delivery: &'static str =
+        Box::leak(format!("/api/v1/webhooks/{pid}/deliveries/{{id}}/retry").into_boxed_str());
+    let recover = IdRoute {
+        body: |_| json!({"since": "2026-01-01T00:00:00Z"}).to_string(),
+        ..IdRoute::new(Method::POST, "/api/v1/webhooks/{id}/recover", "wh_")
+    };
 
     let check = IdRoute {
         body: |id| json!({"contract_id": id, "incoming_schema": {"columns": []}}).to_string(),
@@ -138,6 +167,23 @@ async fn unknown_foreign_and_malformed_ids_are_the_same_404_on_every_route() {
         (
             IdRoute::new(Method::GET, "/api/v1/webhooks/{id}/deliveries", "wh_"),
             vec![&wid],
+        ),
+        (
+            IdRoute::new(Method::POST, "/api/v1/webhooks/{id}/test", "wh_"),
+            vec![&wid],
+        ),
+        (recover, vec![&wid]),
+        (
+            IdRoute::new(Method::POST, "/api/v1/webhooks/{id}/rotate-secret", "wh_"),
+            vec![&wid],
+        ),
+        (
+            IdRoute::new(Method::POST, retry_by_webhook, "wh_"),
+            vec![&pid],
+        ),
+        (
+            IdRoute::new(Method::POST, retry_by_delivery, "dlv_"),
+            vec![&dlv],
         ),
     ];
 

@@ -32,6 +32,16 @@ async fn started_on_the_v1_fixture() -> (TestServer, Value) {
     for check in expected["checks"].as_array_mut().expect("checks") {
         with_v2_check_fields(check);
     }
+    // What version 2 adds to webhook objects: a v1 webhook is a json webhook that has
+    // not failed; an inactive one reads as paused.
+    for webhook in expected["webhooks"].as_array_mut().expect("webhooks") {
+        let active = webhook["active"].as_bool().expect("active");
+        let object = webhook.as_object_mut().expect("object");
+        object.insert("format".into(), "json".into());
+        let reason = if active { Value::Null } else { "paused".into() };
+        object.insert("disabled_reason".into(), reason);
+        object.insert("consecutive_failures".into(), 0.into());
+    }
     let server = TestServer::start_with(|config| {
         // The fixture's finished deliveries are from 2026-03: keep them in the history.
         config.webhooks.retention = std::time::Duration::from_secs(100 * 365 * 86_400);

@@ -30,6 +30,9 @@ async fn webhook_create_answers_the_exact_shape_with_the_secret_once() {
             "active": true,
             "secret": secret,
             "created_at": got["created_at"],
+            "format": "json",
+            "disabled_reason": null,
+            "consecutive_failures": 0,
         })
     );
     // Secrets differ between webhooks.
@@ -69,6 +72,9 @@ async fn webhook_list_and_get_never_show_the_secret() {
             "contract_id": w["contract_id"],
             "active": w["active"],
             "created_at": w["created_at"],
+            "format": "json",
+            "disabled_reason": null,
+            "consecutive_failures": 0,
         })
     };
     let answer = server.get("/api/v1/webhooks").await;
@@ -142,7 +148,7 @@ async fn webhook_url_must_be_absolute_https_with_a_host() {
     // Good ones: with a port, an IP host, a path and a query.
     for url in [
         "https://hooks.example.com",
-        "https://127.0.0.1:8443/hook",
+        "https://10.0.0.1:8443/hook",
         "https://hooks.example.com/a/b?c=d",
     ] {
         let got = create_webhook(
@@ -290,6 +296,9 @@ async fn webhook_patch_pauses_and_resumes() {
             "contract_id": null,
             "active": active,
             "created_at": created["created_at"],
+            "format": "json",
+            "disabled_reason": if active { Value::Null } else { json!("paused") },
+            "consecutive_failures": 0,
         })
     };
 
@@ -324,11 +333,14 @@ async fn webhook_patch_pauses_and_resumes() {
         json!([expect(true)])
     );
 
+    // An empty PATCH changes nothing.
+    raw(&server, Method::PATCH, &path, &server.key, "{}")
+        .await
+        .assert_status(200);
     // Bad bodies are 400 and change nothing.
     for body in [
         "",
         "not json",
-        "{}",
         "[]",
         r#"{"active": "false"}"#,
         r#"{"active": 0}"#,
@@ -344,9 +356,15 @@ async fn webhook_patch_pauses_and_resumes() {
     // is tested for every route in `not_found`.
     for other in [bogus_id(&id), "nope".to_owned()] {
         let other_path = format!("/api/v1/webhooks/{other}");
-        raw(&server, Method::PATCH, &other_path, &server.key, "{}")
-            .await
-            .assert_error(400, "invalid_request");
+        raw(
+            &server,
+            Method::PATCH,
+            &other_path,
+            &server.key,
+            r#"{"active": 1}"#,
+        )
+        .await
+        .assert_error(400, "invalid_request");
     }
 }
 
@@ -418,4 +436,397 @@ async fn webhook_deliveries_endpoint_exists() {
         )
         .await
         .assert_error(401, "unauthorized");
+}
+
+// ---- SPEC 5.3: format, PATCH of any field, the target guard at create/PATCH, rotation,
+// retry and recover (their deliveries end to end are in tests/webhooks.rs) ----
+
+#[tokio::test]
+async fn webhook_format_is_json_by_default_or_slack() {
+    let server = TestServer::start().await;
+    let slack = create_webhook(
+        &server,
+        &server.key,
+        json!({"url": "https://hooks.slack.com/services/T/B/x", "events": ["breaking"], "format": "slack"}),
+    )
+    .await;
+    assert_eq!(slack["format"], "slack");
+    let id = text(&slack["id"]);
+    let got = server
+        .get(&format!("/api/v1/webhooks/{id}"))
+        .await
+        .assert_status(200);
+    assert_eq!(got["format"], "slack");
+    for format in [json!("xml"), json!("Slack"), json!(5), json!(["json"])] {
+        let answer = send_json(
+            &server,
+            Method::POST,
+            "/api/v1/webhooks",
+            &server.key,
+            &json!({"url": "https://hooks.example.com/x", "events": ["pass"], "format": format}),
+        )
+        .await;
+        let error = answer.assert_error(400, "invalid_request");
+        assert!(error.contains("format"), "{format}: {error}");
+    }
+    assert_eq!(
+        len(&server.get("/api/v1/webhooks").await.assert_status(200)),
+        1
+    );
+}
+
+#[tokio::test]
+async fn webhook_patch_changes_any_subset_validated_as_on_create() {
+    let (server, other_key) = roomy_server().await.add_account("team-b", 10).await;
+    let users = server
+        .create_contract(&server.key, "users", users_columns())
+        .await;
+    let created = create_webhook(
+        &server,
+        &server.key,
+        json!({"url": "https://hooks.example.com/a", "events": ["breaking"]}),
+    )
+    .await;
+    let id = text(&created["id"]);
+    let path = format!("/api/v1/webhooks/{id}");
+    let patch = |body: Value| {
+        let (server, path) = (&server, &path);
+        async move { send_json(server, Method::PATCH, path, &server.key, &body).await }
+    };
+
+    let changed = patch(json!({
+        "url": "https://hooks.example.com/b",
+        "events": ["pass", "warning", "pass"],
+        "contract_id": users["id"],
+        "format": "slack",
+    }))
+    .await
+    .assert_status(200);
+    assert_eq!(
+        changed,
+        json!({
+            "id": id,
+            "url": "https://hooks.example.com/b",
+            "events": ["pass", "warning"],
+            "contract_id": users["id"],
+            "active": true,
+            "created_at": created["created_at"],
+            "format": "slack",
+            "disabled_reason": null,
+            "consecutive_failures": 0,
+        })
+    );
+    assert_eq!(server.get(&path).await.assert_status(200), changed);
+    // One field at a time; `contract_id: null` means every contract again.
+    let one = patch(json!({"contract_id": null})).await.assert_status(200);
+    assert_eq!(one["contract_id"], Value::Null);
+    assert_eq!(one["format"], "slack", "the rest stays");
+    let one = patch(json!({"format": "json"})).await.assert_status(200);
+    assert_eq!(one["format"], "json");
+    assert_eq!(one["url"], "https://hooks.example.com/b");
+    let now = server.get(&path).await.assert_status(200);
+
+    // Each invalid field is a 400 naming it, and changes nothing.
+    let foreign = server
+        .create_contract(&other_key, "theirs", users_columns())
+        .await;
+    for (body, field) in [
+        (json!({"url": "http://hooks.example.com/x"}), "url"),
+        (json!({"url": "https://"}), "url"),
+        (json!({"url": 5}), "url"),
+        (json!({"url": null}), "url"),
+        (json!({"url": "https://127.0.0.1/x"}), "url"),
+        (json!({"events": []}), "events"),
+        (json!({"events": ["fail"]}), "events"),
+        (json!({"events": null}), "events"),
+        (json!({"contract_id": "ctr_nope"}), "contract_id"),
+        (
+            json!({"contract_id": bogus_id(&text(&users["id"]))}),
+            "contract_id",
+        ),
+        (json!({"contract_id": foreign["id"]}), "contract_id"),
+        (json!({"contract_id": 7}), "contract_id"),
+        (json!({"format": "xml"}), "format"),
+        (json!({"format": null}), "format"),
+        (json!({"active": "yes"}), "active"),
+        (json!({"active": null}), "active"),
+        // Valid fields beside an invalid one are not applied either.
+        (
+            json!({"url": "https://hooks.example.com/c", "events": []}),
+            "events",
+        ),
+    ] {
+        let error = patch(body.clone())
+            .await
+            .assert_error(400, "invalid_request");
+        assert!(error.contains(field), "{body}: {error}");
+    }
+    assert_eq!(server.get(&path).await.assert_status(200), now);
+    // The secret is never part of a PATCH answer (and never changes: see rotate-secret).
+    let answer = patch(json!({"secret": "whsec_mine"})).await;
+    assert!(!String::from_utf8_lossy(&answer.body).contains("whsec_"));
+    assert_eq!(answer.assert_status(200), now);
+}
+
+/// Literal forms of denied addresses a URL parser accepts.
+const DENIED_HOSTS: &[&str] = &[
+    "127.0.0.1",
+    "127.1",
+    "2130706433",
+    "0x7f.1",
+    "0177.0.0.1",
+    "127.0.0.1.",
+    "[::1]",
+    "[::ffff:127.0.0.1]",
+    "[0:0:0:0:0:0:0:1]",
+    "169.254.169.254",
+    "[fe80::1]",
+    "0.0.0.0",
+    "0",
+];
+
+#[tokio::test]
+async fn literal_denied_addresses_are_400_at_create_and_patch() {
+    let server = TestServer::start().await;
+    let created = create_webhook(
+        &server,
+        &server.key,
+        json!({"url": "https://hooks.example.com/a", "events": ["pass"]}),
+    )
+    .await;
+    let path = format!("/api/v1/webhooks/{}", text(&created["id"]));
+    for host in DENIED_HOSTS {
+        let url = format!("https://{host}:8443/hook");
+        let body = json!({"url": url, "events": ["pass"]});
+        let error = send_json(
+            &server,
+            Method::POST,
+            "/api/v1/webhooks",
+            &server.key,
+            &body,
+        )
+        .await
+        .assert_error(400, "invalid_request");
+        assert!(
+            error.starts_with("url:") && error.contains("webhooks.deny_targets"),
+            "{url}: {error}"
+        );
+        send_json(
+            &server,
+            Method::PATCH,
+            &path,
+            &server.key,
+            &json!({"url": url}),
+        )
+        .await
+        .assert_error(400, "invalid_request");
+    }
+    // A host a URL parser refuses is not a URL.
+    for host in ["256.0.0.1", "1.2.3.4.5", "%31%32%37.0.0.1"] {
+        let body = json!({"url": format!("https://{host}/x"), "events": ["pass"]});
+        send_json(
+            &server,
+            Method::POST,
+            "/api/v1/webhooks",
+            &server.key,
+            &body,
+        )
+        .await
+        .assert_error(400, "invalid_request");
+    }
+    assert_eq!(
+        len(&server.get("/api/v1/webhooks").await.assert_status(200)),
+        1
+    );
+    assert_eq!(
+        server.get(&path).await.assert_status(200)["url"],
+        "https://hooks.example.com/a"
+    );
+    // Private ranges are allowed by default: on-prem receivers live there. Names are
+    // vetted when they are resolved, at delivery.
+    for url in [
+        "https://10.1.2.3/x",
+        "https://172.16.0.1/x",
+        "https://192.168.1.10:8443/x",
+        "https://[fd00::1]/x",
+        "https://localhost/x",
+    ] {
+        create_webhook(
+            &server,
+            &server.key,
+            json!({"url": url, "events": ["pass"]}),
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn allow_targets_lets_a_denied_literal_address_through() {
+    let server = TestServer::start_with(|cfg| {
+        cfg.webhooks.allow_targets = vec!["127.0.0.0/8".parse().expect("a CIDR")];
+    })
+    .await;
+    for host in ["127.0.0.1", "127.1", "[::ffff:127.0.0.1]"] {
+        let url = format!("https://{host}/x");
+        create_webhook(
+            &server,
+            &server.key,
+            json!({"url": url, "events": ["pass"]}),
+        )
+        .await;
+    }
+    // `::1` is not inside the allowed range.
+    send_json(
+        &server,
+        Method::POST,
+        "/api/v1/webhooks",
+        &server.key,
+        &json!({"url": "https://[::1]/x", "events": ["pass"]}),
+    )
+    .await
+    .assert_error(400, "invalid_request");
+}
+
+#[tokio::test]
+async fn rotate_secret_answers_the_new_secret_and_the_grace() {
+    let server = TestServer::start().await;
+    let created = create_webhook(
+        &server,
+        &server.key,
+        json!({"url": "https://hooks.example.com/a", "events": ["pass"]}),
+    )
+    .await;
+    let id = text(&created["id"]);
+    let path = format!("/api/v1/webhooks/{id}/rotate-secret");
+
+    // No body: the default grace of a day.
+    let rotated = raw(&server, Method::POST, &path, &server.key, "")
+        .await
+        .assert_status(200);
+    let keys: Vec<&String> = rotated.as_object().expect("object").keys().collect();
+    assert_eq!(keys, ["id", "secret", "previous_secret_expires_at"]);
+    assert_eq!(rotated["id"], id.as_str());
+    let secret = text(&rotated["secret"]);
+    assert_prefixed_alnum32(&secret, "whsec_");
+    assert_ne!(rotated["secret"], created["secret"]);
+    let expires = time::OffsetDateTime::parse(
+        &text(&rotated["previous_secret_expires_at"]),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .expect("RFC 3339");
+    let in_a_day = time::OffsetDateTime::now_utc() + time::Duration::days(1);
+    assert!(
+        (expires - in_a_day).abs() < time::Duration::minutes(5),
+        "{expires}"
+    );
+
+    let rotated = send_json(
+        &server,
+        Method::POST,
+        &path,
+        &server.key,
+        &json!({"grace_seconds": 604800}),
+    )
+    .await
+    .assert_status(200);
+    assert!(rotated["previous_secret_expires_at"].is_string());
+    let rotated = send_json(
+        &server,
+        Method::POST,
+        &path,
+        &server.key,
+        &json!({"grace_seconds": 0}),
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(rotated["previous_secret_expires_at"], Value::Null);
+    assert_ne!(text(&rotated["secret"]), secret);
+
+    for body in [
+        json!({"grace_seconds": 604801}),
+        json!({"grace_seconds": -1}),
+        json!({"grace_seconds": "60"}),
+        json!({"grace_seconds": 1.5}),
+    ] {
+        let error = send_json(&server, Method::POST, &path, &server.key, &body)
+            .await
+            .assert_error(400, "invalid_request");
+        assert!(error.contains("grace_seconds"), "{body}: {error}");
+    }
+    raw(&server, Method::POST, &path, &server.key, "[]")
+        .await
+        .assert_error(400, "invalid_request");
+    // The secret shows nowhere else.
+    let listed = server.get("/api/v1/webhooks").await;
+    assert!(!String::from_utf8_lossy(&listed.body).contains("whsec_"));
+}
+
+#[tokio::test]
+async fn recover_and_retry_validate_before_they_look() {
+    let server = TestServer::start().await;
+    let created = create_webhook(
+        &server,
+        &server.key,
+        json!({"url": "https://hooks.example.com/a", "events": ["pass"]}),
+    )
+    .await;
+    let id = text(&created["id"]);
+    let recover = format!("/api/v1/webhooks/{id}/recover");
+    for body in [
+        "",
+        "{}",
+        r#"{"since": "yesterday"}"#,
+        r#"{"since": 5}"#,
+        r#"{"since": "2026-03-01"}"#,
+    ] {
+        let error = raw(&server, Method::POST, &recover, &server.key, body)
+            .await
+            .assert_error(400, "invalid_request");
+        assert!(
+            body.is_empty() || error.contains("since"),
+            "{body}: {error}"
+        );
+    }
+    // Nothing abandoned yet: nothing to re-queue. Any offset is accepted.
+    for since in [
+        "2026-03-01T19:22:00Z",
+        "2026-03-01T20:22:00+01:00",
+        "1970-01-01T00:00:00.5Z",
+    ] {
+        let answer = send_json(
+            &server,
+            Method::POST,
+            &recover,
+            &server.key,
+            &json!({"since": since}),
+        )
+        .await;
+        assert_eq!(answer.status, 202, "{since}");
+        assert_eq!(answer.json(), json!({"requeued": 0}));
+    }
+    // A bad body comes before an unknown webhook (400 before 404).
+    raw(
+        &server,
+        Method::POST,
+        &format!("/api/v1/webhooks/{}/recover", bogus_id(&id)),
+        &server.key,
+        "{}",
+    )
+    .await
+    .assert_error(400, "invalid_request");
+    // Retry of an unknown delivery.
+    let retry = format!("/api/v1/webhooks/{id}/deliveries/dlv_00000000000000000000000000/retry");
+    raw(&server, Method::POST, &retry, &server.key, "")
+        .await
+        .assert_error(404, "not_found");
+    // The new routes take POST only.
+    for path in [
+        format!("/api/v1/webhooks/{id}/test"),
+        recover.clone(),
+        format!("/api/v1/webhooks/{id}/rotate-secret"),
+        retry.clone(),
+    ] {
+        let answer = server.send(Method::GET, &path, Some(&server.key), "").await;
+        answer.assert_error(405, "method_not_allowed");
+    }
 }

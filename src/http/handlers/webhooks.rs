@@ -1,20 +1,31 @@
-//! `/webhooks`: register, list, get, pause/resume, delete.
+//! `/webhooks`: register, list, get, update (PATCH), delete; the deliveries history;
+//! test deliveries, retry and recover; secret rotation.
+
+use std::time::Duration;
 
 use hyper::Uri;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
-use super::super::response::{created, ok, Response};
+use super::super::response::{accepted, created, ok, Response};
 use super::super::{error::ApiError, request::ApiRequest, AppState};
 use super::{not_found, page_response, path_id};
+use crate::clock::UnixMs;
 use crate::credentials::generate_webhook_secret;
 use crate::drift::Verdict;
-use crate::ids::{ContractId, WebhookId};
-use crate::store::NewWebhook;
-use crate::wire::{DeletedView, DeliveryView, WebhookView};
+use crate::ids::{ContractId, DeliveryId, WebhookId};
+use crate::model::WebhookFormat;
+use crate::store::{NewWebhook, WebhookUpdate};
+use crate::wire::{DeletedView, DeliveryView, RequeuedView, RotatedSecretView, WebhookView};
 
 const MISSING: &str = "no such webhook";
+/// The 404 of a retry, whether the webhook or the delivery is unknown (one answer, so
+/// the route tells nothing about which one exists).
+const MISSING_DELIVERY: &str = "no such delivery";
 /// Longest accepted webhook URL.
 const MAX_URL_LEN: usize = 2048;
+/// `grace_seconds` of a rotation: default and most.
+const DEFAULT_GRACE_SECONDS: u64 = 86_400;
+const MAX_GRACE_SECONDS: u64 = 604_800;
 
 #[derive(Deserialize)]
 struct CreateWebhook {
@@ -22,34 +33,26 @@ struct CreateWebhook {
     events: Vec<Verdict>,
     #[serde(default)]
     contract_id: Option<String>,
+    #[serde(default)]
+    format: Option<String>,
 }
 
 /// `POST /api/v1/webhooks`: the secret appears in this answer only.
 pub async fn create(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
     let (caller, body): (_, CreateWebhook) = req.json().await?;
-    check_url(&body.url)?;
-    if body.events.is_empty() {
-        return Err(ApiError::Invalid(
-            "events: must list at least one of pass, warning, breaking".into(),
-        ));
-    }
-    let mut events = Vec::with_capacity(3);
-    for event in body.events {
-        if !events.contains(&event) {
-            events.push(event);
-        }
-    }
-    let contract_id = match body.contract_id {
-        None => None,
-        Some(text) => Some(text.parse::<ContractId>().map_err(|_| {
-            ApiError::Invalid("contract_id: no such contract in this account".into())
-        })?),
-    };
+    check_url(state, &body.url)?;
+    let events = check_events(body.events)?;
+    let contract_id = body
+        .contract_id
+        .map(|t| parse_contract_id(&t))
+        .transpose()?;
+    let format = body.format.map(|f| parse_format(&f)).transpose()?;
     let new = NewWebhook {
         url: body.url,
         events,
         contract_id,
         secret: generate_webhook_secret(),
+        format: format.unwrap_or(WebhookFormat::Json),
     };
     let webhook = state
         .store
@@ -58,8 +61,44 @@ pub async fn create(state: &AppState, req: ApiRequest) -> Result<Response, ApiEr
     Ok(created(&WebhookView::with_secret(&webhook)))
 }
 
-/// An absolute `https://` URL with a host.
-fn check_url(url: &str) -> Result<(), ApiError> {
+/// A non-empty list of verdicts, without duplicates, in the order given.
+fn check_events(given: Vec<Verdict>) -> Result<Vec<Verdict>, ApiError> {
+    if given.is_empty() {
+        return Err(ApiError::Invalid(
+            "events: must list at least one of pass, warning, breaking".into(),
+        ));
+    }
+    let mut events = Vec::with_capacity(3);
+    for event in given {
+        if !events.contains(&event) {
+            events.push(event);
+        }
+    }
+    Ok(events)
+}
+
+/// A contract id; one that cannot be the account's is answered like an unknown one.
+fn parse_contract_id(text: &str) -> Result<ContractId, ApiError> {
+    text.parse::<ContractId>()
+        .map_err(|_| ApiError::Invalid("contract_id: no such contract in this account".into()))
+}
+
+fn parse_format(text: &str) -> Result<WebhookFormat, ApiError> {
+    WebhookFormat::from_name(text)
+        .ok_or_else(|| ApiError::Invalid(format!("format: {text:?} is not one of json, slack")))
+}
+
+/// An absolute `https://` URL with a host that is not a denied literal address.
+fn check_url(state: &AppState, url: &str) -> Result<(), ApiError> {
+    let host = url_host(url)?;
+    state
+        .target_guard
+        .check_url_host(&host)
+        .map_err(ApiError::Invalid)
+}
+
+/// The host of an absolute `https://` URL.
+fn url_host(url: &str) -> Result<String, ApiError> {
     let invalid = |why: &str| Err(ApiError::Invalid(format!("url: {why}")));
     if url.len() > MAX_URL_LEN {
         return invalid("longer than 2048 characters");
@@ -73,10 +112,10 @@ fn check_url(url: &str) -> Result<(), ApiError> {
     {
         return invalid("must be an absolute https:// URL");
     }
-    if uri.host().is_none_or(str::is_empty) {
-        return invalid("must name a host");
+    match uri.host() {
+        Some(host) if !host.is_empty() => Ok(host.to_owned()),
+        _ => invalid("must name a host"),
     }
-    Ok(())
 }
 
 /// `GET /api/v1/webhooks`, oldest first; never the secret.
@@ -100,21 +139,151 @@ pub async fn get(state: &AppState, req: ApiRequest, id: &str) -> Result<Response
     Ok(ok(&WebhookView::new(&webhook)))
 }
 
-#[derive(Deserialize)]
-struct PatchWebhook {
-    active: bool,
+/// A field of a PATCH body: absent (`None`), or given — `null` included (`Some(None)`).
+fn given<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
-/// `PATCH /api/v1/webhooks/{id}` with `{"active": bool}`: pause or resume.
+#[derive(Deserialize)]
+struct PatchWebhook {
+    #[serde(default, deserialize_with = "given")]
+    url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "given")]
+    events: Option<Option<Vec<Verdict>>>,
+    #[serde(default, deserialize_with = "given")]
+    contract_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "given")]
+    format: Option<Option<String>>,
+    #[serde(default, deserialize_with = "given")]
+    active: Option<Option<bool>>,
+}
+
+/// A PATCH field that may be omitted but not `null`.
+fn not_null<T>(field: &str, value: Option<Option<T>>) -> Result<Option<T>, ApiError> {
+    match value {
+        Some(None) => Err(ApiError::Invalid(format!("{field}: must not be null"))),
+        Some(Some(v)) => Ok(Some(v)),
+        None => Ok(None),
+    }
+}
+
+/// `PATCH /api/v1/webhooks/{id}`: any of `url`, `events`, `contract_id` (`null`: every
+/// contract), `format`, `active`, validated as on create. The secret never changes here.
 pub async fn patch(state: &AppState, req: ApiRequest, id: &str) -> Result<Response, ApiError> {
     let id = path_id::<WebhookId>(id, MISSING);
-    let (caller, body): (_, PatchWebhook) = req.json().await?;
+    let (caller, body): (_, PatchWebhook) = req.json_all_optional().await?;
+    let url = not_null("url", body.url)?;
+    if let Some(url) = &url {
+        check_url(state, url)?;
+    }
+    let update = WebhookUpdate {
+        url,
+        events: not_null("events", body.events)?
+            .map(check_events)
+            .transpose()?,
+        contract_id: body
+            .contract_id
+            .map(|c| c.map(|t| parse_contract_id(&t)).transpose())
+            .transpose()?,
+        format: not_null("format", body.format)?
+            .map(|f| parse_format(&f))
+            .transpose()?,
+        active: not_null("active", body.active)?,
+    };
     let webhook = state
         .store
-        .set_webhook_active(caller.account, id?, body.active)
+        .update_webhook(caller.account, id?, update)
         .await
         .map_err(not_found(MISSING))?;
     Ok(ok(&WebhookView::new(&webhook)))
+}
+
+/// `POST /api/v1/webhooks/{id}/test`: one signed test delivery now (to a paused webhook
+/// too), answered with its record once the single attempt has ended. Any body is
+/// ignored.
+pub async fn test(state: &AppState, req: ApiRequest, id: &str) -> Result<Response, ApiError> {
+    let id = path_id(id, MISSING)?;
+    let delivery = state
+        .deliveries
+        .send_test(req.caller.account, id)
+        .await
+        .map_err(not_found(MISSING))?;
+    Ok(ok(&DeliveryView::new(&delivery)))
+}
+
+/// `POST /api/v1/webhooks/{id}/deliveries/{dlv}/retry`: queues a delivered or abandoned
+/// delivery again (`202`); `409` while it is pending.
+pub async fn retry(
+    state: &AppState,
+    req: ApiRequest,
+    id: &str,
+    delivery: &str,
+) -> Result<Response, ApiError> {
+    let id = path_id::<WebhookId>(id, MISSING_DELIVERY)?;
+    let delivery = path_id::<DeliveryId>(delivery, MISSING_DELIVERY)?;
+    let delivery = state
+        .store
+        .retry_delivery(req.caller.account, id, delivery)
+        .await
+        .map_err(not_found(MISSING_DELIVERY))?;
+    Ok(accepted(&DeliveryView::new(&delivery)))
+}
+
+#[derive(Deserialize)]
+struct Recover {
+    since: String,
+}
+
+/// `POST /api/v1/webhooks/{id}/recover` with `{"since": RFC 3339}`: queues again every
+/// abandoned delivery created at or after `since`; `202 {"requeued": N}`.
+pub async fn recover(state: &AppState, req: ApiRequest, id: &str) -> Result<Response, ApiError> {
+    let id = path_id::<WebhookId>(id, MISSING);
+    let (caller, body): (_, Recover) = req.json().await?;
+    let since = UnixMs::parse_rfc3339(&body.since).ok_or_else(|| {
+        ApiError::Invalid("since: must be an RFC 3339 time like 2026-03-01T19:22:00Z".into())
+    })?;
+    let requeued = state
+        .store
+        .recover_deliveries(caller.account, id?, since)
+        .await
+        .map_err(not_found(MISSING))?;
+    Ok(accepted(&RequeuedView { requeued }))
+}
+
+#[derive(Default, Deserialize)]
+struct Rotate {
+    #[serde(default)]
+    grace_seconds: Option<u64>,
+}
+
+/// `POST /api/v1/webhooks/{id}/rotate-secret` with optional `{"grace_seconds": N}`: a new
+/// secret, shown only here; the old one keeps signing for the grace period.
+pub async fn rotate_secret(
+    state: &AppState,
+    req: ApiRequest,
+    id: &str,
+) -> Result<Response, ApiError> {
+    let id = path_id::<WebhookId>(id, MISSING);
+    let (caller, body): (_, Rotate) = req.json_or_default().await?;
+    let grace = body.grace_seconds.unwrap_or(DEFAULT_GRACE_SECONDS);
+    if grace > MAX_GRACE_SECONDS {
+        return Err(ApiError::Invalid(format!(
+            "grace_seconds: must be an integer from 0 to {MAX_GRACE_SECONDS}"
+        )));
+    }
+    let webhook = state
+        .store
+        .rotate_webhook_secret(
+            caller.account,
+            id?,
+            generate_webhook_secret(),
+            Duration::from_secs(grace),
+        )
+        .await
+        .map_err(not_found(MISSING))?;
+    Ok(ok(&RotatedSecretView::new(&webhook)))
 }
 
 /// `GET /api/v1/webhooks/{id}/deliveries`, newest first.
@@ -142,13 +311,23 @@ pub async fn delete(state: &AppState, req: ApiRequest, id: &str) -> Result<Respo
 
 #[cfg(test)]
 mod tests {
-    use super::check_url;
+    use super::url_host;
+
+    fn check_url(url: &str) -> Result<String, super::ApiError> {
+        url_host(url)
+    }
 
     #[test]
     fn only_absolute_https_urls_with_a_host() {
         assert!(check_url("https://hooks.example.com/x?y=1").is_ok());
         assert!(check_url("HTTPS://example.com").is_ok());
         assert!(check_url("https://127.0.0.1:8443/hook").is_ok());
+        // The host as the target guard gets it.
+        assert_eq!(
+            check_url("https://[::1]:9/x").ok().as_deref(),
+            Some("[::1]")
+        );
+        assert_eq!(check_url("https://127.1/x").ok().as_deref(), Some("127.1"));
         for bad in [
             "http://example.com/hook",
             "ftp://example.com/hook",

@@ -1,6 +1,7 @@
 //! The stored shapes of format 1 that format 2 replaced: contracts (no rules, no
-//! overrides, no history) and checks (no contract version, a diff without renames or
-//! ignored columns). The migration to format 2 decodes them; the v1 golden tests encode
+//! overrides, no history), checks (no contract version, a diff without renames or
+//! ignored columns), webhooks (no format, disabled reason, failure count or previous
+//! secret) and deliveries (always a check). The migration to format 2 decodes them; the v1 golden tests encode
 //! them to prove they are still the bytes the v1 release wrote.
 
 use serde::{Deserialize, Serialize};
@@ -8,6 +9,7 @@ use serde::{Deserialize, Serialize};
 #[cfg(test)]
 use super::{ms, stored_type_change};
 use super::{type_change, LegacyShape, StoredColumnType, StoredTypeChange, StoredVerdict, UnixMs};
+use super::{StoredAttempt, StoredDeliveryStatus, StoredFormat};
 use crate::drift::{Column, Diff, Rules};
 use crate::ids::{CheckId, ContractId};
 use crate::model::{Check, Contract};
@@ -135,6 +137,73 @@ impl LegacyShape<Check> for StoredCheck {
             },
             credits_used: self.credits_used,
             created_at: UnixMs(self.created_at),
+        }
+    }
+}
+
+/// A v1 webhook: no format, no disabled reason, no failure count, one secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredWebhook {
+    id: u128,
+    url: String,
+    events: Vec<StoredVerdict>,
+    contract_id: Option<u128>,
+    active: bool,
+    secret: String,
+    created_at: i64,
+}
+
+/// A v1 delivery: every delivery had a check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredDelivery {
+    id: u128,
+    seq: u64,
+    account: u64,
+    webhook_id: u128,
+    check_id: u128,
+    status: StoredDeliveryStatus,
+    failures: u32,
+    next_attempt_at: Option<i64>,
+    attempts: Vec<StoredAttempt>,
+    created_at: i64,
+    finished_at: Option<i64>,
+}
+
+impl From<StoredWebhook> for super::StoredWebhook {
+    /// A v1 webhook is a JSON webhook that has not failed. An inactive one was
+    /// paused by a PATCH or by a `410` — v1 did not say which; `paused` is the one a
+    /// PATCH `{"active": true}` undoes, as it undoes both.
+    fn from(v1: StoredWebhook) -> Self {
+        super::StoredWebhook {
+            id: v1.id,
+            url: v1.url,
+            events: v1.events,
+            contract_id: v1.contract_id,
+            active: v1.active,
+            secret: v1.secret,
+            created_at: v1.created_at,
+            format: StoredFormat::Json,
+            disabled_reason: (!v1.active).then_some(super::StoredDisabledReason::Paused),
+            consecutive_failures: 0,
+            previous_secret: None,
+        }
+    }
+}
+
+impl From<StoredDelivery> for super::StoredDelivery {
+    fn from(v1: StoredDelivery) -> Self {
+        super::StoredDelivery {
+            id: v1.id,
+            seq: v1.seq,
+            account: v1.account,
+            webhook_id: v1.webhook_id,
+            check_id: Some(v1.check_id),
+            status: v1.status,
+            failures: v1.failures,
+            next_attempt_at: v1.next_attempt_at,
+            attempts: v1.attempts,
+            created_at: v1.created_at,
+            finished_at: v1.finished_at,
         }
     }
 }

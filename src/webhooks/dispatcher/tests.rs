@@ -112,6 +112,7 @@ fn settings(delays: &[Duration]) -> DeliverySettings {
         max_in_flight: NonZeroUsize::new(8).expect("8"),
         max_in_flight_per_webhook: NonZeroUsize::new(2).expect("2"),
         retention: Duration::from_secs(3600),
+        disable_after: 10,
     }
 }
 
@@ -121,6 +122,17 @@ struct Seen {
     /// On the store's steady clock.
     at: UnixMs,
     attempt: String,
+    /// Every header, by name.
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl Seen {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| v.to_str().ok())
+    }
 }
 
 /// Answers from a script (then 500s), and reports every attempt on a channel.
@@ -148,6 +160,7 @@ impl Transport for Scripted {
         let _ = self.seen.send(Seen {
             at: self.clock.steady(),
             attempt,
+            headers,
         });
         if let Some((step, by)) = self.wall_step {
             step.fetch_add(by, Ordering::Relaxed);
@@ -183,6 +196,21 @@ async fn running(
     mpsc::UnboundedReceiver<Seen>,
     watch::Sender<bool>,
 ) {
+    running_with(clock, answers, wall_step, settings(&DELAYS)).await
+}
+
+/// [`running`] with these delivery settings.
+async fn running_with(
+    clock: Clock,
+    answers: Vec<Result<Answer, Failure>>,
+    wall_step: Option<(&'static AtomicI64, i64)>,
+    settings: DeliverySettings,
+) -> (
+    Store,
+    tempfile::TempDir,
+    mpsc::UnboundedReceiver<Seen>,
+    watch::Sender<bool>,
+) {
     let (store, dir) = store_on(clock).await;
     let (seen, reports) = mpsc::unbounded_channel();
     let transport = Scripted {
@@ -191,7 +219,7 @@ async fn running(
         seen,
         wall_step,
     };
-    let dispatcher = Dispatcher::new(store.clone(), transport, settings(&DELAYS), Metrics::new());
+    let dispatcher = Dispatcher::new(store.clone(), transport, settings, Metrics::new());
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(dispatcher.run(stopped));
     (store, dir, reports, stop)
@@ -218,6 +246,7 @@ async fn check_with_a_webhook(store: &Store) -> (WebhookId, crate::ids::CheckId)
                 events: vec![Verdict::Pass, Verdict::Warning, Verdict::Breaking],
                 contract_id: None,
                 secret: generate_webhook_secret(),
+                format: crate::model::WebhookFormat::Json,
             },
             10,
         )
@@ -413,4 +442,173 @@ fn in_flight_bookkeeping_is_released() {
         let in_flight = lock(&dispatcher.inner.in_flight).clone();
         assert!(in_flight.deliveries.is_empty() && in_flight.per_webhook.is_empty());
     });
+}
+
+/// Waits (on paused time) until the webhook's newest delivery is no longer pending.
+async fn settled(store: &Store, webhook: WebhookId) -> Delivery {
+    for _ in 0..1000 {
+        let newest = deliveries(store, webhook).await.remove(0);
+        if newest.status != DeliveryStatus::Pending {
+            return newest;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the delivery did not finish");
+}
+
+async fn another_check(store: &Store) {
+    let page = PageRequest {
+        cursor: None,
+        limit: 1,
+    };
+    let contract = store
+        .list_contracts(AccountId(1), page)
+        .await
+        .expect("contracts")
+        .items[0]
+        .id;
+    store
+        .run_check(AccountId(1), contract, vec![], Environment::Test)
+        .await
+        .expect("check");
+}
+
+/// `disable_after` abandoned deliveries in a row disable the webhook (`failing`); a
+/// delivered one in between starts the count again; once disabled, checks queue nothing.
+#[tokio::test(start_paused = true)]
+async fn abandoned_deliveries_in_a_row_disable_the_webhook() {
+    use crate::model::DisabledReason;
+    let refused = || Err(Failure::plain("connection refused"));
+    let answers = vec![
+        refused(),
+        refused(),
+        status(204, None),
+        refused(),
+        refused(),
+        refused(),
+    ];
+    // One attempt per delivery, disabled at the third abandoned one in a row.
+    let settings = DeliverySettings {
+        disable_after: 3,
+        ..settings(&[])
+    };
+    let (store, _dir, mut reports, stop) =
+        running_with(Clock::tokio(T0), answers, None, settings).await;
+    let (webhook, _) = check_with_a_webhook(&store).await;
+    let mut counts = Vec::new();
+    for n in 0..6 {
+        if n > 0 {
+            another_check(&store).await;
+        }
+        next(&mut reports).await;
+        settled(&store, webhook).await;
+        let hook = store.webhook(AccountId(1), webhook).await.expect("webhook");
+        counts.push(hook.consecutive_failures);
+    }
+    assert_eq!(
+        counts,
+        [1, 2, 0, 1, 2, 3],
+        "a delivered one resets the count"
+    );
+    let hook = store.webhook(AccountId(1), webhook).await.expect("webhook");
+    assert!(!hook.active);
+    assert_eq!(hook.disabled_reason, Some(DisabledReason::Failing));
+    another_check(&store).await;
+    assert_eq!(
+        deliveries(&store, webhook).await.len(),
+        6,
+        "no new delivery"
+    );
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert!(
+        reports.try_recv().is_err(),
+        "a disabled webhook gets nothing"
+    );
+    let _ = stop.send(true);
+}
+
+/// With `disable_after = 0` no count disables a webhook.
+#[tokio::test(start_paused = true)]
+async fn disable_after_zero_never_disables() {
+    let settings = DeliverySettings {
+        disable_after: 0,
+        ..settings(&[])
+    };
+    let (store, _dir, mut reports, stop) =
+        running_with(Clock::tokio(T0), vec![], None, settings).await;
+    let (webhook, _) = check_with_a_webhook(&store).await;
+    for n in 0..12 {
+        if n > 0 {
+            another_check(&store).await;
+        }
+        next(&mut reports).await;
+        settled(&store, webhook).await;
+    }
+    let hook = store.webhook(AccountId(1), webhook).await.expect("webhook");
+    assert!(hook.active && hook.disabled_reason.is_none());
+    assert_eq!(hook.consecutive_failures, 12);
+    let _ = stop.send(true);
+}
+
+/// After a rotation the old secret signs too (`X-DriftGuard-Signature-Previous`, a second
+/// `v1,` signature) until its grace period ends; then only the new one signs, and the
+/// next purge pass drops the old secret from the store.
+#[tokio::test(start_paused = true)]
+async fn the_previous_secret_signs_until_its_grace_ends_then_is_dropped() {
+    let answers = vec![status(200, None), status(200, None)];
+    let (store, _dir, mut reports, stop) = running(Clock::tokio(T0), answers, None).await;
+    let (webhook, _) = check_with_a_webhook(&store).await;
+    let first = next(&mut reports).await;
+    assert_eq!(first.header("x-driftguard-signature-previous"), None);
+    let old = store
+        .webhook(AccountId(1), webhook)
+        .await
+        .expect("webhook")
+        .secret;
+
+    let rotated = store
+        .rotate_webhook_secret(
+            AccountId(1),
+            webhook,
+            generate_webhook_secret(),
+            Duration::from_secs(60),
+        )
+        .await
+        .expect("rotate");
+    assert_eq!(
+        rotated.previous_secret.as_ref().map(|p| p.secret.as_str()),
+        Some(old.as_str())
+    );
+    another_check(&store).await;
+    let during = next(&mut reports).await;
+    let previous = during
+        .header("x-driftguard-signature-previous")
+        .expect("previous signature");
+    assert_ne!(Some(previous), during.header("x-driftguard-signature"));
+    let signatures = during
+        .header("webhook-signature")
+        .expect("webhook-signature");
+    assert_eq!(signatures.split(' ').count(), 2, "{signatures}");
+    assert!(
+        signatures.split(' ').all(|s| s.starts_with("v1,")),
+        "{signatures}"
+    );
+
+    // The grace ends: one signature again.
+    tokio::time::sleep(Duration::from_secs(61)).await;
+    another_check(&store).await;
+    let after = next(&mut reports).await;
+    assert_eq!(after.header("x-driftguard-signature-previous"), None);
+    assert_eq!(
+        after
+            .header("webhook-signature")
+            .map(|s| s.split(' ').count()),
+        Some(1)
+    );
+    // …and the hourly purge pass drops it from the store.
+    tokio::time::sleep(PURGE_EVERY + Duration::from_secs(60)).await;
+    let hook = store.webhook(AccountId(1), webhook).await.expect("webhook");
+    assert_eq!(hook.previous_secret, None);
+    assert_eq!(hook.secret, rotated.secret);
+    let _ = stop.send(true);
 }
