@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 
 pub mod admin;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod credentials;
@@ -43,6 +44,7 @@ pub mod metrics;
 pub mod model;
 pub mod net;
 pub mod operator;
+pub mod outbound;
 pub mod store;
 pub mod sync;
 pub mod systemd;

@@ -6,7 +6,7 @@
 
 mod infer;
 
-pub use infer::infer_columns;
+pub use infer::{infer_columns, infer_samples, infer_type, merge_types, MAX_SAMPLES};
 
 use std::collections::{HashMap, HashSet};
 

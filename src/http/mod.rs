@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod error;
 mod handlers;
+mod openapi;
 pub mod request;
 pub mod response;
 pub mod router;

@@ -98,6 +98,14 @@ impl ApiRequest {
         Ok(page)
     }
 
+    /// The first value of the query parameter `name`, percent-decoded.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        let query = self.parts.uri.query().unwrap_or("");
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    }
+
     /// The absolute URL of the page that starts at `cursor`.
     pub fn next_page_url(&self, page: PageRequest, cursor: u64) -> String {
         let host = self

@@ -397,6 +397,16 @@ impl Store {
         self.read(move |txn| ops::contract(txn, account, id)).await
     }
 
+    /// The account's contract with exactly this name, if any (`GET /contracts?name=`).
+    pub async fn contract_by_name(
+        &self,
+        account: AccountId,
+        name: String,
+    ) -> Result<Option<Contract>, StoreError> {
+        self.read(move |txn| ops::contract_by_name(txn, account, &name))
+            .await
+    }
+
     /// One page of the account's contracts, oldest first.
     pub async fn list_contracts(
         &self,

@@ -276,6 +276,26 @@ pub fn contract(txn: &ReadTransaction, account: AccountId, id: ContractId) -> Re
     owned(txn, CONTRACTS, account, id.raw())
 }
 
+/// The account's contract named `name`, if any (through the `contract_names` index).
+pub fn contract_by_name(
+    txn: &ReadTransaction,
+    account: AccountId,
+    name: &str,
+) -> Result<Option<Contract>> {
+    let Some(id) = txn
+        .open_table(CONTRACT_NAMES)?
+        .get((account.0, name))?
+        .map(|id| id.value())
+    else {
+        return Ok(None);
+    };
+    match owned(txn, CONTRACTS, account, id) {
+        Ok(contract) => Ok(Some(contract)),
+        Err(StoreError::NotFound) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// One page of the account's records in `table` (keys, contracts, checks, webhooks).
 pub fn list<T: Record>(
     txn: &ReadTransaction,

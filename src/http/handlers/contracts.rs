@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::super::response::{created, ok, Response};
+use super::super::response::{self, created, ok, Response};
 use super::super::{error::ApiError, request::ApiRequest, AppState};
 use super::{not_found, page_response, path_id};
 use crate::drift::{self, Column};
@@ -34,9 +34,19 @@ pub async fn create(state: &AppState, req: ApiRequest) -> Result<Response, ApiEr
     Ok(created(&ContractView::new(&contract)))
 }
 
-/// `GET /api/v1/contracts`, oldest first.
+/// `GET /api/v1/contracts`, oldest first; `?name=NAME` filters to that exact name (0 or 1
+/// element, through the name index).
 pub async fn list(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
     let request = req.page()?;
+    if let Some(name) = req.query_param("name") {
+        drift::validate_name(&name, "name").map_err(ApiError::Invalid)?;
+        let found = state
+            .store
+            .contract_by_name(req.caller.account, name)
+            .await?;
+        let views: Vec<ContractView> = found.iter().map(ContractView::new).collect();
+        return Ok(response::list(&views, None));
+    }
     let page = state
         .store
         .list_contracts(req.caller.account, request)
@@ -56,21 +66,55 @@ pub async fn get(state: &AppState, req: ApiRequest, id: &str) -> Result<Response
     Ok(ok(&ContractView::new(&contract)))
 }
 
+/// `{"sample": {…}}` (one record) or `{"samples": [{…}, …]}` (1–1000 records).
 #[derive(Deserialize)]
 struct InferRequest {
-    sample: Value,
+    sample: Option<Value>,
+    samples: Option<Vec<Value>>,
 }
 
 /// `POST /api/v1/contracts/infer`: creates nothing, costs nothing.
 pub async fn infer(_state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
     let (_, body): (_, InferRequest) = req.json().await?;
-    let Value::Object(sample) = &body.sample else {
-        return Err(ApiError::Invalid(
-            "sample: must be a JSON object (one record)".into(),
-        ));
+    let (columns, field) = match (body.sample, body.samples) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::Invalid(
+                "sample, samples: give one of them, not both".into(),
+            ))
+        }
+        (Some(Value::Object(sample)), None) => (drift::infer_columns(&sample), "sample"),
+        (Some(_), None) => {
+            return Err(ApiError::Invalid(
+                "sample: must be a JSON object (one record)".into(),
+            ))
+        }
+        (None, Some(samples)) => {
+            if samples.is_empty() || samples.len() > drift::MAX_SAMPLES {
+                return Err(ApiError::Invalid(format!(
+                    "samples: must hold 1 to {} records (got {})",
+                    drift::MAX_SAMPLES,
+                    samples.len()
+                )));
+            }
+            let records = samples
+                .into_iter()
+                .enumerate()
+                .map(|(i, record)| match record {
+                    Value::Object(map) => Ok(map),
+                    _ => Err(ApiError::Invalid(format!(
+                        "samples[{i}]: must be a JSON object (one record)"
+                    ))),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            (drift::infer_samples(&records), "samples")
+        }
+        (None, None) => {
+            return Err(ApiError::Invalid(
+                "sample: missing field (or give samples: [records])".into(),
+            ))
+        }
     };
-    let columns = drift::infer_columns(sample);
-    drift::validate_column_names(columns.iter().map(|c| c.name.as_str()), "sample")
+    drift::validate_column_names(columns.iter().map(|c| c.name.as_str()), field)
         .map_err(ApiError::Invalid)?;
     Ok(ok(&InferredView { columns: &columns }))
 }
