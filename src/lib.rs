@@ -15,6 +15,8 @@
 //!   client and the signatures.
 //! - [`daemon`]: wires everything together; start, reload (SIGHUP) and graceful stop.
 //! - [`admin`], [`operator`]: the local admin socket and the `accounts …` commands.
+//! - [`cli`]: `driftguard check` and `infer`, the pipeline's client of the API.
+//! - [`outbound`]: the one outbound HTTP(S) stack (webhooks and `check`).
 //! - [`net`]: what every listener shares — the accept loop and the connection tasks that
 //!   shutdown drains, then aborts.
 //! - [`metrics`], [`systemd`]: Prometheus metrics and readiness notification.

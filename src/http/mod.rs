@@ -3,6 +3,7 @@
 //! to the spec's JSON error shape.
 
 pub mod auth;
+pub use handlers::{parse_body, Body};
 pub mod error;
 mod handlers;
 mod openapi;

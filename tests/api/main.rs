@@ -13,6 +13,7 @@
 //! - `restart`: every record survives a restart.
 //! - `upgrade`: a store written by an earlier release opens and reads back what that
 //!   release answered (`tests/fixtures/`).
+//! - `openapi`: the served OpenAPI document, the committed file and the router in step.
 //! - `lists`: creation order and paging (`?limit`, `?cursor`, `Link`) of every list.
 //!
 //! Shared helpers: `tests/common` (server harness, ids, paging) and `support` (the spec's
@@ -30,6 +31,7 @@ mod inference;
 mod keys;
 mod lists;
 mod not_found;
+mod openapi;
 mod ownership;
 mod restart;
 mod upgrade;

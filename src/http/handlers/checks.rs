@@ -2,10 +2,12 @@
 
 use serde::Deserialize;
 
+use super::super::request::{parse_json, ApiRequest};
 use super::super::response::{ok, Response};
-use super::super::{error::ApiError, request::ApiRequest, AppState};
+use super::super::{error::ApiError, AppState};
 use super::{not_found, page_response, path_id};
 use crate::drift::{self, IncomingColumn};
+use crate::ids::ContractId;
 use crate::wire::CheckView;
 
 #[derive(Deserialize)]
@@ -19,17 +21,30 @@ struct IncomingSchema {
     columns: Vec<IncomingColumn>,
 }
 
-/// `POST /api/v1/check`: score the incoming schema, store the result, answer it.
-pub async fn run(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
+/// The checks of a check body that need no store: the contract id (a malformed one is a
+/// 404, like an unknown one) and the incoming columns.
+fn validate(body: CheckRequest) -> Result<(ContractId, Vec<IncomingColumn>), ApiError> {
     const MISSING: &str = "no such contract";
-    let (caller, body): (_, CheckRequest) = req.json().await?;
     let columns = body.incoming_schema.columns;
     drift::validate_column_names(
         columns.iter().map(|c| c.name.as_str()),
         "incoming_schema.columns",
     )
     .map_err(ApiError::Invalid)?;
-    let contract_id = path_id(&body.contract_id, MISSING)?;
+    Ok((path_id(&body.contract_id, MISSING)?, columns))
+}
+
+/// Parses and validates a `POST /check` body as the handler does, without a store (for the
+/// fuzz targets).
+pub(super) fn parse_body(bytes: &[u8]) -> Result<(), ApiError> {
+    validate(parse_json(bytes)?).map(drop)
+}
+
+/// `POST /api/v1/check`: score the incoming schema, store the result, answer it.
+pub async fn run(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
+    const MISSING: &str = "no such contract";
+    let (caller, body): (_, CheckRequest) = req.json().await?;
+    let (contract_id, columns) = validate(body)?;
     let check = state
         .store
         .run_check(caller.account, contract_id, columns, caller.environment)

@@ -3,8 +3,9 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::super::request::{parse_json, ApiRequest};
 use super::super::response::{self, created, ok, Response};
-use super::super::{error::ApiError, request::ApiRequest, AppState};
+use super::super::{error::ApiError, AppState};
 use super::{not_found, page_response, path_id};
 use crate::drift::{self, Column};
 use crate::wire::{ContractView, InferredView};
@@ -23,15 +24,34 @@ struct Schema {
 /// `POST /api/v1/contracts`.
 pub async fn create(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
     let (caller, body): (_, CreateContract) = req.json().await?;
-    drift::validate_name(&body.name, "name").map_err(ApiError::Invalid)?;
+    let body = validate_create(body)?;
     let columns = body.schema.columns;
-    drift::validate_column_names(columns.iter().map(|c| c.name.as_str()), "schema.columns")
-        .map_err(ApiError::Invalid)?;
     let contract = state
         .store
         .create_contract(caller.account, body.name, columns)
         .await?;
     Ok(created(&ContractView::new(&contract)))
+}
+
+/// The checks of a create body that need no store.
+fn validate_create(body: CreateContract) -> Result<CreateContract, ApiError> {
+    drift::validate_name(&body.name, "name").map_err(ApiError::Invalid)?;
+    drift::validate_column_names(
+        body.schema.columns.iter().map(|c| c.name.as_str()),
+        "schema.columns",
+    )
+    .map_err(ApiError::Invalid)?;
+    Ok(body)
+}
+
+/// Parses and validates the body of `POST /contracts` (`infer`: `/contracts/infer`) as
+/// the handler does, without a store (for the fuzz targets).
+pub(super) fn parse_body(bytes: &[u8], infer: bool) -> Result<(), ApiError> {
+    if infer {
+        infer_columns(parse_json(bytes)?).map(drop)
+    } else {
+        validate_create(parse_json(bytes)?).map(drop)
+    }
 }
 
 /// `GET /api/v1/contracts`, oldest first; `?name=NAME` filters to that exact name (0 or 1
@@ -76,6 +96,12 @@ struct InferRequest {
 /// `POST /api/v1/contracts/infer`: creates nothing, costs nothing.
 pub async fn infer(_state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
     let (_, body): (_, InferRequest) = req.json().await?;
+    let columns = infer_columns(body)?;
+    Ok(ok(&InferredView { columns: &columns }))
+}
+
+/// The columns an infer body asks for, or the 400 that names its field.
+fn infer_columns(body: InferRequest) -> Result<Vec<Column>, ApiError> {
     let (columns, field) = match (body.sample, body.samples) {
         (Some(_), Some(_)) => {
             return Err(ApiError::Invalid(
@@ -116,5 +142,5 @@ pub async fn infer(_state: &AppState, req: ApiRequest) -> Result<Response, ApiEr
     };
     drift::validate_column_names(columns.iter().map(|c| c.name.as_str()), field)
         .map_err(ApiError::Invalid)?;
-    Ok(ok(&InferredView { columns: &columns }))
+    Ok(columns)
 }

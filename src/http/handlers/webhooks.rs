@@ -3,8 +3,9 @@
 use hyper::Uri;
 use serde::Deserialize;
 
+use super::super::request::{parse_json, ApiRequest};
 use super::super::response::{created, ok, Response};
-use super::super::{error::ApiError, request::ApiRequest, AppState};
+use super::super::{error::ApiError, AppState};
 use super::{not_found, page_response, path_id};
 use crate::credentials::generate_webhook_secret;
 use crate::drift::Verdict;
@@ -27,6 +28,23 @@ struct CreateWebhook {
 /// `POST /api/v1/webhooks`: the secret appears in this answer only.
 pub async fn create(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
     let (caller, body): (_, CreateWebhook) = req.json().await?;
+    let new = validate_create(body)?;
+    let webhook = state.store.create_webhook(caller.account, new).await?;
+    Ok(created(&WebhookView::with_secret(&webhook)))
+}
+
+/// Parses and validates a `POST /webhooks` (`patch`: `PATCH /webhooks/{id}`) body as the
+/// handler does, without a store (for the fuzz targets).
+pub(super) fn parse_body(bytes: &[u8], patch: bool) -> Result<(), ApiError> {
+    if patch {
+        parse_json::<PatchWebhook>(bytes).map(drop)
+    } else {
+        validate_create(parse_json(bytes)?).map(drop)
+    }
+}
+
+/// The checks of a create body that need no store; a fresh secret.
+fn validate_create(body: CreateWebhook) -> Result<NewWebhook, ApiError> {
     check_url(&body.url)?;
     if body.events.is_empty() {
         return Err(ApiError::Invalid(
@@ -45,14 +63,12 @@ pub async fn create(state: &AppState, req: ApiRequest) -> Result<Response, ApiEr
             ApiError::Invalid("contract_id: no such contract in this account".into())
         })?),
     };
-    let new = NewWebhook {
+    Ok(NewWebhook {
         url: body.url,
         events,
         contract_id,
         secret: generate_webhook_secret(),
-    };
-    let webhook = state.store.create_webhook(caller.account, new).await?;
-    Ok(created(&WebhookView::with_secret(&webhook)))
+    })
 }
 
 /// An absolute `https://` URL with a host.
