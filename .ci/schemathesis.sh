@@ -54,16 +54,24 @@ done
 # What this build serves of docs/openapi.json (see .ci/schemathesis-doc.py).
 "$venv/bin/python" .ci/schemathesis-doc.py "$base" "$work/openapi.json"
 
+# Two runs: revoking a key is tested last and alone, because schemathesis reuses the ids
+# it has seen (the run's own key among them), and every request after a revocation of
+# that key is a 401.
+st() {
+    "$venv/bin/schemathesis" --config-file .ci/schemathesis.toml run "$work/openapi.json" \
+        --url "$base" \
+        --header "X-API-Key: $key" \
+        --checks all \
+        --max-examples "$examples" \
+        --seed "${SCHEMATHESIS_SEED:-1}" \
+        --workers 1 \
+        --generation-database none \
+        --no-color \
+        "$@"
+}
 status=0
-"$venv/bin/schemathesis" --config-file .ci/schemathesis.toml run "$work/openapi.json" \
-    --url "$base" \
-    --header "X-API-Key: $key" \
-    --checks all \
-    --max-examples "$examples" \
-    --seed "${SCHEMATHESIS_SEED:-1}" \
-    --workers 2 \
-    --generation-database none \
-    --no-color || status=$?
+st --exclude-operation-id revokeKey || status=$?
+st --include-operation-id revokeKey || status=$?
 if grep -q '"level":"ERROR"\|ERROR' "$work/daemon.log"; then
     echo "== daemon errors"; cat "$work/daemon.log"
 fi

@@ -240,7 +240,9 @@ async fn bad_samples_are_400_naming_the_field() {
         (json!({"samples": {"a": 1}}), "samples"),
         (json!({"samples": [{"": 1}]}), "samples"),
         (json!({"sample": {"a": 1}, "samples": [{"a": 1}]}), "sample"),
-        (json!({"samples": null}), "sample"),
+        (json!({"samples": null}), "samples"),
+        (json!({"sample": {}, "samples": null}), "sample"),
+        (json!({"sample": null}), "sample"),
     ] {
         let message = send_json(
             &server,

@@ -86,11 +86,19 @@ pub async fn get(state: &AppState, req: ApiRequest, id: &str) -> Result<Response
     Ok(ok(&ContractView::new(&contract)))
 }
 
-/// `{"sample": {…}}` (one record) or `{"samples": [{…}, …]}` (1–1000 records).
+/// `{"sample": {…}}` (one record) or `{"samples": [{…}, …]}` (1–1000 records). A field
+/// given as `null` is present (and wrong), not absent.
 #[derive(Deserialize)]
 struct InferRequest {
+    #[serde(default, deserialize_with = "present")]
     sample: Option<Value>,
-    samples: Option<Vec<Value>>,
+    #[serde(default, deserialize_with = "present")]
+    samples: Option<Value>,
+}
+
+/// `Some` for any value of a field that is there, `null` included.
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
 }
 
 /// `POST /api/v1/contracts/infer`: creates nothing, costs nothing.
@@ -114,7 +122,7 @@ fn infer_columns(body: InferRequest) -> Result<Vec<Column>, ApiError> {
                 "sample: must be a JSON object (one record)".into(),
             ))
         }
-        (None, Some(samples)) => {
+        (None, Some(Value::Array(samples))) => {
             if samples.is_empty() || samples.len() > drift::MAX_SAMPLES {
                 return Err(ApiError::Invalid(format!(
                     "samples: must hold 1 to {} records (got {})",
@@ -133,6 +141,12 @@ fn infer_columns(body: InferRequest) -> Result<Vec<Column>, ApiError> {
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             (drift::infer_samples(&records), "samples")
+        }
+        (None, Some(_)) => {
+            return Err(ApiError::Invalid(format!(
+                "samples: must be an array of 1 to {} records",
+                drift::MAX_SAMPLES
+            )))
         }
         (None, None) => {
             return Err(ApiError::Invalid(
