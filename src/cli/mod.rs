@@ -208,7 +208,11 @@ async fn run_check(args: CheckArgs, env: impl Fn(&str) -> Option<String>) -> Res
         input: &input,
     };
     let output = match args.format {
-        Format::Text => outputs::text(&report, std::io::stdout().is_terminal()),
+        // Colour for a person at a terminal, unless they opted out (no-color.org).
+        Format::Text => outputs::text(
+            &report,
+            std::io::stdout().is_terminal() && env("NO_COLOR").is_none_or(|v| v.is_empty()),
+        ),
         Format::Json => outputs::json_document(&report),
         Format::Junit => outputs::junit(&report),
         Format::Github => outputs::github(&report),
