@@ -15,6 +15,8 @@
 //!   client and the signatures.
 //! - [`daemon`]: wires everything together; start, reload (SIGHUP) and graceful stop.
 //! - [`admin`], [`operator`]: the local admin socket and the `accounts …` commands.
+//! - [`cli`]: `driftguard check` and `infer`, the pipeline's client of the API.
+//! - [`outbound`]: the one outbound HTTP(S) stack (webhooks and `check`).
 //! - [`net`]: what every listener shares — the accept loop and the connection tasks that
 //!   shutdown drains, then aborts.
 //! - [`metrics`], [`systemd`]: Prometheus metrics and readiness notification.
@@ -32,6 +34,7 @@
 #![warn(missing_docs)]
 
 pub mod admin;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod credentials;
@@ -43,6 +46,7 @@ pub mod metrics;
 pub mod model;
 pub mod net;
 pub mod operator;
+pub mod outbound;
 pub mod store;
 pub mod sync;
 pub mod systemd;

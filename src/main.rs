@@ -1,6 +1,7 @@
 //! The `driftguard` command line: `serve` runs the daemon; `accounts …` and `backup` work
 //! through a running daemon's admin socket (or the store, if none runs); `restore`,
-//! `check-store` and `compact` need the daemon stopped.
+//! `check-store` and `compact` need the daemon stopped; `check` and `infer` are the
+//! pipeline's commands (logic in `driftguard::cli`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,6 +12,7 @@ use tracing_subscriber::prelude::*;
 use tracing_subscriber::{fmt, reload, Registry};
 
 use driftguard::admin::{self, AdminRequest};
+use driftguard::cli;
 use driftguard::config::{Config, LogConfig, LogFormat, ENV_LOG};
 use driftguard::credentials::Environment;
 use driftguard::daemon::Daemon;
@@ -52,6 +54,12 @@ enum Command {
     CheckStore,
     /// Compact the store file. The daemon must be stopped.
     Compact,
+    /// Check a schema, sample or CSV file against a contract on a DriftGuard server (for
+    /// CI). The key comes from $DRIFTGUARD_KEY. Exit codes: 0 below --fail-on, 1 at or
+    /// above it, 2 bad usage or input, 3 server unreachable or an error answer.
+    Check(cli::CheckArgs),
+    /// Print the columns inferred from sample records or a CSV file (no server needed).
+    Infer(cli::InferArgs),
 }
 
 #[derive(Subcommand)]
@@ -91,6 +99,12 @@ enum KeyEnvironment {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The pipeline commands need no configuration file, only their flags and environment.
+    let cli = match cli.command {
+        Command::Infer(args) => return ExitCode::from(driftguard::cli::infer(args)),
+        Command::Check(args) => return pipeline_check(args),
+        _ => cli,
+    };
     let config = match Config::load(cli.config.as_deref(), |name| std::env::var(name).ok()) {
         Ok(config) => config,
         Err(e) => {
@@ -119,6 +133,7 @@ fn main() -> ExitCode {
             Command::Restore { from } => blocking(move || restore(&config, &from)).await,
             Command::CheckStore => blocking(move || check_store(&config)).await,
             Command::Compact => blocking(move || compact(&config)).await,
+            Command::Check(_) | Command::Infer(_) => Ok(()), // handled above
         }
     });
     match result {
@@ -143,6 +158,22 @@ fn log_panics() {
             tracing::error!(panic = %info, "a thread panicked");
         }
     }));
+}
+
+/// `driftguard check` on a small runtime of its own (one request at a time).
+fn pipeline_check(args: cli::CheckArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("driftguard check: cannot start the async runtime: {e}");
+            return ExitCode::from(cli::EXIT_USAGE);
+        }
+    };
+    let code = runtime.block_on(cli::check(args, |name| std::env::var(name).ok()));
+    ExitCode::from(code)
 }
 
 /// Changes the log level of the running subscriber.

@@ -9,7 +9,7 @@ mod evolve;
 mod infer;
 
 pub use evolve::{compare_versions, same_schema, NameChange, RequiredChange, VersionChanges};
-pub use infer::infer_columns;
+pub use infer::{infer_columns, infer_samples, infer_type, merge_types, MAX_SAMPLES};
 
 use std::collections::{HashMap, HashSet, VecDeque};
 

@@ -3,8 +3,10 @@
 //! to the spec's JSON error shape.
 
 pub mod auth;
+pub use handlers::{parse_body, Body};
 pub mod error;
 mod handlers;
+mod openapi;
 pub mod request;
 pub mod response;
 pub mod router;

@@ -89,36 +89,15 @@ impl ApiRequest {
 
     /// `?limit=` and `?cursor=` of a list.
     pub fn page(&self) -> Result<PageRequest, ApiError> {
-        let mut page = PageRequest {
-            cursor: None,
-            limit: DEFAULT_LIMIT,
-        };
+        parse_page(self.parts.uri.query().unwrap_or(""))
+    }
+
+    /// The first value of the query parameter `name`, percent-decoded.
+    pub fn query_param(&self, name: &str) -> Option<String> {
         let query = self.parts.uri.query().unwrap_or("");
-        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-            match name.as_ref() {
-                "limit" => {
-                    page.limit = value
-                        .parse()
-                        .ok()
-                        .filter(|n| (1..=MAX_LIMIT).contains(n))
-                        .ok_or_else(|| {
-                            ApiError::Invalid(format!(
-                                "limit: must be an integer from 1 to {MAX_LIMIT}"
-                            ))
-                        })?;
-                }
-                "cursor" => {
-                    let cursor = parse_cursor(&value).ok_or_else(|| {
-                        ApiError::Invalid(
-                            "cursor: not a cursor from this list's Link header".into(),
-                        )
-                    })?;
-                    page.cursor = Some(cursor);
-                }
-                _ => {}
-            }
-        }
-        Ok(page)
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
     }
 
     /// The value of query parameter `name` (the first, if repeated).
@@ -147,6 +126,37 @@ impl ApiRequest {
             format_cursor(cursor)
         )
     }
+}
+
+/// `?limit=` and `?cursor=` of a list's query string; other parameters are ignored.
+pub fn parse_page(query: &str) -> Result<PageRequest, ApiError> {
+    let mut page = PageRequest {
+        cursor: None,
+        limit: DEFAULT_LIMIT,
+    };
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        match name.as_ref() {
+            "limit" => {
+                page.limit = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=MAX_LIMIT).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::Invalid(format!(
+                            "limit: must be an integer from 1 to {MAX_LIMIT}"
+                        ))
+                    })?;
+            }
+            "cursor" => {
+                let cursor = parse_cursor(&value).ok_or_else(|| {
+                    ApiError::Invalid("cursor: not a cursor from this list's Link header".into())
+                })?;
+                page.cursor = Some(cursor);
+            }
+            _ => {}
+        }
+    }
+    Ok(page)
 }
 
 async fn read_body(body: Incoming, parts: &Parts, limits: BodyLimits) -> Result<Bytes, ApiError> {

@@ -7,6 +7,7 @@ use hyper::{Method, Request};
 
 use super::error::ApiError;
 use super::handlers::{checks, contracts, keys, status, webhooks};
+use super::openapi;
 use super::request::ApiRequest;
 use super::response::Response;
 use super::AppState;
@@ -15,6 +16,7 @@ use super::AppState;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Route<'a> {
     Health,
+    OpenApi,
     Contracts,
     InferContract,
     Contract(&'a str),
@@ -47,6 +49,7 @@ impl<'a> Route<'a> {
         }
         Some(match segments.as_slice() {
             ["health"] => Route::Health,
+            ["openapi.json"] => Route::OpenApi,
             ["contracts"] => Route::Contracts,
             ["contracts", "infer"] => Route::InferContract,
             ["contracts", id] => Route::Contract(id),
@@ -75,6 +78,7 @@ impl<'a> Route<'a> {
     fn label(self) -> &'static str {
         match self {
             Route::Health => "/api/v1/health",
+            Route::OpenApi => "/api/v1/openapi.json",
             Route::Contracts => "/api/v1/contracts",
             Route::InferContract => "/api/v1/contracts/infer",
             Route::Contract(_) => "/api/v1/contracts/{id}",
@@ -106,6 +110,7 @@ impl<'a> Route<'a> {
             Route::Health
             | Route::ContractVersions(_)
             | Route::ContractVersion(..)
+            | Route::OpenApi
             | Route::Checks
             | Route::CheckById(_)
             | Route::Usage
@@ -124,6 +129,13 @@ impl<'a> Route<'a> {
             Route::Webhook(_) => &[Method::GET, Method::PATCH, Method::DELETE],
         }
     }
+}
+
+/// The pattern (`/api/v1/contracts/{id}`) and methods (without the implied `HEAD`) of
+/// the route `path` resolves to, or `None` for an unknown path. Lets tests hold the
+/// route table against the OpenAPI document.
+pub fn route_of(path: &str) -> Option<(&'static str, &'static [Method])> {
+    Route::parse(path).map(|route| (route.label(), route.methods()))
 }
 
 /// Answers one request. Never fails: every error becomes the spec's JSON error.
@@ -158,8 +170,11 @@ async fn dispatch(
     if !route.methods().contains(&method) {
         return Err(ApiError::MethodNotAllowed(route.methods()));
     }
-    if route == Route::Health {
-        return Ok(status::health(state).await);
+    // The two endpoints anyone may read: no key, no rate limit.
+    match route {
+        Route::Health => return Ok(status::health(state).await),
+        Route::OpenApi => return Ok(openapi::document()),
+        _ => {}
     }
     let caller = state.auth.authenticate(&parts.headers).await?;
     state.auth.check_rate(&caller)?;
@@ -194,6 +209,7 @@ async fn dispatch(
         (Route::WebhookRotateSecret(id), _) => webhooks::rotate_secret(state, req, id).await,
         (Route::DeliveryRetry(id, delivery), _) => webhooks::retry(state, req, id, delivery).await,
         (Route::Health, _) => Ok(status::health(state).await),
+        (Route::OpenApi, _) => Ok(openapi::document()),
     }
 }
 

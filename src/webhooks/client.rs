@@ -1,5 +1,5 @@
-//! The HTTPS client for webhook attempts: hyper-rustls over the system's root
-//! certificates plus the optional `webhooks.ca_file`, connection reuse per host, no
+//! The HTTPS client for webhook attempts, on the shared [`outbound`](crate::outbound) TLS
+//! setup (system roots plus the optional `webhooks.ca_file`): connection reuse per host, no
 //! redirects followed, and one deadline for the whole attempt.
 //!
 //! Under hyper-rustls sits [`GuardedConnector`]: it resolves the host itself, vets every
@@ -25,11 +25,10 @@ use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::CertificateDer;
 use tokio::net::TcpStream;
 
 use super::guard::{Blocked, TargetGuard};
+use crate::outbound::{self, describe};
 
 /// Most response body read (then dropped) so the connection can be reused.
 const MAX_RESPONSE_BODY: usize = 64 * 1024;
@@ -158,40 +157,8 @@ impl WebhookClient {
         timeout: Duration,
         guard: Arc<TargetGuard>,
     ) -> Result<WebhookClient, ClientError> {
-        let mut roots = rustls::RootCertStore::empty();
-        let native = rustls_native_certs::load_native_certs();
-        let (added, _) = roots.add_parsable_certificates(native.certs);
-        if let Some(path) = ca_file {
-            let certs = CertificateDer::pem_file_iter(path)
-                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| ClientError(format!("webhooks.ca_file {}: {e}", path.display())))?;
-            if certs.is_empty() {
-                return Err(ClientError(format!(
-                    "webhooks.ca_file {}: no certificate found",
-                    path.display()
-                )));
-            }
-            for cert in certs {
-                roots.add(cert).map_err(|e| {
-                    ClientError(format!("webhooks.ca_file {}: {e}", path.display()))
-                })?;
-            }
-        }
-        if roots.is_empty() {
-            tracing::warn!("no trusted root certificates: every webhook delivery will fail TLS verification (set webhooks.ca_file)");
-        } else {
-            tracing::debug!(
-                system_roots = added,
-                total = roots.len(),
-                "webhook trust anchors loaded"
-            );
-        }
-        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| ClientError(format!("TLS: {e}")))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let tls =
+            outbound::client_tls(ca_file, "webhooks.ca_file").map_err(|e| ClientError(e.0))?;
         let mut connector = HttpConnector::new_with_resolver(GuardedResolver {
             guard: guard.clone(),
         });
@@ -306,19 +273,6 @@ fn summarise(error: &(dyn std::error::Error + 'static)) -> Option<&'static str> 
         InvalidData => Some("tls handshake failed"),
         _ => None,
     }
-}
-
-/// The error with its causes, e.g. "client error (Connect): tcp connect error: Connection
-/// refused".
-fn describe(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// `Retry-After: <seconds>` or `Retry-After: <HTTP date>`.

@@ -326,3 +326,65 @@ async fn contract_list_and_get() {
         assert_eq!(&fetched, created);
     }
 }
+
+#[tokio::test]
+async fn contracts_filter_by_exact_name() {
+    let (server, other_key) = TestServer::start().await.add_account("other", 10).await;
+    let users = server
+        .create_contract(&server.key, "users", users_columns())
+        .await;
+    server
+        .create_contract(&server.key, "users-v2", users_columns())
+        .await;
+    server
+        .create_contract(&server.key, "Users", users_columns())
+        .await;
+    server
+        .create_contract(&server.key, "a b&c/ü", users_columns())
+        .await;
+    // Another account's contract of the same name is not seen.
+    server
+        .create_contract(&other_key, "users", users_columns())
+        .await;
+
+    let found = server
+        .get("/api/v1/contracts?name=users")
+        .await
+        .assert_status(200);
+    assert_eq!(found, json!([users]));
+    // Exact and case-sensitive; percent-decoded; nothing is an empty array.
+    let found = server
+        .get("/api/v1/contracts?name=a%20b%26c%2F%C3%BC")
+        .await
+        .assert_status(200);
+    assert_eq!(len(&found), 1);
+    assert_eq!(found[0]["name"], "a b&c/ü");
+    for missing in ["user", "USERS", "users-v", "nobody"] {
+        let found = server
+            .get(&format!("/api/v1/contracts?name={missing}"))
+            .await
+            .assert_status(200);
+        assert_eq!(found, json!([]), "{missing}");
+    }
+    // Other parameters still validate; a name that cannot exist is a 400 naming `name`.
+    server
+        .get("/api/v1/contracts?name=users&limit=0")
+        .await
+        .assert_error(400, "invalid_request");
+    let message = server
+        .get("/api/v1/contracts?name=")
+        .await
+        .assert_error(400, "invalid_request");
+    assert!(message.starts_with("name"), "{message}");
+    let long = "x".repeat(257);
+    server
+        .get(&format!("/api/v1/contracts?name={long}"))
+        .await
+        .assert_error(400, "invalid_request");
+    // The other account sees its own.
+    let theirs = get_as(&server, "/api/v1/contracts?name=users", &other_key)
+        .await
+        .assert_status(200);
+    assert_eq!(len(&theirs), 1);
+    assert_ne!(theirs[0]["id"], users["id"]);
+}

@@ -164,3 +164,95 @@ async fn infer_creates_nothing_and_costs_nothing() {
     assert_eq!(server.get("/api/v1/checks").await.body, checks_before);
     assert_eq!(usage(&server, &server.key).await, usage_before);
 }
+
+#[tokio::test]
+async fn infer_from_many_samples_follows_spec_5_2() {
+    let server = TestServer::start().await;
+    // By hand, so numbers stay as written and keys stay in this order.
+    let body = r#"{"samples": [
+        {"id": 1, "price": 1, "day": "2026-03-01", "note": null, "flag": true, "mixed": 1},
+        {"id": 2, "price": 2.5, "day": "2026-03-01T10:00:00Z", "flag": false, "mixed": "x", "late": 3},
+        {"id": 3, "price": 3, "day": null, "note": null, "flag": true, "mixed": true, "late": null}
+    ]}"#;
+    let got = raw(
+        &server,
+        Method::POST,
+        "/api/v1/contracts/infer",
+        &server.key,
+        body,
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(
+        got,
+        json!({"columns": [
+            col("id", "integer", true),
+            col("price", "number", true),
+            col("day", "timestamp", false),
+            col("note", "string", false),
+            col("flag", "boolean", true),
+            col("mixed", "string", true),
+            col("late", "integer", false),
+        ]})
+    );
+    // Ready to paste into a create request.
+    server
+        .create_contract(&server.key, "from-samples", got["columns"].clone())
+        .await;
+
+    // One record in `samples`: the `sample` types, but a null value is not required.
+    let one = send_json(
+        &server,
+        Method::POST,
+        "/api/v1/contracts/infer",
+        &server.key,
+        &json!({"samples": [{"a": 1, "b": null}]}),
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(
+        one,
+        json!({"columns": [col("a", "integer", true), col("b", "string", false)]})
+    );
+
+    // 1000 records are accepted.
+    let many: Vec<Value> = (0..1000).map(|i| json!({"n": i})).collect();
+    send_json(
+        &server,
+        Method::POST,
+        "/api/v1/contracts/infer",
+        &server.key,
+        &json!({"samples": many}),
+    )
+    .await
+    .assert_status(200);
+}
+
+#[tokio::test]
+async fn bad_samples_are_400_naming_the_field() {
+    let server = TestServer::start().await;
+    let too_many: Vec<Value> = (0..1001).map(|i| json!({"n": i})).collect();
+    for (body, field) in [
+        (json!({"samples": []}), "samples"),
+        (json!({"samples": too_many}), "samples"),
+        (json!({"samples": [{"a": 1}, 2]}), "samples[1]"),
+        (json!({"samples": [{"a": 1}, null]}), "samples[1]"),
+        (json!({"samples": {"a": 1}}), "samples"),
+        (json!({"samples": [{"": 1}]}), "samples"),
+        (json!({"sample": {"a": 1}, "samples": [{"a": 1}]}), "sample"),
+        (json!({"samples": null}), "samples"),
+        (json!({"sample": {}, "samples": null}), "sample"),
+        (json!({"sample": null}), "sample"),
+    ] {
+        let message = send_json(
+            &server,
+            Method::POST,
+            "/api/v1/contracts/infer",
+            &server.key,
+            &body,
+        )
+        .await
+        .assert_error(400, "invalid_request");
+        assert!(message.starts_with(field), "{body}: {message}");
+    }
+}

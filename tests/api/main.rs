@@ -16,6 +16,7 @@
 //! - `tenants`: the limits that keep one tenant from costing the others, and test keys.
 //! - `upgrade`: a store written by an earlier release opens and reads back what that
 //!   release answered (`tests/fixtures/`).
+//! - `openapi`: the served OpenAPI document, the committed file and the router in step.
 //! - `lists`: creation order and paging (`?limit`, `?cursor`, `Link`) of every list.
 //!
 //! Shared helpers: `tests/common` (server harness, ids, paging) and `support` (the spec's
@@ -34,6 +35,7 @@ mod inference;
 mod keys;
 mod lists;
 mod not_found;
+mod openapi;
 mod ownership;
 mod restart;
 mod rules;

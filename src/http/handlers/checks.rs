@@ -2,10 +2,12 @@
 
 use serde::Deserialize;
 
+use super::super::request::{parse_json, ApiRequest};
 use super::super::response::{ok, Response};
-use super::super::{error::ApiError, request::ApiRequest, AppState};
+use super::super::{error::ApiError, AppState};
 use super::{check_column_count, not_found, page_response, path_id};
 use crate::drift::{self, IncomingColumn};
+use crate::ids::ContractId;
 use crate::wire::CheckView;
 
 #[derive(Deserialize)]
@@ -22,32 +24,58 @@ struct IncomingSchema {
     columns: Vec<IncomingColumn>,
 }
 
-/// `POST /api/v1/check`: score the incoming schema, store the result, answer it.
-pub async fn run(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
-    let (caller, body): (_, CheckRequest) = req.json().await?;
+/// A check body that passed every check that needs no store.
+struct ValidCheck {
+    contract_id: ContractId,
+    contract_version: Option<u32>,
+    columns: Vec<IncomingColumn>,
+    /// What a 404 says: the contract, or the contract or its version.
+    missing: &'static str,
+}
+
+/// The checks of a check body that need no store: the column count (`max_columns`) and
+/// names, and the contract id (a malformed one is a 404, like an unknown one).
+fn validate(body: CheckRequest, max_columns: usize) -> Result<ValidCheck, ApiError> {
     let missing = match body.contract_version {
         None => "no such contract",
         Some(_) => "no such contract or contract version",
     };
     let columns = body.incoming_schema.columns;
-    check_column_count(state, columns.len(), "incoming_schema.columns")?;
+    check_column_count(max_columns, columns.len(), "incoming_schema.columns")?;
     drift::validate_column_names(
         columns.iter().map(|c| c.name.as_str()),
         "incoming_schema.columns",
     )
     .map_err(ApiError::Invalid)?;
-    let contract_id = path_id(&body.contract_id, missing)?;
+    Ok(ValidCheck {
+        contract_id: path_id(&body.contract_id, missing)?,
+        contract_version: body.contract_version,
+        columns,
+        missing,
+    })
+}
+
+/// Parses and validates a `POST /check` body as the handler does, without a store (for the
+/// fuzz targets).
+pub(super) fn parse_body(bytes: &[u8]) -> Result<(), ApiError> {
+    validate(parse_json(bytes)?, usize::MAX).map(drop)
+}
+
+/// `POST /api/v1/check`: score the incoming schema, store the result, answer it.
+pub async fn run(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
+    let (caller, body): (_, CheckRequest) = req.json().await?;
+    let valid = validate(body, state.limits.max_columns)?;
     let check = state
         .store
         .run_check(
             caller.account,
-            contract_id,
-            body.contract_version,
-            columns,
+            valid.contract_id,
+            valid.contract_version,
+            valid.columns,
             caller.environment,
         )
         .await
-        .map_err(not_found(missing))?;
+        .map_err(not_found(valid.missing))?;
     state.metrics.count_check(check.verdict.as_str());
     Ok(ok(&CheckView::new(&check)))
 }

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::super::request::{ApiRequest, Object};
+use super::super::request::{parse_json, ApiRequest, Object};
 use super::super::response::{self, created, ok, Response};
 use super::super::{error::ApiError, AppState};
 use super::{check_column_count, not_found, page_response, path_id};
@@ -32,9 +32,8 @@ struct Schema {
 /// `POST /api/v1/contracts`.
 pub async fn create(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
     let (caller, body): (_, CreateContract) = req.json().await?;
-    drift::validate_name(&body.name, "name").map_err(ApiError::Invalid)?;
+    let body = validate_create(body, state.limits.max_columns)?;
     let columns = body.schema.columns;
-    validate_columns(state, &columns)?;
     let rules = body.schema.rules.map(|r| r.0).unwrap_or_default();
     let contract = state
         .store
@@ -43,16 +42,36 @@ pub async fn create(state: &AppState, req: ApiRequest) -> Result<Response, ApiEr
     Ok(created(&ContractView::new(&contract)))
 }
 
-fn validate_columns(state: &AppState, columns: &[Column]) -> Result<(), ApiError> {
-    check_column_count(state, columns.len(), "schema.columns")?;
+/// The checks of a contract's columns that need no store: their count and names.
+fn validate_columns(columns: &[Column], max_columns: usize) -> Result<(), ApiError> {
+    check_column_count(max_columns, columns.len(), "schema.columns")?;
     drift::validate_column_names(columns.iter().map(|c| c.name.as_str()), "schema.columns")
         .map_err(ApiError::Invalid)
 }
 
-/// `GET /api/v1/contracts`, oldest first; `?name=` finds the one with exactly that name.
+/// The checks of a create body that need no store.
+fn validate_create(body: CreateContract, max_columns: usize) -> Result<CreateContract, ApiError> {
+    drift::validate_name(&body.name, "name").map_err(ApiError::Invalid)?;
+    validate_columns(&body.schema.columns, max_columns)?;
+    Ok(body)
+}
+
+/// Parses and validates the body of `POST /contracts` (`infer`: `/contracts/infer`) as
+/// the handler does, without a store (for the fuzz targets).
+pub(super) fn parse_body(bytes: &[u8], infer: bool) -> Result<(), ApiError> {
+    if infer {
+        infer_columns(parse_json(bytes)?, usize::MAX).map(drop)
+    } else {
+        validate_create(parse_json(bytes)?, usize::MAX).map(drop)
+    }
+}
+
+/// `GET /api/v1/contracts`, oldest first; `?name=NAME` filters to that exact name (0 or 1
+/// element, through the name index).
 pub async fn list(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
     let request = req.page()?;
-    if let Some(name) = req.query("name") {
+    if let Some(name) = req.query_param("name") {
+        drift::validate_name(&name, "name").map_err(ApiError::Invalid)?;
         let found = state
             .store
             .contract_by_name(req.caller.account, name)
@@ -113,7 +132,7 @@ pub async fn update(state: &AppState, req: ApiRequest, id: &str) -> Result<Respo
         None => (None, None),
     };
     if let Some(columns) = &columns {
-        validate_columns(state, columns)?;
+        validate_columns(columns, state.limits.max_columns)?;
     }
     let update = ContractUpdate {
         name: body.name,
@@ -180,22 +199,76 @@ pub async fn version(
     Ok(ok(&VersionView::new(&entry)))
 }
 
+/// `{"sample": {…}}` (one record) or `{"samples": [{…}, …]}` (1–1000 records). A field
+/// given as `null` is present (and wrong), not absent.
 #[derive(Deserialize)]
 struct InferRequest {
-    sample: Value,
+    #[serde(default, deserialize_with = "present")]
+    sample: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    samples: Option<Value>,
+}
+
+/// `Some` for any value of a field that is there, `null` included.
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
 }
 
 /// `POST /api/v1/contracts/infer`: creates nothing, costs nothing.
 pub async fn infer(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
     let (_, body): (_, InferRequest) = req.json().await?;
-    let Value::Object(sample) = &body.sample else {
-        return Err(ApiError::Invalid(
-            "sample: must be a JSON object (one record)".into(),
-        ));
-    };
-    let columns = drift::infer_columns(sample);
-    check_column_count(state, columns.len(), "sample")?;
-    drift::validate_column_names(columns.iter().map(|c| c.name.as_str()), "sample")
-        .map_err(ApiError::Invalid)?;
+    let columns = infer_columns(body, state.limits.max_columns)?;
     Ok(ok(&InferredView { columns: &columns }))
+}
+
+/// The columns an infer body asks for, or the 400 that names its field.
+fn infer_columns(body: InferRequest, max_columns: usize) -> Result<Vec<Column>, ApiError> {
+    let (columns, field) = match (body.sample, body.samples) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::Invalid(
+                "sample, samples: give one of them, not both".into(),
+            ))
+        }
+        (Some(Value::Object(sample)), None) => (drift::infer_columns(&sample), "sample"),
+        (Some(_), None) => {
+            return Err(ApiError::Invalid(
+                "sample: must be a JSON object (one record)".into(),
+            ))
+        }
+        (None, Some(Value::Array(samples))) => {
+            if samples.is_empty() || samples.len() > drift::MAX_SAMPLES {
+                return Err(ApiError::Invalid(format!(
+                    "samples: must hold 1 to {} records (got {})",
+                    drift::MAX_SAMPLES,
+                    samples.len()
+                )));
+            }
+            let records = samples
+                .into_iter()
+                .enumerate()
+                .map(|(i, record)| match record {
+                    Value::Object(map) => Ok(map),
+                    _ => Err(ApiError::Invalid(format!(
+                        "samples[{i}]: must be a JSON object (one record)"
+                    ))),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            (drift::infer_samples(&records), "samples")
+        }
+        (None, Some(_)) => {
+            return Err(ApiError::Invalid(format!(
+                "samples: must be an array of 1 to {} records",
+                drift::MAX_SAMPLES
+            )))
+        }
+        (None, None) => {
+            return Err(ApiError::Invalid(
+                "sample: missing field (or give samples: [records])".into(),
+            ))
+        }
+    };
+    check_column_count(max_columns, columns.len(), field)?;
+    drift::validate_column_names(columns.iter().map(|c| c.name.as_str()), field)
+        .map_err(ApiError::Invalid)?;
+    Ok(columns)
 }

@@ -2,8 +2,9 @@
 
 use serde::Deserialize;
 
+use super::super::request::{parse_json, ApiRequest};
 use super::super::response::{created, ok, Response};
-use super::super::{error::ApiError, request::ApiRequest, AppState};
+use super::super::{error::ApiError, AppState};
 use super::{not_found, page_response, path_id};
 use crate::credentials::{generate_key, Environment};
 use crate::wire::{DeletedView, KeyStateView, KeyView, NewKeyView};
@@ -22,6 +23,11 @@ pub async fn list(state: &AppState, req: ApiRequest) -> Result<Response, ApiErro
 #[derive(Deserialize)]
 struct CreateKey {
     environment: Environment,
+}
+
+/// Parses a `POST /keys` body as the handler does (for the fuzz targets).
+pub(super) fn parse_body(bytes: &[u8]) -> Result<(), ApiError> {
+    parse_json::<CreateKey>(bytes).map(drop)
 }
 
 /// `POST /api/v1/keys`: the full key appears in this answer only.

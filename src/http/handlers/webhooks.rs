@@ -6,8 +6,9 @@ use std::time::Duration;
 use hyper::Uri;
 use serde::{Deserialize, Deserializer};
 
+use super::super::request::{parse_json, ApiRequest};
 use super::super::response::{accepted, created, ok, Response};
-use super::super::{error::ApiError, request::ApiRequest, AppState};
+use super::super::{error::ApiError, AppState};
 use super::{not_found, page_response, path_id};
 use crate::clock::UnixMs;
 use crate::credentials::generate_webhook_secret;
@@ -59,6 +60,22 @@ pub async fn create(state: &AppState, req: ApiRequest) -> Result<Response, ApiEr
         .create_webhook(caller.account, new, state.limits.max_webhooks)
         .await?;
     Ok(created(&WebhookView::with_secret(&webhook)))
+}
+
+/// Parses and validates a `POST /webhooks` (`patch`: `PATCH /webhooks/{id}`) body as far
+/// as the handler does without a store or the target guard (for the fuzz targets).
+pub(super) fn parse_body(bytes: &[u8], patch: bool) -> Result<(), ApiError> {
+    if patch {
+        return parse_json::<PatchWebhook>(bytes).map(drop);
+    }
+    let body: CreateWebhook = parse_json(bytes)?;
+    url_host(&body.url)?;
+    check_events(body.events)?;
+    body.contract_id
+        .map(|t| parse_contract_id(&t))
+        .transpose()?;
+    body.format.map(|f| parse_format(&f)).transpose()?;
+    Ok(())
 }
 
 /// A non-empty list of verdicts, without duplicates, in the order given.

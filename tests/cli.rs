@@ -1,0 +1,686 @@
+//! `driftguard check` and `driftguard infer` (SPEC 5.4): the built binary against a real
+//! in-process server — every exit code, every output format, `--contract` by id and by
+//! name, the key only from the environment, and schema, JSON, NDJSON and CSV inputs.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use serde_json::{json, Value};
+
+use common::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_driftguard");
+
+/// What one run of the binary left.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs the binary with `args` and exactly the environment in `env` (plus PATH), off the
+/// async threads so the in-process server keeps answering.
+async fn run(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let output: Output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(BIN)
+            .args(&args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(env)
+            .output()
+            .expect("run driftguard")
+    })
+    .await
+    .expect("join");
+    Run {
+        code: output.status.code().expect("exited, not killed"),
+        stdout: String::from_utf8(output.stdout).expect("UTF-8 stdout"),
+        stderr: String::from_utf8(output.stderr).expect("UTF-8 stderr"),
+    }
+}
+
+impl Run {
+    #[track_caller]
+    fn code(&self, expected: i32) -> &Run {
+        assert_eq!(
+            self.code, expected,
+            "exit code; stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// A file in the server's temp dir.
+fn file(dir: &Path, name: &str, contents: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).expect("write input");
+    path
+}
+
+/// A server with the spec's `users` contract; returns it and the contract id.
+async fn users_server() -> (TestServer, String) {
+    let server = TestServer::start().await;
+    let contract = server
+        .create_contract(&server.key, "users", users_columns())
+        .await;
+    let id = text(&contract["id"]);
+    (server, id)
+}
+
+/// Schemas of the three verdicts against `users` (SPEC's worked examples).
+const PASS: &str = r#"{"columns":[{"name":"user_id","type":"integer"},{"name":"email","type":"string"},{"name":"created_at","type":"timestamp"},{"name":"updated_at","type":"timestamp"}]}"#;
+const WARNING: &str =
+    r#"{"columns":[{"name":"user_id","type":"integer"},{"name":"created_at","type":"string"}]}"#;
+const BREAKING: &str = r#"{"columns":[{"name":"created_at","type":"string"}]}"#;
+
+async fn check(server: &TestServer, extra: &[&str], env_key: Option<&str>) -> Run {
+    let mut args = vec!["check", "--url", &server.base];
+    args.extend_from_slice(extra);
+    let env: Vec<(&str, &str)> = env_key.map(|k| ("DRIFTGUARD_KEY", k)).into_iter().collect();
+    run(&args, &env).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_codes_follow_fail_on_and_are_never_0_on_an_error() {
+    let (server, id) = users_server().await;
+    let dir = server.dir.path();
+    let pass = file(dir, "pass.json", PASS);
+    let warning = file(dir, "warning.json", WARNING);
+    let breaking = file(dir, "breaking.json", BREAKING);
+    let path = |p: &PathBuf| p.display().to_string();
+    let key = Some(server.key.as_str());
+
+    // (schema, --fail-on, exit code)
+    for (schema, fail_on, expected) in [
+        (&pass, "breaking", 0),
+        (&warning, "breaking", 0),
+        (&breaking, "breaking", 1),
+        (&pass, "warning", 0),
+        (&warning, "warning", 1),
+        (&breaking, "warning", 1),
+        (&breaking, "never", 0),
+        (&warning, "never", 0),
+    ] {
+        check(
+            &server,
+            &[
+                "--contract",
+                &id,
+                "--schema",
+                &path(schema),
+                "--fail-on",
+                fail_on,
+            ],
+            key,
+        )
+        .await
+        .code(expected);
+    }
+    // Default --fail-on is breaking.
+    check(
+        &server,
+        &["--contract", &id, "--schema", &path(&warning)],
+        key,
+    )
+    .await
+    .code(0);
+    check(
+        &server,
+        &["--contract", &id, "--schema", &path(&breaking)],
+        key,
+    )
+    .await
+    .code(1);
+
+    // 2: bad usage, unreadable or invalid input, missing key.
+    let missing = check(
+        &server,
+        &["--contract", &id, "--schema", &path(&pass)],
+        None,
+    )
+    .await;
+    missing.code(2);
+    assert!(
+        missing.stderr.contains("DRIFTGUARD_KEY"),
+        "{}",
+        missing.stderr
+    );
+    check(
+        &server,
+        &["--contract", &id, "--schema", &path(&pass)],
+        Some(""),
+    )
+    .await
+    .code(2);
+    check(&server, &["--contract", &id], key).await.code(2);
+    check(
+        &server,
+        &[
+            "--contract",
+            &id,
+            "--schema",
+            &path(&pass),
+            "--csv",
+            &path(&pass),
+        ],
+        key,
+    )
+    .await
+    .code(2);
+    check(
+        &server,
+        &["--contract", &id, "--schema", "/nonexistent/schema.json"],
+        key,
+    )
+    .await
+    .code(2);
+    let not_a_schema = file(
+        dir,
+        "bad.json",
+        r#"{"columns":[{"name":"a","type":"float"}]}"#,
+    );
+    check(
+        &server,
+        &["--contract", &id, "--schema", &path(&not_a_schema)],
+        key,
+    )
+    .await
+    .code(2);
+    check(
+        &server,
+        &[
+            "--contract",
+            &id,
+            "--schema",
+            &path(&pass),
+            "--format",
+            "yaml",
+        ],
+        key,
+    )
+    .await
+    .code(2);
+    check(
+        &server,
+        &[
+            "--contract",
+            &id,
+            "--schema",
+            &path(&pass),
+            "--fail-on",
+            "always",
+        ],
+        key,
+    )
+    .await
+    .code(2);
+    // A key is never a flag.
+    check(
+        &server,
+        &[
+            "--contract",
+            &id,
+            "--schema",
+            &path(&pass),
+            "--key",
+            &server.key,
+        ],
+        key,
+    )
+    .await
+    .code(2);
+
+    // 3: wrong key (401), unknown contract (404), an error answer, an unreachable server.
+    let wrong = format!("dg_live_{}", "x".repeat(32));
+    let unauthorized = check(
+        &server,
+        &["--contract", &id, "--schema", &path(&pass)],
+        Some(&wrong),
+    )
+    .await;
+    unauthorized.code(3);
+    assert!(
+        unauthorized.stderr.contains("401"),
+        "{}",
+        unauthorized.stderr
+    );
+    assert!(
+        unauthorized.stdout.is_empty(),
+        "nothing that looks like a result"
+    );
+    check(
+        &server,
+        &["--contract", &bogus_id(&id), "--schema", &path(&pass)],
+        key,
+    )
+    .await
+    .code(3);
+    check(
+        &server,
+        &["--contract", "no-such-contract", "--schema", &path(&pass)],
+        key,
+    )
+    .await
+    .code(3);
+    // The server refuses a schema with more than 256-character names (400): still 3.
+    let long = file(
+        dir,
+        "long.json",
+        &json!({"columns": [{"name": "x".repeat(300), "type": "string"}]}).to_string(),
+    );
+    check(&server, &["--contract", &id, "--schema", &path(&long)], key)
+        .await
+        .code(2); // caught locally, before any request
+    let port = free_port();
+    let unreachable = run(
+        &[
+            "check",
+            "--url",
+            &format!("http://127.0.0.1:{port}"),
+            "--contract",
+            &id,
+            "--schema",
+            &path(&pass),
+        ],
+        &[("DRIFTGUARD_KEY", &server.key)],
+    )
+    .await;
+    unreachable.code(3);
+    assert!(
+        unreachable.stderr.contains("cannot reach"),
+        "{}",
+        unreachable.stderr
+    );
+    // A root that answers 404 to every API path: 3, with the URL from DRIFTGUARD_URL.
+    let not_ours = run(
+        &["check", "--contract", &id, "--schema", &path(&pass)],
+        &[
+            ("DRIFTGUARD_KEY", &server.key),
+            ("DRIFTGUARD_URL", &format!("{}/nothing-here", server.base)),
+        ],
+    )
+    .await;
+    not_ours.code(3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contract_by_name_or_id_and_url_from_the_environment() {
+    let (server, id) = users_server().await;
+    let pass = file(server.dir.path(), "pass.json", PASS);
+    let pass = pass.display().to_string();
+    for contract in [id.as_str(), "users"] {
+        let out = run(
+            &[
+                "check",
+                "--contract",
+                contract,
+                "--schema",
+                &pass,
+                "--format",
+                "json",
+            ],
+            &[
+                ("DRIFTGUARD_KEY", &server.key),
+                ("DRIFTGUARD_URL", &server.base),
+            ],
+        )
+        .await;
+        out.code(0);
+        let check: Value = serde_json::from_str(&out.stdout).expect("JSON output");
+        assert_eq!(check["contract_id"], json!(id));
+        assert_eq!(check["result"], "pass");
+        assert_eq!(check["severity"], 5);
+        // The document the server stored, byte for byte.
+        let stored = server
+            .get(&format!("/api/v1/checks/{}", text(&check["id"])))
+            .await;
+        assert_eq!(out.stdout.trim_end().as_bytes(), &stored.body[..]);
+    }
+    // A URL with a trailing slash is the same root.
+    run(
+        &[
+            "check",
+            "--url",
+            &format!("{}/", server.base),
+            "--contract",
+            "users",
+            "--schema",
+            &pass,
+        ],
+        &[("DRIFTGUARD_KEY", &server.key)],
+    )
+    .await
+    .code(0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_output_format() {
+    let (server, id) = users_server().await;
+    let dir = server.dir.path();
+    let breaking = file(dir, "breaking.json", BREAKING).display().to_string();
+    let pass = file(dir, "pass.json", PASS).display().to_string();
+    let key = Some(server.key.as_str());
+    let format = |name: &'static str, schema: &str| {
+        let schema = schema.to_owned();
+        let server = &server;
+        async move {
+            check(
+                server,
+                &["--contract", "users", "--schema", &schema, "--format", name],
+                key,
+            )
+            .await
+        }
+    };
+
+    // text: no colour when stdout is not a terminal.
+    let out = format("text", &breaking).await;
+    out.code(1);
+    assert!(
+        out.stdout.contains("breaking") && out.stdout.contains("users"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("email") && out.stdout.contains("user_id"));
+    assert!(!out.stdout.contains('\x1b'), "no colour on a pipe");
+
+    // junit: one testsuite, one testcase named after the contract, failing with the diff.
+    let out = format("junit", &breaking).await;
+    out.code(1);
+    let xml = &out.stdout;
+    assert!(xml.starts_with("<?xml"));
+    assert_eq!(xml.matches("<testsuite ").count(), 1, "{xml}");
+    assert_eq!(xml.matches("<testcase ").count(), 1);
+    assert!(xml.contains("<testcase name=\"users\""), "{xml}");
+    let failure =
+        &xml[xml.find("<failure").expect("a failure")..xml.find("</failure>").expect("closed")];
+    assert!(
+        failure.contains("email") && failure.contains("user_id") && failure.contains("created_at"),
+        "{failure}"
+    );
+    assert!(xml.contains("failures=\"1\""));
+    assert_balanced_xml(xml);
+    let out = format("junit", &pass).await;
+    out.code(0);
+    assert!(!out.stdout.contains("<failure"), "{}", out.stdout);
+    assert!(out.stdout.contains("failures=\"0\""));
+    assert_balanced_xml(&out.stdout);
+
+    // sarif 2.1.0: tool driftguard, one result per change, level from the verdict.
+    let out = format("sarif", &breaking).await;
+    out.code(1);
+    let sarif: Value = serde_json::from_str(&out.stdout).expect("SARIF is JSON");
+    assert_eq!(sarif["version"], "2.1.0");
+    let run0 = &sarif["runs"][0];
+    assert_eq!(run0["tool"]["driver"]["name"], "driftguard");
+    let results = run0["results"].as_array().expect("results");
+    let rules: Vec<&str> = results
+        .iter()
+        .map(|r| r["ruleId"].as_str().expect("ruleId"))
+        .collect();
+    assert_eq!(rules, ["column-removed", "column-removed", "type-changed"]);
+    assert!(results.iter().all(|r| r["level"] == "error"));
+    let out = format("sarif", &pass).await;
+    let sarif: Value = serde_json::from_str(&out.stdout).expect("SARIF is JSON");
+    let results = sarif["runs"][0]["results"]
+        .as_array()
+        .expect("results")
+        .clone();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0]["ruleId"], "column-added");
+    assert_eq!(results[0]["level"], "note");
+    let warning = file(dir, "warning.json", WARNING).display().to_string();
+    let out = format("sarif", &warning).await;
+    let sarif: Value = serde_json::from_str(&out.stdout).expect("SARIF is JSON");
+    assert!(sarif["runs"][0]["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .all(|r| r["level"] == "warning"));
+
+    // markdown.
+    let out = format("markdown", &breaking).await;
+    out.code(1);
+    assert!(out.stdout.starts_with("### "), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("| column-removed | `email` |"),
+        "{}",
+        out.stdout
+    );
+
+    // github: workflow commands with a title, and the job summary when asked for.
+    let summary = dir.join("summary.md");
+    std::fs::write(&summary, "earlier step\n").expect("summary");
+    let summary_env = summary.display().to_string();
+    for (schema, level, code) in [
+        (&breaking, "::error ", 1),
+        (&warning, "::warning ", 0),
+        (&pass, "::notice ", 0),
+    ] {
+        let out = run(
+            &[
+                "check",
+                "--url",
+                &server.base,
+                "--contract",
+                &id,
+                "--schema",
+                schema,
+                "--format",
+                "github",
+            ],
+            &[
+                ("DRIFTGUARD_KEY", &server.key),
+                ("GITHUB_STEP_SUMMARY", &summary_env),
+            ],
+        )
+        .await;
+        out.code(code);
+        for line in out.stdout.lines() {
+            assert!(line.starts_with(level), "{line}");
+            assert!(line.contains("title=DriftGuard%3A users"), "{line}");
+        }
+    }
+    let written = std::fs::read_to_string(&summary).expect("summary");
+    assert!(
+        written.starts_with("earlier step\n"),
+        "appended, not replaced"
+    );
+    assert_eq!(written.matches("### ").count(), 3, "{written}");
+    assert!(
+        written.contains("**breaking**")
+            && written.contains("**warning**")
+            && written.contains("**pass**")
+    );
+}
+
+/// Every opened tag is closed, in order (a minimal well-formedness check).
+#[track_caller]
+fn assert_balanced_xml(xml: &str) {
+    let mut stack: Vec<String> = Vec::new();
+    let mut rest = xml;
+    while let Some(start) = rest.find('<') {
+        let end = rest[start..].find('>').expect("tag closes") + start;
+        let tag = &rest[start + 1..end];
+        rest = &rest[end + 1..];
+        if tag.starts_with('?') || tag.ends_with('/') {
+            continue;
+        }
+        if let Some(name) = tag.strip_prefix('/') {
+            assert_eq!(stack.pop().as_deref(), Some(name), "{xml}");
+        } else {
+            stack.push(tag.split_whitespace().next().expect("name").to_owned());
+        }
+    }
+    assert!(stack.is_empty(), "unclosed {stack:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn samples_ndjson_and_csv_are_inferred_like_the_api() {
+    let (server, id) = users_server().await;
+    let dir = server.dir.path();
+    let ndjson = file(
+        dir,
+        "sample.ndjson",
+        "{\"user_id\": 1, \"email\": \"a@b.c\", \"created_at\": \"2026-03-01T10:00:00Z\"}\n\
+         {\"user_id\": 2, \"email\": null, \"created_at\": \"2026-03-02T10:00:00Z\", \"plan\": \"pro\"}\n",
+    );
+    let array = file(
+        dir,
+        "sample.json",
+        r#"[{"user_id": 1, "email": "a@b.c", "created_at": "2026-03-01T10:00:00Z"}]"#,
+    );
+    let csv = file(
+        dir,
+        "users.csv",
+        "user_id,email,created_at,score\n1,a@b.c,2026-03-01T10:00:00Z,1.5\n2,,2026-03-02,2\n",
+    );
+    let key = Some(server.key.as_str());
+    let p = |p: &PathBuf| p.display().to_string();
+
+    // The CLI infers exactly what POST /contracts/infer {"samples"} infers.
+    let records: Vec<Value> = std::fs::read_to_string(&ndjson)
+        .expect("read")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("record"))
+        .collect();
+    let api = server
+        .post("/api/v1/contracts/infer", &json!({"samples": records}))
+        .await
+        .assert_status(200);
+    let local = run(&["infer", "--sample", &p(&ndjson)], &[]).await;
+    local.code(0);
+    assert_eq!(
+        serde_json::from_str::<Value>(&local.stdout).expect("JSON"),
+        api
+    );
+    assert_eq!(
+        api["columns"],
+        json!([
+            {"name": "user_id", "type": "integer", "required": true},
+            {"name": "email", "type": "string", "required": false},
+            {"name": "created_at", "type": "timestamp", "required": true},
+            {"name": "plan", "type": "string", "required": false}
+        ])
+    );
+
+    let csv_out = run(&["infer", "--csv", &p(&csv)], &[]).await;
+    csv_out.code(0);
+    assert_eq!(
+        serde_json::from_str::<Value>(&csv_out.stdout).expect("JSON")["columns"],
+        json!([
+            {"name": "user_id", "type": "integer", "required": true},
+            {"name": "email", "type": "string", "required": false},
+            {"name": "created_at", "type": "timestamp", "required": true},
+            {"name": "score", "type": "number", "required": true}
+        ])
+    );
+
+    // check with each input: NDJSON adds `plan` (pass), the array matches (pass), the CSV
+    // adds `score` (pass).
+    for (flag, input, severity) in [
+        ("--sample", &ndjson, 5),
+        ("--sample", &array, 0),
+        ("--csv", &csv, 5),
+    ] {
+        let out = check(
+            &server,
+            &["--contract", &id, flag, &p(input), "--format", "json"],
+            key,
+        )
+        .await;
+        out.code(0);
+        let doc: Value = serde_json::from_str(&out.stdout).expect("JSON");
+        assert_eq!(doc["severity"], severity, "{flag} {}", input.display());
+    }
+
+    // Bad inputs are exit code 2, naming the file.
+    let bad = file(dir, "bad.ndjson", "{\"a\": 1}\nnot json\n");
+    let out = run(&["infer", "--sample", &p(&bad)], &[]).await;
+    out.code(2);
+    assert!(
+        out.stderr.contains("bad.ndjson") && out.stderr.contains("line 2"),
+        "{}",
+        out.stderr
+    );
+    run(&["infer", "--csv", "/nonexistent.csv"], &[])
+        .await
+        .code(2);
+    let ragged = file(dir, "ragged.csv", "a\n1,2\n");
+    run(&["infer", "--csv", &p(&ragged)], &[]).await.code(2);
+    let duplicate = file(dir, "dup.csv", "a,a\n1,2\n");
+    run(&["infer", "--csv", &p(&duplicate)], &[]).await.code(2);
+    run(&["infer"], &[]).await.code(2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_with_an_extra_ca_file() {
+    let server = TestServer::start_tls().await;
+    server
+        .create_contract(&server.key, "users", users_columns())
+        .await;
+    let pass = file(server.dir.path(), "pass.json", PASS)
+        .display()
+        .to_string();
+    let ca = server
+        .config
+        .server
+        .tls_cert
+        .clone()
+        .expect("TLS configured")
+        .display()
+        .to_string();
+    // Without the CA the certificate is not trusted: the server cannot be reached (3).
+    let untrusted = check(
+        &server,
+        &["--contract", "users", "--schema", &pass],
+        Some(&server.key),
+    )
+    .await;
+    untrusted.code(3);
+    check(
+        &server,
+        &["--contract", "users", "--schema", &pass, "--ca-file", &ca],
+        Some(&server.key),
+    )
+    .await
+    .code(0);
+    let via_env = run(
+        &[
+            "check",
+            "--url",
+            &server.base,
+            "--contract",
+            "users",
+            "--schema",
+            &pass,
+        ],
+        &[("DRIFTGUARD_KEY", &server.key), ("DRIFTGUARD_CA_FILE", &ca)],
+    )
+    .await;
+    via_env.code(0);
+    // An unreadable CA file is a local problem (2).
+    check(
+        &server,
+        &[
+            "--contract",
+            "users",
+            "--schema",
+            &pass,
+            "--ca-file",
+            "/nonexistent.pem",
+        ],
+        Some(&server.key),
+    )
+    .await
+    .code(2);
+}
