@@ -39,6 +39,11 @@ cat >"$work/driftguard.toml" <<TOML
 [limits]
 requests_per_minute = 1000000
 key_creations_per_hour = 1000000
+
+[webhooks]
+# Schemathesis invents receivers (and their test deliveries go out at once): this machine
+# may reach only itself, so the daemon must never connect to any of them.
+deny_targets = ["0.0.0.0/0", "::/0"]
 TOML
 DRIFTGUARD_BOOTSTRAP_KEY="$key" DRIFTGUARD_DATA_DIR="$work/data" \
     DRIFTGUARD_LISTEN="127.0.0.1:$port" DRIFTGUARD_LOG=warn \
