@@ -830,3 +830,33 @@ async fn recover_and_retry_validate_before_they_look() {
         answer.assert_error(405, "method_not_allowed");
     }
 }
+
+/// `grace_seconds` is a whole number however JSON writes it (`60` or `60.0`, as JSON
+/// Schema's `integer` allows); a fraction, a negative number or a string is a 400.
+#[tokio::test]
+async fn rotate_secret_takes_a_whole_number_of_seconds_written_either_way() {
+    let server = TestServer::start().await;
+    let created = create_webhook(
+        &server,
+        &server.key,
+        json!({"url": "https://hooks.example.com/a", "events": ["pass"]}),
+    )
+    .await;
+    let path = format!("/api/v1/webhooks/{}/rotate-secret", text(&created["id"]));
+    for body in [r#"{"grace_seconds": 60}"#, r#"{"grace_seconds": 60.0}"#] {
+        raw(&server, Method::POST, &path, &server.key, body)
+            .await
+            .assert_status(200);
+    }
+    for body in [
+        r#"{"grace_seconds": 60.5}"#,
+        r#"{"grace_seconds": -1}"#,
+        r#"{"grace_seconds": "60"}"#,
+        r#"{"grace_seconds": 604801}"#,
+    ] {
+        let message = raw(&server, Method::POST, &path, &server.key, body)
+            .await
+            .assert_error(400, "invalid_request");
+        assert!(message.contains("grace_seconds"), "{body}: {message}");
+    }
+}

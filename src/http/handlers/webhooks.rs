@@ -271,8 +271,23 @@ pub async fn recover(state: &AppState, req: ApiRequest, id: &str) -> Result<Resp
 
 #[derive(Default, Deserialize)]
 struct Rotate {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     grace_seconds: Option<u64>,
+}
+
+/// A non-negative whole number, however JSON writes it: `86400` and `86400.0` are the same
+/// number (JSON Schema's `integer` says so too). Anything else is a 400 naming the field.
+fn whole_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    let whole = value.as_u64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && (0.0..=u64::MAX as f64).contains(f))
+            .map(|f| f as u64)
+    });
+    whole
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom("expected a non-negative whole number"))
 }
 
 /// `POST /api/v1/webhooks/{id}/rotate-secret` with optional `{"grace_seconds": N}`: a new
