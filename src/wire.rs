@@ -580,18 +580,19 @@ mod tests {
         Check {
             id: CheckId::from_raw(1 << 100),
             contract_id: ContractId::from_raw(2 << 100),
+            contract_version: 1,
             verdict: Verdict::Breaking,
             severity: 100,
             diff: Diff {
                 removed: (0..removed).map(|i| name("gone", i)).collect(),
                 type_changes: (0..retyped)
-                    .map(|i| TypeChange {
-                        column: name("typed", i),
-                        from: ColumnType::Integer,
-                        to: ColumnType::String,
+                    .map(|i| {
+                        TypeChange::new(name("typed", i), ColumnType::Integer, ColumnType::String)
                     })
                     .collect(),
                 added: (0..added).map(|i| name("new", i)).collect(),
+                renames: Vec::new(),
+                ignored: Vec::new(),
             },
             credits_used: 1,
             created_at: UnixMs(1_772_392_920_000),

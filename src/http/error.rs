@@ -143,17 +143,23 @@ mod tests {
 
     use super::*;
 
-    #[tokio::test]
-    async fn a_closed_store_is_503_storage_unavailable() {
-        let response = ApiError::from(StoreError::Closed).into_response();
-        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    /// The status and JSON body `error` answers with.
+    async fn answer(error: ApiError) -> (StatusCode, serde_json::Value) {
+        let response = error.into_response();
+        let status = response.status();
         let body = response
             .into_body()
             .collect()
             .await
             .expect("body")
             .to_bytes();
-        let body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        (status, serde_json::from_slice(&body).expect("JSON"))
+    }
+
+    #[tokio::test]
+    async fn a_closed_store_is_503_storage_unavailable() {
+        let (status, body) = answer(ApiError::from(StoreError::Closed)).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(body["error"]["code"], "storage_unavailable");
         assert_eq!(
             body["error"]["message"],
@@ -163,16 +169,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_disk_is_503_storage_unavailable_saying_so() {
-        let response =
-            ApiError::from(StoreError::Unavailable(Unavailable::DiskFull)).into_response();
-        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        let body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        let error = ApiError::from(StoreError::Unavailable(Unavailable::DiskFull));
+        let (status, body) = answer(error).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(body["error"]["code"], "storage_unavailable");
         let message = body["error"]["message"].as_str().expect("message");
         assert!(message.contains("disk is full"), "{message}");

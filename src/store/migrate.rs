@@ -71,7 +71,11 @@ fn migrate_contracts_to_v2(txn: &WriteTransaction) -> Result<()> {
     let checks = rewrite(txn, tables::CHECKS.definition(), |bytes| {
         encode(&decode_legacy::<v1::StoredCheck, Check>(bytes)?)
     })?;
-    tracing::info!(contracts, checks, "contracts and checks migrated to format 2");
+    tracing::info!(
+        contracts,
+        checks,
+        "contracts and checks migrated to format 2"
+    );
     Ok(())
 }
 
@@ -80,12 +84,20 @@ fn migrate_contracts_to_v2(txn: &WriteTransaction) -> Result<()> {
 /// secret; a delivery's check becomes optional (test deliveries have none).
 fn migrate_webhooks_to_v2(txn: &WriteTransaction) -> Result<()> {
     let webhooks = rewrite(txn, tables::WEBHOOKS.definition(), |bytes| {
-        encode_shape(&StoredWebhook::from(decode_shape::<v1::StoredWebhook>(bytes)?))
+        encode_shape(&StoredWebhook::from(decode_shape::<v1::StoredWebhook>(
+            bytes,
+        )?))
     })?;
     let deliveries = rewrite(txn, tables::DELIVERIES.definition(), |bytes| {
-        encode_shape(&StoredDelivery::from(decode_shape::<v1::StoredDelivery>(bytes)?))
+        encode_shape(&StoredDelivery::from(decode_shape::<v1::StoredDelivery>(
+            bytes,
+        )?))
     })?;
-    tracing::info!(webhooks, deliveries, "webhooks and deliveries migrated to format 2");
+    tracing::info!(
+        webhooks,
+        deliveries,
+        "webhooks and deliveries migrated to format 2"
+    );
     Ok(())
 }
 
@@ -107,7 +119,10 @@ fn rekey_due_per_webhook_v2(txn: &WriteTransaction) -> Result<()> {
     }
     drop(due);
     txn.delete_table(DUE_V1)?;
-    tracing::info!(entries = entries.len(), "delivery queue re-keyed per webhook");
+    tracing::info!(
+        entries = entries.len(),
+        "delivery queue re-keyed per webhook"
+    );
     Ok(())
 }
 

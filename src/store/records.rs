@@ -601,7 +601,6 @@ impl Record for Delivery {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     //! Golden tests: the exact bytes the v1 release wrote for one record of each kind
@@ -630,23 +629,10 @@ mod tests {
             .collect()
     }
 
+    /// `record` encodes to the v1 release's golden bytes for `name`, and back.
     #[track_caller]
     fn assert_golden<T: Record + PartialEq + std::fmt::Debug>(name: &str, record: &T) {
-        let bytes = golden(name);
-        assert_eq!(
-            encode(record).expect("encode"),
-            bytes,
-            "{name}: encoding changed"
-        );
-        assert_eq!(
-            &decode::<T>(&bytes).expect("decode"),
-            record,
-            "{name}: decoding changed"
-        );
-        assert!(
-            decode::<T>(&bytes[..bytes.len() - 1]).is_err(),
-            "{name}: truncated"
-        );
+        assert_golden_in(GOLDEN, name, record);
     }
 
     /// The same for a record whose format-1 shape `S` format 2 replaced: the old shape
@@ -868,11 +854,19 @@ mod tests {
     /// Format 2's contracts, versions and checks.
     const GOLDEN_V2_CONTRACTS: &str = include_str!("../../tests/fixtures/v2/contracts.json");
 
-    /// Golden bytes of a format 2 record, in `file`.
+    /// `record` encodes to the golden bytes for `name` in `file`, and decodes from them.
     #[track_caller]
-    fn assert_golden_v2<T: Record + PartialEq + std::fmt::Debug>(file: &str, name: &str, record: &T) {
+    fn assert_golden_in<T: Record + PartialEq + std::fmt::Debug>(
+        file: &str,
+        name: &str,
+        record: &T,
+    ) {
         let bytes = golden_in(file, name);
-        assert_eq!(encode(record).expect("encode"), bytes, "{name}: encoding changed");
+        assert_eq!(
+            encode(record).expect("encode"),
+            bytes,
+            "{name}: encoding changed"
+        );
         assert_eq!(
             &decode::<T>(&bytes).expect("decode"),
             record,
@@ -922,8 +916,9 @@ mod tests {
             created_at: UnixMs(1772392924000),
             updated_at: UnixMs(1772393924000),
         };
-        assert_golden_v2(GOLDEN_V2_CONTRACTS, "contract", &contract);
-        assert_golden_v2(
+        assert_golden_in(GOLDEN_V2_CONTRACTS, "contract", &contract);
+        assert_golden_in(
+            GOLDEN_V2_CONTRACTS,
             "contract_default_rules",
             &Contract {
                 version: 1,
@@ -933,8 +928,13 @@ mod tests {
                 ..contract.clone()
             },
         );
-        assert_golden_v2(GOLDEN_V2_CONTRACTS, "contract_version", &contract.current_version());
-        assert_golden_v2(
+        assert_golden_in(
+            GOLDEN_V2_CONTRACTS,
+            "contract_version",
+            &contract.current_version(),
+        );
+        assert_golden_in(
+            GOLDEN_V2_CONTRACTS,
             "check",
             &Check {
                 id: CheckId::from_raw(WARNING_CHECK),
@@ -1028,10 +1028,10 @@ mod tests {
     #[test]
     fn webhooks_and_deliveries_keep_their_v2_bytes() {
         for (name, webhook) in v2_webhooks() {
-            assert_golden_v2(GOLDEN_V2_WEBHOOKS, name, &webhook);
+            assert_golden_in(GOLDEN_V2_WEBHOOKS, name, &webhook);
         }
         for (name, delivery) in v2_deliveries() {
-            assert_golden_v2(GOLDEN_V2_WEBHOOKS, name, &delivery);
+            assert_golden_in(GOLDEN_V2_WEBHOOKS, name, &delivery);
         }
         // The disabled reason no record above has: its variant index, pinned on its own.
         assert_eq!(

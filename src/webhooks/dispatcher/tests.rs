@@ -468,7 +468,7 @@ async fn another_check(store: &Store) {
         .items[0]
         .id;
     store
-        .run_check(AccountId(1), contract, vec![], Environment::Test)
+        .run_check(AccountId(1), contract, None, vec![], Environment::Test)
         .await
         .expect("check");
 }
