@@ -17,9 +17,24 @@
 //! - start-up time and RSS with 1,000,000 pending deliveries and 1,000,000 stored checks;
 //! - idle RSS and binary size.
 //!
-//! Results: the table on stdout, and `target/bench/results.{md,json}`.
+//! - the static musl build (`DG_BENCH_STATIC_BIN`, set by benches/run.sh) against this glibc
+//!   build: alternating rounds of `POST /check` on the same store, medians;
+//! - a bare hyper-rustls client sending the same signed delivery bodies to the same receiver
+//!   with the daemon's concurrency (the deliveries' baseline), and the queue depth after 10 s
+//!   and 60 s at half the peak check rate with 3 webhooks per check.
+//!
+//! Daemon CPU per check is the process's user + system time (/proc/<pid>/stat) over a load
+//! run ÷ the checks answered; the baseline's is this process's over its run.
+//!
+//! Results: the table on stdout, and `target/bench/results.{md,json}`; `results.json` is
+//! `{"targets": {<key>: {value, unit, ratio, goal, holds}}, "rows": [...]}`, one target per
+//! goal of issue 13 that the selected rows measured.
 //! Sizes: `DG_BENCH_SECONDS` (default 10) per load run, `DG_BENCH_CHECKS` (20000) checks in
-//! the webhook scenario, `DG_BENCH_PENDING` (1000000) queued deliveries for start-up.
+//! the webhook scenario, `DG_BENCH_PENDING` (1000000) queued deliveries for start-up,
+//! `DG_BENCH_ROUNDS` (3) alternating static/glibc rounds, `DG_BENCH_HALF_RUNS` (5) runs at
+//! half peak, `DG_BENCH_DEPTH_SECONDS` (60) for the queue-depth run.
+//! Rows: `DG_BENCH_ROWS=check,static` runs only those groups (see `GROUPS`); default all.
+//! `DG_BENCH_ALT_BIN` (paths separated by `:`) adds binaries to the static/glibc rounds.
 
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -65,8 +80,19 @@ struct Row {
     baseline: Option<f64>,
 }
 
+/// One target of issue 13, as `results.json` reports it.
+struct Target {
+    key: &'static str,
+    what: String,
+    value: f64,
+    unit: &'static str,
+    ratio: Option<f64>,
+    holds: bool,
+    goal: &'static str,
+}
+
 #[derive(Default)]
-struct Results(Vec<Row>);
+struct Results(Vec<Row>, Vec<Target>);
 
 impl Results {
     fn add(
@@ -124,6 +150,34 @@ impl Results {
         }
     }
 
+    /// Records whether a target holds (`results.json` → `targets.<key>`).
+    #[allow(clippy::too_many_arguments)]
+    fn target(
+        &mut self,
+        key: &'static str,
+        what: &str,
+        value: f64,
+        unit: &'static str,
+        ratio: Option<f64>,
+        holds: bool,
+        goal: &'static str,
+    ) {
+        let ratio_text = ratio.map(|r| format!(" ({r:.2}×)")).unwrap_or_default();
+        println!(
+            "TARGET {key:<26} {value:>10.2} {unit}{ratio_text}  goal {goal}: {}",
+            if holds { "holds" } else { "MISSED" }
+        );
+        self.1.push(Target {
+            key,
+            what: what.to_owned(),
+            value,
+            unit,
+            ratio,
+            holds,
+            goal,
+        });
+    }
+
     fn write(&self, dir: &Path) {
         let mut md = String::from(
             "| scenario | figure | value | unit | ratio to baseline |\n|---|---|---:|---|---:|\n",
@@ -144,11 +198,35 @@ impl Results {
                              "baseline": r.baseline, "ratio": r.baseline.map(|b| r.value / b)}),
             );
         }
+        let mut targets = serde_json::Map::new();
+        let _ = writeln!(
+            md,
+            "\n| target | measured | value | unit | ratio | goal | holds |\n|---|---|---:|---|---:|---|---|"
+        );
+        for t in &self.1 {
+            targets.insert(
+                t.key.to_owned(),
+                json!({"what": t.what, "value": t.value, "unit": t.unit, "ratio": t.ratio,
+                       "goal": t.goal, "holds": t.holds}),
+            );
+            let _ = writeln!(
+                md,
+                "| {} | {} | {:.2} | {} | {} | {} | {} |",
+                t.key,
+                t.what,
+                t.value,
+                t.unit,
+                t.ratio.map(|r| format!("{r:.2}×")).unwrap_or_default(),
+                t.goal,
+                if t.holds { "yes" } else { "**no**" }
+            );
+        }
         let _ = std::fs::create_dir_all(dir);
         let _ = std::fs::write(dir.join("results.md"), md);
         let _ = std::fs::write(
             dir.join("results.json"),
-            serde_json::to_string_pretty(&rows).unwrap_or_default(),
+            serde_json::to_string_pretty(&json!({"targets": targets, "rows": rows}))
+                .unwrap_or_default(),
         );
         println!("\nwritten: {}/results.md and results.json", dir.display());
     }
@@ -161,6 +239,8 @@ struct Load {
     p99_ms: f64,
     p999_ms: f64,
     success: f64,
+    /// Requests answered 200.
+    ok: f64,
 }
 
 /// Runs `oha` and reads its JSON summary.
@@ -193,6 +273,7 @@ fn oha(args: &[&str]) -> Load {
         p99_ms: ms("p99"),
         p999_ms: ms("p99.9"),
         success: if total > 0.0 { ok / total } else { 0.0 },
+        ok,
     }
 }
 
@@ -230,41 +311,94 @@ fn columns_json() -> Value {
         .collect::<Vec<_>>())
 }
 
+/// Which row groups run (`DG_BENCH_ROWS`, comma-separated; default all). The baseline always
+/// runs: every ratio needs it.
+struct Rows(Option<Vec<String>>);
+
+impl Rows {
+    fn from_env() -> Rows {
+        Rows(std::env::var("DG_BENCH_ROWS").ok().map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        }))
+    }
+
+    fn has(&self, group: &str) -> bool {
+        self.0.as_ref().is_none_or(|g| g.iter().any(|s| s == group))
+    }
+}
+
+/// Row groups, in the order they run.
+const GROUPS: &[&str] = &[
+    "check",
+    "half",
+    "unbatched",
+    "read",
+    "tls",
+    "static",
+    "webhooks",
+    "depth",
+    "startup",
+    "idle",
+];
+
 #[tokio::main]
 async fn main() {
-    let seconds = format!("{}s", env_usize("DG_BENCH_SECONDS", 10));
+    let secs = env_usize("DG_BENCH_SECONDS", 10);
+    let seconds = format!("{secs}s");
     let webhook_checks = env_usize("DG_BENCH_CHECKS", 20_000);
     let pending = env_usize("DG_BENCH_PENDING", 1_000_000);
+    let rounds = env_usize("DG_BENCH_ROUNDS", 3).max(1);
+    let half_runs = env_usize("DG_BENCH_HALF_RUNS", 5).max(1);
+    let rows = Rows::from_env();
+    let static_bin = std::env::var_os("DG_BENCH_STATIC_BIN").map(PathBuf::from);
+    let alt_bins: Vec<PathBuf> = std::env::var_os("DG_BENCH_ALT_BIN")
+        .map(|v| std::env::split_paths(&v).collect())
+        .unwrap_or_default();
+    let glibc_bin = PathBuf::from(env!("CARGO_BIN_EXE_driftguard"));
     let out_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
     let dir = tempfile::tempdir().expect("tempdir");
     let started = Instant::now();
     let mut results = Results::default();
     println!(
-        "# DriftGuard benchmark suite — {} cores, {} per load run, {CONNECTIONS} connections\n",
+        "# DriftGuard benchmark suite — {} cores, {} per load run, {CONNECTIONS} connections, rows: {}\n",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
-        seconds
+        seconds,
+        GROUPS.iter().filter(|g| rows.has(g)).copied().collect::<Vec<_>>().join(",")
     );
 
     let check_body = |contract: &str| {
         json!({"contract_id": contract, "incoming_schema": {"columns": columns_json()}}).to_string()
     };
 
-    // 1. The baseline: same body, no storage.
+    // 1. The baseline: same body, no storage; its CPU is this process's (idle otherwise).
     let baseline_addr = baseline::start().await;
     let body = check_body("ctr_00000000000000000000000000");
+    let cpu_before = cpu_seconds(std::process::id());
     let baseline = run_oha(&post_args(
         &format!("http://{baseline_addr}/api/v1/check"),
         "",
         &body,
         &seconds,
     ));
+    let baseline_cpu_us =
+        (cpu_seconds(std::process::id()) - cpu_before) * 1e6 / baseline.ok.max(1.0);
     results.load(
         "baseline (bare hyper, parse JSON, fixed answer)",
         &baseline,
         None,
     );
+    results.add(
+        "baseline (bare hyper, parse JSON, fixed answer)",
+        "CPU per request",
+        baseline_cpu_us,
+        "µs",
+        None,
+    );
 
-    // 2. POST /check over HTTP and over TLS.
+    // 2. POST /check over HTTP (with the daemon's CPU per check) and over TLS.
     let receiver = Receiver::start(dir.path()).await;
     let key = generate_key(Environment::Live);
     let cert = TestCert::create(dir.path());
@@ -281,224 +415,586 @@ async fn main() {
     let contract_id = contract["id"].as_str().expect("contract id").to_owned();
     let body = check_body(&contract_id);
     let url = format!("http://127.0.0.1:{}/api/v1/check", http.port);
-    let peak = run_oha(&post_args(&url, &key, &body, &seconds));
-    results.load("POST /check, HTTP", &peak, Some(&baseline));
+    let mut peak_rps = None;
+    if rows.has("check") {
+        let (peak, cpu_us) = daemon.measure(|| run_oha(&post_args(&url, &key, &body, &seconds)));
+        results.load("POST /check, HTTP", &peak, Some(&baseline));
+        results.add(
+            "POST /check, HTTP",
+            "daemon CPU per check",
+            cpu_us,
+            "µs",
+            Some(baseline_cpu_us),
+        );
+        results.target(
+            "check_vs_baseline",
+            "durable POST /check req/s vs the bare-hyper baseline (glibc build)",
+            peak.rps,
+            "req/s",
+            Some(peak.rps / baseline.rps),
+            peak.rps / baseline.rps >= 0.6,
+            ">= 0.6x",
+        );
+        results.target(
+            "cpu_per_check",
+            "daemon CPU time per POST /check (ratio: to the baseline's per request)",
+            cpu_us,
+            "µs",
+            Some(cpu_us / baseline_cpu_us),
+            cpu_us <= 45.0,
+            "<= 45 µs",
+        );
+        peak_rps = Some(peak.rps);
+    }
 
-    let half = ((peak.rps / 2.0).max(1.0) as u64).to_string();
-    let mut args = post_args(&url, &key, &body, &seconds);
-    args.splice(
-        0..0,
-        [
-            "-q".to_owned(),
-            half.clone(),
-            "--latency-correction".to_owned(),
-        ],
-    );
-    let at_half = run_oha(&args);
-    results.add(
-        &format!("POST /check, HTTP, at half peak ({half} req/s)"),
-        "p99",
-        at_half.p99_ms,
-        "ms",
-        None,
-    );
-    results.add(
-        &format!("POST /check, HTTP, at half peak ({half} req/s)"),
-        "p99.9",
-        at_half.p999_ms,
-        "ms",
-        None,
-    );
+    if rows.has("half") {
+        let peak = match peak_rps {
+            Some(rps) => rps,
+            None => run_oha(&post_args(&url, &key, &body, &seconds)).rps,
+        };
+        let half = ((peak / 2.0).max(1.0) as u64).to_string();
+        let scenario = format!("POST /check, HTTP, at half peak ({half} req/s)");
+        let mut worst: f64 = 0.0;
+        let mut under = 0;
+        for run in 1..=half_runs {
+            let mut args = post_args(&url, &key, &body, &seconds);
+            args.splice(
+                0..0,
+                [
+                    "-q".to_owned(),
+                    half.clone(),
+                    "--latency-correction".to_owned(),
+                ],
+            );
+            let at_half = run_oha(&args);
+            results.add(
+                &scenario,
+                &format!("p99, run {run}"),
+                at_half.p99_ms,
+                "ms",
+                None,
+            );
+            if run == 1 {
+                results.add(&scenario, "p99.9, run 1", at_half.p999_ms, "ms", None);
+            }
+            worst = worst.max(at_half.p99_ms);
+            if at_half.p99_ms < 10.0 {
+                under += 1;
+            }
+        }
+        results.target(
+            "p99_at_half_peak",
+            &format!("worst p99 at half peak over {half_runs} runs ({under} under 10 ms)"),
+            worst,
+            "ms",
+            None,
+            under == half_runs && half_runs >= 5,
+            "< 10 ms in 5 runs of 5",
+        );
+    }
 
     // 2b. The same with group commit off: one fsync per check (what batching buys).
     daemon.stop();
-    let single = Setup::with(
-        dir.path(),
-        "http-single",
-        &receiver,
-        None,
-        "max_write_batch = 1\n",
-    );
-    let daemon = Daemon::start(&single, &key);
-    Api::new(single.port, &key).wait_healthy().await;
-    let single_url = format!("http://127.0.0.1:{}/api/v1/check", single.port);
-    let unbatched = run_oha(&post_args(&single_url, &key, &body, &seconds));
-    results.load(
-        "POST /check, HTTP, group commit off",
-        &unbatched,
-        Some(&baseline),
-    );
-    daemon.stop();
-    let daemon = Daemon::start(&http, &key);
-    api.wait_healthy().await;
+    if rows.has("unbatched") {
+        let single = Setup::with(
+            dir.path(),
+            "http-single",
+            &receiver,
+            None,
+            "max_write_batch = 1\n",
+        );
+        let daemon = Daemon::start(&single, &key);
+        Api::new(single.port, &key).wait_healthy().await;
+        let single_url = format!("http://127.0.0.1:{}/api/v1/check", single.port);
+        let unbatched = run_oha(&post_args(&single_url, &key, &body, &seconds));
+        results.load(
+            "POST /check, HTTP, group commit off",
+            &unbatched,
+            Some(&baseline),
+        );
+        daemon.stop();
+    }
 
     // 3. The read path.
-    let check = api
-        .post("/api/v1/check", serde_json::from_str(&body).expect("json"))
-        .await;
-    let read_url = format!(
-        "http://127.0.0.1:{}/api/v1/checks/{}",
-        http.port,
-        check["id"].as_str().expect("id")
-    );
-    let mut args: Vec<String> = ["-z", &seconds, "-c", &CONNECTIONS.to_string(), "-H"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    args.push(format!("X-API-Key: {key}"));
-    args.push(read_url);
-    let read = run_oha(&args);
-    results.load("GET /checks/{id}", &read, Some(&baseline));
-    daemon.stop();
+    if rows.has("read") {
+        let daemon = Daemon::start(&http, &key);
+        api.wait_healthy().await;
+        let check = api
+            .post("/api/v1/check", serde_json::from_str(&body).expect("json"))
+            .await;
+        let read_url = format!(
+            "http://127.0.0.1:{}/api/v1/checks/{}",
+            http.port,
+            check["id"].as_str().expect("id")
+        );
+        let mut args: Vec<String> = ["-z", &seconds, "-c", &CONNECTIONS.to_string(), "-H"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        args.push(format!("X-API-Key: {key}"));
+        args.push(read_url);
+        let read = run_oha(&args);
+        results.load("GET /checks/{id}", &read, Some(&baseline));
+        daemon.stop();
+    }
 
     // 4. TLS (same store, restarted with a certificate).
-    let tls = Setup::new(dir.path(), "tls", &receiver, Some(&cert));
-    let daemon = Daemon::start(&tls, &key);
-    let tls_api = Api::new(tls.port, &key);
-    tls_api.wait_healthy_tls(&cert).await;
-    let contract = tls_api_create(&tls, &key, &cert).await;
-    let tls_url = format!("https://localhost:{}/api/v1/check", tls.port);
-    let mut args = post_args(&tls_url, &key, &check_body(&contract), &seconds);
-    args.splice(
-        0..0,
-        ["--cacert".to_owned(), cert.cert_file.display().to_string()],
-    );
-    let tls_run = run_oha(&args);
-    results.load("POST /check, HTTPS (HTTP/1.1)", &tls_run, Some(&baseline));
-    daemon.stop();
+    if rows.has("tls") {
+        let tls = Setup::new(dir.path(), "tls", &receiver, Some(&cert));
+        let daemon = Daemon::start(&tls, &key);
+        let tls_api = Api::new(tls.port, &key);
+        tls_api.wait_healthy_tls(&cert).await;
+        let contract = tls_api_create(&tls, &key, &cert).await;
+        let tls_url = format!("https://localhost:{}/api/v1/check", tls.port);
+        let mut args = post_args(&tls_url, &key, &check_body(&contract), &seconds);
+        args.splice(
+            0..0,
+            ["--cacert".to_owned(), cert.cert_file.display().to_string()],
+        );
+        let tls_run = run_oha(&args);
+        results.load("POST /check, HTTPS (HTTP/1.1)", &tls_run, Some(&baseline));
+        daemon.stop();
+    }
 
-    // 5. Three webhooks per check, to a local HTTPS receiver answering 200.
-    let daemon = Daemon::start(&http, &key);
-    api.wait_healthy().await;
+    // 4b. The static musl build against this (glibc) build: alternating rounds on the same
+    // store, median of each. DG_BENCH_ALT_BIN (a PATH-like list) adds binaries to the
+    // rounds, named by their file names (e.g. another allocator, or the build before a change).
+    if rows.has("static") {
+        let mut bins: Vec<(String, PathBuf)> = vec![("glibc build".into(), glibc_bin.clone())];
+        if let Some(path) = &static_bin {
+            bins.push(("static musl build".into(), path.clone()));
+        } else {
+            println!("(no DG_BENCH_STATIC_BIN: the static row is skipped; benches/run.sh sets it)");
+        }
+        for path in &alt_bins {
+            let name = path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            bins.push((name, path.clone()));
+        }
+        let mut rps: Vec<Vec<f64>> = vec![Vec::new(); bins.len()];
+        let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); bins.len()];
+        for _ in 0..rounds {
+            for (i, (_, bin)) in bins.iter().enumerate() {
+                let daemon = Daemon::start_bin(bin, &http, &key);
+                api.wait_healthy().await;
+                let (run, cpu_us) =
+                    daemon.measure(|| run_oha(&post_args(&url, &key, &body, &seconds)));
+                rps[i].push(run.rps);
+                cpu[i].push(cpu_us);
+                daemon.stop();
+            }
+        }
+        let medians: Vec<f64> = rps.iter().map(|v| median(v)).collect();
+        for (i, (name, _)) in bins.iter().enumerate() {
+            let scenario = format!("POST /check, HTTP, {name} ({rounds} alternating rounds)");
+            results.add(
+                &scenario,
+                "requests/s (median)",
+                medians[i],
+                "req/s",
+                Some(baseline.rps),
+            );
+            results.add(
+                &scenario,
+                "daemon CPU per check (median)",
+                median(&cpu[i]),
+                "µs",
+                Some(baseline_cpu_us),
+            );
+            if i > 0 {
+                results.add(
+                    &scenario,
+                    "requests/s vs glibc build",
+                    medians[i],
+                    "req/s",
+                    Some(medians[0]),
+                );
+            }
+        }
+        if static_bin.is_some() {
+            let ratio = medians[1] / medians[0];
+            results.target(
+                "static_vs_glibc",
+                "static musl build vs glibc build, POST /check req/s (medians, alternating)",
+                medians[1],
+                "req/s",
+                Some(ratio),
+                ratio >= 0.95,
+                ">= 0.95x",
+            );
+            let ratio = medians[1] / baseline.rps;
+            results.target(
+                "check_vs_baseline_static",
+                "durable POST /check req/s vs the bare-hyper baseline (static musl build)",
+                medians[1],
+                "req/s",
+                Some(ratio),
+                ratio >= 0.6,
+                ">= 0.6x",
+            );
+        }
+    }
+
+    // 5. Three webhooks per check, to a local HTTPS receiver answering 200; then the same
+    // number of deliveries from a bare hyper-rustls client (the deliveries' baseline).
     let mut hooks = Vec::new();
-    for path in ["/a", "/b", "/c"] {
-        let hook = api
-            .post(
-                "/api/v1/webhooks",
-                json!({"url": receiver.url(path), "events": ["pass", "warning", "breaking"]}),
-            )
-            .await;
-        hooks.push(hook["id"].as_str().expect("webhook id").to_owned());
+    if rows.has("webhooks") || rows.has("depth") || rows.has("startup") {
+        let daemon = Daemon::start(&http, &key);
+        api.wait_healthy().await;
+        for path in ["/a", "/b", "/c"] {
+            let hook = api
+                .post(
+                    "/api/v1/webhooks",
+                    json!({"url": receiver.url(path), "events": ["pass", "warning", "breaking"]}),
+                )
+                .await;
+            hooks.push(hook["id"].as_str().expect("webhook id").to_owned());
+        }
+        daemon.stop();
     }
-    receiver.reset();
-    let clock = Instant::now();
-    let mut args = post_args(&url, &key, &body, &seconds);
-    args.splice(0..2, ["-n".to_owned(), webhook_checks.to_string()]);
-    let with_hooks = run_oha(&args);
-    let answered = clock.elapsed();
-    let expected = 3 * (with_hooks.success * webhook_checks as f64).round() as usize;
-    let confirmed = receiver.wait_for(expected, Duration::from_secs(600)).await;
-    let delivered = clock.elapsed();
-    let scenario = format!("POST /check + 3 webhooks ({webhook_checks} checks)");
-    results.add(
-        &scenario,
-        "checks/s",
-        webhook_checks as f64 / answered.as_secs_f64(),
-        "req/s",
-        Some(baseline.rps),
-    );
-    results.add(
-        &scenario,
-        "p99",
-        with_hooks.p99_ms,
-        "ms",
-        Some(baseline.p99_ms),
-    );
-    results.add(
-        &scenario,
-        "deliveries/s end to end",
-        confirmed as f64 / delivered.as_secs_f64(),
-        "dlv/s",
-        None,
-    );
-    results.add(
-        &scenario,
-        "deliveries confirmed",
-        confirmed as f64 / expected.max(1) as f64 * 100.0,
-        "%",
-        None,
-    );
-    results.add(
-        &scenario,
-        "last delivery after last answer",
-        (delivered - answered).as_secs_f64(),
-        "s",
-        None,
-    );
-    // One webhook stays, so each seeded check below queues exactly one delivery.
-    for hook in &hooks[1..] {
-        api.request("DELETE", &format!("/api/v1/webhooks/{hook}"), None)
-            .await;
+    if rows.has("webhooks") {
+        let daemon = Daemon::start(&http, &key);
+        api.wait_healthy().await;
+        receiver.reset();
+        let clock = Instant::now();
+        let mut args = post_args(&url, &key, &body, &seconds);
+        args.splice(0..2, ["-n".to_owned(), webhook_checks.to_string()]);
+        let with_hooks = run_oha(&args);
+        let answered = clock.elapsed();
+        let expected = 3 * with_hooks.ok as usize;
+        let confirmed = receiver.wait_for(expected, Duration::from_secs(600)).await;
+        let delivered = clock.elapsed();
+        daemon.stop();
+        let scenario = format!("POST /check + 3 webhooks ({webhook_checks} checks)");
+        results.add(
+            &scenario,
+            "checks/s",
+            webhook_checks as f64 / answered.as_secs_f64(),
+            "req/s",
+            Some(baseline.rps),
+        );
+        results.add(
+            &scenario,
+            "p99",
+            with_hooks.p99_ms,
+            "ms",
+            Some(baseline.p99_ms),
+        );
+        let end_to_end = confirmed as f64 / delivered.as_secs_f64();
+        results.add(
+            &scenario,
+            "deliveries/s end to end",
+            end_to_end,
+            "dlv/s",
+            None,
+        );
+        results.add(
+            &scenario,
+            "deliveries confirmed",
+            confirmed as f64 / expected.max(1) as f64 * 100.0,
+            "%",
+            None,
+        );
+        results.add(
+            &scenario,
+            "last delivery after last answer",
+            (delivered - answered).as_secs_f64(),
+            "s",
+            None,
+        );
+        // The client baseline: the same bodies, signed per request, same concurrency.
+        let sample = receiver
+            .sample()
+            .unwrap_or_else(|| Bytes::from(body.clone()));
+        receiver.reset();
+        let client_rate = client_baseline(
+            &receiver,
+            sample,
+            expected.max(3),
+            3 * DELIVERY_SLOTS_PER_WEBHOOK,
+        )
+        .await;
+        results.add(
+            &format!(
+                "baseline: bare hyper-rustls client, {} deliveries, {} in flight",
+                expected.max(3),
+                3 * DELIVERY_SLOTS_PER_WEBHOOK
+            ),
+            "deliveries/s",
+            client_rate,
+            "dlv/s",
+            None,
+        );
+        results.add(
+            &scenario,
+            "deliveries/s vs client baseline",
+            end_to_end,
+            "dlv/s",
+            Some(client_rate),
+        );
+        results.target(
+            "deliveries_vs_client",
+            "deliveries/s end to end (checks + 3 webhooks) vs a bare hyper-rustls client",
+            end_to_end,
+            "dlv/s",
+            Some(end_to_end / client_rate),
+            end_to_end / client_rate >= 0.5,
+            ">= 0.5x",
+        );
     }
-    daemon.stop();
 
-    // 6. Start-up with a large queue and store.
-    receiver.refuse();
-    let seeding = Instant::now();
-    seed(&http.data_dir, &contract_id, pending).await;
-    println!(
-        "(seeded {pending} checks and pending deliveries in {:.0} s)",
-        seeding.elapsed().as_secs_f64()
-    );
-    let clock = Instant::now();
-    let daemon = Daemon::start(&http, &key);
-    api.wait_healthy().await;
-    let ready = clock.elapsed();
-    let scenario = format!("start-up, {pending} pending deliveries + checks");
-    results.add(
-        &scenario,
-        "start to healthy",
-        ready.as_secs_f64() * 1000.0,
-        "ms",
-        None,
-    );
-    results.add(
-        &scenario,
-        "RSS when healthy",
-        rss_kib(daemon.child.id()) as f64 / 1024.0,
-        "MiB",
-        None,
-    );
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    results.add(
-        &scenario,
-        "RSS 3 s later (sending)",
-        rss_kib(daemon.child.id()) as f64 / 1024.0,
-        "MiB",
-        None,
-    );
-    results.add(
-        &scenario,
-        "store file",
-        file_mib(&http.data_dir.join("driftguard.redb")),
-        "MiB",
-        None,
-    );
-    daemon.stop();
+    // 5b. Queue depth at half the peak check rate with 3 webhooks: after 10 s and after 60 s.
+    if rows.has("depth") {
+        let peak = peak_rps.unwrap_or(baseline.rps * 0.35);
+        let half = ((peak / 2.0).max(1.0) as u64).to_string();
+        let metrics_port = free_port();
+        let depth_setup = Setup::with(
+            dir.path(),
+            "http-metrics",
+            &receiver,
+            None,
+            &format!("[metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n"),
+        );
+        let daemon = Daemon::start(&depth_setup, &key);
+        Api::new(depth_setup.port, &key).wait_healthy().await;
+        receiver.reset();
+        let total = env_usize("DG_BENCH_DEPTH_SECONDS", 60);
+        let depth_url = format!("http://127.0.0.1:{}/api/v1/check", depth_setup.port);
+        let mut args = post_args(&depth_url, &key, &body, &format!("{total}s"));
+        args.splice(0..0, ["-q".to_owned(), half.clone()]);
+        let load = std::thread::spawn(move || run_oha(&args));
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let at_10 = queue_depth(metrics_port).await;
+        tokio::time::sleep(Duration::from_secs(total.saturating_sub(10) as u64)).await;
+        let at_end = queue_depth(metrics_port).await;
+        let _ = load.join();
+        daemon.stop();
+        let scenario = format!("POST /check + 3 webhooks at half peak ({half} checks/s)");
+        results.add(
+            &scenario,
+            "queue depth after 10 s",
+            at_10,
+            "deliveries",
+            None,
+        );
+        results.add(
+            &scenario,
+            &format!("queue depth after {total} s"),
+            at_end,
+            "deliveries",
+            None,
+        );
+        results.target(
+            "queue_depth_half_peak",
+            &format!("queue depth after {total} s at half peak, 3 webhooks (ratio: to after 10 s)"),
+            at_end,
+            "deliveries",
+            Some(at_end / at_10.max(1.0)),
+            at_end <= at_10,
+            "after 60 s <= after 10 s",
+        );
+    }
+
+    // 6. Start-up with a large queue and store (one webhook, so one delivery per check).
+    if rows.has("startup") {
+        let daemon = Daemon::start(&http, &key);
+        api.wait_healthy().await;
+        for hook in hooks.iter().skip(1) {
+            api.request("DELETE", &format!("/api/v1/webhooks/{hook}"), None)
+                .await;
+        }
+        daemon.stop();
+        receiver.refuse();
+        let seeding = Instant::now();
+        seed(&http.data_dir, &contract_id, pending).await;
+        println!(
+            "(seeded {pending} checks and pending deliveries in {:.0} s)",
+            seeding.elapsed().as_secs_f64()
+        );
+        let clock = Instant::now();
+        let daemon = Daemon::start(&http, &key);
+        api.wait_healthy().await;
+        let ready = clock.elapsed();
+        let scenario = format!("start-up, {pending} pending deliveries + checks");
+        let start_ms = ready.as_secs_f64() * 1000.0;
+        let rss = rss_kib(daemon.child.id()) as f64 / 1024.0;
+        results.add(&scenario, "start to healthy", start_ms, "ms", None);
+        results.add(&scenario, "RSS when healthy", rss, "MiB", None);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        results.add(
+            &scenario,
+            "RSS 3 s later (sending)",
+            rss_kib(daemon.child.id()) as f64 / 1024.0,
+            "MiB",
+            None,
+        );
+        results.add(
+            &scenario,
+            "store file",
+            file_mib(&http.data_dir.join("driftguard.redb")),
+            "MiB",
+            None,
+        );
+        daemon.stop();
+        let full = pending >= 1_000_000;
+        results.target(
+            "start_pending_time",
+            &format!("start to healthy with {pending} pending deliveries"),
+            start_ms,
+            "ms",
+            None,
+            full && start_ms < 1000.0,
+            "< 1 s with 1,000,000 pending",
+        );
+        results.target(
+            "start_pending_rss",
+            &format!("RSS when healthy with {pending} pending deliveries"),
+            rss,
+            "MiB",
+            None,
+            full && rss < 100.0,
+            "< 100 MB with 1,000,000 pending",
+        );
+    }
 
     // 7. Idle.
-    let idle = Setup::new(dir.path(), "idle", &receiver, None);
-    let daemon = Daemon::start(&idle, &key);
-    Api::new(idle.port, &key).wait_healthy().await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    results.add(
-        "idle daemon, empty store",
-        "RSS",
-        rss_kib(daemon.child.id()) as f64 / 1024.0,
-        "MiB",
-        None,
-    );
-    results.add(
-        "binary",
-        "size",
-        file_mib(Path::new(env!("CARGO_BIN_EXE_driftguard"))),
-        "MiB",
-        None,
-    );
-    daemon.stop();
+    if rows.has("idle") {
+        let idle = Setup::new(dir.path(), "idle", &receiver, None);
+        let daemon = Daemon::start(&idle, &key);
+        Api::new(idle.port, &key).wait_healthy().await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let rss = rss_kib(daemon.child.id()) as f64 / 1024.0;
+        results.add("idle daemon, empty store", "RSS", rss, "MiB", None);
+        results.target(
+            "idle_rss",
+            "RSS of an idle daemon with an empty store",
+            rss,
+            "MiB",
+            None,
+            rss * 1.048_576 < 15.0,
+            "< 15 MB",
+        );
+        daemon.stop();
+    }
+    results.add("binary", "size", file_mib(&glibc_bin), "MiB", None);
+    if let Some(path) = &static_bin {
+        results.add("static musl binary", "size", file_mib(path), "MiB", None);
+    }
 
     println!("\nsuite took {:.0} s", started.elapsed().as_secs_f64());
     results.write(&out_dir);
+}
+
+/// `webhooks.max_in_flight_per_webhook`'s default: the daemon's concurrency per webhook.
+const DELIVERY_SLOTS_PER_WEBHOOK: usize = 32;
+
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n.is_multiple_of(2) => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+        n => v[n / 2],
+    }
+}
+
+/// User + system CPU time of a process so far, in seconds (from /proc/<pid>/stat).
+fn cpu_seconds(pid: u32) -> f64 {
+    let ticks = clock_ticks();
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name (which may hold spaces) start at field 3.
+            let rest = s.rsplit_once(')')?.1.split_whitespace().collect::<Vec<_>>();
+            let utime: f64 = rest.get(11)?.parse().ok()?;
+            let stime: f64 = rest.get(12)?.parse().ok()?;
+            Some((utime + stime) / ticks)
+        })
+        .unwrap_or(f64::NAN)
+}
+
+fn clock_ticks() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .unwrap_or(100.0)
+    })
+}
+
+/// `delivery_queue_depth` from the daemon's metrics listener.
+async fn queue_depth(port: u16) -> f64 {
+    let client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let Ok(uri) = format!("http://127.0.0.1:{port}/metrics").parse::<hyper::Uri>() else {
+        return f64::NAN;
+    };
+    let Ok(response) = client.get(uri).await else {
+        return f64::NAN;
+    };
+    let Ok(body) = response.into_body().collect().await else {
+        return f64::NAN;
+    };
+    String::from_utf8_lossy(&body.to_bytes())
+        .lines()
+        .find(|l| !l.starts_with('#') && l.contains("delivery_queue_depth"))
+        .and_then(|l| l.split_whitespace().last().and_then(|v| v.parse().ok()))
+        .unwrap_or(f64::NAN)
+}
+
+/// The deliveries' baseline: a bare hyper-rustls client (HTTP/1.1 and HTTP/2, like the
+/// daemon's) POSTing `n` copies of a delivery body, each signed like the daemon signs it,
+/// `in_flight` at once, to the same receiver. Returns deliveries/s until all are confirmed.
+async fn client_baseline(receiver: &Receiver, body: Bytes, n: usize, in_flight: usize) -> f64 {
+    use driftguard::webhooks::signature::{driftguard_signature, standard_signature};
+    let client = client_with(Some(&receiver.cert_der), true);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let clock = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..in_flight {
+        let (client, next, body) = (client.clone(), next.clone(), body.clone());
+        let url = receiver.url(["/a", "/b", "/c"][tasks.len() % 3]);
+        tasks.spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= n {
+                    return;
+                }
+                let id = format!("dlv_baseline{i:016}");
+                let timestamp = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
+                let mut request = Request::builder()
+                    .method("POST")
+                    .uri(&url)
+                    .header("content-type", "application/json")
+                    .header(
+                        "x-driftguard-signature",
+                        driftguard_signature(secret, &body),
+                    )
+                    .header("x-driftguard-delivery", &id)
+                    .header("x-driftguard-attempt", "1")
+                    .header("webhook-id", &id)
+                    .header("webhook-timestamp", timestamp.to_string());
+                if let Some(sig) = standard_signature(secret, &id, timestamp, &body) {
+                    request = request.header("webhook-signature", sig);
+                }
+                let request = request.body(Full::new(body.clone())).expect("request");
+                if let Ok(response) = client.request(request).await {
+                    let _ = response.into_body().collect().await;
+                }
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    let confirmed = receiver.wait_for(n, Duration::from_secs(60)).await;
+    confirmed as f64 / clock.elapsed().as_secs_f64()
 }
 
 async fn tls_api_create(setup: &Setup, key: &str, cert: &TestCert) -> String {
@@ -634,7 +1130,11 @@ struct Daemon {
 
 impl Daemon {
     fn start(setup: &Setup, key: &str) -> Daemon {
-        let child = Command::new(env!("CARGO_BIN_EXE_driftguard"))
+        Daemon::start_bin(Path::new(env!("CARGO_BIN_EXE_driftguard")), setup, key)
+    }
+
+    fn start_bin(bin: &Path, setup: &Setup, key: &str) -> Daemon {
+        let child = Command::new(bin)
             .args(["serve", "--config"])
             .arg(&setup.config_file)
             .env("DRIFTGUARD_BOOTSTRAP_KEY", key)
@@ -644,6 +1144,14 @@ impl Daemon {
             .spawn()
             .expect("start driftguard");
         Daemon { child }
+    }
+
+    /// Runs a load and returns it with the daemon's CPU time per answered request, in µs.
+    fn measure(&self, load: impl FnOnce() -> Load) -> (Load, f64) {
+        let before = cpu_seconds(self.child.id());
+        let run = load();
+        let cpu_us = (cpu_seconds(self.child.id()) - before) * 1e6 / run.ok.max(1.0);
+        (run, cpu_us)
     }
 
     fn stop(mut self) {
@@ -727,6 +1235,9 @@ impl Api {
 struct Receiver {
     addr: SocketAddr,
     ca_file: PathBuf,
+    cert_der: Vec<u8>,
+    /// The first delivery body seen (the deliveries' baseline replays it).
+    sample: Arc<Mutex<Option<Bytes>>>,
     confirmed: Arc<Mutex<HashSet<String>>>,
     refusing: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -753,27 +1264,40 @@ impl Receiver {
         let addr = listener.local_addr().expect("addr");
         let confirmed = Arc::new(Mutex::new(HashSet::new()));
         let refusing = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (seen, refuse) = (confirmed.clone(), refusing.clone());
+        let sample = Arc::new(Mutex::new(None));
+        let (seen, refuse, first) = (confirmed.clone(), refusing.clone(), sample.clone());
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
-                let (acceptor, seen, refuse) = (acceptor.clone(), seen.clone(), refuse.clone());
+                let (acceptor, seen, refuse, first) = (
+                    acceptor.clone(),
+                    seen.clone(),
+                    refuse.clone(),
+                    first.clone(),
+                );
                 tokio::spawn(async move {
                     let Ok(tls) = acceptor.accept(stream).await else {
                         return;
                     };
                     let service =
                         hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                            let (seen, refuse) = (seen.clone(), refuse.clone());
+                            let (seen, refuse, first) =
+                                (seen.clone(), refuse.clone(), first.clone());
                             async move {
                                 let delivery = req
                                     .headers()
                                     .get("x-driftguard-delivery")
                                     .and_then(|v| v.to_str().ok())
                                     .map(str::to_owned);
-                                let _ = req.into_body().collect().await;
+                                let body = req.into_body().collect().await;
+                                if let Ok(body) = body {
+                                    let mut first = first.lock().expect("lock");
+                                    if first.is_none() {
+                                        *first = Some(body.to_bytes());
+                                    }
+                                }
                                 let refused = refuse.load(std::sync::atomic::Ordering::Relaxed);
                                 if let (false, Some(id)) = (refused, delivery) {
                                     seen.lock().expect("lock").insert(id);
@@ -796,6 +1320,8 @@ impl Receiver {
         Receiver {
             addr,
             ca_file,
+            cert_der: cert.cert_der.clone(),
+            sample,
             confirmed,
             refusing,
         }
@@ -803,6 +1329,10 @@ impl Receiver {
 
     fn url(&self, path: &str) -> String {
         format!("https://localhost:{}{path}", self.addr.port())
+    }
+
+    fn sample(&self) -> Option<Bytes> {
+        self.sample.lock().expect("lock").clone()
     }
 
     fn reset(&self) {

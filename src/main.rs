@@ -2,6 +2,7 @@
 //! through a running daemon's admin socket (or the store, if none runs); `restore`,
 //! `check-store` and `compact` need the daemon stopped; `check` and `infer` are the
 //! pipeline's commands (logic in `driftguard::cli`).
+#![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -19,6 +20,14 @@ use driftguard::daemon::Daemon;
 use driftguard::operator;
 use driftguard::store::{maintenance, DB_FILE};
 use driftguard::systemd;
+
+/// The global allocator: mimalloc on the static musl build (and on every target with the
+/// `mimalloc` feature). musl's own allocator serialises threads on one lock and ran `POST
+/// /check` at ~0.56× the glibc build; mimalloc (Microsoft, MIT, small C library built by its
+/// crate with the same musl-gcc as ring) brings it level. See BENCHMARKS.md for the figures.
+#[cfg(any(target_env = "musl", feature = "mimalloc"))]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// DriftGuard self-hosted: schema-drift contracts, checks and signed webhooks.
 #[derive(Parser)]

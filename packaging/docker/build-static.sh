@@ -4,8 +4,8 @@
 #
 #   packaging/docker/build-static.sh            # from anywhere inside the repository
 #
-# Needs: rustup + cargo, and musl-gcc (Debian/Ubuntu package `musl-tools`; ring compiles C
-# and assembly with it). Run as root on a Debian-like host and missing musl-tools is
+# Needs: rustup + cargo, and musl-gcc (Debian/Ubuntu package `musl-tools`; ring and mimalloc
+# compile C (ring also assembly) with it). Run as root on a Debian-like host and missing musl-tools is
 # installed with apt-get; otherwise the script says what to install and stops.
 # Honours CARGO_TARGET_DIR like cargo itself does.
 #
@@ -44,7 +44,8 @@ else
     say "rustup not found; assuming the $TARGET standard library is installed"
 fi
 
-# 3. Build. CC_<target> makes the choice of C compiler explicit for ring's build script.
+# 3. Build. CC_<target> makes the choice of C compiler explicit for the build scripts of ring
+# and of libmimalloc-sys (the static binary's allocator, see src/main.rs).
 cd "$ROOT"
 say "cargo build --release --locked --target $TARGET (in $ROOT)"
 CC_x86_64_unknown_linux_musl=musl-gcc \
