@@ -1,3 +1,6 @@
+//! Compiled only under #[cfg(test)] (`mod tests;` in `dispatcher.rs`), so `expect` here
+//! is a test's assertion, not a request path's.
+//!
 //! The retry policy as a function, and the scheduler on tokio's paused time: a real store
 //! in a temp dir, a scripted transport in place of the HTTPS client (the integration
 //! tests in `tests/webhooks.rs` use a real HTTPS receiver), and hours of schedule run in
