@@ -117,9 +117,40 @@ impl fmt::Display for AccountId {
 /// 32 bits of unix seconds, then 96 random bits.
 fn random_id(now: UnixMs) -> u128 {
     let mut random = [0u8; 16];
-    fill_random(&mut random);
+    ID_RANDOMNESS.with_borrow_mut(|pool| pool.take(&mut random[4..]));
     let secs = (now.unix_seconds().max(0) as u128) & 0xffff_ffff;
-    (secs << 96) | (u128::from_be_bytes(random) & ((1u128 << 96) - 1))
+    (secs << 96) | u128::from_be_bytes(random)
+}
+
+/// Bytes of OS randomness a thread draws at a time for ids.
+const POOL_BYTES: usize = 1024;
+
+thread_local! {
+    /// Ids' random bits come from the OS CSPRNG in blocks: one getrandom(2) per id was a
+    /// syscall on every check (measured: as many as the writes to the socket).
+    static ID_RANDOMNESS: std::cell::RefCell<RandomPool> = const {
+        std::cell::RefCell::new(RandomPool { bytes: [0; POOL_BYTES], used: POOL_BYTES })
+    };
+}
+
+/// A block of OS randomness, handed out once each byte.
+struct RandomPool {
+    bytes: [u8; POOL_BYTES],
+    used: usize,
+}
+
+impl RandomPool {
+    fn take(&mut self, out: &mut [u8]) {
+        if POOL_BYTES - self.used < out.len() {
+            fill_random(&mut self.bytes);
+            self.used = 0;
+        }
+        let end = self.used + out.len();
+        out.copy_from_slice(&self.bytes[self.used..end]);
+        // Handed-out bytes are not kept around.
+        self.bytes[self.used..end].fill(0);
+        self.used = end;
+    }
 }
 
 /// Fills `buf` from the operating system's CSPRNG.
@@ -172,6 +203,19 @@ mod tests {
         let b = CheckId::generate(UnixMs(1_700_000_001_000)).to_string();
         assert!(a < b);
         assert_eq!(a.len(), 4 + ENCODED_LEN);
+    }
+
+    #[test]
+    fn ids_drawn_across_many_random_blocks_are_distinct_and_keep_their_time() {
+        let now = UnixMs(1_700_000_000_000);
+        let ids: std::collections::HashSet<u128> = (0..5 * POOL_BYTES)
+            .map(|_| CheckId::generate(now).raw())
+            .collect();
+        assert_eq!(ids.len(), 5 * POOL_BYTES);
+        assert!(ids.iter().all(|id| id >> 96 == 1_700_000_000));
+        // 96 random bits: every one of the low bytes is used.
+        let low_bits = ids.iter().fold(0u128, |acc, id| acc | id);
+        assert_eq!(low_bits & ((1 << 96) - 1), (1 << 96) - 1);
     }
 
     #[test]

@@ -261,11 +261,9 @@ pub struct Assessment {
 /// `rules` and the columns' overrides. With default rules and no overrides this is the
 /// v1 scoring exactly; the diff explains itself (kinds, renames, ignored) either way.
 pub fn assess(contract: &[Column], rules: &Rules, incoming: &[IncomingColumn]) -> Assessment {
-    let incoming_types: HashMap<&str, ColumnType> = incoming
-        .iter()
-        .map(|c| (c.name.as_str(), c.column_type))
-        .collect();
-    let contract_names: HashSet<&str> = contract.iter().map(|c| c.name.as_str()).collect();
+    let incoming_types =
+        SortedNames::new(incoming.iter().map(|c| (c.name.as_str(), c.column_type)));
+    let contract_names = SortedNames::new(contract.iter().map(|c| (c.name.as_str(), ())));
 
     let mut diff = Diff::default();
     let mut removed: Vec<&Column> = Vec::new();
@@ -287,7 +285,7 @@ pub fn assess(contract: &[Column], rules: &Rules, incoming: &[IncomingColumn]) -
     }
     let added: Vec<&IncomingColumn> = incoming
         .iter()
-        .filter(|c| !contract_names.contains(c.name.as_str()))
+        .filter(|c| !contract_names.contains(&c.name))
         .collect();
     diff.added = added.iter().map(|c| c.name.clone()).collect();
     diff.renames = detect_renames(&removed, &added);
@@ -323,7 +321,7 @@ pub fn assess(contract: &[Column], rules: &Rules, incoming: &[IncomingColumn]) -
                 None => TYPE_CHANGE_POINTS,
             };
             score(name, earned, &mut ignored);
-        } else if !incoming_types.contains_key(name) {
+        } else if !incoming_types.contains(name) {
             let rename = renamed.get(name).copied();
             let earned = match (column.severity_override, rename) {
                 (Some(o), _) => {
@@ -361,6 +359,34 @@ pub fn assess(contract: &[Column], rules: &Rules, incoming: &[IncomingColumn]) -
         verdict: Verdict::from_severity(severity),
         severity,
         diff,
+    }
+}
+
+/// Columns looked up by exact name: a list sorted by name and binary-searched. For the
+/// few dozen columns of a schema this is cheaper than hashing every name (it is the hot
+/// path of every check), and it has no worst case an attacker could aim at.
+struct SortedNames<'a, T> {
+    entries: Vec<(&'a str, T)>,
+}
+
+impl<'a, T> SortedNames<'a, T> {
+    fn new(entries: impl Iterator<Item = (&'a str, T)>) -> Self {
+        let mut entries: Vec<_> = entries.collect();
+        // Stable: of equal names the last one given wins, as in a map filled in order.
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        SortedNames { entries }
+    }
+
+    fn get(&self, name: &str) -> Option<&T> {
+        let end = self.entries.partition_point(|(n, _)| *n <= name);
+        self.entries[..end]
+            .last()
+            .filter(|(n, _)| *n == name)
+            .map(|(_, value)| value)
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
     }
 }
 
@@ -416,13 +442,15 @@ pub const MAX_NAME_CHARS: usize = 256;
 
 /// Checks a name (contract, column, account) of 1–256 characters; the error names `field`.
 pub fn validate_name(name: &str, field: &str) -> Result<(), String> {
+    name_error(name).map_or(Ok(()), |why| Err(format!("{field}: {why}")))
+}
+
+/// What is wrong with a column name, if anything (without the field: the hot path formats
+/// a field path only when it has an error to report).
+fn name_error(name: &str) -> Option<String> {
     let chars = name.chars().count();
-    if chars == 0 || chars > MAX_NAME_CHARS {
-        return Err(format!(
-            "{field}: must be 1 to {MAX_NAME_CHARS} characters (got {chars})"
-        ));
-    }
-    Ok(())
+    (chars == 0 || chars > MAX_NAME_CHARS)
+        .then(|| format!("must be 1 to {MAX_NAME_CHARS} characters (got {chars})"))
 }
 
 /// Checks the schema rules shared by contracts and incoming schemas: names of 1–256
@@ -432,9 +460,20 @@ pub fn validate_column_names<'a>(
     names: impl IntoIterator<Item = &'a str>,
     field: &str,
 ) -> Result<(), String> {
+    let names: Vec<&str> = names.into_iter().collect();
+    // The common case, all good, without hashing: sorted, duplicates are neighbours.
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    let unique = sorted.windows(2).all(|pair| pair[0] != pair[1]);
+    if unique && names.iter().all(|name| name_error(name).is_none()) {
+        return Ok(());
+    }
+    // Something is wrong: name the first column at fault, in the order given.
     let mut seen = HashSet::new();
-    for (i, name) in names.into_iter().enumerate() {
-        validate_name(name, &format!("{field}[{i}].name"))?;
+    for (i, name) in names.iter().enumerate() {
+        if let Some(why) = name_error(name) {
+            return Err(format!("{field}[{i}].name: {why}"));
+        }
         if !seen.insert(name) {
             return Err(format!("{field}[{i}].name: duplicate column name {name:?}"));
         }

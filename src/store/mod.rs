@@ -301,6 +301,15 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
     {
+        self.write_in_batch(|batch| op(batch.txn()?)).await
+    }
+
+    /// Runs `op` on the writer thread inside a batch ([`writer::Batch`]).
+    async fn write_in_batch<T, F>(&self, op: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut writer::Batch<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
         let (job, answer) = writer::job(op);
         lock(&self.shared.writer)
             .as_ref()
@@ -571,19 +580,16 @@ impl Store {
         let scored = self.scoring_version(account, contract_id, version).await?;
         let assessment = crate::drift::assess(&scored.columns, &scored.rules, &incoming);
         let contract_version = scored.version;
-        let at = self.shared.clock.stamp();
+        let new = ops::NewCheck {
+            account,
+            contract_id,
+            contract_version,
+            assessment,
+            environment,
+            at: self.shared.clock.stamp(),
+        };
         let (check, queued) = self
-            .write(move |txn| {
-                ops::record_check(
-                    txn,
-                    account,
-                    contract_id,
-                    contract_version,
-                    assessment,
-                    environment,
-                    at,
-                )
-            })
+            .write_in_batch(move |batch| batch.checks()?.record(new))
             .await?;
         if queued > 0 {
             self.signal_due();

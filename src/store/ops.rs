@@ -4,8 +4,12 @@
 //! `NoCredits`) only before its first mutation, so the group-commit writer can commit the
 //! rest of a batch around it.
 
-use redb::{ReadTransaction, ReadableTable, WriteTransaction};
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 
+use redb::{ReadTransaction, ReadableTable, Table, WriteTransaction};
+
+use super::queue::DueEntry;
 use super::records::Record;
 use super::tables::*;
 use super::StoreError;
@@ -14,7 +18,7 @@ use crate::credentials::{self, Environment, KeyHash};
 use crate::drift::{self, Assessment, Column, Rules, Verdict, VersionChanges};
 use crate::ids::{AccountId, CheckId, ContractId, KeyId, WebhookId};
 use crate::model::{
-    Account, ApiKey, Check, Contract, ContractVersion, DisabledReason, PreviousSecret,
+    Account, ApiKey, Check, Contract, ContractVersion, Delivery, DisabledReason, PreviousSecret,
     VersionEntry, Webhook, WebhookFormat,
 };
 
@@ -572,53 +576,164 @@ fn owned<T: Record>(
 
 // ---- checks ----
 
-/// Stores a check scored against one of the account's contracts, updates the account's
-/// counters and queues the deliveries it triggers (due at `at.steady`) — all in the
-/// caller's transaction. Returns the check and the number of deliveries queued.
-pub fn record_check(
-    txn: &WriteTransaction,
-    account_id: AccountId,
-    contract_id: ContractId,
-    contract_version: u32,
-    assessment: Assessment,
-    environment: Environment,
-    at: Stamp,
-) -> Result<(Check, usize)> {
-    let now = at.wall;
-    // The hot path (it runs on the one writer thread): each table is opened once, and the
-    // contract is only located, not read — the caller scored against its cached copy.
-    let mut ids = txn.open_table(IDS)?;
-    locate(&ids, account_id, contract_id.raw())?.ok_or(StoreError::NotFound)?;
-    let mut accounts = ACCOUNTS.write(txn)?;
-    let mut account = accounts.get(account_id.0)?.ok_or(StoreError::NotFound)?;
-    let cost: u8 = match environment {
-        Environment::Live => 1,
-        Environment::Test => 0,
-    };
-    if cost > 0 && account.credits_remaining == 0 {
-        return Err(StoreError::NoCredits);
+/// A check to store: scored (by the caller, against its cached contract version) and
+/// stamped.
+#[derive(Clone, Debug)]
+pub struct NewCheck {
+    /// The owner.
+    pub account: AccountId,
+    /// One of the account's contracts (checked again here: it may have been deleted).
+    pub contract_id: ContractId,
+    /// The version it was scored against.
+    pub contract_version: u32,
+    /// The score and diff.
+    pub assessment: Assessment,
+    /// Live checks cost a credit; test checks are free.
+    pub environment: Environment,
+    /// When: `wall` for the record, `steady` for the deliveries' due time.
+    pub at: Stamp,
+}
+
+/// The bookkeeping of consecutive checks in one write batch (the hot path, on the writer
+/// thread). The tables are opened once per pass instead of once per check; each account's
+/// row and the store-wide sequence are read once, updated in memory and written back once
+/// by [`CheckPass::finish`]; and an account's webhooks are read (and decoded) once.
+///
+/// Invariant: the writer finishes the pass before any other operation of the batch runs
+/// and before it commits (`writer::Batch`), so every operation, and the file, see exactly
+/// what they would have seen had each check been written on its own.
+pub struct CheckPass<'t> {
+    ids: Table<'t, u128, Location>,
+    accounts: WriteRecords<'t, u64, Account>,
+    checks: WriteRecords<'t, Location, Check>,
+    webhooks: WriteRecords<'t, Location, Webhook>,
+    deliveries: WriteRecords<'t, (u128, u64), Delivery>,
+    due: Table<'t, DueEntry, ()>,
+    meta: Table<'t, &'static str, u64>,
+    /// The store-wide sequence, kept here for the pass.
+    seq: PassSeq,
+    /// The rows of the accounts this pass charged, as they are now.
+    accounts_touched: HashMap<u64, Account>,
+    /// Each account's active webhooks, read at its first check of the pass.
+    active_webhooks: HashMap<u64, Vec<Webhook>>,
+}
+
+impl<'t> CheckPass<'t> {
+    /// Opens the tables a check writes.
+    pub fn open(txn: &'t WriteTransaction) -> Result<CheckPass<'t>> {
+        let meta = txn.open_table(META)?;
+        let next = meta.get(NEXT_SEQ_KEY)?.map_or(1, |v| v.value());
+        Ok(CheckPass {
+            ids: txn.open_table(IDS)?,
+            accounts: ACCOUNTS.write(txn)?,
+            checks: CHECKS.write(txn)?,
+            webhooks: WEBHOOKS.write(txn)?,
+            deliveries: DELIVERIES.write(txn)?,
+            due: txn.open_table(DUE)?,
+            meta,
+            seq: PassSeq { next, taken: false },
+            accounts_touched: HashMap::new(),
+            active_webhooks: HashMap::new(),
+        })
     }
-    let check = Check {
-        id: CheckId::generate(now),
-        contract_id,
-        contract_version,
-        verdict: assessment.verdict,
-        severity: assessment.severity,
-        diff: assessment.diff,
-        credits_used: cost,
-        created_at: now,
-    };
-    account.credits_remaining -= u64::from(cost);
-    account.credits_used += u64::from(cost);
-    account.total_checks += 1;
-    accounts.insert(account_id.0, &account)?;
-    let mut meta = txn.open_table(META)?;
-    let location = (account_id.0, take_seq(&mut meta)?);
-    ids.insert(check.id.raw(), location)?;
-    CHECKS.write(txn)?.insert(location, &check)?;
-    // Same transaction: a check that is answered has its deliveries queued.
-    let queued = super::queue::enqueue(txn, &mut meta, account_id, &check, at.steady)?;
-    Ok((check, queued))
+
+    /// Stores a check scored against one of the account's contracts, charges the account
+    /// and queues the deliveries it triggers (due at `at.steady`). Returns the check and
+    /// the number of deliveries queued. A rejection (`NotFound`, `NoCredits`) changes
+    /// nothing.
+    pub fn record(&mut self, new: NewCheck) -> Result<(Check, usize)> {
+        let account_id = new.account;
+        let now = new.at.wall;
+        locate(&self.ids, account_id, new.contract_id.raw())?.ok_or(StoreError::NotFound)?;
+        let cost: u8 = match new.environment {
+            Environment::Live => 1,
+            Environment::Test => 0,
+        };
+        let account = match self.accounts_touched.entry(account_id.0) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => {
+                let row = self.accounts.get(account_id.0)?;
+                entry.insert(row.ok_or(StoreError::NotFound)?)
+            }
+        };
+        if cost > 0 && account.credits_remaining == 0 {
+            return Err(StoreError::NoCredits);
+        }
+        account.credits_remaining -= u64::from(cost);
+        account.credits_used += u64::from(cost);
+        account.total_checks += 1;
+        let check = Check {
+            id: CheckId::generate(now),
+            contract_id: new.contract_id,
+            contract_version: new.contract_version,
+            verdict: new.assessment.verdict,
+            severity: new.assessment.severity,
+            diff: new.assessment.diff,
+            credits_used: cost,
+            created_at: now,
+        };
+        let location = (account_id.0, self.seq.take());
+        self.ids.insert(check.id.raw(), location)?;
+        self.checks.insert(location, &check)?;
+        // Same transaction: a check that is answered has its deliveries queued.
+        let webhooks = match self.active_webhooks.entry(account_id.0) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => {
+                let rows = self
+                    .webhooks
+                    .range((account_id.0, 0)..=(account_id.0, u64::MAX))?;
+                let mut active = Vec::new();
+                for row in rows {
+                    let (_, webhook) = row?;
+                    if webhook.active {
+                        active.push(webhook);
+                    }
+                }
+                entry.insert(active)
+            }
+        };
+        let mut queued = 0;
+        for webhook in webhooks.iter() {
+            if super::queue::fires_for(webhook, check.verdict, check.contract_id) {
+                super::queue::enqueue(
+                    &mut self.deliveries,
+                    &mut self.due,
+                    account_id,
+                    webhook,
+                    &check,
+                    self.seq.take(),
+                    new.at.steady,
+                )?;
+                queued += 1;
+            }
+        }
+        Ok((check, queued))
+    }
+
+    /// Writes back the account rows and the sequence, and closes the tables.
+    pub fn finish(mut self) -> Result<()> {
+        for (id, account) in &self.accounts_touched {
+            self.accounts.insert(*id, account)?;
+        }
+        if self.seq.taken {
+            self.meta.insert(NEXT_SEQ_KEY, self.seq.next)?;
+        }
+        Ok(())
+    }
+}
+
+/// The store-wide `seq` (see [`take_seq`]) while a [`CheckPass`] holds it.
+struct PassSeq {
+    next: u64,
+    taken: bool,
+}
+
+impl PassSeq {
+    fn take(&mut self) -> u64 {
+        self.taken = true;
+        self.next += 1;
+        self.next - 1
+    }
 }
 
 /// Deletes up to `max` checks created before `before`, oldest first in each account;

@@ -124,54 +124,39 @@ fn due_key(at: UnixMs) -> u64 {
     at.0.max(0) as u64
 }
 
-/// Queues one delivery per matching webhook (active, subscribed to the verdict, scoped to
-/// the contract or to all), due at `due`. Runs in the check's own transaction.
+/// Queues a pending delivery of `check` to `webhook` as delivery number `seq`, due at
+/// `due` (steady clock). Runs in the check's own transaction.
 pub fn enqueue(
-    txn: &WriteTransaction,
-    meta: &mut Table<&'static str, u64>,
+    deliveries: &mut WriteRecords<'_, (u128, u64), Delivery>,
+    due_table: &mut Table<'_, DueEntry, ()>,
     account: AccountId,
+    webhook: &Webhook,
     check: &Check,
+    seq: u64,
     due: UnixMs,
-) -> Result<usize> {
+) -> Result<()> {
     let now = check.created_at;
-    let matching: Vec<Webhook> = {
-        let table = WEBHOOKS.write(txn)?;
-        let mut matching = Vec::new();
-        for row in table.range((account.0, 0)..=(account.0, u64::MAX))? {
-            let (_, webhook) = row?;
-            if fires_for(&webhook, check.verdict, check.contract_id) {
-                matching.push(webhook);
-            }
-        }
-        matching
+    let delivery = Delivery {
+        id: DeliveryId::generate(now),
+        seq,
+        account,
+        webhook_id: webhook.id,
+        check_id: Some(check.id),
+        status: DeliveryStatus::Pending,
+        failures: 0,
+        next_attempt_at: Some(due),
+        attempts: Vec::new(),
+        created_at: now,
+        finished_at: None,
     };
-    if matching.is_empty() {
-        return Ok(0);
-    }
-    let mut deliveries = DELIVERIES.write(txn)?;
-    let mut due_table = txn.open_table(DUE)?;
-    for webhook in &matching {
-        let seq = take_seq(meta)?;
-        let delivery = Delivery {
-            id: DeliveryId::generate(now),
-            seq,
-            account,
-            webhook_id: webhook.id,
-            check_id: Some(check.id),
-            status: DeliveryStatus::Pending,
-            failures: 0,
-            next_attempt_at: Some(due),
-            attempts: Vec::new(),
-            created_at: now,
-            finished_at: None,
-        };
-        deliveries.insert((webhook.id.raw(), seq), &delivery)?;
-        due_table.insert((webhook.id.raw(), due_key(due), seq), ())?;
-    }
-    Ok(matching.len())
+    deliveries.insert((webhook.id.raw(), seq), &delivery)?;
+    due_table.insert((webhook.id.raw(), due_key(due), seq), ())?;
+    Ok(())
 }
 
-fn fires_for(webhook: &Webhook, verdict: Verdict, contract_id: ContractId) -> bool {
+/// Whether a check with this verdict, of this contract, makes `webhook` fire: active,
+/// subscribed to the verdict, scoped to the contract or to all.
+pub(super) fn fires_for(webhook: &Webhook, verdict: Verdict, contract_id: ContractId) -> bool {
     webhook.active
         && webhook.events.contains(&verdict)
         && webhook.contract_id.is_none_or(|c| c == contract_id)

@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use redb::{Database, WriteTransaction};
 use tokio::sync::oneshot;
 
+use super::ops::CheckPass;
 use super::{StoreError, Unavailable};
 use crate::sync::{lock, read, write};
 
@@ -118,6 +119,38 @@ pub(super) fn create_private_file(path: &Path) -> std::io::Result<()> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
 }
 
+/// What a job runs in: the batch's transaction, and the pass that consecutive checks
+/// share ([`CheckPass`]).
+pub(super) struct Batch<'t> {
+    txn: &'t WriteTransaction,
+    checks: Option<CheckPass<'t>>,
+}
+
+impl<'t> Batch<'t> {
+    fn new(txn: &'t WriteTransaction) -> Batch<'t> {
+        Batch { txn, checks: None }
+    }
+
+    /// The transaction, for any operation. The check pass before it (if any) is finished
+    /// first, so the operation sees every earlier check written.
+    pub(super) fn txn(&mut self) -> Result<&'t WriteTransaction, StoreError> {
+        self.finish_checks()?;
+        Ok(self.txn)
+    }
+
+    /// The pass for a check: the one the previous job left open, or a new one.
+    pub(super) fn checks(&mut self) -> Result<&mut CheckPass<'t>, StoreError> {
+        match &mut self.checks {
+            Some(pass) => Ok(pass),
+            none => Ok(none.insert(CheckPass::open(self.txn)?)),
+        }
+    }
+
+    fn finish_checks(&mut self) -> Result<(), StoreError> {
+        self.checks.take().map_or(Ok(()), CheckPass::finish)
+    }
+}
+
 /// A write waiting for the writer thread.
 pub(super) struct Job {
     /// Runs the operation inside the batch's transaction.
@@ -127,8 +160,8 @@ pub(super) struct Job {
     fail: Box<dyn FnOnce(StoreError) + Send>,
 }
 
-/// A job's operation, run inside the batch's transaction.
-type Run = Box<dyn FnOnce(&WriteTransaction) -> Completion + Send>;
+/// A job's operation, run inside the batch.
+type Run = Box<dyn FnOnce(&mut Batch<'_>) -> Completion + Send>;
 
 /// What a job left to do once the batch's fate is known.
 struct Completion {
@@ -142,14 +175,14 @@ struct Completion {
 pub(super) fn job<T, F>(op: F) -> (Job, oneshot::Receiver<Result<T, StoreError>>)
 where
     T: Send + 'static,
-    F: FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
+    F: FnOnce(&mut Batch<'_>) -> Result<T, StoreError> + Send + 'static,
 {
     let (tx, rx) = oneshot::channel();
     // Shared by `run` (success) and `fail`: whichever answers first takes it.
     let sender = Arc::new(Mutex::new(Some(tx)));
     let on_failure = sender.clone();
-    let run = Box::new(move |txn: &WriteTransaction| {
-        let result = catch_unwind(AssertUnwindSafe(|| op(txn)))
+    let run = Box::new(move |batch: &mut Batch<'_>| {
+        let result = catch_unwind(AssertUnwindSafe(|| op(batch)))
             .unwrap_or_else(|_| Err(StoreError::Internal("a write operation panicked".into())));
         let fatal = match &result {
             Err(e) if !e.is_rejection() => Some(e.clone()),
@@ -289,8 +322,12 @@ fn run_and_commit(db: &Database, runs: Vec<Run>) -> Result<Answers, StoreError> 
     let txn = db
         .begin_write()
         .map_err(|e| logged("cannot begin a write transaction", e))?;
-    let completions: Vec<Completion> = runs.into_iter().map(|run| run(&txn)).collect();
-    if let Some(e) = completions.iter().find_map(|c| c.fatal.clone()) {
+    let mut batch = Batch::new(&txn);
+    let completions: Vec<Completion> = runs.into_iter().map(|run| run(&mut batch)).collect();
+    // The pass is finished (or dropped) before commit or abort: they need the tables closed.
+    let finished = batch.finish_checks().err();
+    drop(batch);
+    if let Some(e) = finished.or_else(|| completions.iter().find_map(|c| c.fatal.clone())) {
         if let Err(abort) = txn.abort() {
             tracing::error!(error = %abort, "aborting a failed batch failed");
         }
@@ -406,6 +443,94 @@ mod tests {
         let (mut job, answer) = job(|_| Ok(()));
         job.run = Box::new(|_| panic!("simulated panic inside a commit"));
         (job, answer)
+    }
+
+    /// Consecutive checks share one pass; an operation between them sees them written,
+    /// a rejected check changes nothing, and the batch commits what each would alone.
+    #[test]
+    fn checks_in_a_batch_share_a_pass_that_other_operations_see_through() {
+        use crate::clock::{Stamp, UnixMs};
+        use crate::credentials::Environment;
+        use crate::drift::{self, Rules};
+        use crate::ids::{AccountId, ContractId};
+        use crate::store::ops::{self, NewCheck};
+        use crate::store::tables::{ACCOUNTS, META, NEXT_SEQ_KEY};
+        use redb::{ReadableDatabase, ReadableTable};
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage = storage(dir.path());
+        let db = storage.current().expect("open");
+        let now = UnixMs(1_700_000_000_000);
+        let (setup, created) = job(move |batch| {
+            let txn = batch.txn()?;
+            let key = crate::credentials::generate_key(Environment::Live);
+            let (account, _) = ops::create_account(txn, "a", 1, &key, now)?;
+            let contract =
+                ops::create_contract(txn, account.id, "c".into(), vec![], Rules::default(), now)?;
+            Ok((account.id, contract.id))
+        });
+        commit_batch(&db, vec![setup]).expect("setup commits");
+        let (account, contract) = created.blocking_recv().expect("answer").expect("created");
+
+        let check = |contract_id: ContractId, environment: Environment| {
+            job(move |batch| {
+                let new = NewCheck {
+                    account,
+                    contract_id,
+                    contract_version: 1,
+                    assessment: drift::assess(&[], &Rules::default(), &[]),
+                    environment,
+                    at: Stamp {
+                        wall: now,
+                        steady: now,
+                    },
+                };
+                batch.checks()?.record(new).map(|(check, _)| check.id)
+            })
+        };
+        let read_account = |account: AccountId| {
+            job(move |batch| {
+                let row = ACCOUNTS.write(batch.txn()?)?.get(account.0)?;
+                row.ok_or(StoreError::NotFound)
+            })
+        };
+        let (live, mut live_answer) = check(contract, Environment::Live);
+        let (between, mut between_answer) = read_account(account);
+        let (broke, mut broke_answer) = check(contract, Environment::Live);
+        let (free, mut free_answer) = check(contract, Environment::Test);
+        let (unknown, mut unknown_answer) = check(ContractId::from_raw(7), Environment::Test);
+        let (after, mut after_answer) = read_account(account);
+        let (seq, mut seq_answer) = job(|batch| {
+            let meta = batch.txn()?.open_table(META)?;
+            let next = meta.get(NEXT_SEQ_KEY)?.map(|v| v.value());
+            Ok(next)
+        });
+        let batch = vec![live, between, broke, free, unknown, after, seq];
+        commit_batch(&db, batch).expect("the batch commits");
+
+        assert!(live_answer.try_recv().expect("answered").is_ok());
+        let seen = between_answer.try_recv().expect("answered").expect("read");
+        assert_eq!((seen.total_checks, seen.credits_remaining), (1, 0));
+        assert!(matches!(
+            broke_answer.try_recv(),
+            Ok(Err(StoreError::NoCredits))
+        ));
+        assert!(free_answer.try_recv().expect("answered").is_ok());
+        assert!(matches!(
+            unknown_answer.try_recv(),
+            Ok(Err(StoreError::NotFound))
+        ));
+        let last = after_answer.try_recv().expect("answered").expect("read");
+        assert_eq!((last.total_checks, last.credits_used), (2, 1));
+        // The key took seq 1, the contract 2, the two stored checks 3 and 4.
+        let next = seq_answer.try_recv().expect("answered").expect("read");
+        assert_eq!(next, Some(5));
+        let stored = ACCOUNTS
+            .read(&db.begin_read().expect("read"))
+            .and_then(|t| t.get(account.0))
+            .expect("read")
+            .expect("account");
+        assert_eq!(stored, last);
     }
 
     #[test]
