@@ -261,19 +261,17 @@ pub struct Assessment {
 /// `rules` and the columns' overrides. With default rules and no overrides this is the
 /// v1 scoring exactly; the diff explains itself (kinds, renames, ignored) either way.
 pub fn assess(contract: &[Column], rules: &Rules, incoming: &[IncomingColumn]) -> Assessment {
-    let incoming_types =
-        SortedNames::new(incoming.iter().map(|c| (c.name.as_str(), c.column_type)));
-    let contract_names = SortedNames::new(contract.iter().map(|c| (c.name.as_str(), ())));
+    let (incoming_types, added) = match_columns(contract, incoming);
 
     let mut diff = Diff::default();
     let mut removed: Vec<&Column> = Vec::new();
-    for column in contract {
-        match incoming_types.get(column.name.as_str()) {
+    for (column, found) in contract.iter().zip(&incoming_types) {
+        match *found {
             None => {
                 diff.removed.push(column.name.clone());
                 removed.push(column);
             }
-            Some(&to) if to != column.column_type => {
+            Some(to) if to != column.column_type => {
                 diff.type_changes.push(TypeChange::new(
                     column.name.clone(),
                     column.column_type,
@@ -283,10 +281,6 @@ pub fn assess(contract: &[Column], rules: &Rules, incoming: &[IncomingColumn]) -
             Some(_) => {}
         }
     }
-    let added: Vec<&IncomingColumn> = incoming
-        .iter()
-        .filter(|c| !contract_names.contains(&c.name))
-        .collect();
     diff.added = added.iter().map(|c| c.name.clone()).collect();
     diff.renames = detect_renames(&removed, &added);
 
@@ -310,7 +304,7 @@ pub fn assess(contract: &[Column], rules: &Rules, incoming: &[IncomingColumn]) -
         .iter()
         .map(|t| (t.column.as_str(), t))
         .collect();
-    for column in contract {
+    for (column, found) in contract.iter().zip(&incoming_types) {
         let name = column.name.as_str();
         if let Some(change) = changes.get(name) {
             let earned = match column.severity_override {
@@ -321,7 +315,7 @@ pub fn assess(contract: &[Column], rules: &Rules, incoming: &[IncomingColumn]) -
                 None => TYPE_CHANGE_POINTS,
             };
             score(name, earned, &mut ignored);
-        } else if !incoming_types.contains(name) {
+        } else if found.is_none() {
             let rename = renamed.get(name).copied();
             let earned = match (column.severity_override, rename) {
                 (Some(o), _) => {
@@ -362,32 +356,42 @@ pub fn assess(contract: &[Column], rules: &Rules, incoming: &[IncomingColumn]) -
     }
 }
 
-/// Columns looked up by exact name: a list sorted by name and binary-searched. For the
-/// few dozen columns of a schema this is cheaper than hashing every name (it is the hot
-/// path of every check), and it has no worst case an attacker could aim at.
-struct SortedNames<'a, T> {
-    entries: Vec<(&'a str, T)>,
+/// Pairs the schemas by name: each contract column's type in `incoming` (`None`: it is
+/// not there), and the incoming columns the contract does not have, in incoming order.
+/// Schemas that list the same names in the same order — the usual check, and the hot
+/// path — are paired without hashing a name. (Contract names are unique: validated.)
+fn match_columns<'a>(
+    contract: &[Column],
+    incoming: &'a [IncomingColumn],
+) -> (Vec<Option<ColumnType>>, Vec<&'a IncomingColumn>) {
+    let aligned = contract.len() == incoming.len()
+        && contract.iter().zip(incoming).all(|(c, i)| c.name == i.name);
+    if aligned {
+        let types = incoming.iter().map(|c| Some(c.column_type)).collect();
+        return (types, Vec::new());
+    }
+    match_columns_by_name(contract, incoming)
 }
 
-impl<'a, T> SortedNames<'a, T> {
-    fn new(entries: impl Iterator<Item = (&'a str, T)>) -> Self {
-        let mut entries: Vec<_> = entries.collect();
-        // Stable: of equal names the last one given wins, as in a map filled in order.
-        entries.sort_by(|a, b| a.0.cmp(b.0));
-        SortedNames { entries }
-    }
-
-    fn get(&self, name: &str) -> Option<&T> {
-        let end = self.entries.partition_point(|(n, _)| *n <= name);
-        self.entries[..end]
-            .last()
-            .filter(|(n, _)| *n == name)
-            .map(|(_, value)| value)
-    }
-
-    fn contains(&self, name: &str) -> bool {
-        self.get(name).is_some()
-    }
+/// [`match_columns`] for schemas in any order.
+fn match_columns_by_name<'a>(
+    contract: &[Column],
+    incoming: &'a [IncomingColumn],
+) -> (Vec<Option<ColumnType>>, Vec<&'a IncomingColumn>) {
+    let incoming_types: HashMap<&str, ColumnType> = incoming
+        .iter()
+        .map(|c| (c.name.as_str(), c.column_type))
+        .collect();
+    let contract_names: HashSet<&str> = contract.iter().map(|c| c.name.as_str()).collect();
+    let types = contract
+        .iter()
+        .map(|c| incoming_types.get(c.name.as_str()).copied())
+        .collect();
+    let added = incoming
+        .iter()
+        .filter(|c| !contract_names.contains(c.name.as_str()))
+        .collect();
+    (types, added)
 }
 
 /// A name as rename detection compares it: lower-cased, letters and digits only
@@ -460,17 +464,8 @@ pub fn validate_column_names<'a>(
     names: impl IntoIterator<Item = &'a str>,
     field: &str,
 ) -> Result<(), String> {
-    let names: Vec<&str> = names.into_iter().collect();
-    // The common case, all good, without hashing: sorted, duplicates are neighbours.
-    let mut sorted = names.clone();
-    sorted.sort_unstable();
-    let unique = sorted.windows(2).all(|pair| pair[0] != pair[1]);
-    if unique && names.iter().all(|name| name_error(name).is_none()) {
-        return Ok(());
-    }
-    // Something is wrong: name the first column at fault, in the order given.
     let mut seen = HashSet::new();
-    for (i, name) in names.iter().enumerate() {
+    for (i, name) in names.into_iter().enumerate() {
         if let Some(why) = name_error(name) {
             return Err(format!("{field}[{i}].name: {why}"));
         }

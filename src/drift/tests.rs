@@ -260,40 +260,17 @@ fn incoming_columns() -> impl Strategy<Value = Vec<IncomingColumn>> {
 }
 
 proptest! {
-    /// The hot path's sorted lookup answers as a map filled in order would (the last of
-    /// equal names wins).
+    /// The hot path's pairing of schemas in the same order agrees with pairing by name.
     #[test]
-    fn sorted_names_answer_as_a_map_does(
-        names in proptest::collection::vec("[a-d]{0,2}", 0..16), probe in "[a-d]{0,2}"
-    ) {
-        let map: HashMap<&str, usize> =
-            names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
-        let sorted = SortedNames::new(names.iter().enumerate().map(|(i, n)| (n.as_str(), i)));
-        prop_assert_eq!(sorted.get(&probe), map.get(probe.as_str()));
-        for name in &names {
-            prop_assert_eq!(sorted.get(name), map.get(name.as_str()));
+    fn aligned_schemas_pair_as_by_name(contract in contract_columns(), changed in any::<u8>()) {
+        let mut incoming = same_as(&contract);
+        if let Some(column) = incoming.get_mut(usize::from(changed) % contract.len().max(1)) {
+            column.column_type = ColumnType::Json;
         }
-    }
-
-    /// The fast path of name validation gives the same answer, and message, as checking
-    /// each name in order.
-    #[test]
-    fn column_name_validation_names_the_first_fault(
-        names in proptest::collection::vec(prop_oneof!["[a-c]{0,2}", Just("x".repeat(257))], 0..10)
-    ) {
-        let mut seen = HashSet::new();
-        let mut expected = Ok(());
-        for (i, name) in names.iter().enumerate() {
-            if let Err(e) = validate_name(name, &format!("f[{i}].name")) {
-                expected = Err(e);
-                break;
-            }
-            if !seen.insert(name.as_str()) {
-                expected = Err(format!("f[{i}].name: duplicate column name {name:?}"));
-                break;
-            }
-        }
-        prop_assert_eq!(validate_column_names(names.iter().map(String::as_str), "f"), expected);
+        let (types, added) = match_columns(&contract, &incoming);
+        let (by_name, added_by_name) = match_columns_by_name(&contract, &incoming);
+        prop_assert_eq!(types, by_name);
+        prop_assert_eq!(added, added_by_name);
     }
 
     #[test]
