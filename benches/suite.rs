@@ -31,7 +31,7 @@
 //! goal of issue 13 that the selected rows measured.
 //! Sizes: `DG_BENCH_SECONDS` (default 10) per load run, `DG_BENCH_CHECKS` (20000) checks in
 //! the webhook scenario, `DG_BENCH_PENDING` (1000000) queued deliveries for start-up,
-//! `DG_BENCH_ROUNDS` (3) alternating static/glibc rounds, `DG_BENCH_HALF_RUNS` (5) runs at
+//! `DG_BENCH_ROUNDS` (5) alternating static/glibc rounds, `DG_BENCH_HALF_RUNS` (5) runs at
 //! half peak, `DG_BENCH_DEPTH_SECONDS` (60) for the queue-depth run.
 //! Rows: `DG_BENCH_ROWS=check,static` runs only those groups (see `GROUPS`); default all.
 //! `DG_BENCH_ALT_BIN` (paths separated by `:`) adds binaries to the static/glibc rounds.
@@ -351,7 +351,7 @@ async fn main() {
     let seconds = format!("{secs}s");
     let webhook_checks = env_usize("DG_BENCH_CHECKS", 20_000);
     let pending = env_usize("DG_BENCH_PENDING", 1_000_000);
-    let rounds = env_usize("DG_BENCH_ROUNDS", 3).max(1);
+    let rounds = env_usize("DG_BENCH_ROUNDS", 5).max(1);
     let half_runs = env_usize("DG_BENCH_HALF_RUNS", 5).max(1);
     let rows = Rows::from_env();
     let static_bin = std::env::var_os("DG_BENCH_STATIC_BIN").map(PathBuf::from);
