@@ -11,17 +11,19 @@ use http_body_util::Full;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
 use crate::net;
-use crate::store::Store;
+use crate::store::{CommitHistogram, Store};
+use crate::sync::lock;
 
 /// Labels of the request metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -55,6 +57,27 @@ pub struct Metrics {
     queue_depth: Gauge,
     queue_overdue: Gauge<f64, AtomicU64>,
     store_bytes: Gauge,
+    commit_seconds: CommitSeconds,
+}
+
+/// The store's commit durations, as the store counted them at the last render.
+#[derive(Clone, Debug, Default)]
+struct CommitSeconds(Arc<std::sync::Mutex<CommitHistogram>>);
+
+impl EncodeMetric for CommitSeconds {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        let histogram = lock(&self.0).clone();
+        encoder.encode_histogram::<NoLabelSet>(
+            histogram.sum_seconds,
+            histogram.count,
+            &histogram.buckets,
+            None,
+        )
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
 }
 
 fn latency_histogram() -> Histogram {
@@ -74,6 +97,7 @@ impl Metrics {
         let queue_depth = Gauge::default();
         let queue_overdue = Gauge::<f64, AtomicU64>::default();
         let store_bytes = Gauge::default();
+        let commit_seconds = CommitSeconds::default();
         registry.register(
             "http_requests",
             "API requests answered, by route and status",
@@ -110,6 +134,12 @@ impl Metrics {
             "Size of the database file",
             store_bytes.clone(),
         );
+        registry.register(
+            "store_commit_duration_seconds",
+            "Time to make a write batch durable (page writes and fsync): the disk's part of \
+             every write's latency",
+            commit_seconds.clone(),
+        );
         Arc::new(Metrics {
             registry,
             requests,
@@ -120,6 +150,7 @@ impl Metrics {
             queue_depth,
             queue_overdue,
             store_bytes,
+            commit_seconds,
         })
     }
 
@@ -158,6 +189,7 @@ impl Metrics {
         if let Ok(meta) = std::fs::metadata(store.path()) {
             self.store_bytes.set(meta.len() as i64);
         }
+        *lock(&self.commit_seconds.0) = store.commit_times();
         let mut text = String::new();
         if let Err(e) = prometheus_client::encoding::text::encode(&mut text, &self.registry) {
             tracing::error!(error = %e, "cannot encode metrics");

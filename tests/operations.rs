@@ -244,6 +244,7 @@ async fn metrics_are_exported_in_prometheus_format() {
         ("driftguard_delivery_queue_depth", "gauge"),
         ("driftguard_delivery_queue_overdue_seconds", "gauge"),
         ("driftguard_store_size_bytes", "gauge"),
+        ("driftguard_store_commit_duration_seconds", "histogram"),
     ] {
         assert_eq!(
             types.get(name).map(String::as_str),
@@ -268,6 +269,27 @@ async fn metrics_are_exported_in_prometheus_format() {
         "{text}"
     );
     assert!(text.contains("driftguard_rate_limited_total 1"), "{text}");
+    // Every write so far (bootstrap, the contract, the check, key uses) was a durable
+    // commit, and the last bucket counts them all.
+    let value = |series: &str| -> f64 {
+        let line = text.lines().find(|l| l.starts_with(series)).expect(series);
+        line.rsplit_once(' ')
+            .expect("value")
+            .1
+            .parse()
+            .expect("number")
+    };
+    let commits = value("driftguard_store_commit_duration_seconds_count");
+    assert!(commits >= 2.0, "{text}");
+    assert_eq!(
+        value(r#"driftguard_store_commit_duration_seconds_bucket{le="+Inf"}"#),
+        commits,
+        "{text}"
+    );
+    assert!(
+        value("driftguard_store_commit_duration_seconds_sum") > 0.0,
+        "{text}"
+    );
     assert!(
         text.contains(r#"driftguard_http_requests_total{route="unmatched",status="404"} 1"#),
         "{text}"

@@ -42,6 +42,7 @@ pub use codec::FORMAT_VERSION;
 pub use ops::{ContractUpdate, KeyUse, NewWebhook, Updated, WebhookUpdate};
 pub use queue::{AfterAttempt, DeliveryKey, DueBatch, DueDelivery, DueEntry, DueRequest, InFlight};
 pub use tables::{Order, Page, PageRequest};
+pub use writer::CommitHistogram;
 
 use crate::clock::{Clock, UnixMs};
 use crate::credentials::{Environment, KeyHash};
@@ -263,6 +264,11 @@ impl Store {
     /// The clock records are stamped with.
     pub fn clock(&self) -> Clock {
         self.shared.clock
+    }
+
+    /// How long the durable commits so far took (the metrics' commit-duration histogram).
+    pub fn commit_times(&self) -> writer::CommitHistogram {
+        self.shared.storage.commit_times.snapshot()
     }
 
     /// Notified after every commit that made deliveries due (new, retried or resumed).

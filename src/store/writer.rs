@@ -22,6 +22,7 @@ use std::io::Write;
 use std::num::NonZeroUsize;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -64,6 +65,8 @@ pub(super) struct Storage {
     db: RwLock<Option<Arc<Database>>>,
     /// Why writes fail, while they do.
     failure: Mutex<Option<Unavailable>>,
+    /// How long commits take.
+    pub(super) commit_times: CommitTimes,
 }
 
 impl Storage {
@@ -72,6 +75,7 @@ impl Storage {
             path,
             db: RwLock::new(Some(Arc::new(db))),
             failure: Mutex::new(None),
+            commit_times: CommitTimes::default(),
         }
     }
 
@@ -90,6 +94,68 @@ impl Storage {
     fn set_failure(&self, failure: Option<Unavailable>) {
         *lock(&self.failure) = failure;
     }
+}
+
+/// Upper bounds (seconds) of the commit-duration buckets: 100 µs doubling to ≈3.3 s, then
+/// everything slower.
+const COMMIT_BUCKETS: [f64; 16] = {
+    let mut bounds = [0.0001; 16];
+    let mut i = 1;
+    while i < bounds.len() {
+        bounds[i] = bounds[i - 1] * 2.0;
+        i += 1;
+    }
+    bounds
+};
+
+/// How long durable commits take (redb's page writes and the fsync): the disk's share of
+/// every write's latency, for the metrics. Lock-free; written by the writer thread only.
+#[derive(Debug, Default)]
+pub(super) struct CommitTimes {
+    /// Commits per bucket of [`COMMIT_BUCKETS`], the last one for slower ones (not
+    /// cumulative).
+    buckets: [AtomicU64; COMMIT_BUCKETS.len() + 1],
+    count: AtomicU64,
+    sum_nanos: AtomicU64,
+}
+
+impl CommitTimes {
+    fn observe(&self, took: Duration) {
+        let seconds = took.as_secs_f64();
+        let bucket = COMMIT_BUCKETS
+            .iter()
+            .position(|&bound| seconds <= bound)
+            .unwrap_or(COMMIT_BUCKETS.len());
+        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    /// The commits so far.
+    pub(super) fn snapshot(&self) -> CommitHistogram {
+        let upper_bounds = COMMIT_BUCKETS.iter().copied().chain([f64::INFINITY]);
+        CommitHistogram {
+            buckets: upper_bounds
+                .zip(&self.buckets)
+                .map(|(bound, n)| (bound, n.load(Ordering::Relaxed)))
+                .collect(),
+            count: self.count.load(Ordering::Relaxed),
+            sum_seconds: self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+        }
+    }
+}
+
+/// How long the durable commits so far took, as a histogram.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CommitHistogram {
+    /// `(upper bound in seconds, commits in this bucket)`, not cumulative; the last bound
+    /// is infinity.
+    pub buckets: Vec<(f64, u64)>,
+    /// Commits.
+    pub count: u64,
+    /// Their total duration.
+    pub sum_seconds: f64,
 }
 
 /// Opens (creating if needed) the database file at `path`, readable by the owner only
@@ -268,7 +334,7 @@ fn run(storage: &Storage, jobs: Receiver<Job>, max_batch: usize) {
             fail_all(batch, Unavailable::Failing);
             continue;
         };
-        if let Err(failure) = commit_batch(&db, batch) {
+        if let Err(failure) = commit_batch(&db, batch, &storage.commit_times) {
             drop(db);
             storage.set_failure(Some(failure));
             recovery = Some(Recovery {
@@ -289,12 +355,12 @@ fn fail_all(batch: Vec<Job>, failure: Unavailable) {
 /// Runs `batch` in one transaction and answers every job. Returns why the store cannot
 /// write if the batch failed for a reason that needs the database reopened (an I/O
 /// error, or a panic inside redb).
-fn commit_batch(db: &Database, batch: Vec<Job>) -> Result<(), Unavailable> {
+fn commit_batch(db: &Database, batch: Vec<Job>, times: &CommitTimes) -> Result<(), Unavailable> {
     let (runs, fails): (Vec<_>, Vec<_>) = batch.into_iter().map(|job| (job.run, job.fail)).unzip();
     // A panic anywhere in the batch (redb's commit included) fails the batch, not the
     // writer thread.
-    let outcome =
-        catch_unwind(AssertUnwindSafe(|| run_and_commit(db, runs))).unwrap_or_else(|_| {
+    let outcome = catch_unwind(AssertUnwindSafe(|| run_and_commit(db, runs, times)))
+        .unwrap_or_else(|_| {
             tracing::error!("a write transaction panicked; the store will be reopened");
             Err(StoreError::Unavailable(Unavailable::Failing))
         });
@@ -318,7 +384,11 @@ fn commit_batch(db: &Database, batch: Vec<Job>) -> Result<(), Unavailable> {
 
 type Answers = Vec<Box<dyn FnOnce() + Send>>;
 
-fn run_and_commit(db: &Database, runs: Vec<Run>) -> Result<Answers, StoreError> {
+fn run_and_commit(
+    db: &Database,
+    runs: Vec<Run>,
+    times: &CommitTimes,
+) -> Result<Answers, StoreError> {
     let txn = db
         .begin_write()
         .map_err(|e| logged("cannot begin a write transaction", e))?;
@@ -336,7 +406,9 @@ fn run_and_commit(db: &Database, runs: Vec<Run>) -> Result<Answers, StoreError> 
         }
         return Err(e);
     }
+    let started = Instant::now();
     txn.commit().map_err(|e| logged("commit failed", e))?;
+    times.observe(started.elapsed());
     Ok(completions.into_iter().map(|c| c.answer).collect())
 }
 
@@ -370,9 +442,9 @@ fn recover(storage: &Storage, state: Recovery) -> Option<Recovery> {
     if let Err(failure) = reopen(storage) {
         return again(failure);
     }
-    let probe = storage
-        .current()
-        .and_then(|db| commit_batch(&db, Vec::new()).map_err(StoreError::Unavailable));
+    let probe = storage.current().and_then(|db| {
+        commit_batch(&db, Vec::new(), &storage.commit_times).map_err(StoreError::Unavailable)
+    });
     if let Err(e) = probe {
         return again(e.unavailable().unwrap_or(Unavailable::Failing));
     }
@@ -445,6 +517,29 @@ mod tests {
         (job, answer)
     }
 
+    #[test]
+    fn commit_times_fall_into_doubling_buckets_and_sum_up() {
+        let times = CommitTimes::default();
+        for took in [50e-6, 100e-6, 0.001, 1.0, 10.0] {
+            times.observe(Duration::from_secs_f64(took));
+        }
+        let histogram = times.snapshot();
+        assert_eq!(histogram.count, 5);
+        assert!((histogram.sum_seconds - 11.00115).abs() < 1e-6);
+        assert_eq!(histogram.buckets.len(), 17);
+        let bucket = |bound: f64| {
+            histogram
+                .buckets
+                .iter()
+                .find(|(b, _)| (b - bound).abs() < 1e-9)
+                .map(|&(_, n)| n)
+        };
+        assert_eq!(bucket(0.0001), Some(2), "50 µs and exactly 100 µs");
+        assert_eq!(bucket(0.0016), Some(1), "1 ms");
+        assert_eq!(bucket(1.6384), Some(1), "1 s");
+        assert_eq!(histogram.buckets.last(), Some(&(f64::INFINITY, 1)), "10 s");
+    }
+
     /// Consecutive checks share one pass; an operation between them sees them written,
     /// a rejected check changes nothing, and the batch commits what each would alone.
     #[test]
@@ -469,7 +564,7 @@ mod tests {
                 ops::create_contract(txn, account.id, "c".into(), vec![], Rules::default(), now)?;
             Ok((account.id, contract.id))
         });
-        commit_batch(&db, vec![setup]).expect("setup commits");
+        commit_batch(&db, vec![setup], &storage.commit_times).expect("setup commits");
         let (account, contract) = created.blocking_recv().expect("answer").expect("created");
 
         let check = |contract_id: ContractId, environment: Environment| {
@@ -506,7 +601,7 @@ mod tests {
             Ok(next)
         });
         let batch = vec![live, between, broke, free, unknown, after, seq];
-        commit_batch(&db, batch).expect("the batch commits");
+        commit_batch(&db, batch, &storage.commit_times).expect("the batch commits");
 
         assert!(live_answer.try_recv().expect("answered").is_ok());
         let seen = between_answer.try_recv().expect("answered").expect("read");
@@ -542,7 +637,7 @@ mod tests {
         // The panic fails every job of its batch with 503's error, not a dropped answer.
         let (ok_job, mut ok_answer) = job(|_| Ok(7));
         let (bad_job, mut bad_answer) = panicking_job();
-        let failure = commit_batch(&db, vec![ok_job, bad_job]);
+        let failure = commit_batch(&db, vec![ok_job, bad_job], &storage.commit_times);
         assert_eq!(failure, Err(Unavailable::Failing));
         assert!(matches!(
             ok_answer.try_recv(),
