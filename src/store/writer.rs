@@ -115,7 +115,6 @@ pub(super) struct CommitTimes {
     /// Commits per bucket of [`COMMIT_BUCKETS`], the last one for slower ones (not
     /// cumulative).
     buckets: [AtomicU64; COMMIT_BUCKETS.len() + 1],
-    count: AtomicU64,
     sum_nanos: AtomicU64,
 }
 
@@ -127,7 +126,6 @@ impl CommitTimes {
             .position(|&bound| seconds <= bound)
             .unwrap_or(COMMIT_BUCKETS.len());
         self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
-        self.count.fetch_add(1, Ordering::Relaxed);
         let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
         self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
     }
@@ -135,12 +133,14 @@ impl CommitTimes {
     /// The commits so far.
     pub(super) fn snapshot(&self) -> CommitHistogram {
         let upper_bounds = COMMIT_BUCKETS.iter().copied().chain([f64::INFINITY]);
+        let buckets: Vec<(f64, u64)> = upper_bounds
+            .zip(&self.buckets)
+            .map(|(bound, n)| (bound, n.load(Ordering::Relaxed)))
+            .collect();
         CommitHistogram {
-            buckets: upper_bounds
-                .zip(&self.buckets)
-                .map(|(bound, n)| (bound, n.load(Ordering::Relaxed)))
-                .collect(),
-            count: self.count.load(Ordering::Relaxed),
+            // Counted from the buckets read, so the count always equals their total.
+            count: buckets.iter().map(|&(_, n)| n).sum(),
+            buckets,
             sum_seconds: self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9,
         }
     }
