@@ -722,7 +722,7 @@ impl<'t> CheckPass<'t> {
     }
 }
 
-/// The store-wide `seq` (see [`take_seq`]) while a [`CheckPass`] holds it.
+/// The store-wide `seq` (see [`next_seq`]) while a [`CheckPass`] holds it.
 struct PassSeq {
     next: u64,
     taken: bool,

@@ -355,13 +355,10 @@ where
     }
 }
 
-/// Hands out the next `seq`: store-wide, strictly increasing, never reused.
+/// Hands out the next `seq`: store-wide, strictly increasing, never reused. (A check pass
+/// keeps it in memory for its checks: `ops::CheckPass`.)
 pub fn next_seq(txn: &WriteTransaction) -> Result<u64> {
-    take_seq(&mut txn.open_table(META)?)
-}
-
-/// [`next_seq`] on an already open `meta` table (hot paths open each table once).
-pub fn take_seq(meta: &mut Table<&'static str, u64>) -> Result<u64> {
+    let mut meta = txn.open_table(META)?;
     let seq = meta.get(NEXT_SEQ_KEY)?.map_or(1, |v| v.value());
     meta.insert(NEXT_SEQ_KEY, seq + 1)?;
     Ok(seq)
