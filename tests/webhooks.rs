@@ -127,9 +127,13 @@ struct Received {
     headers: HeaderMap,
     body: Bytes,
     at: Instant,
-    /// The status it was (or is being) answered with.
+    /// The status it was (or is being) answered with; [`CUT_OFF`] if its body never
+    /// arrived whole.
     answered: u16,
 }
+
+/// [`Received::answered`] of a request whose sender went away before its body was whole.
+const CUT_OFF: u16 = 0;
 
 impl Received {
     fn header(&self, name: &str) -> &str {
@@ -327,11 +331,18 @@ async fn answer(
     let at = Instant::now();
     let path = req.uri().path().to_owned();
     let (parts, body) = req.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+    let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
+        // The sender went away mid-body (a daemon killed by a crash test): nothing to
+        // answer, and nothing that counts as delivered.
+        lock(&state.requests).push(Received {
+            path,
+            headers: parts.headers,
+            body: Bytes::new(),
+            at,
+            answered: CUT_OFF,
+        });
+        return Ok(Response::new(Full::new(Bytes::new())));
+    };
     let reply = {
         let scripted = lock(&state.scripts)
             .get_mut(&path)
