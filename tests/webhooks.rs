@@ -1679,8 +1679,8 @@ async fn sigkill_after_a_burst_loses_no_delivery() {
     // Before the crash every attempt hangs until the 2 s attempt timeout. With 20 retries
     // 1 s apart a delivery needs 21 × 2 s + 20 × 1 s = 62 s to be abandoned, longer than
     // the test can take to reach the kill: none is given up before the crash. After the
-    // restart a retry is never more than 1 s away (or the 12 s lease of an attempt the
-    // crash cut short).
+    // restart a retry is never more than 1 s away (an attempt the crash cut short left its
+    // due entry where it was: it is due at once).
     let retries = vec!["\"1s\""; 20];
     assert!(21 * 2 + 20 > UNTIL_KILL.as_secs());
     let ca = TestCa::new();
