@@ -631,7 +631,7 @@ impl<'t> CheckPass<'t> {
             deliveries: DELIVERIES.write(txn)?,
             due: txn.open_table(DUE)?,
             meta,
-            seq: PassSeq { next, taken: false },
+            seq: PassSeq { stored: next, next },
             accounts_touched: HashMap::new(),
             active_webhooks: HashMap::new(),
         })
@@ -715,7 +715,7 @@ impl<'t> CheckPass<'t> {
         for (id, account) in &self.accounts_touched {
             self.accounts.insert(*id, account)?;
         }
-        if self.seq.taken {
+        if self.seq.next != self.seq.stored {
             self.meta.insert(NEXT_SEQ_KEY, self.seq.next)?;
         }
         Ok(())
@@ -724,13 +724,14 @@ impl<'t> CheckPass<'t> {
 
 /// The store-wide `seq` (see [`next_seq`]) while a [`CheckPass`] holds it.
 struct PassSeq {
+    /// What `meta` holds.
+    stored: u64,
+    /// The next one to hand out.
     next: u64,
-    taken: bool,
 }
 
 impl PassSeq {
     fn take(&mut self) -> u64 {
-        self.taken = true;
         self.next += 1;
         self.next - 1
     }
