@@ -334,9 +334,8 @@ fn run(storage: &Storage, jobs: Receiver<Job>, max_batch: usize) {
             fail_all(batch, Unavailable::Failing);
             continue;
         };
-        if let Err(failure) = commit_batch(&db, batch, &storage.commit_times) {
+        if let Err(failure) = commit_batch(storage, &db, batch) {
             drop(db);
-            storage.set_failure(Some(failure));
             recovery = Some(Recovery {
                 failure,
                 next_try: Instant::now() + FIRST_RECOVERY_BACKOFF,
@@ -355,10 +354,14 @@ fn fail_all(batch: Vec<Job>, failure: Unavailable) {
 /// Runs `batch` in one transaction and answers every job. Returns why the store cannot
 /// write if the batch failed for a reason that needs the database reopened (an I/O
 /// error, or a panic inside redb).
-fn commit_batch(db: &Database, batch: Vec<Job>, times: &CommitTimes) -> Result<(), Unavailable> {
+///
+/// The failure is recorded in `storage` *before* any job is answered: a caller that hears
+/// 503 and asks the health endpoint at once must hear the same.
+fn commit_batch(storage: &Storage, db: &Database, batch: Vec<Job>) -> Result<(), Unavailable> {
     let (runs, fails): (Vec<_>, Vec<_>) = batch.into_iter().map(|job| (job.run, job.fail)).unzip();
     // A panic anywhere in the batch (redb's commit included) fails the batch, not the
     // writer thread.
+    let times = &storage.commit_times;
     let outcome = catch_unwind(AssertUnwindSafe(|| run_and_commit(db, runs, times)))
         .unwrap_or_else(|_| {
             tracing::error!("a write transaction panicked; the store will be reopened");
@@ -373,6 +376,9 @@ fn commit_batch(db: &Database, batch: Vec<Job>, times: &CommitTimes) -> Result<(
         }
         Err(e) => {
             let failure = e.unavailable();
+            if failure.is_some() {
+                storage.set_failure(failure);
+            }
             let answer = failure.map_or(e, StoreError::Unavailable);
             for fail in fails {
                 fail(answer.clone());
@@ -442,9 +448,9 @@ fn recover(storage: &Storage, state: Recovery) -> Option<Recovery> {
     if let Err(failure) = reopen(storage) {
         return again(failure);
     }
-    let probe = storage.current().and_then(|db| {
-        commit_batch(&db, Vec::new(), &storage.commit_times).map_err(StoreError::Unavailable)
-    });
+    let probe = storage
+        .current()
+        .and_then(|db| commit_batch(storage, &db, Vec::new()).map_err(StoreError::Unavailable));
     if let Err(e) = probe {
         return again(e.unavailable().unwrap_or(Unavailable::Failing));
     }
@@ -564,7 +570,7 @@ mod tests {
                 ops::create_contract(txn, account.id, "c".into(), vec![], Rules::default(), now)?;
             Ok((account.id, contract.id))
         });
-        commit_batch(&db, vec![setup], &storage.commit_times).expect("setup commits");
+        commit_batch(&storage, &db, vec![setup]).expect("setup commits");
         let (account, contract) = created.blocking_recv().expect("answer").expect("created");
 
         let check = |contract_id: ContractId, environment: Environment| {
@@ -601,7 +607,7 @@ mod tests {
             Ok(next)
         });
         let batch = vec![live, between, broke, free, unknown, after, seq];
-        commit_batch(&db, batch, &storage.commit_times).expect("the batch commits");
+        commit_batch(&storage, &db, batch).expect("the batch commits");
 
         assert!(live_answer.try_recv().expect("answered").is_ok());
         let seen = between_answer.try_recv().expect("answered").expect("read");
@@ -637,8 +643,10 @@ mod tests {
         // The panic fails every job of its batch with 503's error, not a dropped answer.
         let (ok_job, mut ok_answer) = job(|_| Ok(7));
         let (bad_job, mut bad_answer) = panicking_job();
-        let failure = commit_batch(&db, vec![ok_job, bad_job], &storage.commit_times);
+        let failure = commit_batch(&storage, &db, vec![ok_job, bad_job]);
         assert_eq!(failure, Err(Unavailable::Failing));
+        // Recorded for the health endpoint by the time the callers hear 503.
+        assert_eq!(storage.failure(), Some(Unavailable::Failing));
         assert!(matches!(
             ok_answer.try_recv(),
             Ok(Err(StoreError::Unavailable(Unavailable::Failing)))
