@@ -1076,7 +1076,8 @@ async fn seed(data_dir: &Path, contract: &str, n: usize) {
             let (store, incoming) = (store.clone(), incoming.clone());
             tasks.spawn(async move {
                 store
-                    .run_check(
+                    .checks()
+                    .run(
                         driftguard::ids::AccountId(1),
                         contract_id,
                         None,

@@ -485,7 +485,7 @@ async fn purge_old_checks(store: Store, retention: Duration, mut stopped: watch:
         }
         let before = store.clock().now() - retention;
         loop {
-            match store.purge_checks(before, BATCH).await {
+            match store.checks().purge(before, BATCH).await {
                 Ok(n) if n == BATCH => continue,
                 Ok(0) => break,
                 Ok(n) => {
@@ -504,7 +504,7 @@ async fn purge_old_checks(store: Store, retention: Duration, mut stopped: watch:
 /// On the first start only: creates the `default` account and its first live key, from
 /// `DRIFTGUARD_BOOTSTRAP_KEY` or freshly generated and written to `<data_dir>/bootstrap-key`.
 async fn bootstrap(store: &Store, config: &Config) -> Result<(), StartError> {
-    if !store.needs_bootstrap().await? {
+    if !store.accounts().needs_bootstrap().await? {
         if config.bootstrap_key.is_some() {
             tracing::info!("the store already has accounts; {ENV_BOOTSTRAP_KEY} is ignored");
         }
@@ -524,7 +524,10 @@ async fn bootstrap(store: &Store, config: &Config) -> Result<(), StartError> {
         }
     };
     let preview = credentials::preview(&key);
-    let created = store.bootstrap(config.credits.default_quota, key).await?;
+    let created = store
+        .accounts()
+        .bootstrap(config.credits.default_quota, key)
+        .await?;
     match (created, file) {
         (None, file) => {
             if let Some(path) = file {

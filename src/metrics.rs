@@ -181,7 +181,7 @@ impl Metrics {
 
     /// Refreshes the store gauges and renders everything.
     pub async fn render(&self, store: &Store) -> String {
-        if let Ok((next_due, depth)) = store.queue_state().await {
+        if let Ok((next_due, depth)) = store.deliveries().queue_state().await {
             self.queue_depth.set(depth as i64);
             let overdue = next_due.map_or(Duration::ZERO, |at| store.clock().steady().since(at));
             self.queue_overdue.set(overdue.as_secs_f64());

@@ -47,7 +47,8 @@ pub async fn create_account(
     }
     let key = credentials::generate_key(Environment::Live);
     store
-        .create_account(name.to_owned(), credits, key.clone())
+        .accounts()
+        .create(name.to_owned(), credits, key.clone())
         .await?;
     Ok(key)
 }
@@ -58,7 +59,7 @@ pub async fn list_accounts(store: &Store) -> Result<String, OperatorError> {
         "{:<24} {:>18} {:>14} {:>14}  {}\n",
         "NAME", "CREDITS_REMAINING", "CREDITS_USED", "TOTAL_CHECKS", "CREATED_AT"
     );
-    for a in store.list_accounts().await? {
+    for a in store.accounts().list().await? {
         let _ = writeln!(
             out,
             "{:<24} {:>18} {:>14} {:>14}  {}",
@@ -75,6 +76,7 @@ pub async fn list_accounts(store: &Store) -> Result<String, OperatorError> {
 /// `accounts set-credits NAME N`.
 pub async fn set_credits(store: &Store, name: &str, credits: u64) -> Result<String, OperatorError> {
     let account = store
+        .accounts()
         .set_credits(name.to_owned(), credits)
         .await
         .map_err(|e| named(name, e))?;
@@ -92,7 +94,8 @@ pub async fn add_key(
 ) -> Result<String, OperatorError> {
     let key = credentials::generate_key(environment);
     store
-        .add_key_by_name(name.to_owned(), key.clone())
+        .accounts()
+        .add_key(name.to_owned(), key.clone())
         .await
         .map_err(|e| named(name, e))?;
     Ok(key)

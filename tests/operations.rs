@@ -441,7 +441,8 @@ async fn a_backup_under_write_load_restores_everything_acknowledged_before_it() 
     for id in &before {
         let check_id: driftguard::ids::CheckId = id.parse().expect("check id");
         store
-            .check(driftguard::ids::AccountId(1), check_id)
+            .checks()
+            .get(driftguard::ids::AccountId(1), check_id)
             .await
             .expect("a check acknowledged before the backup");
     }
@@ -450,7 +451,8 @@ async fn a_backup_under_write_load_restores_everything_acknowledged_before_it() 
     let mut cursor = None;
     loop {
         let page = store
-            .list_checks(
+            .checks()
+            .list(
                 driftguard::ids::AccountId(1),
                 driftguard::store::PageRequest {
                     cursor,
@@ -466,7 +468,8 @@ async fn a_backup_under_write_load_restores_everything_acknowledged_before_it() 
         }
     }
     let usage = store
-        .account(driftguard::ids::AccountId(1))
+        .accounts()
+        .get(driftguard::ids::AccountId(1))
         .await
         .expect("default account");
     tokio::task::spawn_blocking(move || store.close())

@@ -98,7 +98,7 @@ impl Auth {
         let caller = match cached {
             Some(caller) => caller,
             None => {
-                let key = self.store.key_by_hash(hash).await?;
+                let key = self.store.keys().by_hash(hash).await?;
                 let caller = key
                     .filter(|k| k.active)
                     .map(|k| Caller {
@@ -184,7 +184,7 @@ impl Auth {
         if uses.is_empty() {
             return;
         }
-        if let Err(e) = self.store.record_key_use(uses).await {
+        if let Err(e) = self.store.keys().record_use(uses).await {
             // Only a timestamp is lost; the next use records it again.
             tracing::warn!(error = %e, "cannot record API key use");
         }
@@ -210,7 +210,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(dir.path()).expect("store");
         let key = generate_key(Environment::Live);
-        store.bootstrap(10, key.clone()).await.expect("bootstrap");
+        store
+            .accounts()
+            .bootstrap(10, key.clone())
+            .await
+            .expect("bootstrap");
         let limit = NonZeroU32::new(100).expect("100");
         let auth = Auth::new(store.clone(), limit, limit);
         let mut headers = HeaderMap::new();
@@ -219,13 +223,15 @@ mod tests {
         // The request's read, as `authenticate` makes it on a cache miss…
         let generation = read(&auth.active_keys).generation;
         let record = store
-            .key_by_hash(credentials::hash_key(&key))
+            .keys()
+            .by_hash(credentials::hash_key(&key))
             .await
             .expect("read")
             .expect("the key");
         // …the revoke commits and forgets the key…
         store
-            .set_key_active(record.account, record.id, false, Environment::Live)
+            .keys()
+            .set_active(record.account, record.id, false, Environment::Live)
             .await
             .expect("revoke");
         auth.forget(&record);

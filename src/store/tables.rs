@@ -356,7 +356,7 @@ where
 }
 
 /// Hands out the next `seq`: store-wide, strictly increasing, never reused. (A check pass
-/// keeps it in memory for its checks: `ops::CheckPass`.)
+/// keeps it in memory for its checks: `checks::CheckPass`.)
 pub fn next_seq(txn: &WriteTransaction) -> Result<u64> {
     let mut meta = txn.open_table(META)?;
     let seq = meta.get(NEXT_SEQ_KEY)?.map_or(1, |v| v.value());
@@ -388,4 +388,35 @@ pub fn get_owned<T: Record>(
         Some(key) => Ok(table.get(key)?.map(|record| (key, record))),
         None => Ok(None),
     }
+}
+
+// ---- records an account owns ----
+
+/// Registers a new record's public id (raw) and returns its key `(account, seq)`.
+pub fn new_location(txn: &WriteTransaction, account: AccountId, id: u128) -> Result<Location> {
+    let location = (account.0, next_seq(txn)?);
+    txn.open_table(IDS)?.insert(id, location)?;
+    Ok(location)
+}
+
+/// One page of the account's records in `table` (keys, contracts, checks, webhooks).
+pub fn list<T: Record>(
+    txn: &ReadTransaction,
+    table: Records<(u64, u64), T>,
+    account: AccountId,
+    order: Order,
+    request: PageRequest,
+) -> Result<Page<T>> {
+    table.read(txn)?.page(account.0, order, request)
+}
+
+/// Reads one record of the account by public id (raw), from a read transaction.
+pub fn owned<T: Record>(
+    txn: &ReadTransaction,
+    table: Records<(u64, u64), T>,
+    account: AccountId,
+    id: u128,
+) -> Result<T> {
+    let found = get_owned(&txn.open_table(IDS)?, &table.read(txn)?, account, id)?;
+    found.map(|(_, record)| record).ok_or(StoreError::NotFound)
 }

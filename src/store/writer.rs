@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use redb::{Database, WriteTransaction};
 use tokio::sync::oneshot;
 
-use super::ops::CheckPass;
+use super::checks::CheckPass;
 use super::{StoreError, Unavailable};
 use crate::sync::{lock, read, write};
 
@@ -443,7 +443,7 @@ fn recover(storage: &Storage, state: Recovery) -> Option<Recovery> {
     // Reopening while the disk is still full would only cost the reads; ask the
     // filesystem first.
     if let Err(e) = probe_space(&storage.path) {
-        return again(super::classify_io(&e));
+        return again(super::error::classify_io(&e));
     }
     if let Err(failure) = reopen(storage) {
         return again(failure);
@@ -554,7 +554,9 @@ mod tests {
         use crate::credentials::Environment;
         use crate::drift::{self, Rules};
         use crate::ids::{AccountId, ContractId};
-        use crate::store::ops::{self, NewCheck};
+        use crate::store::accounts::create_account;
+        use crate::store::checks::NewCheck;
+        use crate::store::contracts::create_contract;
         use crate::store::tables::{ACCOUNTS, META, NEXT_SEQ_KEY};
         use redb::{ReadableDatabase, ReadableTable};
 
@@ -565,9 +567,9 @@ mod tests {
         let (setup, created) = job(move |batch| {
             let txn = batch.txn()?;
             let key = crate::credentials::generate_key(Environment::Live);
-            let (account, _) = ops::create_account(txn, "a", 1, &key, now)?;
+            let (account, _) = create_account(txn, "a", 1, &key, now)?;
             let contract =
-                ops::create_contract(txn, account.id, "c".into(), vec![], Rules::default(), now)?;
+                create_contract(txn, account.id, "c".into(), vec![], Rules::default(), now)?;
             Ok((account.id, contract.id))
         });
         commit_batch(&storage, &db, vec![setup]).expect("setup commits");

@@ -232,7 +232,7 @@ impl<T: Transport> Dispatcher<T> {
                 in_flight: lock(&inner.in_flight).clone(),
                 start_after: last_served,
             };
-            let batch = match inner.store.due(request).await {
+            let batch = match inner.store.deliveries().due(request).await {
                 Ok(batch) => batch,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot read due deliveries; retrying in 1 s");
@@ -244,7 +244,7 @@ impl<T: Transport> Dispatcher<T> {
             };
             if !batch.stale.is_empty() {
                 tracing::warn!(entries = batch.stale.len(), "dropping stale due entries");
-                if let Err(e) = inner.store.repair_queue(batch.stale).await {
+                if let Err(e) = inner.store.deliveries().repair(batch.stale).await {
                     tracing::error!(error = %e, "cannot drop stale due entries");
                 }
             }
@@ -413,6 +413,7 @@ impl<T: Transport> Inner<T> {
         };
         let recorded = self
             .store
+            .deliveries()
             .finish_attempt(due.key(), attempt, after, self.settings.disable_after)
             .await;
         match recorded {
@@ -435,7 +436,7 @@ impl<T: Transport> Inner<T> {
     async fn purge_expired(&self) {
         // Previous secrets past their grace period no longer sign (see `headers`); here
         // they are dropped from the store too.
-        match self.store.drop_expired_secrets().await {
+        match self.store.webhooks().drop_expired_secrets().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(
                 webhooks = n,
@@ -445,7 +446,12 @@ impl<T: Transport> Inner<T> {
         }
         let before = self.clock.now() - self.settings.retention;
         loop {
-            match self.store.purge_finished(before, PURGE_BATCH).await {
+            match self
+                .store
+                .deliveries()
+                .purge_finished(before, PURGE_BATCH)
+                .await
+            {
                 Ok(n) if n == PURGE_BATCH => continue,
                 Ok(_) => return,
                 Err(e) => {
@@ -529,7 +535,7 @@ impl<T: Transport> DeliveryHandle<T> {
         webhook_id: WebhookId,
     ) -> Result<Delivery, StoreError> {
         let inner = &self.inner;
-        let webhook = inner.store.webhook(account, webhook_id).await?;
+        let webhook = inner.store.webhooks().get(account, webhook_id).await?;
         let created_at = inner.clock.now();
         let id = DeliveryId::generate(created_at);
         let delivery_id = id.to_string();
@@ -577,7 +583,11 @@ impl<T: Transport> DeliveryHandle<T> {
             created_at,
             finished_at: Some(finished_at),
         };
-        inner.store.record_test_delivery(account, delivery).await
+        inner
+            .store
+            .deliveries()
+            .record_test(account, delivery)
+            .await
     }
 }
 

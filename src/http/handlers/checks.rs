@@ -67,7 +67,8 @@ pub async fn run(state: &AppState, req: ApiRequest) -> Result<Response, ApiError
     let valid = validate(body, state.limits.max_columns)?;
     let check = state
         .store
-        .run_check(
+        .checks()
+        .run(
             caller.account,
             valid.contract_id,
             valid.contract_version,
@@ -86,7 +87,8 @@ pub async fn get(state: &AppState, req: ApiRequest, id: &str) -> Result<Response
     let id = path_id(id, MISSING)?;
     let check = state
         .store
-        .check(req.caller.account, id)
+        .checks()
+        .get(req.caller.account, id)
         .await
         .map_err(not_found(MISSING))?;
     Ok(ok(&CheckView::new(&check)))
@@ -95,6 +97,10 @@ pub async fn get(state: &AppState, req: ApiRequest, id: &str) -> Result<Response
 /// `GET /api/v1/checks`, newest first.
 pub async fn list(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
     let request = req.page()?;
-    let page = state.store.list_checks(req.caller.account, request).await?;
+    let page = state
+        .store
+        .checks()
+        .list(req.caller.account, request)
+        .await?;
     Ok(page_response(&req, request, &page, CheckView::new))
 }

@@ -37,7 +37,8 @@ pub async fn create(state: &AppState, req: ApiRequest) -> Result<Response, ApiEr
     let rules = body.schema.rules.map(|r| r.0).unwrap_or_default();
     let contract = state
         .store
-        .create_contract(caller.account, body.name, columns, rules)
+        .contracts()
+        .create(caller.account, body.name, columns, rules)
         .await?;
     Ok(created(&ContractView::new(&contract)))
 }
@@ -74,14 +75,16 @@ pub async fn list(state: &AppState, req: ApiRequest) -> Result<Response, ApiErro
         drift::validate_name(&name, "name").map_err(ApiError::Invalid)?;
         let found = state
             .store
-            .contract_by_name(req.caller.account, name)
+            .contracts()
+            .by_name(req.caller.account, name)
             .await?;
         let views: Vec<ContractView> = found.iter().map(ContractView::new).collect();
         return Ok(response::list(&views, None));
     }
     let page = state
         .store
-        .list_contracts(req.caller.account, request)
+        .contracts()
+        .list(req.caller.account, request)
         .await?;
     Ok(page_response(&req, request, &page, ContractView::new))
 }
@@ -91,7 +94,8 @@ pub async fn get(state: &AppState, req: ApiRequest, id: &str) -> Result<Response
     let id = path_id(id, MISSING)?;
     let contract = state
         .store
-        .contract(req.caller.account, id)
+        .contracts()
+        .get(req.caller.account, id)
         .await
         .map_err(not_found(MISSING))?;
     Ok(ok(&ContractView::new(&contract)))
@@ -141,7 +145,8 @@ pub async fn update(state: &AppState, req: ApiRequest, id: &str) -> Result<Respo
     };
     let updated = state
         .store
-        .update_contract(caller.account, id?, update, dry_run)
+        .contracts()
+        .update(caller.account, id?, update, dry_run)
         .await
         .map_err(not_found(MISSING))?;
     if dry_run {
@@ -159,7 +164,8 @@ pub async fn delete(state: &AppState, req: ApiRequest, id: &str) -> Result<Respo
     let id = path_id(id, MISSING)?;
     let webhooks = state
         .store
-        .delete_contract(req.caller.account, id)
+        .contracts()
+        .delete(req.caller.account, id)
         .await
         .map_err(not_found(MISSING))?;
     Ok(ok(&ContractDeletedView::new(id, &webhooks)))
@@ -171,7 +177,8 @@ pub async fn versions(state: &AppState, req: ApiRequest, id: &str) -> Result<Res
     let request = req.page()?;
     let page = state
         .store
-        .list_contract_versions(req.caller.account, id, request)
+        .contracts()
+        .versions(req.caller.account, id, request)
         .await
         .map_err(not_found(MISSING))?;
     Ok(page_response(&req, request, &page, VersionView::new))
@@ -193,7 +200,8 @@ pub async fn version(
         .ok_or(ApiError::NotFound(MISSING_VERSION))?;
     let entry = state
         .store
-        .contract_version(req.caller.account, id, version)
+        .contracts()
+        .version(req.caller.account, id, version)
         .await
         .map_err(not_found(MISSING_VERSION))?;
     Ok(ok(&VersionView::new(&entry)))

@@ -14,7 +14,7 @@ const MISSING: &str = "no such key";
 /// `GET /api/v1/keys`, oldest first; never the full key.
 pub async fn list(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
     let request = req.page()?;
-    let page = state.store.list_keys(req.caller.account, request).await?;
+    let page = state.store.keys().list(req.caller.account, request).await?;
     Ok(page_response(&req, request, &page, |k| {
         KeyView::new(k, state.auth.last_used_at(k))
     }))
@@ -41,7 +41,11 @@ pub async fn create(state: &AppState, req: ApiRequest) -> Result<Response, ApiEr
     }
     state.auth.check_key_creation(caller.account)?;
     let key = generate_key(body.environment);
-    let record = state.store.create_key(caller.account, key.clone()).await?;
+    let record = state
+        .store
+        .keys()
+        .create(caller.account, key.clone())
+        .await?;
     Ok(created(&NewKeyView::new(&record, &key)))
 }
 
@@ -55,7 +59,8 @@ pub async fn set_active(
     let id = path_id(id, MISSING)?;
     let key = state
         .store
-        .set_key_active(req.caller.account, id, active, req.caller.environment)
+        .keys()
+        .set_active(req.caller.account, id, active, req.caller.environment)
         .await
         .map_err(not_found(MISSING))?;
     state.auth.forget(&key);
@@ -67,7 +72,8 @@ pub async fn delete(state: &AppState, req: ApiRequest, id: &str) -> Result<Respo
     let id = path_id(id, MISSING)?;
     let key = state
         .store
-        .delete_key(req.caller.account, id, req.caller.environment)
+        .keys()
+        .delete(req.caller.account, id, req.caller.environment)
         .await
         .map_err(not_found(MISSING))?;
     state.auth.forget(&key);

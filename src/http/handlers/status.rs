@@ -23,6 +23,6 @@ pub async fn health(state: &AppState) -> Response {
 
 /// `GET /api/v1/usage`.
 pub async fn usage(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
-    let account = state.store.account(req.caller.account).await?;
+    let account = state.store.accounts().get(req.caller.account).await?;
     Ok(ok(&UsageView::new(&account)))
 }

@@ -57,7 +57,8 @@ pub async fn create(state: &AppState, req: ApiRequest) -> Result<Response, ApiEr
     };
     let webhook = state
         .store
-        .create_webhook(caller.account, new, state.limits.max_webhooks)
+        .webhooks()
+        .create(caller.account, new, state.limits.max_webhooks)
         .await?;
     Ok(created(&WebhookView::with_secret(&webhook)))
 }
@@ -140,7 +141,8 @@ pub async fn list(state: &AppState, req: ApiRequest) -> Result<Response, ApiErro
     let request = req.page()?;
     let page = state
         .store
-        .list_webhooks(req.caller.account, request)
+        .webhooks()
+        .list(req.caller.account, request)
         .await?;
     Ok(page_response(&req, request, &page, WebhookView::new))
 }
@@ -150,7 +152,8 @@ pub async fn get(state: &AppState, req: ApiRequest, id: &str) -> Result<Response
     let id = path_id(id, MISSING)?;
     let webhook = state
         .store
-        .webhook(req.caller.account, id)
+        .webhooks()
+        .get(req.caller.account, id)
         .await
         .map_err(not_found(MISSING))?;
     Ok(ok(&WebhookView::new(&webhook)))
@@ -211,7 +214,8 @@ pub async fn patch(state: &AppState, req: ApiRequest, id: &str) -> Result<Respon
     };
     let webhook = state
         .store
-        .update_webhook(caller.account, id?, update)
+        .webhooks()
+        .update(caller.account, id?, update)
         .await
         .map_err(not_found(MISSING))?;
     Ok(ok(&WebhookView::new(&webhook)))
@@ -242,7 +246,8 @@ pub async fn retry(
     let delivery = path_id::<DeliveryId>(delivery, MISSING_DELIVERY)?;
     let delivery = state
         .store
-        .retry_delivery(req.caller.account, id, delivery)
+        .deliveries()
+        .retry(req.caller.account, id, delivery)
         .await
         .map_err(not_found(MISSING_DELIVERY))?;
     Ok(accepted(&DeliveryView::new(&delivery)))
@@ -263,7 +268,8 @@ pub async fn recover(state: &AppState, req: ApiRequest, id: &str) -> Result<Resp
     })?;
     let requeued = state
         .store
-        .recover_deliveries(caller.account, id?, since)
+        .deliveries()
+        .recover(caller.account, id?, since)
         .await
         .map_err(not_found(MISSING))?;
     Ok(accepted(&RequeuedView { requeued }))
@@ -307,7 +313,8 @@ pub async fn rotate_secret(
     }
     let webhook = state
         .store
-        .rotate_webhook_secret(
+        .webhooks()
+        .rotate_secret(
             caller.account,
             id?,
             generate_webhook_secret(),
@@ -324,7 +331,8 @@ pub async fn deliveries(state: &AppState, req: ApiRequest, id: &str) -> Result<R
     let request = req.page()?;
     let page = state
         .store
-        .list_deliveries(req.caller.account, id, request)
+        .deliveries()
+        .list(req.caller.account, id, request)
         .await
         .map_err(not_found(MISSING))?;
     Ok(page_response(&req, request, &page, DeliveryView::new))
@@ -335,7 +343,8 @@ pub async fn delete(state: &AppState, req: ApiRequest, id: &str) -> Result<Respo
     let id = path_id(id, MISSING)?;
     let webhook = state
         .store
-        .delete_webhook(req.caller.account, id)
+        .webhooks()
+        .delete(req.caller.account, id)
         .await
         .map_err(not_found(MISSING))?;
     Ok(ok(&DeletedView::new(webhook.id)))

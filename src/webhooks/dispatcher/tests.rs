@@ -181,6 +181,7 @@ async fn store_on(clock: Clock) -> (Store, tempfile::TempDir) {
     let batch = NonZeroUsize::new(64).expect("64");
     let store = Store::open_with(dir.path(), batch, clock).expect("open store");
     store
+        .accounts()
         .bootstrap(100, generate_key(Environment::Live))
         .await
         .expect("bootstrap");
@@ -238,11 +239,13 @@ async fn check_with_a_webhook(store: &Store) -> (WebhookId, crate::ids::CheckId)
         severity_override: None,
     };
     let contract = store
-        .create_contract(account, "users".into(), vec![column], Default::default())
+        .contracts()
+        .create(account, "users".into(), vec![column], Default::default())
         .await
         .expect("contract");
     let webhook = store
-        .create_webhook(
+        .webhooks()
+        .create(
             account,
             NewWebhook {
                 url: "https://receiver.test/hook".into(),
@@ -256,7 +259,8 @@ async fn check_with_a_webhook(store: &Store) -> (WebhookId, crate::ids::CheckId)
         .await
         .expect("webhook");
     let check = store
-        .run_check(account, contract.id, None, vec![], Environment::Test)
+        .checks()
+        .run(account, contract.id, None, vec![], Environment::Test)
         .await
         .expect("check");
     (webhook.id, check.id)
@@ -268,7 +272,8 @@ async fn deliveries(store: &Store, webhook: WebhookId) -> Vec<Delivery> {
         limit: 100,
     };
     store
-        .list_deliveries(AccountId(1), webhook, page)
+        .deliveries()
+        .list(AccountId(1), webhook, page)
         .await
         .expect("deliveries")
         .items
@@ -376,7 +381,8 @@ async fn a_check_made_while_the_dispatcher_sleeps_is_sent_at_once() {
     // The dispatcher now sleeps (nothing is due); an hour passes, then a new check.
     tokio::time::sleep(Duration::from_secs(3600)).await;
     let contract = store
-        .list_contracts(
+        .contracts()
+        .list(
             AccountId(1),
             PageRequest {
                 cursor: None,
@@ -389,7 +395,8 @@ async fn a_check_made_while_the_dispatcher_sleeps_is_sent_at_once() {
         .id;
     let before = store.clock().steady();
     store
-        .run_check(AccountId(1), contract, None, vec![], Environment::Test)
+        .checks()
+        .run(AccountId(1), contract, None, vec![], Environment::Test)
         .await
         .expect("check");
     let second = next(&mut reports).await;
@@ -432,7 +439,7 @@ fn in_flight_bookkeeping_is_released() {
             in_flight: InFlight::default(),
             start_after: None,
         };
-        let batch = store.due(request).await.expect("due");
+        let batch = store.deliveries().due(request).await.expect("due");
         let due = &batch.ready[0];
         assert_eq!(due.webhook.id, webhook);
         let reserved = dispatcher.inner.reserve(due).expect("a slot");
@@ -465,13 +472,15 @@ async fn another_check(store: &Store) {
         limit: 1,
     };
     let contract = store
-        .list_contracts(AccountId(1), page)
+        .contracts()
+        .list(AccountId(1), page)
         .await
         .expect("contracts")
         .items[0]
         .id;
     store
-        .run_check(AccountId(1), contract, None, vec![], Environment::Test)
+        .checks()
+        .run(AccountId(1), contract, None, vec![], Environment::Test)
         .await
         .expect("check");
 }
@@ -505,7 +514,11 @@ async fn abandoned_deliveries_in_a_row_disable_the_webhook() {
         }
         next(&mut reports).await;
         settled(&store, webhook).await;
-        let hook = store.webhook(AccountId(1), webhook).await.expect("webhook");
+        let hook = store
+            .webhooks()
+            .get(AccountId(1), webhook)
+            .await
+            .expect("webhook");
         counts.push(hook.consecutive_failures);
     }
     assert_eq!(
@@ -513,7 +526,11 @@ async fn abandoned_deliveries_in_a_row_disable_the_webhook() {
         [1, 2, 0, 1, 2, 3],
         "a delivered one resets the count"
     );
-    let hook = store.webhook(AccountId(1), webhook).await.expect("webhook");
+    let hook = store
+        .webhooks()
+        .get(AccountId(1), webhook)
+        .await
+        .expect("webhook");
     assert!(!hook.active);
     assert_eq!(hook.disabled_reason, Some(DisabledReason::Failing));
     another_check(&store).await;
@@ -547,7 +564,11 @@ async fn disable_after_zero_never_disables() {
         next(&mut reports).await;
         settled(&store, webhook).await;
     }
-    let hook = store.webhook(AccountId(1), webhook).await.expect("webhook");
+    let hook = store
+        .webhooks()
+        .get(AccountId(1), webhook)
+        .await
+        .expect("webhook");
     assert!(hook.active && hook.disabled_reason.is_none());
     assert_eq!(hook.consecutive_failures, 12);
     let _ = stop.send(true);
@@ -564,13 +585,15 @@ async fn the_previous_secret_signs_until_its_grace_ends_then_is_dropped() {
     let first = next(&mut reports).await;
     assert_eq!(first.header("x-driftguard-signature-previous"), None);
     let old = store
-        .webhook(AccountId(1), webhook)
+        .webhooks()
+        .get(AccountId(1), webhook)
         .await
         .expect("webhook")
         .secret;
 
     let rotated = store
-        .rotate_webhook_secret(
+        .webhooks()
+        .rotate_secret(
             AccountId(1),
             webhook,
             generate_webhook_secret(),
@@ -610,7 +633,11 @@ async fn the_previous_secret_signs_until_its_grace_ends_then_is_dropped() {
     );
     // …and the hourly purge pass drops it from the store.
     tokio::time::sleep(PURGE_EVERY + Duration::from_secs(60)).await;
-    let hook = store.webhook(AccountId(1), webhook).await.expect("webhook");
+    let hook = store
+        .webhooks()
+        .get(AccountId(1), webhook)
+        .await
+        .expect("webhook");
     assert_eq!(hook.previous_secret, None);
     assert_eq!(hook.secret, rotated.secret);
     let _ = stop.send(true);

@@ -1,0 +1,294 @@
+//! Checks: the hot path. Scoring runs on the caller's task against a cached contract
+//! version; the bookkeeping (credits, the check row, its deliveries) goes to the writer,
+//! where consecutive checks of a batch share one [`CheckPass`].
+
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+
+use redb::{ReadTransaction, ReadableTable, Table, WriteTransaction};
+
+use super::queue::DueEntry;
+use super::tables::*;
+use super::{Store, StoreError};
+use crate::clock::{Stamp, UnixMs};
+use crate::credentials::Environment;
+use crate::drift::{Assessment, IncomingColumn};
+use crate::ids::{AccountId, CheckId, ContractId};
+use crate::model::{Account, Check, Delivery, Webhook};
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// The store's checks. A borrow of the [`Store`]: get one with [`Store::checks`].
+#[derive(Clone, Copy)]
+pub struct Checks<'s> {
+    store: &'s Store,
+}
+
+impl Store {
+    /// The checks of every account.
+    pub fn checks(&self) -> Checks<'_> {
+        Checks { store: self }
+    }
+}
+
+impl Checks<'_> {
+    /// Checks `incoming` against the contract — its current version, or `version` — and
+    /// stores the result together with the account's counters and the deliveries it
+    /// triggers, in one transaction. Returns the check; the dispatcher is signalled if
+    /// deliveries were queued.
+    ///
+    /// The scoring runs here, on the caller's task, against a cached (immutable) version:
+    /// only the bookkeeping goes through the (serial) writer, which checks that the
+    /// contract still exists.
+    pub async fn run(
+        &self,
+        account: AccountId,
+        contract_id: ContractId,
+        version: Option<u32>,
+        incoming: Vec<IncomingColumn>,
+        environment: Environment,
+    ) -> Result<Check> {
+        let scored = self
+            .store
+            .contracts()
+            .scoring_version(account, contract_id, version)
+            .await?;
+        let assessment = crate::drift::assess(&scored.columns, &scored.rules, &incoming);
+        let new = NewCheck {
+            account,
+            contract_id,
+            contract_version: scored.version,
+            assessment,
+            environment,
+            at: self.store.clock().stamp(),
+        };
+        let (check, queued) = self
+            .store
+            .write_in_batch(move |batch| batch.checks()?.record(new))
+            .await?;
+        if queued > 0 {
+            self.store.signal_due();
+        }
+        Ok(check)
+    }
+
+    /// One stored check of the account.
+    pub async fn get(&self, account: AccountId, id: CheckId) -> Result<Check> {
+        self.store.read(move |txn| check(txn, account, id)).await
+    }
+
+    /// One page of the account's checks, newest first.
+    pub async fn list(&self, account: AccountId, page: PageRequest) -> Result<Page<Check>> {
+        self.store
+            .read(move |txn| list(txn, CHECKS, account, Order::NewestFirst, page))
+            .await
+    }
+
+    /// Deletes up to `max` checks created before `before` (`storage.check_retention`);
+    /// returns how many.
+    pub async fn purge(&self, before: UnixMs, max: usize) -> Result<usize> {
+        self.store
+            .write(move |txn| purge_checks(txn, before, max))
+            .await
+    }
+}
+
+// ---- transaction bodies ----
+
+/// A check to store: scored (by the caller, against its cached contract version) and
+/// stamped.
+#[derive(Clone, Debug)]
+pub struct NewCheck {
+    /// The owner.
+    pub account: AccountId,
+    /// One of the account's contracts (checked again here: it may have been deleted).
+    pub contract_id: ContractId,
+    /// The version it was scored against.
+    pub contract_version: u32,
+    /// The score and diff.
+    pub assessment: Assessment,
+    /// Live checks cost a credit; test checks are free.
+    pub environment: Environment,
+    /// When: `wall` for the record, `steady` for the deliveries' due time.
+    pub at: Stamp,
+}
+
+/// The bookkeeping of consecutive checks in one write batch (the hot path, on the writer
+/// thread). The tables are opened once per pass instead of once per check; each account's
+/// row and the store-wide sequence are read once, updated in memory and written back once
+/// by [`CheckPass::finish`]; and an account's webhooks are read (and decoded) once.
+///
+/// Invariant: the writer finishes the pass before any other operation of the batch runs
+/// and before it commits (`writer::Batch`), so every operation, and the file, see exactly
+/// what they would have seen had each check been written on its own.
+pub struct CheckPass<'t> {
+    ids: Table<'t, u128, Location>,
+    accounts: WriteRecords<'t, u64, Account>,
+    checks: WriteRecords<'t, Location, Check>,
+    webhooks: WriteRecords<'t, Location, Webhook>,
+    deliveries: WriteRecords<'t, (u128, u64), Delivery>,
+    due: Table<'t, DueEntry, ()>,
+    meta: Table<'t, &'static str, u64>,
+    /// The store-wide sequence, kept here for the pass.
+    seq: PassSeq,
+    /// The rows of the accounts this pass charged, as they are now.
+    accounts_touched: HashMap<u64, Account>,
+    /// Each account's active webhooks, read at its first check of the pass.
+    active_webhooks: HashMap<u64, Vec<Webhook>>,
+}
+
+impl<'t> CheckPass<'t> {
+    /// Opens the tables a check writes.
+    pub fn open(txn: &'t WriteTransaction) -> Result<CheckPass<'t>> {
+        let meta = txn.open_table(META)?;
+        let next = meta.get(NEXT_SEQ_KEY)?.map_or(1, |v| v.value());
+        Ok(CheckPass {
+            ids: txn.open_table(IDS)?,
+            accounts: ACCOUNTS.write(txn)?,
+            checks: CHECKS.write(txn)?,
+            webhooks: WEBHOOKS.write(txn)?,
+            deliveries: DELIVERIES.write(txn)?,
+            due: txn.open_table(DUE)?,
+            meta,
+            seq: PassSeq { stored: next, next },
+            accounts_touched: HashMap::new(),
+            active_webhooks: HashMap::new(),
+        })
+    }
+
+    /// Stores a check scored against one of the account's contracts, charges the account
+    /// and queues the deliveries it triggers (due at `at.steady`). Returns the check and
+    /// the number of deliveries queued. A rejection (`NotFound`, `NoCredits`) changes
+    /// nothing.
+    pub fn record(&mut self, new: NewCheck) -> Result<(Check, usize)> {
+        let account_id = new.account;
+        let now = new.at.wall;
+        locate(&self.ids, account_id, new.contract_id.raw())?.ok_or(StoreError::NotFound)?;
+        let cost: u8 = match new.environment {
+            Environment::Live => 1,
+            Environment::Test => 0,
+        };
+        let account = match self.accounts_touched.entry(account_id.0) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => {
+                let row = self.accounts.get(account_id.0)?;
+                entry.insert(row.ok_or(StoreError::NotFound)?)
+            }
+        };
+        if cost > 0 && account.credits_remaining == 0 {
+            return Err(StoreError::NoCredits);
+        }
+        account.credits_remaining -= u64::from(cost);
+        account.credits_used += u64::from(cost);
+        account.total_checks += 1;
+        let check = Check {
+            id: CheckId::generate(now),
+            contract_id: new.contract_id,
+            contract_version: new.contract_version,
+            verdict: new.assessment.verdict,
+            severity: new.assessment.severity,
+            diff: new.assessment.diff,
+            credits_used: cost,
+            created_at: now,
+        };
+        let location = (account_id.0, self.seq.take());
+        self.ids.insert(check.id.raw(), location)?;
+        self.checks.insert(location, &check)?;
+        // Same transaction: a check that is answered has its deliveries queued.
+        let webhooks = match self.active_webhooks.entry(account_id.0) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => {
+                let rows = self
+                    .webhooks
+                    .range((account_id.0, 0)..=(account_id.0, u64::MAX))?;
+                let mut active = Vec::new();
+                for row in rows {
+                    let (_, webhook) = row?;
+                    if webhook.active {
+                        active.push(webhook);
+                    }
+                }
+                entry.insert(active)
+            }
+        };
+        let mut queued = 0;
+        for webhook in webhooks.iter() {
+            if super::queue::fires_for(webhook, check.verdict, check.contract_id) {
+                super::queue::enqueue(
+                    &mut self.deliveries,
+                    &mut self.due,
+                    account_id,
+                    webhook,
+                    &check,
+                    self.seq.take(),
+                    new.at.steady,
+                )?;
+                queued += 1;
+            }
+        }
+        Ok((check, queued))
+    }
+
+    /// Writes back the account rows and the sequence, and closes the tables.
+    pub fn finish(mut self) -> Result<()> {
+        for (id, account) in &self.accounts_touched {
+            self.accounts.insert(*id, account)?;
+        }
+        if self.seq.next != self.seq.stored {
+            self.meta.insert(NEXT_SEQ_KEY, self.seq.next)?;
+        }
+        Ok(())
+    }
+}
+
+/// The store-wide `seq` (see [`next_seq`]) while a [`CheckPass`] holds it.
+struct PassSeq {
+    /// What `meta` holds.
+    stored: u64,
+    /// The next one to hand out.
+    next: u64,
+}
+
+impl PassSeq {
+    fn take(&mut self) -> u64 {
+        self.next += 1;
+        self.next - 1
+    }
+}
+
+/// Deletes up to `max` checks created before `before`, oldest first in each account;
+/// returns how many. Their pending deliveries are dropped when next due (the queue finds
+/// the check gone); finished ones expire with the delivery history.
+pub fn purge_checks(txn: &WriteTransaction, before: UnixMs, max: usize) -> Result<usize> {
+    let accounts: Vec<u64> = {
+        let accounts = ACCOUNTS.write(txn)?;
+        let rows = accounts.all()?;
+        rows.map(|row| row.map(|(key, _)| key.value()))
+            .collect::<Result<_>>()?
+    };
+    let mut expired = Vec::new();
+    {
+        let checks = CHECKS.write(txn)?;
+        for account in accounts {
+            for row in checks.range((account, 0)..=(account, u64::MAX))? {
+                let (key, check) = row?;
+                if check.created_at >= before || expired.len() == max {
+                    break;
+                }
+                expired.push((key.value(), check.id));
+            }
+        }
+    }
+    let mut checks = CHECKS.write(txn)?;
+    let mut ids = txn.open_table(IDS)?;
+    for (location, id) in &expired {
+        checks.remove(*location)?;
+        ids.remove(id.raw())?;
+    }
+    Ok(expired.len())
+}
+
+/// One stored check of the account.
+pub fn check(txn: &ReadTransaction, account: AccountId, id: CheckId) -> Result<Check> {
+    owned(txn, CHECKS, account, id.raw())
+}

@@ -1,0 +1,319 @@
+//! Webhooks: registrations, their secrets (with a rotation's grace period), pausing and
+//! resuming (which takes their pending deliveries out of the queue and puts them back).
+
+use redb::{ReadTransaction, WriteTransaction};
+
+use super::tables::*;
+use super::{Store, StoreError};
+use crate::clock::UnixMs;
+use crate::drift::Verdict;
+use crate::ids::{AccountId, ContractId, WebhookId};
+use crate::model::{DisabledReason, PreviousSecret, Webhook, WebhookFormat};
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// The store's webhooks. A borrow of the [`Store`]: get one with [`Store::webhooks`].
+#[derive(Clone, Copy)]
+pub struct Webhooks<'s> {
+    store: &'s Store,
+}
+
+impl Store {
+    /// The webhooks of every account.
+    pub fn webhooks(&self) -> Webhooks<'_> {
+        Webhooks { store: self }
+    }
+}
+
+impl Webhooks<'_> {
+    /// Registers a webhook; [`StoreError::Invalid`] if its contract is not the account's,
+    /// [`StoreError::Conflict`] if the account has `max_webhooks` already.
+    pub async fn create(
+        &self,
+        account: AccountId,
+        webhook: NewWebhook,
+        max_webhooks: usize,
+    ) -> Result<Webhook> {
+        let now = self.store.clock().now();
+        self.store
+            .write(move |txn| create_webhook(txn, account, webhook, max_webhooks, now))
+            .await
+    }
+
+    /// One webhook of the account.
+    pub async fn get(&self, account: AccountId, id: WebhookId) -> Result<Webhook> {
+        self.store.read(move |txn| webhook(txn, account, id)).await
+    }
+
+    /// One page of the account's webhooks, oldest first.
+    pub async fn list(&self, account: AccountId, page: PageRequest) -> Result<Page<Webhook>> {
+        self.store
+            .read(move |txn| list(txn, WEBHOOKS, account, Order::OldestFirst, page))
+            .await
+    }
+
+    /// Applies a `PATCH` to a webhook (pausing or resuming its pending deliveries, due at
+    /// once).
+    pub async fn update(
+        &self,
+        account: AccountId,
+        id: WebhookId,
+        update: WebhookUpdate,
+    ) -> Result<Webhook> {
+        let due = self.store.clock().steady();
+        let (webhook, resumed) = self
+            .store
+            .write(move |txn| update_webhook(txn, account, id, update, due))
+            .await?;
+        if resumed {
+            self.store.signal_due();
+        }
+        Ok(webhook)
+    }
+
+    /// Replaces a webhook's secret; the old one keeps signing for `grace`.
+    pub async fn rotate_secret(
+        &self,
+        account: AccountId,
+        id: WebhookId,
+        secret: String,
+        grace: std::time::Duration,
+    ) -> Result<Webhook> {
+        let now = self.store.clock().now();
+        self.store
+            .write(move |txn| rotate_secret(txn, account, id, secret, grace, now))
+            .await
+    }
+
+    /// Drops previous secrets whose grace period has ended; returns how many.
+    pub async fn drop_expired_secrets(&self) -> Result<usize> {
+        let now = self.store.clock().now();
+        self.store
+            .write(move |txn| drop_expired_secrets(txn, now))
+            .await
+    }
+
+    /// Deletes a webhook and its deliveries.
+    pub async fn delete(&self, account: AccountId, id: WebhookId) -> Result<Webhook> {
+        self.store
+            .write(move |txn| delete_webhook(txn, account, id))
+            .await
+    }
+}
+
+/// A validated webhook registration.
+#[derive(Clone, Debug)]
+pub struct NewWebhook {
+    /// Absolute `https://` URL.
+    pub url: String,
+    /// Without duplicates.
+    pub events: Vec<Verdict>,
+    /// Must be one of the account's contracts when given.
+    pub contract_id: Option<ContractId>,
+    /// `whsec_…`.
+    pub secret: String,
+    /// The body's format.
+    pub format: WebhookFormat,
+}
+
+/// A validated `PATCH` of a webhook: each field given replaces the webhook's.
+#[derive(Clone, Debug, Default)]
+pub struct WebhookUpdate {
+    /// Absolute `https://` URL.
+    pub url: Option<String>,
+    /// Without duplicates.
+    pub events: Option<Vec<Verdict>>,
+    /// `Some(None)`: every contract; `Some(Some(id))`: one of the account's contracts.
+    pub contract_id: Option<Option<ContractId>>,
+    /// The body's format.
+    pub format: Option<WebhookFormat>,
+    /// Pause (`paused`) or resume (which also clears the failure count).
+    pub active: Option<bool>,
+}
+
+// ---- transaction bodies ----
+
+/// Registers a webhook after checking that its contract is one of the account's
+/// contracts and that the account has fewer than `max_webhooks`.
+pub fn create_webhook(
+    txn: &WriteTransaction,
+    account: AccountId,
+    new: NewWebhook,
+    max_webhooks: usize,
+    now: UnixMs,
+) -> Result<Webhook> {
+    if let Some(contract_id) = new.contract_id {
+        if !is_contract_of(txn, account, contract_id)? {
+            return Err(StoreError::Invalid(
+                "contract_id: no such contract in this account".into(),
+            ));
+        }
+    }
+    let existing = WEBHOOKS
+        .write(txn)?
+        .range((account.0, 0)..=(account.0, u64::MAX))?
+        .take(max_webhooks)
+        .count();
+    if existing >= max_webhooks {
+        return Err(StoreError::Conflict(format!(
+            "the account has {existing} webhooks, the most limits.max_webhooks allows; delete one first"
+        )));
+    }
+    let webhook = Webhook {
+        id: WebhookId::generate(now),
+        url: new.url,
+        events: new.events,
+        contract_id: new.contract_id,
+        active: true,
+        secret: new.secret,
+        created_at: now,
+        format: new.format,
+        disabled_reason: None,
+        consecutive_failures: 0,
+        previous_secret: None,
+    };
+    let location = new_location(txn, account, webhook.id.raw())?;
+    WEBHOOKS.write(txn)?.insert(location, &webhook)?;
+    Ok(webhook)
+}
+
+/// Whether `id` names one of the account's contracts. The id's prefix only says what the
+/// caller meant: the `ids` table holds every kind of record, so the location must also be
+/// a row of `contracts` (`ctr_` + a check's id body is not a contract).
+pub fn is_contract_of(txn: &WriteTransaction, account: AccountId, id: ContractId) -> Result<bool> {
+    match locate(&txn.open_table(IDS)?, account, id.raw())? {
+        Some(location) => Ok(CONTRACTS.write(txn)?.get(location)?.is_some()),
+        None => Ok(false),
+    }
+}
+
+/// One webhook of the account.
+pub fn webhook(txn: &ReadTransaction, account: AccountId, id: WebhookId) -> Result<Webhook> {
+    owned(txn, WEBHOOKS, account, id.raw())
+}
+
+/// Applies a `PATCH` to a webhook. Pausing takes its pending deliveries out of the queue
+/// (`disabled_reason: "paused"`); resuming puts them back, due at `due`, and clears the
+/// disabled reason and the failure count. Returns the webhook and whether deliveries
+/// became due.
+pub fn update_webhook(
+    txn: &WriteTransaction,
+    account: AccountId,
+    id: WebhookId,
+    update: WebhookUpdate,
+    due: UnixMs,
+) -> Result<(Webhook, bool)> {
+    let mut webhooks = WEBHOOKS.write(txn)?;
+    let ids = txn.open_table(IDS)?;
+    let (location, mut webhook) =
+        get_owned(&ids, &webhooks, account, id.raw())?.ok_or(StoreError::NotFound)?;
+    if let Some(Some(contract_id)) = update.contract_id {
+        if locate(&ids, account, contract_id.raw())?.is_none() {
+            return Err(StoreError::Invalid(
+                "contract_id: no such contract in this account".into(),
+            ));
+        }
+    }
+    drop(ids);
+    let before = webhook.clone();
+    if let Some(url) = update.url {
+        webhook.url = url;
+    }
+    if let Some(events) = update.events {
+        webhook.events = events;
+    }
+    if let Some(contract_id) = update.contract_id {
+        webhook.contract_id = contract_id;
+    }
+    if let Some(format) = update.format {
+        webhook.format = format;
+    }
+    let was_active = webhook.active;
+    match update.active {
+        Some(true) => {
+            webhook.active = true;
+            webhook.disabled_reason = None;
+            webhook.consecutive_failures = 0;
+        }
+        Some(false) => {
+            webhook.active = false;
+            webhook.disabled_reason = Some(DisabledReason::Paused);
+        }
+        None => {}
+    }
+    if webhook != before {
+        webhooks.insert(location, &webhook)?;
+    }
+    drop(webhooks);
+    let mut resumed = false;
+    if webhook.active != was_active {
+        let changed = super::queue::set_paused(txn, id, !webhook.active, due)?;
+        resumed = webhook.active && changed > 0;
+    }
+    Ok((webhook, resumed))
+}
+
+/// Replaces a webhook's secret with `secret`. The old one keeps signing (as the previous
+/// secret) until `now + grace`; with no grace it is dropped at once. Only one previous
+/// secret is kept: an earlier one is replaced.
+pub fn rotate_secret(
+    txn: &WriteTransaction,
+    account: AccountId,
+    id: WebhookId,
+    secret: String,
+    grace: std::time::Duration,
+    now: UnixMs,
+) -> Result<Webhook> {
+    let mut webhooks = WEBHOOKS.write(txn)?;
+    let (location, mut webhook) = get_owned(&txn.open_table(IDS)?, &webhooks, account, id.raw())?
+        .ok_or(StoreError::NotFound)?;
+    let old = std::mem::replace(&mut webhook.secret, secret);
+    webhook.previous_secret = (!grace.is_zero()).then(|| PreviousSecret {
+        secret: old,
+        expires_at: now + grace,
+    });
+    webhooks.insert(location, &webhook)?;
+    Ok(webhook)
+}
+
+/// Drops previous secrets whose grace period ended by `now`, in every account. Returns
+/// how many.
+pub fn drop_expired_secrets(txn: &WriteTransaction, now: UnixMs) -> Result<usize> {
+    let mut webhooks = WEBHOOKS.write(txn)?;
+    let expired: Vec<(Location, Webhook)> = {
+        let mut expired = Vec::new();
+        for row in webhooks.all()? {
+            let (key, webhook) = row?;
+            if webhook
+                .previous_secret
+                .as_ref()
+                .is_some_and(|p| p.expires_at <= now)
+            {
+                expired.push((key.value(), webhook));
+            }
+        }
+        expired
+    };
+    for (location, mut webhook) in expired.iter().cloned() {
+        webhook.previous_secret = None;
+        webhooks.insert(location, &webhook)?;
+    }
+    Ok(expired.len())
+}
+
+/// Deletes a webhook.
+pub fn delete_webhook(
+    txn: &WriteTransaction,
+    account: AccountId,
+    id: WebhookId,
+) -> Result<Webhook> {
+    let mut webhooks = WEBHOOKS.write(txn)?;
+    let mut ids = txn.open_table(IDS)?;
+    let (location, webhook) =
+        get_owned(&ids, &webhooks, account, id.raw())?.ok_or(StoreError::NotFound)?;
+    webhooks.remove(location)?;
+    ids.remove(id.raw())?;
+    // Deliveries stop at once: their due entries go in this same transaction.
+    super::queue::remove_all(txn, id)?;
+    Ok(webhook)
+}
