@@ -142,13 +142,7 @@ pub fn create_webhook(
     max_webhooks: usize,
     now: UnixMs,
 ) -> Result<Webhook> {
-    if let Some(contract_id) = new.contract_id {
-        if !is_contract_of(txn, account, contract_id)? {
-            return Err(StoreError::Invalid(
-                "contract_id: no such contract in this account".into(),
-            ));
-        }
-    }
+    check_scope(txn, account, new.contract_id)?;
     let existing = WEBHOOKS
         .write(txn)?
         .range((account.0, 0)..=(account.0, u64::MAX))?
@@ -175,6 +169,21 @@ pub fn create_webhook(
     let location = new_location(txn, account, webhook.id.raw())?;
     WEBHOOKS.write(txn)?.insert(location, &webhook)?;
     Ok(webhook)
+}
+
+/// The one rule for a webhook's scope, on create and on PATCH alike: no contract (every
+/// contract), or one of the account's contracts — else `Invalid`, naming the field.
+fn check_scope(
+    txn: &WriteTransaction,
+    account: AccountId,
+    scope: Option<ContractId>,
+) -> Result<()> {
+    match scope {
+        Some(id) if !is_contract_of(txn, account, id)? => Err(StoreError::Invalid(
+            "contract_id: no such contract in this account".into(),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Whether `id` names one of the account's contracts. The id's prefix only says what the
@@ -207,14 +216,8 @@ pub fn update_webhook(
     let ids = txn.open_table(IDS)?;
     let (location, mut webhook) =
         get_owned(&ids, &webhooks, account, id.raw())?.ok_or(StoreError::NotFound)?;
-    if let Some(Some(contract_id)) = update.contract_id {
-        if locate(&ids, account, contract_id.raw())?.is_none() {
-            return Err(StoreError::Invalid(
-                "contract_id: no such contract in this account".into(),
-            ));
-        }
-    }
     drop(ids);
+    check_scope(txn, account, update.contract_id.flatten())?;
     let before = webhook.clone();
     if let Some(url) = update.url {
         webhook.url = url;

@@ -225,6 +225,8 @@ async fn a_test_key_manages_test_keys_only() {
     .assert_status(200);
 }
 
+/// `ctr_` + the body of another record's id (a check's, a key's, a webhook's) is found in
+/// the id index but is no contract: create and PATCH refuse it alike, and nothing changes.
 #[tokio::test]
 async fn a_webhook_contract_id_made_of_another_records_id_is_400() {
     let server = roomy_server().await;
@@ -232,7 +234,21 @@ async fn a_webhook_contract_id_made_of_another_records_id_is_400() {
     let contract = server.create_contract(&key, "users", users_columns()).await;
     let check = check_ok(&server, &key, &text(&contract["id"]), users_columns()).await;
     let keys = server.get("/api/v1/keys").await.assert_status(200);
-    for other in [text(&check["id"]), text(&keys[0]["id"])] {
+    let webhook = send_json(
+        &server,
+        Method::POST,
+        "/api/v1/webhooks",
+        &key,
+        &json!({"url": "https://hooks.example.com/x", "events": ["pass"]}),
+    )
+    .await
+    .assert_status(201);
+    let webhook_path = format!("/api/v1/webhooks/{}", text(&webhook["id"]));
+    for other in [
+        text(&check["id"]),
+        text(&keys[0]["id"]),
+        text(&webhook["id"]),
+    ] {
         let body = other.split_once('_').expect("prefixed").1;
         let forged = format!("ctr_{body}");
         let request = json!({"url": "https://hooks.example.com/x", "events": ["pass"], "contract_id": forged});
@@ -240,9 +256,21 @@ async fn a_webhook_contract_id_made_of_another_records_id_is_400() {
             .await
             .assert_error(400, "invalid_request");
         assert!(message.contains("contract_id"), "{message}");
+        let patch = json!({"contract_id": forged});
+        let message = send_json(&server, Method::PATCH, &webhook_path, &key, &patch)
+            .await
+            .assert_error(400, "invalid_request");
+        assert!(
+            message.contains("contract_id"),
+            "PATCH with {forged}: {message}"
+        );
     }
+    let listed = server.get("/api/v1/webhooks").await.assert_status(200);
+    assert_eq!(len(&listed), 1, "only the valid webhook: {listed}");
+    let stored = server.get(&webhook_path).await.assert_status(200);
     assert_eq!(
-        len(&server.get("/api/v1/webhooks").await.assert_status(200)),
-        0
+        stored["contract_id"],
+        Value::Null,
+        "the PATCHes changed nothing"
     );
 }

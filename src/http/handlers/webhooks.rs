@@ -16,6 +16,7 @@ use crate::drift::Verdict;
 use crate::ids::{ContractId, DeliveryId, WebhookId};
 use crate::model::WebhookFormat;
 use crate::store::{NewWebhook, WebhookUpdate};
+use crate::webhooks::guard::TargetGuard;
 use crate::wire::{DeletedView, DeliveryView, RequeuedView, RotatedSecretView, WebhookView};
 
 const MISSING: &str = "no such webhook";
@@ -41,20 +42,7 @@ struct CreateWebhook {
 /// `POST /api/v1/webhooks`: the secret appears in this answer only.
 pub async fn create(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
     let (caller, body): (_, CreateWebhook) = req.json().await?;
-    check_url(state, &body.url)?;
-    let events = check_events(body.events)?;
-    let contract_id = body
-        .contract_id
-        .map(|t| parse_contract_id(&t))
-        .transpose()?;
-    let format = body.format.map(|f| parse_format(&f)).transpose()?;
-    let new = NewWebhook {
-        url: body.url,
-        events,
-        contract_id,
-        secret: generate_webhook_secret(),
-        format: format.unwrap_or(WebhookFormat::Json),
-    };
+    let new = body.validate(Some(&state.target_guard))?;
     let webhook = state
         .store
         .webhooks()
@@ -63,19 +51,84 @@ pub async fn create(state: &AppState, req: ApiRequest) -> Result<Response, ApiEr
     Ok(created(&WebhookView::with_secret(&webhook)))
 }
 
+impl CreateWebhook {
+    /// The registration this body asks for, validated by [`Fields::validate`] like a
+    /// PATCH, with a new secret.
+    fn validate(self, guard: Option<&TargetGuard>) -> Result<NewWebhook, ApiError> {
+        let checked = Fields {
+            url: Some(Some(self.url)),
+            events: Some(Some(self.events)),
+            contract_id: self.contract_id.map(Some),
+            format: self.format.map(Some),
+            active: None,
+        }
+        .validate(guard)?;
+        Ok(NewWebhook {
+            // Both given (serde requires them), so both checked.
+            url: checked.url.unwrap_or_default(),
+            events: checked.events.unwrap_or_default(),
+            contract_id: checked.contract_id.flatten(),
+            secret: generate_webhook_secret(),
+            format: checked.format.unwrap_or(WebhookFormat::Json),
+        })
+    }
+}
+
+/// A webhook's fields as a create or PATCH body gives them — the PATCH body itself. Each
+/// is absent (`None`) or given, `null` included (`Some(None)`): `null` means every
+/// contract for `contract_id` and is refused for the others.
+#[derive(Deserialize)]
+struct Fields {
+    #[serde(default, deserialize_with = "given")]
+    url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "given")]
+    events: Option<Option<Vec<Verdict>>>,
+    #[serde(default, deserialize_with = "given")]
+    contract_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "given")]
+    format: Option<Option<String>>,
+    #[serde(default, deserialize_with = "given")]
+    active: Option<Option<bool>>,
+}
+
+impl Fields {
+    /// The one validation of webhook fields, for create and PATCH alike, in field order:
+    /// a 400 naming the first bad one. `guard` vets the URL's host (`None`: its shape
+    /// only — the fuzz targets). Whether a `contract_id` is one of the account's
+    /// contracts is the store's one rule, on both routes too.
+    fn validate(self, guard: Option<&TargetGuard>) -> Result<WebhookUpdate, ApiError> {
+        let url = not_null("url", self.url)?;
+        if let Some(url) = &url {
+            let host = url_host(url)?;
+            if let Some(guard) = guard {
+                guard.check_url_host(&host).map_err(ApiError::Invalid)?;
+            }
+        }
+        Ok(WebhookUpdate {
+            url,
+            events: not_null("events", self.events)?
+                .map(check_events)
+                .transpose()?,
+            contract_id: self
+                .contract_id
+                .map(|c| c.map(|t| parse_contract_id(&t)).transpose())
+                .transpose()?,
+            format: not_null("format", self.format)?
+                .map(|f| parse_format(&f))
+                .transpose()?,
+            active: not_null("active", self.active)?,
+        })
+    }
+}
+
 /// Parses and validates a `POST /webhooks` (`patch`: `PATCH /webhooks/{id}`) body as far
 /// as the handler does without a store or the target guard (for the fuzz targets).
 pub(super) fn parse_body(bytes: &[u8], patch: bool) -> Result<(), ApiError> {
     if patch {
-        return parse_json::<PatchWebhook>(bytes).map(drop);
+        parse_json::<Fields>(bytes)?.validate(None)?;
+    } else {
+        parse_json::<CreateWebhook>(bytes)?.validate(None)?;
     }
-    let body: CreateWebhook = parse_json(bytes)?;
-    url_host(&body.url)?;
-    check_events(body.events)?;
-    body.contract_id
-        .map(|t| parse_contract_id(&t))
-        .transpose()?;
-    body.format.map(|f| parse_format(&f)).transpose()?;
     Ok(())
 }
 
@@ -104,15 +157,6 @@ fn parse_contract_id(text: &str) -> Result<ContractId, ApiError> {
 fn parse_format(text: &str) -> Result<WebhookFormat, ApiError> {
     WebhookFormat::from_name(text)
         .ok_or_else(|| ApiError::Invalid(format!("format: {text:?} is not one of json, slack")))
-}
-
-/// An absolute `https://` URL with a host that is not a denied literal address.
-fn check_url(state: &AppState, url: &str) -> Result<(), ApiError> {
-    let host = url_host(url)?;
-    state
-        .target_guard
-        .check_url_host(&host)
-        .map_err(ApiError::Invalid)
 }
 
 /// The host of an absolute `https://` URL.
@@ -166,20 +210,6 @@ fn given<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[derive(Deserialize)]
-struct PatchWebhook {
-    #[serde(default, deserialize_with = "given")]
-    url: Option<Option<String>>,
-    #[serde(default, deserialize_with = "given")]
-    events: Option<Option<Vec<Verdict>>>,
-    #[serde(default, deserialize_with = "given")]
-    contract_id: Option<Option<String>>,
-    #[serde(default, deserialize_with = "given")]
-    format: Option<Option<String>>,
-    #[serde(default, deserialize_with = "given")]
-    active: Option<Option<bool>>,
-}
-
 /// A PATCH field that may be omitted but not `null`.
 fn not_null<T>(field: &str, value: Option<Option<T>>) -> Result<Option<T>, ApiError> {
     match value {
@@ -193,25 +223,8 @@ fn not_null<T>(field: &str, value: Option<Option<T>>) -> Result<Option<T>, ApiEr
 /// contract), `format`, `active`, validated as on create. The secret never changes here.
 pub async fn patch(state: &AppState, req: ApiRequest, id: &str) -> Result<Response, ApiError> {
     let id = path_id::<WebhookId>(id, MISSING);
-    let (caller, body): (_, PatchWebhook) = req.json_all_optional().await?;
-    let url = not_null("url", body.url)?;
-    if let Some(url) = &url {
-        check_url(state, url)?;
-    }
-    let update = WebhookUpdate {
-        url,
-        events: not_null("events", body.events)?
-            .map(check_events)
-            .transpose()?,
-        contract_id: body
-            .contract_id
-            .map(|c| c.map(|t| parse_contract_id(&t)).transpose())
-            .transpose()?,
-        format: not_null("format", body.format)?
-            .map(|f| parse_format(&f))
-            .transpose()?,
-        active: not_null("active", body.active)?,
-    };
+    let (caller, body): (_, Fields) = req.json_all_optional().await?;
+    let update = body.validate(Some(&state.target_guard))?;
     let webhook = state
         .store
         .webhooks()
