@@ -2,11 +2,11 @@
 # The benchmark suite in one command: installs the load generator (oha, from crates.io) if
 # it is missing, builds the static musl binary (packaging/docker/build-static.sh; skipped
 # with a note if musl-gcc or the musl target is missing, and then the static rows are
-# skipped), then builds everything in release mode and runs benches/suite.rs.
+# skipped), then builds everything in release mode and runs benches/suite/ (main.rs).
 # Takes about 10 minutes on a 2-core machine (plus one-time oha and musl builds).
 #
 #   bash benches/run.sh                              # every row
-#   DG_BENCH_ROWS=check,static bash benches/run.sh   # only some row groups (benches/suite.rs)
+#   DG_BENCH_ROWS=check,static bash benches/run.sh   # only some row groups (benches/suite/load.rs, GROUPS)
 #
 # Results: stdout, target/bench/results.md and target/bench/results.json (`targets` holds
 # one field per goal of issue 13: value, ratio, goal, holds).

@@ -5,31 +5,13 @@ mod common;
 use common::*;
 
 use std::os::unix::net::UnixDatagram;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use driftguard::credentials::{generate_key, Environment};
 use hyper::Method;
 
 const DEADLINE: Duration = Duration::from_secs(30);
-
-/// Kills the daemon if a test fails before stopping it.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn signal(child: &Child, name: &str) {
-    let status = Command::new("kill")
-        .args([name, &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-}
 
 /// Waits for a datagram on the notify socket that contains `want`.
 fn expect_notification(socket: &UnixDatagram, want: &str) -> String {
@@ -84,20 +66,13 @@ async fn runs_under_a_systemd_like_supervisor() {
     let key = generate_key(Environment::Live);
 
     // CI points DRIFTGUARD_BIN at the static release binary the packaging builds.
-    let binary = std::env::var("DRIFTGUARD_BIN")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_driftguard").to_owned());
-    let child = Command::new(binary)
-        .args(["serve", "--config"])
+    let mut cmd = driftguard_bin(&daemon_binary(), root.path());
+    cmd.args(["serve", "--config"])
         .arg(&config_file)
         .env("DRIFTGUARD_DATA_DIR", &state_dir)
         .env("DRIFTGUARD_BOOTSTRAP_KEY", &key)
-        .env("NOTIFY_SOCKET", &notify_path)
-        .current_dir(root.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start driftguard");
-    let mut daemon = Running(child);
+        .env("NOTIFY_SOCKET", &notify_path);
+    let mut daemon = Serving::spawn(cmd, port, root.path().join("serve.log"));
 
     // READY=1 comes once the listener is bound and the store is open: it answers at once.
     expect_notification(&notify, "READY=1");
@@ -107,7 +82,7 @@ async fn runs_under_a_systemd_like_supervisor() {
 
     // SIGHUP applies a lower rate limit without a restart.
     write_config(&config_file, port, 2);
-    signal(&daemon.0, "-HUP");
+    send_signal(daemon.pid(), "-HUP");
     expect_notification(&notify, "RELOADING=1");
     expect_notification(&notify, "READY=1");
     let statuses = [
@@ -119,7 +94,7 @@ async fn runs_under_a_systemd_like_supervisor() {
 
     // A bad configuration on reload keeps the running one (the daemon stays up).
     std::fs::write(&config_file, "[server]\nlisten_typo = 1\n").expect("write");
-    signal(&daemon.0, "-HUP");
+    send_signal(daemon.pid(), "-HUP");
     expect_notification(&notify, "READY=1");
     assert_eq!(
         usage_status(&client, port, &key).await,
@@ -128,16 +103,9 @@ async fn runs_under_a_systemd_like_supervisor() {
     );
 
     // SIGTERM: STOPPING=1 and a clean exit.
-    signal(&daemon.0, "-TERM");
+    send_signal(daemon.pid(), "-TERM");
     expect_notification(&notify, "STOPPING=1");
-    let deadline = Instant::now() + DEADLINE;
-    let status = loop {
-        if let Some(status) = daemon.0.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "did not exit after SIGTERM");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let status = daemon.wait_exit(DEADLINE).await;
     assert!(status.success(), "exit status {status:?}");
 }
 
@@ -297,12 +265,11 @@ async fn metrics_are_exported_in_prometheus_format() {
     assert!(!text.contains(&key), "no key in metrics");
 }
 
+/// Runs an operator command on `data_dir` to its end.
 fn cli(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_driftguard"))
+    driftguard(data_dir.parent().expect("parent"))
         .args(args)
         .env("DRIFTGUARD_DATA_DIR", data_dir)
-        .env_remove("DRIFTGUARD_CONFIG")
-        .current_dir(data_dir.parent().expect("parent"))
         .output()
         .expect("run driftguard")
 }
@@ -508,29 +475,6 @@ async fn a_backup_under_write_load_restores_everything_acknowledged_before_it() 
     );
 }
 
-/// Runs `cmd` to its end, which must come within [`DEADLINE`].
-fn finish(mut cmd: Command) -> std::process::Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn driftguard");
-    let end = Instant::now() + DEADLINE;
-    while child.try_wait().expect("try_wait").is_none() {
-        if Instant::now() > end {
-            let _ = child.kill();
-            let output = child.wait_with_output().expect("output");
-            panic!(
-                "driftguard did not exit within {DEADLINE:?}; stderr: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().expect("output")
-}
-
 /// A store with records in it: a contract, `checks` checks (their answers, returned) and
 /// webhooks created and deleted again (free space for `compact`); the daemon stopped.
 async fn stopped_store(checks: usize) -> (TestServer, Vec<Answer>) {
@@ -569,12 +513,12 @@ async fn compact_on_a_stopped_store_keeps_every_record() {
     let db = data_dir.join(driftguard::store::DB_FILE);
     let size_before = std::fs::metadata(&db).expect("store file").len();
 
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_driftguard"));
+    let mut cmd = driftguard(server.dir.path());
     cmd.arg("compact")
         .env("DRIFTGUARD_DATA_DIR", &data_dir)
         .env_remove("DRIFTGUARD_CONFIG")
         .current_dir(server.dir.path());
-    let output = finish(cmd);
+    let output = run_within(cmd, DEADLINE);
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
@@ -666,14 +610,14 @@ async fn a_store_with_a_newer_format_version_is_refused_at_start() {
         Err(e) => assert!(e.to_string().contains(&expected), "{e}"),
     }
     // The binary: `serve` exits non-zero at once, saying why, and serves nothing.
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_driftguard"));
+    let mut cmd = driftguard(server.dir.path());
     cmd.arg("serve")
         .env("DRIFTGUARD_DATA_DIR", &data_dir)
         .env("DRIFTGUARD_LISTEN", format!("127.0.0.1:{}", free_port()))
         .env_remove("DRIFTGUARD_CONFIG")
         .env_remove("DRIFTGUARD_BOOTSTRAP_KEY")
         .current_dir(server.dir.path());
-    let output = finish(cmd);
+    let output = run_within(cmd, DEADLINE);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "serve started: {stderr}");
     assert!(stderr.contains(&expected), "{stderr}");
@@ -822,7 +766,11 @@ async fn a_full_disk_answers_503_and_writes_resume_once_space_is_freed() {
     let mount = match Tmpfs::mount(&small, "4m") {
         Ok(mount) => mount,
         Err(why) => {
-            eprintln!("SKIPPED a_full_disk_answers_503_and_writes_resume_once_space_is_freed: cannot mount a 4 MiB tmpfs ({why}); run the tests as root to include it");
+            let why = format!("cannot mount a 4 MiB tmpfs ({why}); run the tests as root");
+            require(
+                "a_full_disk_answers_503_and_writes_resume_once_space_is_freed",
+                Err(why),
+            );
             return;
         }
     };
@@ -951,14 +899,14 @@ async fn a_corrupt_store_stops_start_up_naming_the_file_and_the_way_out() {
     }
     std::fs::write(&db_path, &bytes).expect("corrupt the store");
 
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_driftguard"));
+    let mut cmd = driftguard(server.dir.path());
     cmd.arg("serve")
         .env("DRIFTGUARD_DATA_DIR", &data_dir)
         .env("DRIFTGUARD_LISTEN", format!("127.0.0.1:{}", free_port()))
         .env_remove("DRIFTGUARD_CONFIG")
         .env_remove("DRIFTGUARD_BOOTSTRAP_KEY")
         .current_dir(server.dir.path());
-    let output = finish(cmd);
+    let output = run_within(cmd, DEADLINE);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         !output.status.success(),

@@ -6,8 +6,8 @@ mod common;
 use common::*;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,7 +23,6 @@ use tokio::net::TcpStream;
 /// the suite shares two cores; tests that need "not too late" assert it separately.
 const DEADLINE: Duration = Duration::from_secs(20);
 const VERSION: &str = env!("CARGO_PKG_VERSION");
-const BIN: &str = env!("CARGO_BIN_EXE_driftguard");
 
 // ---------------------------------------------------------------------------------------
 // Helpers
@@ -749,173 +748,10 @@ async fn shutdown_answers_the_request_in_flight_then_refuses_connections() {
 // 5. The binary
 // ---------------------------------------------------------------------------------------
 
-/// `driftguard` in `dir`, with no DRIFTGUARD_* variable inherited.
-fn driftguard(dir: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(dir).stdin(Stdio::null());
-    for var in [
-        "DRIFTGUARD_LISTEN",
-        "DRIFTGUARD_DATA_DIR",
-        "DRIFTGUARD_BOOTSTRAP_KEY",
-        "DRIFTGUARD_CONFIG",
-        "DRIFTGUARD_LOG",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd
-}
-
-/// Runs a command that must finish on its own within a few seconds.
-fn run(mut cmd: Command) -> Output {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn driftguard");
-    let end = Instant::now() + Duration::from_secs(20);
-    loop {
-        if child.try_wait().expect("try_wait").is_some() {
-            return child.wait_with_output().expect("output");
-        }
-        if Instant::now() > end {
-            let _ = child.kill();
-            let output = child.wait_with_output().expect("output");
-            panic!(
-                "driftguard did not exit; stderr: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
 fn assert_live_key(key: &str) {
     let rest = key.strip_prefix("dg_live_").expect("dg_live_ prefix");
     assert_eq!(rest.len(), 32, "{key}");
     assert!(rest.bytes().all(|b| b.is_ascii_alphanumeric()), "{key}");
-}
-
-/// A running `driftguard serve`; killed when dropped.
-struct Serving {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Serving {
-    fn start(mut cmd: Command, log: PathBuf) -> Serving {
-        let port = free_port();
-        let file = std::fs::File::create(&log).expect("log file");
-        let child = cmd
-            .arg("serve")
-            .env("DRIFTGUARD_LISTEN", format!("127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(file)
-            .spawn()
-            .expect("spawn driftguard serve");
-        Serving { child, port, log }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Polls the health endpoint until it answers 200.
-    async fn wait_ready(&mut self, client: &HttpClient) {
-        let end = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                panic!("serve exited early ({status}): {}", self.log());
-            }
-            let health = call(client, Method::GET, &self.url("/api/v1/health"), None, "").await;
-            if let Ok((200, _)) = health {
-                return;
-            }
-            assert!(
-                Instant::now() < end,
-                "serve did not become healthy: {}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// Sends SIGTERM and waits for the exit.
-    async fn terminate(&mut self) -> ExitStatus {
-        self.signal("-TERM").await
-    }
-
-    /// Sends `signal` (e.g. `-INT`) and waits for the exit.
-    async fn signal(&mut self, signal: &str) -> ExitStatus {
-        let sent = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(sent.success());
-        let end = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(
-                Instant::now() < end,
-                "serve did not exit after SIGTERM: {}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One request to a spawned daemon: `(status, JSON body or Null)`.
-async fn call(
-    client: &HttpClient,
-    method: Method,
-    url: &str,
-    key: Option<&str>,
-    body: &str,
-) -> Result<(u16, Value), String> {
-    let mut builder = Request::builder().method(method).uri(url);
-    if let Some(key) = key {
-        builder = builder.header("x-api-key", key);
-    }
-    let request = builder
-        .body(Full::new(Bytes::from(body.to_owned())))
-        .map_err(|e| e.to_string())?;
-    let response = tokio::time::timeout(DEADLINE, client.request(request))
-        .await
-        .map_err(|_| "timeout".to_owned())?
-        .map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| e.to_string())?
-        .to_bytes();
-    Ok((
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    ))
 }
 
 #[test]
@@ -1092,35 +928,39 @@ async fn files_in_the_data_dir_are_private_whatever_the_umask() {
     assert!(log.contains("0755"), "the warning says the mode: {log}");
 
     // Another user who gets to the socket anyway (here: it is made world-writable) is
-    // refused by its credentials. Needs `setpriv` and a binary that user can run.
+    // refused by its credentials. Needs `setpriv`; that user runs a link to the binary in
+    // the temp dir, which it can reach wherever the build is.
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let socket = data.join("admin.sock");
     std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666)).expect("chmod");
-    let nobody = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            BIN,
-            "accounts",
-            "list",
-        ])
-        .env("DRIFTGUARD_DATA_DIR", &data)
-        .env_remove("DRIFTGUARD_CONFIG")
-        .current_dir("/")
-        .stdin(Stdio::null())
-        .output();
-    match nobody {
-        Ok(output)
-            if stderr(&output).contains("Permission denied")
-                || output.status.code() == Some(127) =>
-        {
-            eprintln!(
-                "SKIPPED the peer-credential half: uid 65534 cannot run {BIN}: {}",
-                stderr(&output)
-            );
+    const HALF: &str =
+        "files_in_the_data_dir_are_private_whatever_the_umask (its peer-credential half)";
+    if require_tool(HALF, "setpriv", "--version") {
+        let bin = dir.path().join("driftguard");
+        if std::fs::hard_link(BIN, &bin).is_err() {
+            std::fs::copy(BIN, &bin).expect("copy the binary");
         }
-        Ok(output) => {
+        let output = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin)
+            .args(["accounts", "list"])
+            .env("DRIFTGUARD_DATA_DIR", &data)
+            .env_remove("DRIFTGUARD_CONFIG")
+            .current_dir("/")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run setpriv");
+        let runs =
+            if stderr(&output).contains("Permission denied") || output.status.code() == Some(127) {
+                Err(format!(
+                    "uid 65534 cannot run {}: {}",
+                    bin.display(),
+                    stderr(&output)
+                ))
+            } else {
+                Ok(())
+            };
+        if require(HALF, runs) {
             assert!(
                 !output.status.success(),
                 "another user listed accounts: {}",
@@ -1137,7 +977,6 @@ async fn files_in_the_data_dir_are_private_whatever_the_umask() {
                 daemon.log()
             );
         }
-        Err(e) => eprintln!("SKIPPED the peer-credential half: no setpriv ({e})"),
     }
     assert_eq!(daemon.terminate().await.code(), Some(0), "{}", daemon.log());
     assert!(!socket.exists(), "the socket is removed at shutdown");
@@ -1320,7 +1159,7 @@ async fn sync_calls_of_a_run(dir: &Path, checks: usize) -> u64 {
         assert_eq!(status, 200, "{check}");
     }
     // SIGTERM to the daemon itself (strace's child); strace writes its summary as it ends.
-    let strace_pid = daemon.child.id();
+    let strace_pid = daemon.pid();
     let children =
         std::fs::read_to_string(format!("/proc/{strace_pid}/task/{strace_pid}/children"))
             .expect("strace's children");
@@ -1329,23 +1168,8 @@ async fn sync_calls_of_a_run(dir: &Path, checks: usize) -> u64 {
         .next()
         .expect("the daemon runs under strace")
         .to_owned();
-    let sent = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("run kill");
-    assert!(sent.success());
-    let end = Instant::now() + DEADLINE;
-    let status = loop {
-        if let Some(status) = daemon.child.try_wait().expect("try_wait") {
-            break status;
-        }
-        assert!(
-            Instant::now() < end,
-            "serve did not exit after SIGTERM: {}",
-            daemon.log()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    send_signal(pid.parse().expect("a pid"), "-TERM");
+    let status = daemon.wait_exit(DEADLINE).await;
     assert_eq!(status.code(), Some(0), "{}", daemon.log());
     // `% time  seconds  usecs/call  calls  errors  syscall`: add up the calls column.
     let table = std::fs::read_to_string(&summary).expect("strace summary");
@@ -1368,12 +1192,7 @@ async fn sync_calls_of_a_run(dir: &Path, checks: usize) -> u64 {
 #[tokio::test]
 async fn every_answered_check_is_synced_to_disk() {
     const CHECKS: usize = 30;
-    let strace = Command::new("strace").arg("-V").output();
-    if !strace.is_ok_and(|o| o.status.success()) {
-        eprintln!(
-            "SKIPPED every_answered_check_is_synced_to_disk: strace is not installed \
-             (apt-get install -y strace); .ci/run installs it"
-        );
+    if !require_tool("every_answered_check_is_synced_to_disk", "strace", "-V") {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -1770,7 +1589,7 @@ async fn sighup_applies_the_log_level_and_names_the_sections_needing_a_restart()
     daemon.wait_ready(&client).await;
 
     // A connection that sends no HTTP ends with an error the server logs at DEBUG.
-    let port = daemon.port;
+    let port = daemon.port();
     let not_http = || async move {
         let mut stream = TcpStream::connect(("127.0.0.1", port))
             .await
@@ -1790,11 +1609,7 @@ async fn sighup_applies_the_log_level_and_names_the_sections_needing_a_restart()
         "[log]\nlevel = \"debug\"\n[server]\nidle_timeout = \"61s\"\n",
     )
     .expect("rewrite config");
-    let sent = Command::new("kill")
-        .args(["-HUP", &daemon.child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(sent.success());
+    send_signal(daemon.pid(), "-HUP");
     let reloaded = wait_until(Duration::from_secs(15), || async {
         daemon.log().contains("configuration reloaded")
     })

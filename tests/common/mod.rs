@@ -1,6 +1,22 @@
-//! Test harness: starts the real daemon in-process on an ephemeral port with a real redb
-//! file in a temp dir, and talks HTTP(S) to it with a real client.
+//! The one test harness, shared by every test binary and the benchmarks:
+//!
+//! - here: the real daemon in-process on an ephemeral port with a real redb file in a temp
+//!   dir, a real HTTP(S) client, and the helpers the API tests share;
+//! - `daemon`: the `driftguard` binary as a process (free port, log file, readiness with a
+//!   deadline, signals, SIGKILL);
+//! - `receiver`: an HTTPS webhook receiver with its own test CA (scripted answers,
+//!   recorded requests);
+//! - `tools`: what a test needs from the machine (`strace`, root), failing under CI.
 #![allow(dead_code)] // each test binary uses a different part of the harness
+#![allow(unused_imports)] // likewise for the re-exports below
+
+pub mod daemon;
+pub mod receiver;
+pub mod tools;
+
+pub use daemon::*;
+pub use receiver::*;
+pub use tools::*;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -1,0 +1,14 @@
+//! One module per row group (`DG_BENCH_ROWS`, see `GROUPS`), in the order they run, plus
+//! the baseline that always runs (every ratio needs it).
+
+pub mod baseline;
+pub mod check;
+pub mod depth;
+pub mod half;
+pub mod idle;
+pub mod read;
+pub mod startup;
+pub mod static_build;
+pub mod tls;
+pub mod unbatched;
+pub mod webhooks;

@@ -1,0 +1,34 @@
+//! Webhook delivery end to end: the in-process daemon (and, for the crash test, the real
+//! binary) delivers to a real local HTTPS receiver (`tests/common/receiver.rs`) whose
+//! certificate is signed by a test CA made per test and trusted through
+//! `webhooks.ca_file`. One test binary; one module per topic:
+//!
+//! - `signatures`: the exact check body, both signatures, headers, history, secret rotation.
+//! - `scoping`: who gets what (events, contracts, paused and deleted webhooks), metrics.
+//! - `retries`: the configured delays, `410 Gone`, `Retry-After`.
+//! - `failures`: attempts that get no HTTP answer, and what the tenant sees of them.
+//! - `lifecycle`: deleting a webhook, a graceful restart, retention.
+//! - `fairness`: one slow or backlogged webhook never delays another.
+//! - `crash`: SIGKILL of the real binary with deliveries pending.
+//! - `formats`, `steering`, `disabling` (SPEC 5.3): Slack messages; `PATCH`, test
+//!   deliveries, `retry`, `recover`; automatic disabling.
+//! - `guard`: the target guard against loopback names.
+//!
+//! Shared helpers: `tests/common` (server and process harness, receiver and CA) and
+//! `support` (checks, webhooks, deliveries, signature verification).
+
+#[path = "../common/mod.rs"]
+mod common;
+mod support;
+
+mod crash;
+mod disabling;
+mod failures;
+mod fairness;
+mod formats;
+mod guard;
+mod lifecycle;
+mod retries;
+mod scoping;
+mod signatures;
+mod steering;
