@@ -4,8 +4,8 @@
 //!
 //! This module sits below both `http` (which answers with views) and `webhooks` (which
 //! sends them); it knows neither. The shapes of the drift engine's types — columns, rules,
-//! a diff, a version's changes — are in [`schema`], both ways: parsed from requests and
-//! rendered in answers.
+//! a diff, a version's changes — are in `wire/schema.rs`, both ways: parsed from requests
+//! (`…Doc`) and rendered in answers (`…View`).
 
 use serde::Serialize;
 use serde_json::{json, Value};
