@@ -5,10 +5,6 @@
 //! `drift` knows no JSON; this is the one place that names its fields. Parsed documents
 //! are owned and become drift types by moving their strings (`From`); views borrow the
 //! drift types they render, so no answer copies a schema or makes a second JSON pass.
-//!
-//! The parsed documents keep the drift types' Rust names and exact serde attributes, so a
-//! malformed request is refused with the very message it always was (`expected struct
-//! Column with 4 elements`, `unknown variant`, …).
 
 use serde::{Serialize, Serializer};
 
@@ -17,9 +13,12 @@ use crate::drift::{
     Verdict, VersionChanges,
 };
 
+// ---- requests (and the names of types and verdicts, both ways) ----
+
 /// The parsed documents, declared under the drift types' own names: serde's messages quote
 /// the Rust name of the type (`expected struct Column with 4 elements`), and a request is
-/// refused with the very message it always was. Re-exported as `…Doc`.
+/// refused with the very message it always was (their serde attributes are the ones the
+/// drift types had, too). Re-exported as `…Doc`.
 mod doc {
     use serde::{Deserialize, Serialize};
 
@@ -222,6 +221,8 @@ pub use doc::{
     Rules as RulesDoc, SeverityOverride as SeverityOverrideDoc, Verdict as VerdictDoc,
 };
 
+// ---- answers ----
+
 /// A type change's `kind`: `widening`, `narrowing` or `incompatible` (answers only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -243,8 +244,6 @@ impl From<ChangeKind> for ChangeKindView {
         }
     }
 }
-
-// ---- answers ----
 
 /// A slice rendered element by element through a view, without collecting the views
 /// (a check's diff is rendered on the hot path).
