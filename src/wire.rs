@@ -3,18 +3,29 @@
 //! webhook payload are the same bytes.
 //!
 //! This module sits below both `http` (which answers with views) and `webhooks` (which
-//! sends them); it knows neither.
+//! sends them); it knows neither. The shapes of the drift engine's types — columns, rules,
+//! a diff, a version's changes — are in `wire/schema.rs`, both ways: parsed from requests
+//! (`…Doc`) and rendered in answers (`…View`).
 
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::clock::UnixMs;
 use crate::credentials::Environment;
-use crate::drift::{Column, Diff, Rules, Verdict, VersionChanges};
+use crate::drift::{Column, Rules, Verdict, VersionChanges};
 use crate::ids::{CheckId, ContractId, DeliveryId, KeyId, WebhookId};
 use crate::model::{
     Account, ApiKey, Attempt, AttemptOutcome, Check, Contract, Delivery, VersionEntry, Webhook,
     WebhookFormat,
+};
+
+mod schema;
+
+pub use schema::{
+    columns_view, incoming_columns_view, verdicts_view, ChangeKindView, ColumnDoc, ColumnTypeDoc,
+    ColumnView, ColumnsView, DiffView, IncomingColumnDoc, IncomingColumnView, IncomingColumnsView,
+    ListView, NameChangeView, RenameView, RequiredChangeView, RulesDoc, SeverityOverrideDoc,
+    TypeChangeView, VerdictDoc, VerdictsView, VersionChangesView,
 };
 
 /// A contract.
@@ -32,14 +43,17 @@ pub struct ContractView<'a> {
 /// a contract without rules reads exactly as in v1.
 #[derive(Serialize)]
 pub struct SchemaView<'a> {
-    columns: &'a [Column],
-    #[serde(skip_serializing_if = "Rules::is_default")]
-    rules: &'a Rules,
+    columns: ColumnsView<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rules: Option<RulesDoc>,
 }
 
 impl<'a> SchemaView<'a> {
     fn new(columns: &'a [Column], rules: &'a Rules) -> Self {
-        SchemaView { columns, rules }
+        SchemaView {
+            columns: columns_view(columns),
+            rules: (!rules.is_default()).then(|| RulesDoc::from(*rules)),
+        }
     }
 }
 
@@ -63,7 +77,7 @@ impl<'a> ContractView<'a> {
 pub struct DryRunView<'a> {
     #[serde(flatten)]
     contract: ContractView<'a>,
-    changes: Option<&'a VersionChanges>,
+    changes: Option<VersionChangesView<'a>>,
 }
 
 impl<'a> DryRunView<'a> {
@@ -71,7 +85,7 @@ impl<'a> DryRunView<'a> {
     pub fn new(contract: &'a Contract, changes: Option<&'a VersionChanges>) -> Self {
         DryRunView {
             contract: ContractView::new(contract),
-            changes,
+            changes: changes.map(VersionChangesView::new),
         }
     }
 }
@@ -84,7 +98,7 @@ pub struct VersionView<'a> {
     name: &'a str,
     schema: SchemaView<'a>,
     created_at: String,
-    changes: Option<&'a VersionChanges>,
+    changes: Option<VersionChangesView<'a>>,
 }
 
 impl<'a> VersionView<'a> {
@@ -96,7 +110,7 @@ impl<'a> VersionView<'a> {
             name: &v.name,
             schema: SchemaView::new(&v.columns, &v.rules),
             created_at: v.created_at.rfc3339(),
-            changes: entry.changes.as_ref(),
+            changes: entry.changes.as_ref().map(VersionChangesView::new),
         }
     }
 }
@@ -121,11 +135,20 @@ impl<'a> ContractDeletedView<'a> {
     }
 }
 
-/// The result of `POST /contracts/infer`.
+/// The result of `POST /contracts/infer` (and what `driftguard infer` prints).
 #[derive(Serialize)]
 pub struct InferredView<'a> {
     /// Ready to paste into a contract's `schema`.
-    pub columns: &'a [Column],
+    columns: ColumnsView<'a>,
+}
+
+impl<'a> InferredView<'a> {
+    /// Renders inferred columns.
+    pub fn new(columns: &'a [Column]) -> Self {
+        InferredView {
+            columns: columns_view(columns),
+        }
+    }
 }
 
 /// A check result (also the webhook payload).
@@ -134,9 +157,9 @@ pub struct CheckView<'a> {
     id: CheckId,
     contract_id: ContractId,
     contract_version: u32,
-    result: Verdict,
+    result: VerdictDoc,
     severity: u8,
-    diff: &'a Diff,
+    diff: DiffView<'a>,
     credits_used: u8,
     created_at: String,
 }
@@ -148,9 +171,9 @@ impl<'a> CheckView<'a> {
             id: c.id,
             contract_id: c.contract_id,
             contract_version: c.contract_version,
-            result: c.verdict,
+            result: c.verdict.into(),
             severity: c.severity,
-            diff: &c.diff,
+            diff: DiffView::new(&c.diff),
             credits_used: c.credits_used,
             created_at: c.created_at.rfc3339(),
         }
@@ -266,7 +289,7 @@ impl<Id: Serialize> DeletedView<Id> {
 pub struct WebhookView<'a> {
     id: WebhookId,
     url: &'a str,
-    events: &'a [Verdict],
+    events: VerdictsView<'a>,
     contract_id: Option<ContractId>,
     active: bool,
     /// …except in the answer to its creation.
@@ -285,7 +308,7 @@ impl<'a> WebhookView<'a> {
         WebhookView {
             id: w.id,
             url: &w.url,
-            events: &w.events,
+            events: verdicts_view(&w.events),
             contract_id: w.contract_id,
             active: w.active,
             secret: None,
@@ -451,7 +474,7 @@ pub mod slack {
         let changed_types: Vec<String> = diff
             .type_changes
             .iter()
-            .map(|t| format!("{} ({} → {})", t.column, type_name(t.from), type_name(t.to)))
+            .map(|t| format!("{} ({} → {})", t.column, t.from.as_str(), t.to.as_str()))
             .collect();
         let lists: [(&str, &[String]); 3] = [
             ("removed", &diff.removed),
@@ -510,13 +533,6 @@ pub mod slack {
         }
     }
 
-    fn type_name(t: crate::drift::ColumnType) -> String {
-        serde_json::to_value(t)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default()
-    }
-
     /// `a, b, c and 4 more` (names cut to a readable length).
     fn inline_list(names: &[String]) -> String {
         let shown: Vec<String> = names.iter().take(MAX_IN_TEXT).map(|n| cut(n, 64)).collect();
@@ -573,7 +589,7 @@ pub mod slack {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::drift::{ColumnType, TypeChange};
+    use crate::drift::{ColumnType, Diff, TypeChange};
 
     fn check(removed: usize, retyped: usize, added: usize, name_len: usize) -> Check {
         let name = |kind: &str, i: usize| format!("{kind}_{i}_{}", "x".repeat(name_len));

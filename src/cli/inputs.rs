@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::drift::{self, Column, ColumnType, IncomingColumn};
+use crate::wire::IncomingColumnDoc;
 
 /// A local input that cannot be read or understood (exit code 2). Names the file.
 #[derive(Debug, thiserror::Error)]
@@ -23,7 +24,7 @@ fn read(path: &Path) -> Result<String, InputError> {
 pub fn schema_file(path: &Path) -> Result<Vec<IncomingColumn>, InputError> {
     #[derive(Deserialize)]
     struct SchemaFile {
-        columns: Vec<IncomingColumn>,
+        columns: Vec<IncomingColumnDoc>,
     }
     let text = read(path)?;
     let schema: SchemaFile = serde_json::from_str(&text).map_err(|e| {
@@ -32,9 +33,10 @@ pub fn schema_file(path: &Path) -> Result<Vec<IncomingColumn>, InputError> {
             path.display()
         ))
     })?;
-    drift::validate_column_names(schema.columns.iter().map(|c| c.name.as_str()), "columns")
+    let columns: Vec<IncomingColumn> = schema.columns.into_iter().map(Into::into).collect();
+    drift::validate_column_names(columns.iter().map(|c| c.name.as_str()), "columns")
         .map_err(|e| InputError(format!("{}: {e}", path.display())))?;
-    Ok(schema.columns)
+    Ok(columns)
 }
 
 /// `--sample FILE`: the columns inferred from its records.

@@ -20,6 +20,7 @@ use self::client::{ApiCallError, ApiClient};
 use self::outputs::{CheckDoc, Report};
 use crate::drift::{Column, IncomingColumn};
 use crate::ids::ContractId;
+use crate::wire::{incoming_columns_view, InferredView};
 
 /// The API key; never a flag (flags show in process lists).
 pub const ENV_KEY: &str = "DRIFTGUARD_KEY";
@@ -188,7 +189,10 @@ async fn run_check(args: CheckArgs, env: impl Fn(&str) -> Option<String>) -> Res
     let answer = client
         .post(
             "/check",
-            &json!({"contract_id": contract_id, "incoming_schema": {"columns": incoming}}),
+            &json!({
+                "contract_id": contract_id,
+                "incoming_schema": {"columns": incoming_columns_view(&incoming)},
+            }),
         )
         .await?;
     let check: CheckDoc = serde_json::from_value(answer.value.clone()).map_err(|e| {
@@ -287,7 +291,7 @@ pub fn infer(args: InferArgs) -> u8 {
         _ => Err(inputs::InputError("give --sample or --csv".into())),
     };
     let result = columns.map_err(Stop::from).and_then(|columns| {
-        let text = serde_json::to_string_pretty(&json!({ "columns": columns }))
+        let text = serde_json::to_string_pretty(&InferredView::new(&columns))
             .map_err(|e| Stop(EXIT_USAGE, e.to_string()))?;
         print_out(&format!("{text}\n"))
     });

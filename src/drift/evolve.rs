@@ -3,12 +3,10 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
-
 use super::{Column, Rules, TypeChange};
 
 /// A column whose `required` flag flipped between two versions.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequiredChange {
     /// The column name.
     pub column: String,
@@ -19,7 +17,7 @@ pub struct RequiredChange {
 }
 
 /// A contract renamed between two versions.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NameChange {
     /// Before.
     pub from: String,
@@ -28,7 +26,7 @@ pub struct NameChange {
 }
 
 /// What changed from one version of a contract to the next.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VersionChanges {
     /// Columns of the new version only, in its order.
     pub added: Vec<String>,

@@ -1,4 +1,8 @@
 //! Schema inference from sample records (`POST /contracts/infer`, `driftguard infer`).
+//!
+//! A sample record is domain input here, so it arrives as what it is — a parsed JSON
+//! value (`serde_json::Value`). That is the drift engine's only use of serde: the columns
+//! it infers are rendered by `wire`, like every other drift type.
 
 use serde_json::{Map, Value};
 use time::{format_description::well_known::Rfc3339, Date, Month, OffsetDateTime};

@@ -3,7 +3,9 @@
 //! of a contract, and schema inference from a sample record.
 //!
 //! Everything here is pure — no I/O, no clock, no randomness — so every rule of the spec
-//! is pinned down by unit and property tests below.
+//! is pinned down by unit and property tests below. Nor do these types know JSON: their
+//! field names and shapes in requests and answers are `wire`'s (`wire::schema`). The one
+//! exception is inference, whose input is a sample record as a `serde_json::Value`.
 
 mod evolve;
 mod infer;
@@ -13,11 +15,8 @@ pub use infer::{infer_columns, infer_samples, infer_type, merge_types, MAX_SAMPL
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use serde::{Deserialize, Serialize};
-
-/// The seven column types. Anything else in a request is rejected by serde.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// The seven column types. (Their JSON names, and the refusal of any other, are `wire`'s.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ColumnType {
     /// Text.
     String,
@@ -35,9 +34,34 @@ pub enum ColumnType {
     Json,
 }
 
+impl ColumnType {
+    /// Every type, in the spec's order.
+    pub const ALL: [ColumnType; 7] = [
+        ColumnType::String,
+        ColumnType::Integer,
+        ColumnType::Number,
+        ColumnType::Boolean,
+        ColumnType::Date,
+        ColumnType::Timestamp,
+        ColumnType::Json,
+    ];
+
+    /// The type's name, as the spec and people write it (`string`, …, `json`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ColumnType::String => "string",
+            ColumnType::Integer => "integer",
+            ColumnType::Number => "number",
+            ColumnType::Boolean => "boolean",
+            ColumnType::Date => "date",
+            ColumnType::Timestamp => "timestamp",
+            ColumnType::Json => "json",
+        }
+    }
+}
+
 /// What a contract column's change scores instead of its default points.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SeverityOverride {
     /// Any change to the column scores 0 (and is listed in `diff.ignored`).
     Ignore,
@@ -59,24 +83,20 @@ impl SeverityOverride {
 }
 
 /// A column of a contract.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Column {
     /// Case-sensitive, 1–256 characters.
     pub name: String,
     /// The declared type.
-    #[serde(rename = "type")]
     pub column_type: ColumnType,
     /// Whether losing the column is worse (40 points instead of 20).
     pub required: bool,
-    /// Replaces the points of this column's removal or type change. Left out of JSON
-    /// when absent, so a contract without overrides reads exactly as in v1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Replaces the points of this column's removal or type change.
     pub severity_override: Option<SeverityOverride>,
 }
 
 /// A contract's scoring rules. The defaults give the v1 scoring exactly.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Rules {
     /// Added columns score 0 instead of [`ADDED_POINTS`].
     pub allow_additional_columns: bool,
@@ -99,25 +119,23 @@ impl Default for Rules {
 }
 
 impl Rules {
-    /// True for the v1 scoring (views leave such rules out).
+    /// True for the v1 scoring (a contract that never set rules).
     pub fn is_default(&self) -> bool {
         *self == Rules::default()
     }
 }
 
 /// A column of the schema a pipeline actually received (`required` is not meaningful).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IncomingColumn {
     /// Compared with contract columns by exact name.
     pub name: String,
     /// The received type.
-    #[serde(rename = "type")]
     pub column_type: ColumnType,
 }
 
 /// How a type change relates the two types.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ChangeKind {
     /// Every old value is still valid: integer→number, date→timestamp.
     Widening,
@@ -141,7 +159,7 @@ impl ChangeKind {
 
 /// A column whose type differs between the contract and the incoming schema (or between
 /// two versions of a contract).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TypeChange {
     /// The column name.
     pub column: String,
@@ -149,7 +167,8 @@ pub struct TypeChange {
     pub from: ColumnType,
     /// The incoming type.
     pub to: ColumnType,
-    /// Always `ChangeKind::of(from, to)`; kept beside them so that JSON carries it.
+    /// Always `ChangeKind::of(from, to)`; kept beside them so that every reader of the
+    /// change (the check document among them) sees the same kind.
     pub kind: ChangeKind,
 }
 
@@ -167,19 +186,18 @@ impl TypeChange {
 
 /// A removed column and an added column of the same type that are probably one column
 /// renamed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rename {
     /// The contract's (removed) name.
     pub from: String,
     /// The incoming (added) name.
     pub to: String,
     /// The type both have.
-    #[serde(rename = "type")]
     pub column_type: ColumnType,
 }
 
 /// The exact difference between a contract and an incoming schema.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Diff {
     /// Contract columns missing from the incoming schema, in contract order.
     pub removed: Vec<String>,
@@ -196,8 +214,7 @@ pub struct Diff {
 }
 
 /// The verdict derived from a severity score. Also the names of webhook events.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Verdict {
     /// Severity 0–19.
     Pass,
@@ -208,7 +225,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// The name used in JSON and in webhook `events`.
+    /// The verdict's name, as the spec writes it (also the names of webhook `events`).
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Pass => "pass",

@@ -96,7 +96,8 @@ async fn seed(data_dir: &Path, contract: &str, n: usize) {
             let (store, incoming) = (store.clone(), incoming.clone());
             tasks.spawn(async move {
                 store
-                    .checks().run(
+                    .checks()
+                    .run(
                         driftguard::ids::AccountId(1),
                         contract_id,
                         None,

@@ -8,7 +8,7 @@ use super::super::{error::ApiError, AppState};
 use super::{check_column_count, not_found, page_response, path_id};
 use crate::drift::{self, IncomingColumn};
 use crate::ids::ContractId;
-use crate::wire::CheckView;
+use crate::wire::{CheckView, IncomingColumnDoc};
 
 #[derive(Deserialize)]
 struct CheckRequest {
@@ -21,7 +21,7 @@ struct CheckRequest {
 
 #[derive(Deserialize)]
 struct IncomingSchema {
-    columns: Vec<IncomingColumn>,
+    columns: Vec<IncomingColumnDoc>,
 }
 
 /// A check body that passed every check that needs no store.
@@ -40,7 +40,13 @@ fn validate(body: CheckRequest, max_columns: usize) -> Result<ValidCheck, ApiErr
         None => "no such contract",
         Some(_) => "no such contract or contract version",
     };
-    let columns = body.incoming_schema.columns;
+    // The names move; nothing is parsed twice.
+    let columns: Vec<IncomingColumn> = body
+        .incoming_schema
+        .columns
+        .into_iter()
+        .map(IncomingColumn::from)
+        .collect();
     check_column_count(max_columns, columns.len(), "incoming_schema.columns")?;
     drift::validate_column_names(
         columns.iter().map(|c| c.name.as_str()),

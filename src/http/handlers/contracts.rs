@@ -11,7 +11,9 @@ use super::{check_column_count, not_found, page_response, path_id};
 use crate::drift::{self, Column, Rules};
 use crate::ids::ContractId;
 use crate::store::ContractUpdate;
-use crate::wire::{ContractDeletedView, ContractView, DryRunView, InferredView, VersionView};
+use crate::wire::{
+    ColumnDoc, ContractDeletedView, ContractView, DryRunView, InferredView, RulesDoc, VersionView,
+};
 
 const MISSING: &str = "no such contract";
 const MISSING_VERSION: &str = "no such contract version";
@@ -24,21 +26,29 @@ struct CreateContract {
 
 #[derive(Deserialize)]
 struct Schema {
-    columns: Vec<Column>,
+    columns: Vec<ColumnDoc>,
     #[serde(default)]
-    rules: Option<Object<Rules>>,
+    rules: Option<Object<RulesDoc>>,
+}
+
+/// Parsed columns as the drift engine's (their names move).
+fn columns_of(docs: Vec<ColumnDoc>) -> Vec<Column> {
+    docs.into_iter().map(Column::from).collect()
+}
+
+/// Parsed rules as the drift engine's; absent, the defaults.
+fn rules_of(doc: Option<Object<RulesDoc>>) -> Option<Rules> {
+    doc.map(|Object(r)| r.into())
 }
 
 /// `POST /api/v1/contracts`.
 pub async fn create(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
     let (caller, body): (_, CreateContract) = req.json().await?;
     let body = validate_create(body, state.limits.max_columns)?;
-    let columns = body.schema.columns;
-    let rules = body.schema.rules.map(|r| r.0).unwrap_or_default();
     let contract = state
         .store
         .contracts()
-        .create(caller.account, body.name, columns, rules)
+        .create(caller.account, body.name, body.columns, body.rules)
         .await?;
     Ok(created(&ContractView::new(&contract)))
 }
@@ -50,11 +60,23 @@ fn validate_columns(columns: &[Column], max_columns: usize) -> Result<(), ApiErr
         .map_err(ApiError::Invalid)
 }
 
+/// A create body that passed every check that needs no store.
+struct ValidCreate {
+    name: String,
+    columns: Vec<Column>,
+    rules: Rules,
+}
+
 /// The checks of a create body that need no store.
-fn validate_create(body: CreateContract, max_columns: usize) -> Result<CreateContract, ApiError> {
+fn validate_create(body: CreateContract, max_columns: usize) -> Result<ValidCreate, ApiError> {
     drift::validate_name(&body.name, "name").map_err(ApiError::Invalid)?;
-    validate_columns(&body.schema.columns, max_columns)?;
-    Ok(body)
+    let columns = columns_of(body.schema.columns);
+    validate_columns(&columns, max_columns)?;
+    Ok(ValidCreate {
+        name: body.name,
+        columns,
+        rules: rules_of(body.schema.rules).unwrap_or_default(),
+    })
 }
 
 /// Parses and validates the body of `POST /contracts` (`infer`: `/contracts/infer`) as
@@ -112,9 +134,9 @@ struct UpdateContract {
 #[derive(Deserialize)]
 struct UpdateSchema {
     #[serde(default)]
-    columns: Option<Vec<Column>>,
+    columns: Option<Vec<ColumnDoc>>,
     #[serde(default)]
-    rules: Option<Object<Rules>>,
+    rules: Option<Object<RulesDoc>>,
 }
 
 /// `PUT` and `PATCH /api/v1/contracts/{id}` (same meaning): a partial update, a new
@@ -132,7 +154,7 @@ pub async fn update(state: &AppState, req: ApiRequest, id: &str) -> Result<Respo
         drift::validate_name(name, "name").map_err(ApiError::Invalid)?;
     }
     let (columns, rules) = match body.schema {
-        Some(Object(schema)) => (schema.columns, schema.rules.map(|r| r.0)),
+        Some(Object(schema)) => (schema.columns.map(columns_of), rules_of(schema.rules)),
         None => (None, None),
     };
     if let Some(columns) = &columns {
@@ -226,7 +248,7 @@ fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<V
 pub async fn infer(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
     let (_, body): (_, InferRequest) = req.json().await?;
     let columns = infer_columns(body, state.limits.max_columns)?;
-    Ok(ok(&InferredView { columns: &columns }))
+    Ok(ok(&InferredView::new(&columns)))
 }
 
 /// The columns an infer body asks for, or the 400 that names its field.

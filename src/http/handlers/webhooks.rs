@@ -17,7 +17,9 @@ use crate::ids::{ContractId, DeliveryId, WebhookId};
 use crate::model::WebhookFormat;
 use crate::store::{NewWebhook, WebhookUpdate};
 use crate::webhooks::guard::TargetGuard;
-use crate::wire::{DeletedView, DeliveryView, RequeuedView, RotatedSecretView, WebhookView};
+use crate::wire::{
+    DeletedView, DeliveryView, RequeuedView, RotatedSecretView, VerdictDoc, WebhookView,
+};
 
 const MISSING: &str = "no such webhook";
 /// The 404 of a retry, whether the webhook or the delivery is unknown (one answer, so
@@ -32,7 +34,7 @@ const MAX_GRACE_SECONDS: u64 = 604_800;
 #[derive(Deserialize)]
 struct CreateWebhook {
     url: String,
-    events: Vec<Verdict>,
+    events: Vec<VerdictDoc>,
     #[serde(default)]
     contract_id: Option<String>,
     #[serde(default)]
@@ -82,7 +84,7 @@ struct Fields {
     #[serde(default, deserialize_with = "given")]
     url: Option<Option<String>>,
     #[serde(default, deserialize_with = "given")]
-    events: Option<Option<Vec<Verdict>>>,
+    events: Option<Option<Vec<VerdictDoc>>>,
     #[serde(default, deserialize_with = "given")]
     contract_id: Option<Option<String>>,
     #[serde(default, deserialize_with = "given")]
@@ -133,14 +135,14 @@ pub(super) fn parse_body(bytes: &[u8], patch: bool) -> Result<(), ApiError> {
 }
 
 /// A non-empty list of verdicts, without duplicates, in the order given.
-fn check_events(given: Vec<Verdict>) -> Result<Vec<Verdict>, ApiError> {
+fn check_events(given: Vec<VerdictDoc>) -> Result<Vec<Verdict>, ApiError> {
     if given.is_empty() {
         return Err(ApiError::Invalid(
             "events: must list at least one of pass, warning, breaking".into(),
         ));
     }
     let mut events = Vec::with_capacity(3);
-    for event in given {
+    for event in given.into_iter().map(Verdict::from) {
         if !events.contains(&event) {
             events.push(event);
         }
