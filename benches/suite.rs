@@ -35,6 +35,14 @@
 //! half peak, `DG_BENCH_DEPTH_SECONDS` (60) for the queue-depth run.
 //! Rows: `DG_BENCH_ROWS=check,static` runs only those groups (see `GROUPS`); default all.
 //! `DG_BENCH_ALT_BIN` (paths separated by `:`) adds binaries to the static/glibc rounds.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "bench code: a failed step fails the run, and the results go to stdout"
+)]
 
 use std::collections::HashSet;
 use std::convert::Infallible;

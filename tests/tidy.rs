@@ -6,8 +6,21 @@
 //!   the example is documented in the guide's table, every documented option exists, and
 //!   the example — with its commented-out options switched on — is a valid configuration.
 //! - The architecture invariants of `ARCHITECTURE.md`: who may name redb, who may import
-//!   `http`, a pure drift engine, no import cycle inside `store`, no `unwrap`/`expect` on
-//!   request or delivery paths, and a code map that names every module.
+//!   `http`, a pure drift engine, no import cycle inside `store`, and a code map that
+//!   names every module.
+//!
+//! The bans on calls (`unwrap`, `expect`, `panic!`, prints outside the command line, and
+//! the methods `clippy.toml` lists) are clippy lints, set in `Cargo.toml`'s `[lints]`: the
+//! compiler sees every line, test modules and macros included, where a text search
+//! does not.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "test code: a failed step fails the test"
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -336,23 +349,6 @@ fn store_modules_have_no_import_cycle() {
             panic!("import cycle in src/store: {cycle}\n{graph:#?}");
         }
     }
-}
-
-#[test]
-fn no_unwrap_or_expect_outside_tests_unless_marked() {
-    let mut offenders = Vec::new();
-    for (path, text) in sources() {
-        for (n, line) in production_lines(&path, &text) {
-            if (line.contains(".unwrap()") || line.contains(".expect(")) && !line.contains("// ok:")
-            {
-                offenders.push(format!("src/{}:{n}: {}", path.display(), line.trim()));
-            }
-        }
-    }
-    assert_none(
-        "unwrap/expect in non-test code (mark one that cannot fail with `// ok: why`)",
-        offenders,
-    );
 }
 
 #[test]
