@@ -1,6 +1,7 @@
 //! Tidy tests: the rules that keep the code and its documents honest, checked on the
-//! source text (like rust-analyzer's tidy tests), so a change that breaks one fails here
-//! instead of in review.
+//! source (like rust-analyzer's tidy tests), so a change that breaks one fails here
+//! instead of in review. The code is read as code, not as text (see `production_lines`):
+//! every line of a file but its `#[cfg(test)]` items, paths matched segment by segment.
 //!
 //! - The operator's guide and `driftguard.toml.example` never drift apart: every option of
 //!   the example is documented in the guide's table, every documented option exists, and
