@@ -896,3 +896,87 @@ fn the_code_map_names_every_module() {
     }
     assert_none("modules missing from ARCHITECTURE.md's code map", missing);
 }
+
+// ---------------------------------------------------------------------------------------
+// The reader itself
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn the_reader_is_not_fooled_where_a_text_search_was() {
+    const TRICKS: &str = r##"
+//! A store module that tries the ways past a substring search.
+use crate::{
+    model::Contract,
+    http::error::ApiError,
+};
+use super::super::webhooks;
+const TEXT: &str = "#[cfg(test)] mod tests { crate::wire }";
+#[cfg(test)]
+mod tests {
+    use crate::daemon::Daemon;
+}
+fn after_the_tests(operand: u8) -> u8 { // tokio
+    let _ = r#"crate::store"#;
+    std::println!("{operand}");
+    operand
+}
+#[cfg(test)]
+fn helper() { crate::daemon::x() }
+"##;
+    let lines = production_lines(Path::new("store/planted.rs"), TRICKS);
+    let line_of = |text: &str| TRICKS.lines().position(|l| l.contains(text)).map(|i| i + 1);
+    for (word, at) in [
+        ("crate::model", "model::Contract"),
+        ("crate::http", "http::error"),
+        ("crate::webhooks", "super::super::webhooks"),
+        ("println!", "std::println!"),
+    ] {
+        let found: Vec<usize> = lines
+            .iter()
+            .filter(|(_, line)| names(line, word))
+            .map(|(n, _)| *n)
+            .collect();
+        assert_eq!(
+            found,
+            line_of(at).into_iter().collect::<Vec<_>>(),
+            "{word}: {lines:#?}"
+        );
+    }
+    for word in [
+        "crate::wire",
+        "crate::daemon",
+        "crate::store",
+        "tokio",
+        "rand",
+    ] {
+        let found: Vec<_> = lines.iter().filter(|(_, line)| names(line, word)).collect();
+        assert!(
+            found.is_empty(),
+            "{word} found where the code does not name it: {found:?}"
+        );
+    }
+}
+
+#[test]
+fn the_reader_keeps_every_bracket_of_every_file() {
+    // Comments and literals blanked, each file's brackets still pair up: a literal the
+    // reader misread would hide the code after it.
+    let mut offenders = Vec::new();
+    for (path, text) in sources() {
+        let code = blank_comments_and_literals(&text);
+        for (open, close) in [('(', ')'), ('[', ']'), ('{', '}')] {
+            let opened = code.iter().filter(|c| **c == open).count();
+            let closed = code.iter().filter(|c| **c == close).count();
+            if opened != closed {
+                offenders.push(format!(
+                    "src/{}: {opened} {open} but {closed} {close}",
+                    path.display()
+                ));
+            }
+        }
+    }
+    assert_none(
+        "brackets that do not pair up once literals are blanked",
+        offenders,
+    );
+}
