@@ -6,7 +6,7 @@
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
-    reason = "the command line's output goes to stdout, and what fails before logging is set up (here) to stderr"
+    reason = "the command line: its output goes to stdout, its errors (and what fails before logging is set up, here) to stderr"
 )]
 
 use std::path::{Path, PathBuf};
