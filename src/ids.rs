@@ -154,12 +154,13 @@ impl RandomPool {
 }
 
 /// Fills `buf` from the operating system's CSPRNG.
+#[allow(clippy::expect_used, reason = "no recovery is possible")]
 pub fn fill_random(buf: &mut [u8]) {
     // SystemRandom reads getrandom(2); it only fails if the kernel has no entropy source
     // at all, in which case nothing about this process could be trusted anyway.
     SystemRandom::new()
         .fill(buf)
-        .expect("the OS random number generator failed"); // ok: no recovery is possible
+        .expect("the OS random number generator failed");
 }
 
 /// Characters of a list cursor (a `u64` in the same base32).

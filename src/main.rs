@@ -3,6 +3,11 @@
 //! `check-store` and `compact` need the daemon stopped; `check` and `infer` are the
 //! pipeline's commands (logic in `driftguard::cli`).
 #![forbid(unsafe_code)]
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "the command line: its output goes to stdout, its errors (and what fails before logging is set up, here) to stderr"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -1,6 +1,14 @@
 //! `driftguard check` and `driftguard infer` (SPEC 5.4): the built binary against a real
 //! in-process server — every exit code, every output format, `--contract` by id and by
 //! name, the key only from the environment, and schema, JSON, NDJSON and CSV inputs.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "test code: a failed step fails the test"
+)]
 
 #[path = "common/mod.rs"]
 mod common;

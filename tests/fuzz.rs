@@ -9,6 +9,14 @@
 //!
 //! The inputs are seeds (valid documents) mutated by bytes and by tokens that break
 //! parsers (deep nesting, huge numbers, odd escapes, invalid UTF-8, long strings).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "test code: a failed step fails the test"
+)]
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};

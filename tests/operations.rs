@@ -1,5 +1,13 @@
 //! Operating the daemon: started the way the systemd unit starts it (readiness on
 //! `NOTIFY_SOCKET`, SIGHUP reload, SIGTERM stop), and its Prometheus metrics.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "test code: a failed step fails the test"
+)]
 
 mod common;
 use common::*;

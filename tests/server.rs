@@ -1,6 +1,14 @@
 //! Transport: TLS and ALPN, body framing, slow and silent clients, graceful shutdown, and
 //! the `driftguard` binary as a process (CLI, signals, durability). What the API answers
 //! is tested in `tests/api/`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "test code: a failed step fails the test"
+)]
 
 mod common;
 use common::*;

@@ -41,6 +41,14 @@
 //! `daemon` starts and measures the daemon process, `results` prints and writes the
 //! figures. Processes, the HTTPS receiver and its CA come from the tests' harness
 //! (`tests/common`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "bench code: a failed step fails the run, and the results go to stdout"
+)]
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

@@ -5,6 +5,11 @@
 //! Exit codes: `0` below `--fail-on`, `1` at or above it, `2` bad usage or unreadable input
 //! (and a missing `DRIFTGUARD_KEY`), `3` the server could not be reached or answered an
 //! error. Never `0` on an error.
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "the command line's output and errors go to stdout and stderr"
+)]
 
 pub mod client;
 pub mod inputs;

@@ -21,6 +21,14 @@
 //!
 //! Shared helpers: `tests/common` (server harness, ids, paging) and `support` (the spec's
 //! document shapes).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "test code: a failed step fails the test"
+)]
 
 #[path = "../common/mod.rs"]
 mod common;

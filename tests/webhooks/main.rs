@@ -16,6 +16,14 @@
 //!
 //! Shared helpers: `tests/common` (server and process harness, receiver and CA) and
 //! `support` (checks, webhooks, deliveries, signature verification).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "test code: a failed step fails the test"
+)]
 
 #[path = "../common/mod.rs"]
 mod common;
