@@ -23,6 +23,7 @@ use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use super::client::{Answer, Failure, WebhookClient};
+use super::format::{self, Body, Event};
 use super::signature::{driftguard_signature, standard_signature};
 use crate::clock::{Clock, UnixMs};
 use crate::ids::{AccountId, DeliveryId, WebhookId};
@@ -30,7 +31,6 @@ use crate::metrics::Metrics;
 use crate::model::{Attempt, AttemptOutcome, Delivery, DeliveryStatus, Webhook};
 use crate::store::{AfterAttempt, DueDelivery, DueRequest, InFlight, Store, StoreError};
 use crate::sync::{lock, stopped};
-use crate::wire::{check_payload, ping_payload};
 
 /// Most deliveries read in one batch.
 const DUE_BATCH: usize = 256;
@@ -365,9 +365,12 @@ impl<T: Transport> Inner<T> {
         (slot, mut claim): (SendSlot<T>, Claim<T>),
     ) {
         let delivery_id = due.delivery.id.to_string();
-        let body = match check_payload(due.webhook.format, &due.check, due.contract_name.as_deref())
-        {
-            Ok(body) => Bytes::from(body),
+        let event = Event::Check {
+            check: &due.check,
+            contract_name: due.contract_name.as_deref(),
+        };
+        let body = match format::render(&due.webhook, &event) {
+            Ok(body) => body,
             Err(e) => {
                 tracing::error!(error = %e, delivery = %delivery_id, "cannot render the payload");
                 return;
@@ -376,7 +379,10 @@ impl<T: Transport> Inner<T> {
         let started_at = self.clock.now();
         let headers = headers(&due.webhook, started_at, &delivery_id, due.attempt, &body);
         let started = tokio::time::Instant::now();
-        let result = self.transport.post(&due.webhook.url, headers, body).await;
+        let result = self
+            .transport
+            .post(&due.webhook.url, headers, body.bytes)
+            .await;
         let duration_ms = started.elapsed().as_millis() as u64;
         // The slot bounds sending, not bookkeeping: free it before the (batched) write.
         // The claim keeps the delivery out of due batches until the outcome is recorded.
@@ -457,21 +463,24 @@ impl<T: Transport> Inner<T> {
     }
 }
 
-/// The headers of one attempt to `webhook`, made at `now`: both signatures with the
-/// current secret and, while a rotated-out secret is in its grace period, with that one
-/// too (`X-DriftGuard-Signature-Previous`, a second `v1,` in `webhook-signature`).
+/// The headers of one attempt to `webhook`, made at `now`, with `body`: its content type,
+/// and both signatures with the current secret and, while a rotated-out secret is in its
+/// grace period, with that one too (`X-DriftGuard-Signature-Previous`, a second `v1,` in
+/// `webhook-signature`).
 fn headers(
     webhook: &Webhook,
     now: UnixMs,
     delivery_id: &str,
     attempt: u32,
-    body: &[u8],
+    body: &Body,
 ) -> Vec<(HeaderName, HeaderValue)> {
     let timestamp = now.unix_seconds();
     let secret = &webhook.secret;
     let previous = webhook.previous_secret_at(now);
+    let body_type = HeaderValue::from_static(body.content_type);
+    let body = &body.bytes[..];
     let mut headers = vec![
-        (CONTENT_TYPE, HeaderValue::from_static("application/json")),
+        (CONTENT_TYPE, body_type),
         (
             USER_AGENT,
             HeaderValue::from_static(concat!("DriftGuard-Webhooks/", env!("CARGO_PKG_VERSION"))),
@@ -533,13 +542,19 @@ impl<T: Transport> DeliveryHandle<T> {
         let created_at = inner.clock.now();
         let id = DeliveryId::generate(created_at);
         let delivery_id = id.to_string();
-        let body = ping_payload(webhook.format, webhook.id, created_at)
+        let event = Event::Ping {
+            webhook_id: webhook.id,
+            created_at,
+        };
+        let body = format::render(&webhook, &event)
             .map_err(|e| StoreError::Internal(format!("cannot render the test payload: {e}")))?;
-        let body = Bytes::from(body);
         let started_at = inner.clock.now();
         let headers = headers(&webhook, started_at, &delivery_id, 1, &body);
         let started = tokio::time::Instant::now();
-        let result = inner.transport.post(&webhook.url, headers, body).await;
+        let result = inner
+            .transport
+            .post(&webhook.url, headers, body.bytes)
+            .await;
         let duration_ms = started.elapsed().as_millis() as u64;
         let (status, outcome) = match result {
             Ok(answer) if (200..=299).contains(&answer.status) => (

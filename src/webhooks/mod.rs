@@ -4,6 +4,7 @@
 //! - [`dispatcher`]: the scheduler and the life of one attempt (due → reserve → sign →
 //!   send → record → re-key or finish), and the retry policy.
 //!   Test deliveries (`POST /webhooks/{id}/test`) go through its [`DeliveryHandle`].
+//! - [`format`]: the body of a delivery, one file per webhook `format`.
 //! - [`client`]: the HTTPS client (system roots + `webhooks.ca_file`) over a connector
 //!   that reaches only addresses the [`guard`] allows.
 //! - [`guard`]: `webhooks.deny_targets` / `webhooks.allow_targets`.
@@ -11,6 +12,7 @@
 
 pub mod client;
 pub mod dispatcher;
+pub mod format;
 pub mod guard;
 pub mod signature;
 
