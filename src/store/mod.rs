@@ -40,7 +40,7 @@ use tokio::sync::Notify;
 
 pub use codec::FORMAT_VERSION;
 pub use ops::{ContractUpdate, KeyUse, NewWebhook, Updated, WebhookUpdate};
-pub use queue::{AfterAttempt, DeliveryKey, DueBatch, DueDelivery, DueEntry, DueRequest, InFlight};
+pub use queue::{AfterAttempt, DeliveryKey, DueBatch, DueDelivery, DueEntry, DueRequest};
 pub use tables::{Order, Page, PageRequest};
 pub use writer::CommitHistogram;
 

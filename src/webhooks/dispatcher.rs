@@ -13,32 +13,30 @@
 
 use std::future::Future;
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE, USER_AGENT};
-use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
 use super::client::{Answer, Failure, WebhookClient};
 use super::format::{self, Body, Event};
+use super::schedule::{after_attempt, Claim, InFlight};
 use super::signature::{driftguard_signature, standard_signature};
 use crate::clock::{Clock, UnixMs};
 use crate::ids::{AccountId, DeliveryId, WebhookId};
 use crate::metrics::Metrics;
 use crate::model::{Attempt, AttemptOutcome, Delivery, DeliveryStatus, Webhook};
-use crate::store::{AfterAttempt, DueDelivery, DueRequest, InFlight, Store, StoreError};
-use crate::sync::{lock, stopped};
+use crate::store::{AfterAttempt, DueDelivery, Store, StoreError};
+use crate::sync::stopped;
 
 /// Most deliveries read in one batch.
 const DUE_BATCH: usize = 256;
 /// When every due delivery belongs to a webhook that has its share in flight, look again
 /// after an attempt finishes, or after this long at the latest.
 const BUSY_RECHECK: Duration = Duration::from_millis(100);
-/// The longest a `Retry-After` may push an attempt.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 /// How often finished deliveries past retention are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
 /// Deliveries purged per transaction.
@@ -102,33 +100,6 @@ impl Transport for WebhookClient {
     }
 }
 
-/// Decides what follows an attempt that ended at `now` (steady clock): any 2xx delivers;
-/// `410` pauses the webhook; anything else is a failure, retried after the next
-/// configured delay (at least `Retry-After` on a `429`/`503`, capped at
-/// [`MAX_RETRY_AFTER`]) or abandoned when none is left.
-pub fn after_attempt(
-    result: &Result<Answer, Failure>,
-    failures_before: u32,
-    retry_delays: &[Duration],
-    now: UnixMs,
-) -> AfterAttempt {
-    let answer = result.as_ref().ok();
-    match answer.map(|a| a.status) {
-        Some(200..=299) => return AfterAttempt::Delivered,
-        Some(410) => return AfterAttempt::PauseWebhook,
-        _ => {}
-    }
-    let Some(&delay) = retry_delays.get(failures_before as usize) else {
-        return AfterAttempt::Abandon;
-    };
-    let asked = answer
-        .filter(|a| a.status == 429 || a.status == 503)
-        .and_then(|a| a.retry_after)
-        .map(|d| d.min(MAX_RETRY_AFTER))
-        .unwrap_or_default();
-    AfterAttempt::RetryAt(now + delay.max(asked))
-}
-
 /// Owns the delivery loop. Built by the daemon; [`Dispatcher::run`] until stopped.
 pub struct Dispatcher<T: Transport = WebhookClient> {
     inner: Arc<Inner<T>>,
@@ -143,13 +114,8 @@ struct Inner<T> {
     /// Signalled by the store after commits that made deliveries due, and by attempts
     /// that free a slot someone waits for.
     due_signal: Arc<Notify>,
-    /// Bounds attempts in flight overall.
-    permits: Arc<Semaphore>,
-    /// What is in flight. A std mutex: never held across an await.
-    in_flight: Mutex<InFlight>,
-    /// Set while due deliveries wait for a busy webhook's slot: finishing attempts then
-    /// wake the scheduler (otherwise they need not).
-    waiting_for_slot: AtomicBool,
+    /// What is in flight; the one place that decides each webhook's share.
+    in_flight: Arc<InFlight>,
 }
 
 impl<T: Transport> Dispatcher<T> {
@@ -160,18 +126,21 @@ impl<T: Transport> Dispatcher<T> {
         settings: DeliverySettings,
         metrics: Arc<Metrics>,
     ) -> Dispatcher<T> {
-        let permits = Arc::new(Semaphore::new(settings.max_in_flight.get()));
+        let due_signal = store.due_signal();
+        let in_flight = InFlight::new(
+            settings.max_in_flight.get(),
+            settings.max_in_flight_per_webhook.get(),
+            due_signal.clone(),
+        );
         Dispatcher {
             inner: Arc::new(Inner {
                 clock: store.clock(),
-                due_signal: store.due_signal(),
+                due_signal,
                 store,
                 transport,
                 settings,
                 metrics,
-                permits,
-                in_flight: Mutex::new(InFlight::default()),
-                waiting_for_slot: AtomicBool::new(false),
+                in_flight,
             }),
         }
     }
@@ -218,20 +187,18 @@ impl<T: Transport> Dispatcher<T> {
                 inner.purge_expired().await;
                 next_purge = tokio::time::Instant::now() + PURGE_EVERY;
             }
-            let capacity = inner.permits.available_permits().min(DUE_BATCH);
-            if capacity == 0 {
+            let request = inner
+                .in_flight
+                .due_request(inner.clock.steady(), DUE_BATCH, last_served);
+            let Some(request) = request else {
+                // Every slot is taken: look again when an attempt has its answer.
                 tokio::select! {
                     _ = stopped(&mut stop) => break,
-                    _ = inner.permits.acquire() => continue,
+                    _ = inner.due_signal.notified() => continue,
+                    _ = tokio::time::sleep(BUSY_RECHECK) => continue,
                 }
-            }
-            let request = DueRequest {
-                now: inner.clock.steady(),
-                max: capacity,
-                per_webhook_cap: inner.settings.max_in_flight_per_webhook.get(),
-                in_flight: lock(&inner.in_flight).clone(),
-                start_after: last_served,
             };
+            let capacity = request.max;
             let batch = match inner.store.due(request).await {
                 Ok(batch) => batch,
                 Err(e) => {
@@ -251,21 +218,14 @@ impl<T: Transport> Dispatcher<T> {
             last_served = batch.last_served.or(last_served);
             let batch_was_full = batch.ready.len() == capacity;
             for due in batch.ready {
-                match inner.reserve(&due) {
-                    Some(slot) => {
-                        attempts.spawn(Inner::attempt(inner.clone(), due, slot));
-                    }
-                    // Cannot happen (only this loop reserves, within the counts it
-                    // passed); the delivery stays due and is read again.
-                    None => tracing::warn!("no slot for a due delivery"),
-                }
+                // The read handed out only what has room: the claim always fits.
+                let claim = inner.in_flight.claim(&due);
+                attempts.spawn(Inner::attempt(inner.clone(), due, claim));
             }
             if batch_was_full {
                 continue;
             }
-            inner
-                .waiting_for_slot
-                .store(batch.skipped_busy, Ordering::Relaxed);
+            inner.in_flight.wait_for_slot(batch.skipped_busy);
             let wait = if batch.skipped_busy {
                 BUSY_RECHECK
             } else {
@@ -294,76 +254,9 @@ impl<T: Transport> Dispatcher<T> {
     }
 }
 
-/// A reserved slot for sending one attempt: a global permit and the webhook's share.
-struct SendSlot<T: Transport> {
-    inner: Arc<Inner<T>>,
-    webhook_id: WebhookId,
-    _permit: OwnedSemaphorePermit,
-}
-
-impl<T: Transport> Drop for SendSlot<T> {
-    fn drop(&mut self) {
-        let mut in_flight = lock(&self.inner.in_flight);
-        if let Some(count) = in_flight.per_webhook.get_mut(&self.webhook_id) {
-            *count -= 1;
-            if *count == 0 {
-                in_flight.per_webhook.remove(&self.webhook_id);
-            }
-        }
-    }
-}
-
-/// Holds a delivery out of the due batches until its outcome is recorded.
-struct Claim<T: Transport> {
-    inner: Arc<Inner<T>>,
-    seq: u64,
-    /// Set when the recorded outcome made the delivery due again (a retry).
-    due_again: bool,
-}
-
-impl<T: Transport> Drop for Claim<T> {
-    fn drop(&mut self) {
-        lock(&self.inner.in_flight).deliveries.remove(&self.seq);
-        // Only now can the scheduler see the retry; it may also be waiting for a slot.
-        if self.due_again || self.inner.waiting_for_slot.load(Ordering::Relaxed) {
-            self.inner.due_signal.notify_one();
-        }
-    }
-}
-
 impl<T: Transport> Inner<T> {
-    fn reserve(self: &Arc<Self>, due: &DueDelivery) -> Option<(SendSlot<T>, Claim<T>)> {
-        let webhook_id = due.webhook.id;
-        let mut in_flight = lock(&self.in_flight);
-        let count = in_flight.per_webhook.get(&webhook_id).copied().unwrap_or(0);
-        if count >= self.settings.max_in_flight_per_webhook.get()
-            || in_flight.deliveries.contains(&due.delivery.seq)
-        {
-            return None;
-        }
-        let permit = self.permits.clone().try_acquire_owned().ok()?;
-        in_flight.per_webhook.insert(webhook_id, count + 1);
-        in_flight.deliveries.insert(due.delivery.seq);
-        Some((
-            SendSlot {
-                inner: self.clone(),
-                webhook_id,
-                _permit: permit,
-            },
-            Claim {
-                inner: self.clone(),
-                seq: due.delivery.seq,
-                due_again: false,
-            },
-        ))
-    }
-
     /// One attempt: sign, send, record the outcome, and re-key or finish the delivery.
-    async fn attempt(
-        self: Arc<Self>,
-        due: DueDelivery,
-        (slot, mut claim): (SendSlot<T>, Claim<T>),
-    ) {
+    async fn attempt(self: Arc<Self>, due: DueDelivery, mut claim: Claim) {
         let delivery_id = due.delivery.id.to_string();
         let event = Event::Check {
             check: &due.check,
@@ -386,7 +279,7 @@ impl<T: Transport> Inner<T> {
         let duration_ms = started.elapsed().as_millis() as u64;
         // The slot bounds sending, not bookkeeping: free it before the (batched) write.
         // The claim keeps the delivery out of due batches until the outcome is recorded.
-        drop(slot);
+        claim.sent();
         let after = after_attempt(
             &result,
             due.delivery.failures,
@@ -423,7 +316,9 @@ impl<T: Transport> Inner<T> {
             .await;
         match recorded {
             Ok(disabled) => {
-                claim.due_again = matches!(after, AfterAttempt::RetryAt(_));
+                if matches!(after, AfterAttempt::RetryAt(_)) {
+                    claim.due_again();
+                }
                 if let Some(reason) = disabled {
                     tracing::warn!(webhook = %due.webhook.id, reason = reason.as_str(), "webhook disabled; its pending deliveries wait until it is re-activated");
                 }
@@ -432,7 +327,7 @@ impl<T: Transport> Inner<T> {
                 // The due entry is still there: the attempt will be made again.
                 tracing::error!(error = %e, delivery = %delivery_id, "cannot record a webhook attempt");
                 tokio::time::sleep(RECORD_FAILURE_BACKOFF).await;
-                claim.due_again = true;
+                claim.due_again();
             }
         }
         drop(claim);

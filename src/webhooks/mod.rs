@@ -4,6 +4,8 @@
 //! - [`dispatcher`]: the scheduler and the life of one attempt (due → reserve → sign →
 //!   send → record → re-key or finish), and the retry policy.
 //!   Test deliveries (`POST /webhooks/{id}/test`) go through its [`DeliveryHandle`].
+//! - [`schedule`]: what is in flight, each webhook's share, claiming, and the retry
+//!   policy.
 //! - [`format`]: the body of a delivery, one file per webhook `format`.
 //! - [`client`]: the HTTPS client (system roots + `webhooks.ca_file`) over a connector
 //!   that reaches only addresses the [`guard`] allows.
@@ -14,6 +16,7 @@ pub mod client;
 pub mod dispatcher;
 pub mod format;
 pub mod guard;
+pub mod schedule;
 pub mod signature;
 
 pub use dispatcher::{DeliveryHandle, DeliverySettings, Dispatcher, Transport};

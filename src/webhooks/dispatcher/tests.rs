@@ -17,6 +17,9 @@ use crate::drift::{Column, ColumnType, Verdict};
 use crate::ids::AccountId;
 use crate::model::{Delivery, DeliveryStatus};
 use crate::store::{NewWebhook, PageRequest};
+use crate::sync::lock;
+use std::sync::atomic::Ordering;
+use std::sync::Mutex;
 
 const DELAYS: [Duration; 2] = [Duration::from_secs(5), Duration::from_secs(25)];
 const T0: UnixMs = UnixMs(1_772_392_920_000);
@@ -404,7 +407,8 @@ async fn a_check_made_while_the_dispatcher_sleeps_is_sent_at_once() {
 
 #[test]
 fn in_flight_bookkeeping_is_released() {
-    // A reserved slot and claim count against the webhook until dropped.
+    // A claim counts against the webhook until dropped, and keeps its delivery out of
+    // due reads.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
@@ -425,25 +429,29 @@ fn in_flight_bookkeeping_is_released() {
             settings(&DELAYS),
             Metrics::new(),
         );
-        let request = DueRequest {
-            now: store.clock().steady(),
-            max: 8,
-            per_webhook_cap: 2,
-            in_flight: InFlight::default(),
-            start_after: None,
-        };
+        let in_flight = &dispatcher.inner.in_flight;
+        let request = in_flight
+            .due_request(store.clock().steady(), 8, None)
+            .expect("room");
         let batch = store.due(request).await.expect("due");
         let due = &batch.ready[0];
         assert_eq!(due.webhook.id, webhook);
-        let reserved = dispatcher.inner.reserve(due).expect("a slot");
+        let claim = in_flight.claim(due);
+        let again = in_flight
+            .due_request(store.clock().steady(), 8, None)
+            .expect("room");
+        assert!(again.skip.contains(&due.delivery.seq));
+        let again = store.due(again).await.expect("due");
         assert!(
-            dispatcher.inner.reserve(due).is_none(),
+            again
+                .ready
+                .iter()
+                .all(|d| d.delivery.seq != due.delivery.seq),
             "the same delivery twice"
         );
-        assert_eq!(lock(&dispatcher.inner.in_flight).per_webhook[&webhook], 1);
-        drop(reserved);
-        let in_flight = lock(&dispatcher.inner.in_flight).clone();
-        assert!(in_flight.deliveries.is_empty() && in_flight.per_webhook.is_empty());
+        assert_eq!(in_flight.sending(webhook), 1);
+        drop(claim);
+        assert!(in_flight.is_empty());
     });
 }
 
