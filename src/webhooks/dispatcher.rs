@@ -29,7 +29,7 @@ use crate::clock::{Clock, UnixMs};
 use crate::ids::{AccountId, DeliveryId, WebhookId};
 use crate::metrics::Metrics;
 use crate::model::{Attempt, AttemptOutcome, Delivery, DeliveryStatus, Webhook};
-use crate::store::{AfterAttempt, DueDelivery, Store, StoreError};
+use crate::store::{AfterAttempt, DeliveryKey, DueDelivery, Store, StoreError};
 use crate::sync::stopped;
 
 /// Most deliveries read in one batch.
@@ -255,46 +255,123 @@ impl<T: Transport> Dispatcher<T> {
 }
 
 impl<T: Transport> Inner<T> {
-    /// One attempt: sign, send, record the outcome, and re-key or finish the delivery.
-    async fn attempt(self: Arc<Self>, due: DueDelivery, mut claim: Claim) {
-        let delivery_id = due.delivery.id.to_string();
+    /// A queued delivery's attempt (spawned by the loop): the [`pipeline`](Self::pipeline)
+    /// under the retry policy.
+    async fn attempt(self: Arc<Self>, due: DueDelivery, claim: Claim) {
         let event = Event::Check {
             check: &due.check,
             contract_name: due.contract_name.as_deref(),
         };
-        let body = match format::render(&due.webhook, &event) {
-            Ok(body) => body,
-            Err(e) => {
-                tracing::error!(error = %e, delivery = %delivery_id, "cannot render the payload");
-                return;
-            }
+        let queued = Policy::Queued {
+            key: due.key(),
+            failures_before: due.delivery.failures,
+            claim,
         };
-        let started_at = self.clock.now();
-        let headers = headers(&due.webhook, started_at, &delivery_id, due.attempt, &body);
-        let started = tokio::time::Instant::now();
-        let result = self
-            .transport
-            .post(&due.webhook.url, headers, body.bytes)
+        let attempt = self
+            .pipeline(&due.webhook, event, due.delivery.id, due.attempt, queued)
             .await;
+        if let Err(e) = attempt {
+            tracing::error!(error = %e, delivery = %due.delivery.id, "webhook attempt not made");
+        }
+    }
+
+    /// The life of one attempt, for a queued delivery and a test delivery alike: render
+    /// the body in the webhook's format → sign the headers → send (the transport holds the
+    /// deadline) → classify the answer → decide what follows (`policy`) → record it.
+    async fn pipeline(
+        &self,
+        webhook: &Webhook,
+        event: Event<'_>,
+        delivery_id: DeliveryId,
+        number: u32,
+        mut policy: Policy,
+    ) -> Result<Option<Delivery>, StoreError> {
+        let id = delivery_id.to_string();
+        let body = format::render(webhook, &event)
+            .map_err(|e| StoreError::Internal(format!("cannot render the payload: {e}")))?;
+        let started_at = self.clock.now();
+        let headers = headers(webhook, started_at, &id, number, &body);
+        let started = tokio::time::Instant::now();
+        let result = self.transport.post(&webhook.url, headers, body.bytes).await;
         let duration_ms = started.elapsed().as_millis() as u64;
-        // The slot bounds sending, not bookkeeping: free it before the (batched) write.
-        // The claim keeps the delivery out of due batches until the outcome is recorded.
-        claim.sent();
-        let after = after_attempt(
-            &result,
-            due.delivery.failures,
-            &self.settings.retry_delays,
-            self.clock.steady(),
-        );
+        if let Policy::Queued { claim, .. } = &mut policy {
+            // The slot bounds sending, not bookkeeping: free it before the (batched) write.
+            // The claim keeps the delivery out of due batches until the outcome is recorded.
+            claim.sent();
+        }
+        let after = match &policy {
+            Policy::Queued {
+                failures_before, ..
+            } => after_attempt(
+                &result,
+                *failures_before,
+                &self.settings.retry_delays,
+                self.clock.steady(),
+            ),
+            // One attempt, no retries, and a test never pauses its webhook.
+            Policy::Test { .. } => match &result {
+                Ok(answer) if (200..=299).contains(&answer.status) => AfterAttempt::Delivered,
+                _ => AfterAttempt::Abandon,
+            },
+        };
+        let test = matches!(policy, Policy::Test { .. });
         let outcome = match result {
             Ok(answer) => AttemptOutcome::Status(answer.status),
             Err(failure) => {
                 // The tenant sees the summary; the operator's log gets the detail.
-                tracing::warn!(delivery = %delivery_id, webhook = %due.webhook.id, error = %failure.detail, "webhook attempt got no answer");
+                tracing::warn!(delivery = %id, webhook = %webhook.id, test, error = %failure.detail, "webhook attempt got no answer");
                 AttemptOutcome::Error(failure.summary.to_owned())
             }
         };
-        tracing::debug!(delivery = %delivery_id, attempt = due.attempt, ?outcome, ?after, duration_ms, "webhook attempt");
+        tracing::debug!(delivery = %id, attempt = number, test, ?outcome, ?after, duration_ms, "webhook attempt");
+        let attempt = Attempt {
+            number,
+            at: started_at,
+            duration_ms,
+            outcome,
+        };
+        match policy {
+            Policy::Queued { key, mut claim, .. } => {
+                self.record_attempt(key, attempt, after, &mut claim).await;
+                Ok(None)
+            }
+            Policy::Test {
+                account,
+                created_at,
+            } => {
+                let status = match after {
+                    AfterAttempt::Delivered => DeliveryStatus::Delivered,
+                    _ => DeliveryStatus::Abandoned,
+                };
+                let delivery = Delivery {
+                    id: delivery_id,
+                    seq: 0, // assigned by the store
+                    account,
+                    webhook_id: webhook.id,
+                    check_id: None,
+                    status,
+                    failures: u32::from(status == DeliveryStatus::Abandoned),
+                    next_attempt_at: None,
+                    attempts: vec![attempt],
+                    created_at,
+                    finished_at: Some(self.clock.now()),
+                };
+                let recorded = self.store.record_test_delivery(account, delivery).await?;
+                Ok(Some(recorded))
+            }
+        }
+    }
+
+    /// Records a queued delivery's attempt and what follows it (one transaction: delivered,
+    /// re-keyed for a retry, abandoned, or waiting for a paused webhook), counting it in
+    /// the metrics. A failed write leaves the due entry, so the attempt is made again.
+    async fn record_attempt(
+        &self,
+        key: DeliveryKey,
+        attempt: Attempt,
+        after: AfterAttempt,
+        claim: &mut Claim,
+    ) {
         self.metrics.count_attempt(match after {
             AfterAttempt::Delivered => "delivered",
             AfterAttempt::RetryAt(_) => "failed",
@@ -302,17 +379,11 @@ impl<T: Transport> Inner<T> {
             AfterAttempt::PauseWebhook => "gone",
         });
         if matches!(after, AfterAttempt::Abandon) {
-            tracing::warn!(delivery = %delivery_id, ?outcome, "webhook delivery abandoned after its last attempt");
+            tracing::warn!(webhook = %key.webhook_id, outcome = ?attempt.outcome, "webhook delivery abandoned after its last attempt");
         }
-        let attempt = Attempt {
-            number: due.attempt,
-            at: started_at,
-            duration_ms,
-            outcome,
-        };
         let recorded = self
             .store
-            .finish_attempt(due.key(), attempt, after, self.settings.disable_after)
+            .finish_attempt(key, attempt, after, self.settings.disable_after)
             .await;
         match recorded {
             Ok(disabled) => {
@@ -320,17 +391,15 @@ impl<T: Transport> Inner<T> {
                     claim.due_again();
                 }
                 if let Some(reason) = disabled {
-                    tracing::warn!(webhook = %due.webhook.id, reason = reason.as_str(), "webhook disabled; its pending deliveries wait until it is re-activated");
+                    tracing::warn!(webhook = %key.webhook_id, reason = reason.as_str(), "webhook disabled; its pending deliveries wait until it is re-activated");
                 }
             }
             Err(e) => {
-                // The due entry is still there: the attempt will be made again.
-                tracing::error!(error = %e, delivery = %delivery_id, "cannot record a webhook attempt");
+                tracing::error!(error = %e, webhook = %key.webhook_id, "cannot record a webhook attempt");
                 tokio::time::sleep(RECORD_FAILURE_BACKOFF).await;
                 claim.due_again();
             }
         }
-        drop(claim);
     }
 
     async fn purge_expired(&self) {
@@ -436,59 +505,42 @@ impl<T: Transport> DeliveryHandle<T> {
         let webhook = inner.store.webhook(account, webhook_id).await?;
         let created_at = inner.clock.now();
         let id = DeliveryId::generate(created_at);
-        let delivery_id = id.to_string();
         let event = Event::Ping {
             webhook_id: webhook.id,
             created_at,
         };
-        let body = format::render(&webhook, &event)
-            .map_err(|e| StoreError::Internal(format!("cannot render the test payload: {e}")))?;
-        let started_at = inner.clock.now();
-        let headers = headers(&webhook, started_at, &delivery_id, 1, &body);
-        let started = tokio::time::Instant::now();
-        let result = inner
-            .transport
-            .post(&webhook.url, headers, body.bytes)
-            .await;
-        let duration_ms = started.elapsed().as_millis() as u64;
-        let (status, outcome) = match result {
-            Ok(answer) if (200..=299).contains(&answer.status) => (
-                DeliveryStatus::Delivered,
-                AttemptOutcome::Status(answer.status),
-            ),
-            Ok(answer) => (
-                DeliveryStatus::Abandoned,
-                AttemptOutcome::Status(answer.status),
-            ),
-            Err(failure) => {
-                tracing::warn!(delivery = %delivery_id, webhook = %webhook.id, error = %failure.detail, "webhook test attempt got no answer");
-                (
-                    DeliveryStatus::Abandoned,
-                    AttemptOutcome::Error(failure.summary.to_owned()),
-                )
-            }
-        };
-        let finished_at = inner.clock.now();
-        let delivery = Delivery {
-            id,
-            seq: 0, // assigned by the store
+        let test = Policy::Test {
             account,
-            webhook_id,
-            check_id: None,
-            status,
-            failures: u32::from(status == DeliveryStatus::Abandoned),
-            next_attempt_at: None,
-            attempts: vec![Attempt {
-                number: 1,
-                at: started_at,
-                duration_ms,
-                outcome,
-            }],
             created_at,
-            finished_at: Some(finished_at),
         };
-        inner.store.record_test_delivery(account, delivery).await
+        let recorded = inner.pipeline(&webhook, event, id, 1, test).await?;
+        recorded.ok_or_else(|| StoreError::Internal("a test delivery was not recorded".into()))
     }
+}
+
+/// What an attempt is for, and so how the [pipeline](Inner::pipeline) decides and records
+/// what follows it.
+enum Policy {
+    /// An attempt of a queued delivery: retried by [`after_attempt`], recorded with
+    /// `Store::finish_attempt` (which may re-key the delivery, finish it or disable the
+    /// webhook).
+    Queued {
+        /// Where the delivery is kept.
+        key: DeliveryKey,
+        /// Its failed attempts so far (which retry delay comes next).
+        failures_before: u32,
+        /// Its slot and its place in the in-flight ledger.
+        claim: Claim,
+    },
+    /// A test delivery: a single attempt, no retries, recorded as a finished test delivery
+    /// (`Store::record_test_delivery`): it never enters the queue, costs no credits, never
+    /// counts toward auto-disable and never re-activates the webhook.
+    Test {
+        /// Whose webhook it is.
+        account: AccountId,
+        /// When it was created (wall clock).
+        created_at: UnixMs,
+    },
 }
 
 #[cfg(test)]
