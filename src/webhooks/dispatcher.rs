@@ -1,11 +1,15 @@
-//! The scheduler: wakes when the earliest delivery is due (or when the store signals a
-//! commit that made deliveries due), reads a batch of due deliveries, and runs each
-//! attempt as its own task under a global bound and a per-webhook bound, so one slow
-//! endpoint cannot starve the others.
+//! The delivery loop: wakes when the earliest delivery is due (or when the store signals a
+//! commit that made deliveries due), reads a batch of due deliveries as
+//! [`schedule`](super::schedule) asks (none in flight, each webhook within its share),
+//! claims each and runs its attempt as its own task, so one slow endpoint cannot starve
+//! the others.
 //!
-//! The life of one attempt: due key → reserve a slot → sign → send → record the outcome
-//! (one transaction: delivered, re-keyed for a retry, abandoned, or waiting for a paused
-//! webhook) → release the delivery.
+//! The life of one attempt, one pipeline for queued and test deliveries alike: render the
+//! body ([`format`]) → sign the headers → send with a deadline → classify the answer →
+//! decide what follows and record it, under a policy: a queued delivery is retried by the
+//! retry policy and recorded in one transaction (delivered, re-keyed for a retry,
+//! abandoned, or waiting for a paused webhook) before its claim is released; a test
+//! delivery has a single attempt and is recorded finished.
 //!
 //! Time comes from the store's [`Clock`]: due times are on its steady clock, and every
 //! in-process wait is a tokio (monotonic) sleep, never longer than the longest configured
@@ -262,7 +266,7 @@ impl<T: Transport> Inner<T> {
             check: &due.check,
             contract_name: due.contract_name.as_deref(),
         };
-        let queued = Policy::Queued {
+        let queued = Queued {
             key: due.key(),
             failures_before: due.delivery.failures,
             claim,
@@ -277,15 +281,15 @@ impl<T: Transport> Inner<T> {
 
     /// The life of one attempt, for a queued delivery and a test delivery alike: render
     /// the body in the webhook's format → sign the headers → send (the transport holds the
-    /// deadline) → classify the answer → decide what follows (`policy`) → record it.
-    async fn pipeline(
+    /// deadline) → classify the answer → decide what follows and record it (`policy`).
+    async fn pipeline<P: Policy>(
         &self,
         webhook: &Webhook,
         event: Event<'_>,
         delivery_id: DeliveryId,
         number: u32,
-        mut policy: Policy,
-    ) -> Result<Option<Delivery>, StoreError> {
+        mut policy: P,
+    ) -> Result<P::Recorded, StoreError> {
         let id = delivery_id.to_string();
         let body = format::render(webhook, &event)
             .map_err(|e| StoreError::Internal(format!("cannot render the payload: {e}")))?;
@@ -294,27 +298,9 @@ impl<T: Transport> Inner<T> {
         let started = tokio::time::Instant::now();
         let result = self.transport.post(&webhook.url, headers, body.bytes).await;
         let duration_ms = started.elapsed().as_millis() as u64;
-        if let Policy::Queued { claim, .. } = &mut policy {
-            // The slot bounds sending, not bookkeeping: free it before the (batched) write.
-            // The claim keeps the delivery out of due batches until the outcome is recorded.
-            claim.sent();
-        }
-        let after = match &policy {
-            Policy::Queued {
-                failures_before, ..
-            } => after_attempt(
-                &result,
-                *failures_before,
-                &self.settings.retry_delays,
-                self.clock.steady(),
-            ),
-            // One attempt, no retries, and a test never pauses its webhook.
-            Policy::Test { .. } => match &result {
-                Ok(answer) if (200..=299).contains(&answer.status) => AfterAttempt::Delivered,
-                _ => AfterAttempt::Abandon,
-            },
-        };
-        let test = matches!(policy, Policy::Test { .. });
+        policy.answered();
+        let after = policy.after(&result, &self.settings.retry_delays, self.clock.steady());
+        let test = P::TEST;
         let outcome = match result {
             Ok(answer) => AttemptOutcome::Status(answer.status),
             Err(failure) => {
@@ -330,76 +316,9 @@ impl<T: Transport> Inner<T> {
             duration_ms,
             outcome,
         };
-        match policy {
-            Policy::Queued { key, mut claim, .. } => {
-                self.record_attempt(key, attempt, after, &mut claim).await;
-                Ok(None)
-            }
-            Policy::Test {
-                account,
-                created_at,
-            } => {
-                let status = match after {
-                    AfterAttempt::Delivered => DeliveryStatus::Delivered,
-                    _ => DeliveryStatus::Abandoned,
-                };
-                let delivery = Delivery {
-                    id: delivery_id,
-                    seq: 0, // assigned by the store
-                    account,
-                    webhook_id: webhook.id,
-                    check_id: None,
-                    status,
-                    failures: u32::from(status == DeliveryStatus::Abandoned),
-                    next_attempt_at: None,
-                    attempts: vec![attempt],
-                    created_at,
-                    finished_at: Some(self.clock.now()),
-                };
-                let recorded = self.store.record_test_delivery(account, delivery).await?;
-                Ok(Some(recorded))
-            }
-        }
-    }
-
-    /// Records a queued delivery's attempt and what follows it (one transaction: delivered,
-    /// re-keyed for a retry, abandoned, or waiting for a paused webhook), counting it in
-    /// the metrics. A failed write leaves the due entry, so the attempt is made again.
-    async fn record_attempt(
-        &self,
-        key: DeliveryKey,
-        attempt: Attempt,
-        after: AfterAttempt,
-        claim: &mut Claim,
-    ) {
-        self.metrics.count_attempt(match after {
-            AfterAttempt::Delivered => "delivered",
-            AfterAttempt::RetryAt(_) => "failed",
-            AfterAttempt::Abandon => "abandoned",
-            AfterAttempt::PauseWebhook => "gone",
-        });
-        if matches!(after, AfterAttempt::Abandon) {
-            tracing::warn!(webhook = %key.webhook_id, outcome = ?attempt.outcome, "webhook delivery abandoned after its last attempt");
-        }
-        let recorded = self
-            .store
-            .finish_attempt(key, attempt, after, self.settings.disable_after)
-            .await;
-        match recorded {
-            Ok(disabled) => {
-                if matches!(after, AfterAttempt::RetryAt(_)) {
-                    claim.due_again();
-                }
-                if let Some(reason) = disabled {
-                    tracing::warn!(webhook = %key.webhook_id, reason = reason.as_str(), "webhook disabled; its pending deliveries wait until it is re-activated");
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, webhook = %key.webhook_id, "cannot record a webhook attempt");
-                tokio::time::sleep(RECORD_FAILURE_BACKOFF).await;
-                claim.due_again();
-            }
-        }
+        policy
+            .record(self, webhook, delivery_id, attempt, after)
+            .await
     }
 
     async fn purge_expired(&self) {
@@ -509,38 +428,170 @@ impl<T: Transport> DeliveryHandle<T> {
             webhook_id: webhook.id,
             created_at,
         };
-        let test = Policy::Test {
+        let test = Test {
             account,
             created_at,
         };
-        let recorded = inner.pipeline(&webhook, event, id, 1, test).await?;
-        recorded.ok_or_else(|| StoreError::Internal("a test delivery was not recorded".into()))
+        inner.pipeline(&webhook, event, id, 1, test).await
     }
 }
 
 /// What an attempt is for, and so how the [pipeline](Inner::pipeline) decides and records
-/// what follows it.
-enum Policy {
-    /// An attempt of a queued delivery: retried by [`after_attempt`], recorded with
-    /// `Store::finish_attempt` (which may re-key the delivery, finish it or disable the
-    /// webhook).
-    Queued {
-        /// Where the delivery is kept.
-        key: DeliveryKey,
-        /// Its failed attempts so far (which retry delay comes next).
-        failures_before: u32,
-        /// Its slot and its place in the in-flight ledger.
-        claim: Claim,
-    },
-    /// A test delivery: a single attempt, no retries, recorded as a finished test delivery
-    /// (`Store::record_test_delivery`): it never enters the queue, costs no credits, never
-    /// counts toward auto-disable and never re-activates the webhook.
-    Test {
-        /// Whose webhook it is.
-        account: AccountId,
-        /// When it was created (wall clock).
-        created_at: UnixMs,
-    },
+/// what follows it: [`Queued`] or [`Test`].
+trait Policy: Send {
+    /// What recording gives back.
+    type Recorded;
+    /// Whether it is a test delivery (for the log).
+    const TEST: bool;
+
+    /// The attempt has its answer; nothing is recorded yet.
+    fn answered(&mut self) {}
+
+    /// What follows an attempt that ended at `now` (steady clock) with `result`.
+    fn after(
+        &self,
+        result: &Result<Answer, Failure>,
+        retry_delays: &[Duration],
+        now: UnixMs,
+    ) -> AfterAttempt;
+
+    /// Records the attempt and what follows it.
+    fn record<T: Transport>(
+        self,
+        inner: &Inner<T>,
+        webhook: &Webhook,
+        delivery_id: DeliveryId,
+        attempt: Attempt,
+        after: AfterAttempt,
+    ) -> impl Future<Output = Result<Self::Recorded, StoreError>> + Send;
+}
+
+/// An attempt of a queued delivery: retried by [`after_attempt`], recorded with
+/// `Store::finish_attempt` (which re-keys the delivery, finishes it or disables the
+/// webhook).
+struct Queued {
+    /// Where the delivery is kept.
+    key: DeliveryKey,
+    /// Its failed attempts so far (which retry delay comes next).
+    failures_before: u32,
+    /// Its slot and its place in the in-flight ledger.
+    claim: Claim,
+}
+
+impl Policy for Queued {
+    type Recorded = ();
+    const TEST: bool = false;
+
+    fn answered(&mut self) {
+        // The slot bounds sending, not bookkeeping: free it before the (batched) write.
+        // The claim keeps the delivery out of due batches until the outcome is recorded.
+        self.claim.sent();
+    }
+
+    fn after(
+        &self,
+        result: &Result<Answer, Failure>,
+        retry_delays: &[Duration],
+        now: UnixMs,
+    ) -> AfterAttempt {
+        after_attempt(result, self.failures_before, retry_delays, now)
+    }
+
+    /// One transaction: delivered, re-keyed for a retry, abandoned, or waiting for a
+    /// paused webhook. A failed write leaves the due entry: the attempt is made again.
+    async fn record<T: Transport>(
+        mut self,
+        inner: &Inner<T>,
+        _webhook: &Webhook,
+        delivery_id: DeliveryId,
+        attempt: Attempt,
+        after: AfterAttempt,
+    ) -> Result<(), StoreError> {
+        inner.metrics.count_attempt(match after {
+            AfterAttempt::Delivered => "delivered",
+            AfterAttempt::RetryAt(_) => "failed",
+            AfterAttempt::Abandon => "abandoned",
+            AfterAttempt::PauseWebhook => "gone",
+        });
+        if matches!(after, AfterAttempt::Abandon) {
+            tracing::warn!(delivery = %delivery_id, outcome = ?attempt.outcome, "webhook delivery abandoned after its last attempt");
+        }
+        let recorded = inner
+            .store
+            .finish_attempt(self.key, attempt, after, inner.settings.disable_after)
+            .await;
+        match recorded {
+            Ok(disabled) => {
+                if matches!(after, AfterAttempt::RetryAt(_)) {
+                    self.claim.due_again();
+                }
+                if let Some(reason) = disabled {
+                    tracing::warn!(webhook = %self.key.webhook_id, reason = reason.as_str(), "webhook disabled; its pending deliveries wait until it is re-activated");
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, delivery = %delivery_id, "cannot record a webhook attempt");
+                tokio::time::sleep(RECORD_FAILURE_BACKOFF).await;
+                self.claim.due_again();
+            }
+        }
+        // Dropping the claim releases the delivery (and wakes the loop for a retry).
+        Ok(())
+    }
+}
+
+/// A test delivery: a single attempt, no retries, recorded as a finished test delivery
+/// (`Store::record_test_delivery`): it never enters the queue, costs no credits, never
+/// counts toward auto-disable and never re-activates the webhook.
+struct Test {
+    /// Whose webhook it is.
+    account: AccountId,
+    /// When it was created (wall clock).
+    created_at: UnixMs,
+}
+
+impl Policy for Test {
+    type Recorded = Delivery;
+    const TEST: bool = true;
+
+    /// Any 2xx delivers; anything else abandons it (a `410` pauses nothing).
+    fn after(&self, result: &Result<Answer, Failure>, _: &[Duration], _: UnixMs) -> AfterAttempt {
+        match result {
+            Ok(answer) if (200..=299).contains(&answer.status) => AfterAttempt::Delivered,
+            _ => AfterAttempt::Abandon,
+        }
+    }
+
+    async fn record<T: Transport>(
+        self,
+        inner: &Inner<T>,
+        webhook: &Webhook,
+        delivery_id: DeliveryId,
+        attempt: Attempt,
+        after: AfterAttempt,
+    ) -> Result<Delivery, StoreError> {
+        let status = match after {
+            AfterAttempt::Delivered => DeliveryStatus::Delivered,
+            _ => DeliveryStatus::Abandoned,
+        };
+        let delivery = Delivery {
+            id: delivery_id,
+            seq: 0, // assigned by the store
+            account: self.account,
+            webhook_id: webhook.id,
+            check_id: None,
+            status,
+            failures: u32::from(status == DeliveryStatus::Abandoned),
+            next_attempt_at: None,
+            attempts: vec![attempt],
+            created_at: self.created_at,
+            finished_at: Some(inner.clock.now()),
+        };
+        inner
+            .store
+            .record_test_delivery(self.account, delivery)
+            .await
+    }
 }
 
 #[cfg(test)]

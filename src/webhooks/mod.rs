@@ -1,8 +1,8 @@
 //! Webhook delivery: signed HTTPS POSTs of check results from the persisted queue in
 //! `store::queue`.
 //!
-//! - [`dispatcher`]: the scheduler and the life of one attempt (due → reserve → sign →
-//!   send → record → re-key or finish), and the retry policy.
+//! - [`dispatcher`]: the delivery loop and the life of one attempt (due → claim → render →
+//!   sign → send → record → re-key or finish), one pipeline for queued and test deliveries.
 //!   Test deliveries (`POST /webhooks/{id}/test`) go through its [`DeliveryHandle`].
 //! - [`schedule`]: what is in flight, each webhook's share, claiming, and the retry
 //!   policy.
