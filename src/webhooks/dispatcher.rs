@@ -4,12 +4,12 @@
 //! claims each and runs its attempt as its own task, so one slow endpoint cannot starve
 //! the others.
 //!
-//! The life of one attempt, one pipeline for queued and test deliveries alike: render the
-//! body ([`format`]) → sign the headers → send with a deadline → classify the answer →
-//! decide what follows and record it, under a policy: a queued delivery is retried by the
-//! retry policy and recorded in one transaction (delivered, re-keyed for a retry,
-//! abandoned, or waiting for a paused webhook) before its claim is released; a test
-//! delivery has a single attempt and is recorded finished.
+//! The life of one attempt, one pipeline for queued and test deliveries alike: render
+//! the body ([`format`](mod@format)) → sign the headers → send with a deadline → classify
+//! the answer → decide what follows and record it, under a policy: a queued delivery is
+//! retried by the retry policy and recorded in one transaction (delivered, re-keyed for a
+//! retry, abandoned, or waiting for a paused webhook) before its claim is released; a
+//! test delivery has a single attempt and is recorded finished.
 //!
 //! Time comes from the store's [`Clock`]: due times are on its steady clock, and every
 //! in-process wait is a tokio (monotonic) sleep, never longer than the longest configured

@@ -6,7 +6,7 @@
 //!   Test deliveries (`POST /webhooks/{id}/test`) go through its [`DeliveryHandle`].
 //! - [`schedule`]: what is in flight, each webhook's share, claiming, and the retry
 //!   policy.
-//! - [`format`]: the body of a delivery, one file per webhook `format`.
+//! - [`format`](mod@format): the body of a delivery, one file per webhook `format`.
 //! - [`client`]: the HTTPS client (system roots + `webhooks.ca_file`) over a connector
 //!   that reaches only addresses the [`guard`] allows.
 //! - [`guard`]: `webhooks.deny_targets` / `webhooks.allow_targets`.
