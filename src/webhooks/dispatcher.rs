@@ -223,7 +223,7 @@ impl<T: Transport> Dispatcher<T> {
             let batch_was_full = batch.ready.len() == capacity;
             for due in batch.ready {
                 // The read handed out only what has room: the claim always fits.
-                let claim = inner.in_flight.claim(&due);
+                let claim = inner.in_flight.claim(due.key());
                 attempts.spawn(Inner::attempt(inner.clone(), due, claim));
             }
             if batch_was_full {

@@ -19,7 +19,7 @@ use tokio::sync::Notify;
 use super::client::{Answer, Failure};
 use crate::clock::UnixMs;
 use crate::ids::WebhookId;
-use crate::store::{AfterAttempt, DueDelivery, DueRequest};
+use crate::store::{AfterAttempt, DeliveryKey, DueRequest};
 use crate::sync::lock;
 
 /// The longest a `Retry-After` may push an attempt.
@@ -129,9 +129,8 @@ impl InFlight {
     /// Claims a delivery the last [`due_request`](Self::due_request)'s read handed out: it
     /// counts against its webhook's share and the global bound until [`Claim::sent`], and
     /// stays out of due reads until the claim is dropped.
-    pub fn claim(self: &Arc<Self>, due: &DueDelivery) -> Claim {
-        let webhook_id = due.webhook.id;
-        let seq = due.delivery.seq;
+    pub fn claim(self: &Arc<Self>, delivery: DeliveryKey) -> Claim {
+        let DeliveryKey { webhook_id, seq } = delivery;
         let mut ledger = lock(&self.ledger);
         *ledger.sending.entry(webhook_id).or_default() += 1;
         ledger.sending_total += 1;
@@ -213,5 +212,115 @@ impl Drop for Claim {
         lock(&self.in_flight.ledger).deliveries.remove(&self.seq);
         // Only now can the loop see the retry; it may also be waiting for a slot.
         self.in_flight.wake_if_waiting(self.due_again);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DELAYS: [Duration; 2] = [Duration::from_secs(5), Duration::from_secs(25)];
+    const T0: UnixMs = UnixMs(1_772_392_920_000);
+
+    fn status(code: u16, retry_after: Option<u64>) -> Result<Answer, Failure> {
+        Ok(Answer {
+            status: code,
+            retry_after: retry_after.map(Duration::from_secs),
+        })
+    }
+
+    #[test]
+    fn any_2xx_delivers() {
+        for code in [200, 201, 202, 204, 299] {
+            assert_eq!(
+                after_attempt(&status(code, None), 0, &DELAYS, T0),
+                AfterAttempt::Delivered
+            );
+        }
+    }
+
+    #[test]
+    fn failures_follow_the_schedule_then_abandon() {
+        let refused = Err(Failure::plain("connection refused"));
+        assert_eq!(
+            after_attempt(&refused, 0, &DELAYS, UnixMs(1000)),
+            AfterAttempt::RetryAt(UnixMs(6000))
+        );
+        assert_eq!(
+            after_attempt(&status(500, None), 1, &DELAYS, UnixMs(1000)),
+            AfterAttempt::RetryAt(UnixMs(26000))
+        );
+        assert_eq!(
+            after_attempt(&status(302, None), 2, &DELAYS, UnixMs(1000)),
+            AfterAttempt::Abandon
+        );
+        assert_eq!(after_attempt(&refused, 0, &[], T0), AfterAttempt::Abandon);
+    }
+
+    #[test]
+    fn gone_pauses_the_webhook() {
+        assert_eq!(
+            after_attempt(&status(410, None), 2, &DELAYS, T0),
+            AfterAttempt::PauseWebhook
+        );
+    }
+
+    #[test]
+    fn retry_after_pushes_the_next_attempt_but_is_capped() {
+        let at = |ms| AfterAttempt::RetryAt(UnixMs(ms));
+        let zero = UnixMs(0);
+        assert_eq!(
+            after_attempt(&status(429, Some(60)), 0, &DELAYS, zero),
+            at(60_000)
+        );
+        assert_eq!(
+            after_attempt(&status(503, Some(1)), 0, &DELAYS, zero),
+            at(5_000)
+        );
+        assert_eq!(
+            after_attempt(&status(503, Some(86_400)), 0, &DELAYS, zero),
+            at(3_600_000)
+        );
+        // Other statuses' Retry-After is not a promise.
+        assert_eq!(
+            after_attempt(&status(500, Some(60)), 0, &DELAYS, zero),
+            at(5_000)
+        );
+        // It never adds attempts.
+        assert_eq!(
+            after_attempt(&status(429, Some(60)), 2, &DELAYS, zero),
+            AfterAttempt::Abandon
+        );
+    }
+
+    #[test]
+    fn the_due_request_gives_each_webhook_its_room_and_none_when_every_slot_is_taken() {
+        let in_flight = InFlight::new(2, 1, Arc::new(Notify::new()));
+        let request = in_flight.due_request(T0, 256, None).expect("room");
+        assert_eq!((request.max, request.room_otherwise), (2, 1));
+        assert!(request.skip.is_empty() && request.room.is_empty());
+        assert_eq!(in_flight.due_request(T0, 1, None).expect("room").max, 1);
+
+        let (a, b) = (WebhookId::from_raw(1), WebhookId::from_raw(2));
+        let key = |webhook_id, seq| DeliveryKey { webhook_id, seq };
+        let mut first = in_flight.claim(key(a, 10));
+        let second = in_flight.claim(key(b, 11));
+        assert!(
+            in_flight.due_request(T0, 256, None).is_none(),
+            "both slots taken"
+        );
+        // Answered: its slot is free, but the delivery stays out of due reads until its
+        // outcome is recorded.
+        first.sent();
+        let request = in_flight.due_request(T0, 256, None).expect("room");
+        assert_eq!(request.max, 1);
+        assert_eq!(
+            (request.room.get(&a), request.room.get(&b)),
+            (None, Some(&0))
+        );
+        assert_eq!(request.skip, HashSet::from([10, 11]));
+        drop(first);
+        drop(second);
+        assert!(in_flight.is_empty());
     }
 }

@@ -1,7 +1,8 @@
 //! Compiled only under #[cfg(test)] (`mod tests;` in `dispatcher.rs`), so `expect` here
 //! is a test's assertion, not a request path's.
 //!
-//! The retry policy as a function, and the scheduler on tokio's paused time: a real store
+//! The scheduler on tokio's paused time (the retry policy's own tests are in
+//! `schedule.rs`): a real store
 //! in a temp dir, a scripted transport in place of the HTTPS client (the integration
 //! tests in `tests/webhooks.rs` use a real HTTPS receiver), and hours of schedule run in
 //! milliseconds.
@@ -29,70 +30,6 @@ fn status(code: u16, retry_after: Option<u64>) -> Result<Answer, Failure> {
         status: code,
         retry_after: retry_after.map(Duration::from_secs),
     })
-}
-
-#[test]
-fn any_2xx_delivers() {
-    for code in [200, 201, 202, 204, 299] {
-        assert_eq!(
-            after_attempt(&status(code, None), 0, &DELAYS, T0),
-            AfterAttempt::Delivered
-        );
-    }
-}
-
-#[test]
-fn failures_follow_the_schedule_then_abandon() {
-    let refused = Err(Failure::plain("connection refused"));
-    assert_eq!(
-        after_attempt(&refused, 0, &DELAYS, UnixMs(1000)),
-        AfterAttempt::RetryAt(UnixMs(6000))
-    );
-    assert_eq!(
-        after_attempt(&status(500, None), 1, &DELAYS, UnixMs(1000)),
-        AfterAttempt::RetryAt(UnixMs(26000))
-    );
-    assert_eq!(
-        after_attempt(&status(302, None), 2, &DELAYS, UnixMs(1000)),
-        AfterAttempt::Abandon
-    );
-    assert_eq!(after_attempt(&refused, 0, &[], T0), AfterAttempt::Abandon);
-}
-
-#[test]
-fn gone_pauses_the_webhook() {
-    assert_eq!(
-        after_attempt(&status(410, None), 2, &DELAYS, T0),
-        AfterAttempt::PauseWebhook
-    );
-}
-
-#[test]
-fn retry_after_pushes_the_next_attempt_but_is_capped() {
-    let at = |ms| AfterAttempt::RetryAt(UnixMs(ms));
-    let zero = UnixMs(0);
-    assert_eq!(
-        after_attempt(&status(429, Some(60)), 0, &DELAYS, zero),
-        at(60_000)
-    );
-    assert_eq!(
-        after_attempt(&status(503, Some(1)), 0, &DELAYS, zero),
-        at(5_000)
-    );
-    assert_eq!(
-        after_attempt(&status(503, Some(86_400)), 0, &DELAYS, zero),
-        at(3_600_000)
-    );
-    // Other statuses' Retry-After is not a promise.
-    assert_eq!(
-        after_attempt(&status(500, Some(60)), 0, &DELAYS, zero),
-        at(5_000)
-    );
-    // It never adds attempts.
-    assert_eq!(
-        after_attempt(&status(429, Some(60)), 2, &DELAYS, zero),
-        AfterAttempt::Abandon
-    );
 }
 
 #[test]
@@ -436,7 +373,7 @@ fn in_flight_bookkeeping_is_released() {
         let batch = store.due(request).await.expect("due");
         let due = &batch.ready[0];
         assert_eq!(due.webhook.id, webhook);
-        let claim = in_flight.claim(due);
+        let claim = in_flight.claim(due.key());
         let again = in_flight
             .due_request(store.clock().steady(), 8, None)
             .expect("room");
