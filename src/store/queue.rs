@@ -91,7 +91,7 @@ pub struct DueBatch {
     pub ready: Vec<DueDelivery>,
     /// When the earliest entry that is neither in flight nor handed out here is due.
     pub next_due: Option<UnixMs>,
-    /// Some due entries were left because their webhook had its share in flight.
+    /// Some due entries were left because their webhook had no room left.
     pub skipped_busy: bool,
     /// Entries whose delivery, webhook or check is gone or paused (a repair for
     /// [`repair`]; cannot happen unless the invariant was broken).
@@ -189,7 +189,7 @@ pub fn due(txn: &ReadTransaction, request: &DueRequest) -> Result<DueBatch> {
             }
             next = webhook.checked_add(1);
             let webhook_id = WebhookId::from_raw(webhook);
-            let mut share = request
+            let mut room = request
                 .room
                 .get(&webhook_id)
                 .copied()
@@ -208,7 +208,7 @@ pub fn due(txn: &ReadTransaction, request: &DueRequest) -> Result<DueBatch> {
                     earliest_later = Some(now); // more is due: look again at once
                     break 'laps;
                 }
-                if share == 0 {
+                if room == 0 {
                     batch.skipped_busy = true;
                     break;
                 }
@@ -224,7 +224,7 @@ pub fn due(txn: &ReadTransaction, request: &DueRequest) -> Result<DueBatch> {
                 };
                 match (hook, check) {
                     (Some((_, hook)), Some((_, check))) if hook.active => {
-                        share -= 1;
+                        room -= 1;
                         batch.last_served = Some(webhook_id);
                         let attempt = delivery.attempts.len() as u32 + 1;
                         // Looked up now, so a message shows the contract's current name.
