@@ -67,7 +67,7 @@ pub use contracts::{ContractUpdate, Contracts, Updated};
 pub use deliveries::Deliveries;
 pub use error::{StoreError, Unavailable};
 pub use keys::{KeyUse, Keys};
-pub use queue::{AfterAttempt, DeliveryKey, DueBatch, DueDelivery, DueEntry, DueRequest, InFlight};
+pub use queue::{AfterAttempt, DeliveryKey, DueBatch, DueDelivery, DueEntry, DueRequest};
 pub use tables::{Order, Page, PageRequest};
 pub use webhooks::{NewWebhook, WebhookUpdate, Webhooks};
 pub use writer::CommitHistogram;

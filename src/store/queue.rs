@@ -3,10 +3,11 @@
 //! A pending delivery whose webhook is active has one entry in `DUE`, keyed by its
 //! webhook and the millisecond it is due on the queue's steady clock (`Clock::steady`).
 //! The dispatcher visits the webhooks with entries in turn (a skip scan: one seek per
-//! webhook) and takes each one's due entries up to its share, so a backlog on one webhook
-//! never hides another webhook's due delivery. Reading is not claiming: the entry stays where it is while
-//! the attempt runs (the dispatcher, the queue's only consumer, remembers what it has in
-//! flight), and the attempt's outcome moves or removes it. So a crash anywhere during an
+//! webhook) and takes each one's due entries up to the room the dispatcher gives it, so a
+//! backlog on one webhook never hides another webhook's due delivery. Reading is not
+//! claiming: the entry stays where it is while the attempt runs (the dispatcher, the
+//! queue's only consumer, remembers what it has in flight — `webhooks::schedule`), and the
+//! attempt's outcome moves or removes it. So a crash anywhere during an
 //! attempt leaves the entry behind, due, and the next start attempts it again: nothing is
 //! lost, nothing is scanned at start-up, and no wall-clock lease can expire under a
 //! running attempt.
@@ -23,9 +24,7 @@ use super::StoreError;
 use crate::clock::UnixMs;
 use crate::drift::Verdict;
 use crate::ids::{AccountId, ContractId, DeliveryId, WebhookId};
-use crate::model::{
-    Attempt, Check, Delivery, DeliveryStatus, DisabledReason, Webhook, WebhookFormat,
-};
+use crate::model::{Attempt, Check, Delivery, DeliveryStatus, DisabledReason, Webhook};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -47,8 +46,8 @@ pub struct DueDelivery {
     pub webhook: Webhook,
     /// The payload's source.
     pub check: Check,
-    /// The name of the check's contract, read for the formats that show it (Slack);
-    /// `None` for the others.
+    /// The name of the check's contract, for the formats that show it; `None` if the
+    /// contract is gone.
     pub contract_name: Option<String>,
     /// The attempt number (1-based); the same again if a crash interrupts it.
     pub attempt: u32,
@@ -64,31 +63,25 @@ impl DueDelivery {
     }
 }
 
-/// What the dispatcher has in flight: deliveries (by `seq`) and their count per webhook.
-#[derive(Clone, Debug, Default)]
-pub struct InFlight {
-    /// Deliveries being attempted; their `DUE` entries are not to be handed out again.
-    pub deliveries: HashSet<u64>,
-    /// Attempts running per webhook.
-    pub per_webhook: HashMap<WebhookId, usize>,
-}
-
 /// A `DUE` entry: `(webhook id, due ms, delivery seq)`.
 pub type DueEntry = (u128, u64, u64);
 
-/// What [`due`] is asked for.
+/// What [`due`] is asked for. The dispatcher fills it: it alone decides what is in flight
+/// and how many more deliveries each webhook may have at once; the read only obeys.
 #[derive(Clone, Debug)]
 pub struct DueRequest {
     /// Entries due at or before this (steady clock) are due.
     pub now: UnixMs,
     /// At most this many deliveries.
     pub max: usize,
-    /// At most this many attempts in flight to one webhook.
-    pub per_webhook_cap: usize,
-    /// What is running already.
-    pub in_flight: InFlight,
     /// Start after this webhook (the last one served), so webhooks take turns.
     pub start_after: Option<WebhookId>,
+    /// Deliveries (by `seq`) not to hand out: they are being attempted.
+    pub skip: HashSet<u64>,
+    /// At most this many deliveries of each webhook listed here…
+    pub room: HashMap<WebhookId, usize>,
+    /// …and this many of any other.
+    pub room_otherwise: usize,
 }
 
 /// The answer of [`due`].
@@ -98,7 +91,7 @@ pub struct DueBatch {
     pub ready: Vec<DueDelivery>,
     /// When the earliest entry that is neither in flight nor handed out here is due.
     pub next_due: Option<UnixMs>,
-    /// Some due entries were left because their webhook had its share in flight.
+    /// Some due entries were left because their webhook had no room left.
     pub skipped_busy: bool,
     /// Entries whose delivery, webhook or check is gone or paused (a repair for
     /// [`repair`]; cannot happen unless the invariant was broken).
@@ -162,9 +155,8 @@ pub(super) fn fires_for(webhook: &Webhook, verdict: Verdict, contract_id: Contra
         && webhook.contract_id.is_none_or(|c| c == contract_id)
 }
 
-/// Reads up to `max` deliveries due at `now` that are not in flight, visiting webhooks in
-/// turn from `start_after` and taking from each no more than `per_webhook_cap` minus what
-/// it has in flight. Writes nothing.
+/// Reads up to `max` deliveries due at `now` that are not to be skipped, visiting webhooks
+/// in turn from `start_after` and taking from each no more than its room. Writes nothing.
 pub fn due(txn: &ReadTransaction, request: &DueRequest) -> Result<DueBatch> {
     let due_table = txn.open_table(DUE)?;
     let deliveries = DELIVERIES.read(txn)?;
@@ -197,14 +189,15 @@ pub fn due(txn: &ReadTransaction, request: &DueRequest) -> Result<DueBatch> {
             }
             next = webhook.checked_add(1);
             let webhook_id = WebhookId::from_raw(webhook);
-            let running = request.in_flight.per_webhook.get(&webhook_id);
-            let mut share = request
-                .per_webhook_cap
-                .saturating_sub(running.copied().unwrap_or(0));
+            let mut room = request
+                .room
+                .get(&webhook_id)
+                .copied()
+                .unwrap_or(request.room_otherwise);
             for row in due_table.range((webhook, 0, 0)..=(webhook, u64::MAX, u64::MAX))? {
                 let (key, _) = row?;
                 let entry @ (_, at, seq) = key.value();
-                if request.in_flight.deliveries.contains(&seq) {
+                if request.skip.contains(&seq) {
                     continue;
                 }
                 if at > now {
@@ -215,7 +208,7 @@ pub fn due(txn: &ReadTransaction, request: &DueRequest) -> Result<DueBatch> {
                     earliest_later = Some(now); // more is due: look again at once
                     break 'laps;
                 }
-                if share == 0 {
+                if room == 0 {
                     batch.skipped_busy = true;
                     break;
                 }
@@ -231,17 +224,13 @@ pub fn due(txn: &ReadTransaction, request: &DueRequest) -> Result<DueBatch> {
                 };
                 match (hook, check) {
                     (Some((_, hook)), Some((_, check))) if hook.active => {
-                        share -= 1;
+                        room -= 1;
                         batch.last_served = Some(webhook_id);
                         let attempt = delivery.attempts.len() as u32 + 1;
                         // Looked up now, so a message shows the contract's current name.
-                        let contract_name = match hook.format {
-                            WebhookFormat::Slack => {
-                                get_owned(&ids, &contracts, owner, check.contract_id.raw())?
-                                    .map(|(_, contract)| contract.name)
-                            }
-                            WebhookFormat::Json => None,
-                        };
+                        let contract_name =
+                            get_owned(&ids, &contracts, owner, check.contract_id.raw())?
+                                .map(|(_, contract)| contract.name);
                         batch.ready.push(DueDelivery {
                             delivery,
                             webhook: hook,

@@ -1,11 +1,15 @@
-//! The scheduler: wakes when the earliest delivery is due (or when the store signals a
-//! commit that made deliveries due), reads a batch of due deliveries, and runs each
-//! attempt as its own task under a global bound and a per-webhook bound, so one slow
-//! endpoint cannot starve the others.
+//! The delivery loop: wakes when the earliest delivery is due (or when the store signals a
+//! commit that made deliveries due), reads a batch of due deliveries as
+//! [`schedule`](super::schedule) asks (none in flight, each webhook within its share),
+//! claims each and runs its attempt as its own task, so one slow endpoint cannot starve
+//! the others.
 //!
-//! The life of one attempt: due key → reserve a slot → sign → send → record the outcome
-//! (one transaction: delivered, re-keyed for a retry, abandoned, or waiting for a paused
-//! webhook) → release the delivery.
+//! The life of one attempt, one pipeline for queued and test deliveries alike: render
+//! the body ([`format`](mod@format)) → sign the headers → send with a deadline → classify
+//! the answer → decide what follows and record it, under a policy: a queued delivery is
+//! retried by the retry policy and recorded in one transaction (delivered, re-keyed for a
+//! retry, abandoned, or waiting for a paused webhook) before its claim is released; a
+//! test delivery has a single attempt and is recorded finished.
 //!
 //! Time comes from the store's [`Clock`]: due times are on its steady clock, and every
 //! in-process wait is a tokio (monotonic) sleep, never longer than the longest configured
@@ -13,32 +17,30 @@
 
 use std::future::Future;
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE, USER_AGENT};
-use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
 use super::client::{Answer, Failure, WebhookClient};
+use super::format::{self, Body, Event};
+use super::schedule::{after_attempt, Claim, InFlight};
 use super::signature::{driftguard_signature, standard_signature};
 use crate::clock::{Clock, UnixMs};
 use crate::ids::{AccountId, DeliveryId, WebhookId};
 use crate::metrics::Metrics;
 use crate::model::{Attempt, AttemptOutcome, Delivery, DeliveryStatus, Webhook};
-use crate::store::{AfterAttempt, DueDelivery, DueRequest, InFlight, Store, StoreError};
-use crate::sync::{lock, stopped};
-use crate::wire::{check_payload, ping_payload};
+use crate::store::{AfterAttempt, DeliveryKey, DueDelivery, Store, StoreError};
+use crate::sync::stopped;
 
 /// Most deliveries read in one batch.
 const DUE_BATCH: usize = 256;
 /// When every due delivery belongs to a webhook that has its share in flight, look again
 /// after an attempt finishes, or after this long at the latest.
 const BUSY_RECHECK: Duration = Duration::from_millis(100);
-/// The longest a `Retry-After` may push an attempt.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 /// How often finished deliveries past retention are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
 /// Deliveries purged per transaction.
@@ -102,33 +104,6 @@ impl Transport for WebhookClient {
     }
 }
 
-/// Decides what follows an attempt that ended at `now` (steady clock): any 2xx delivers;
-/// `410` pauses the webhook; anything else is a failure, retried after the next
-/// configured delay (at least `Retry-After` on a `429`/`503`, capped at
-/// [`MAX_RETRY_AFTER`]) or abandoned when none is left.
-pub fn after_attempt(
-    result: &Result<Answer, Failure>,
-    failures_before: u32,
-    retry_delays: &[Duration],
-    now: UnixMs,
-) -> AfterAttempt {
-    let answer = result.as_ref().ok();
-    match answer.map(|a| a.status) {
-        Some(200..=299) => return AfterAttempt::Delivered,
-        Some(410) => return AfterAttempt::PauseWebhook,
-        _ => {}
-    }
-    let Some(&delay) = retry_delays.get(failures_before as usize) else {
-        return AfterAttempt::Abandon;
-    };
-    let asked = answer
-        .filter(|a| a.status == 429 || a.status == 503)
-        .and_then(|a| a.retry_after)
-        .map(|d| d.min(MAX_RETRY_AFTER))
-        .unwrap_or_default();
-    AfterAttempt::RetryAt(now + delay.max(asked))
-}
-
 /// Owns the delivery loop. Built by the daemon; [`Dispatcher::run`] until stopped.
 pub struct Dispatcher<T: Transport = WebhookClient> {
     inner: Arc<Inner<T>>,
@@ -143,13 +118,8 @@ struct Inner<T> {
     /// Signalled by the store after commits that made deliveries due, and by attempts
     /// that free a slot someone waits for.
     due_signal: Arc<Notify>,
-    /// Bounds attempts in flight overall.
-    permits: Arc<Semaphore>,
-    /// What is in flight. A std mutex: never held across an await.
-    in_flight: Mutex<InFlight>,
-    /// Set while due deliveries wait for a busy webhook's slot: finishing attempts then
-    /// wake the scheduler (otherwise they need not).
-    waiting_for_slot: AtomicBool,
+    /// What is in flight; the one place that decides each webhook's share.
+    in_flight: Arc<InFlight>,
 }
 
 impl<T: Transport> Dispatcher<T> {
@@ -160,18 +130,21 @@ impl<T: Transport> Dispatcher<T> {
         settings: DeliverySettings,
         metrics: Arc<Metrics>,
     ) -> Dispatcher<T> {
-        let permits = Arc::new(Semaphore::new(settings.max_in_flight.get()));
+        let due_signal = store.due_signal();
+        let in_flight = InFlight::new(
+            settings.max_in_flight.get(),
+            settings.max_in_flight_per_webhook.get(),
+            due_signal.clone(),
+        );
         Dispatcher {
             inner: Arc::new(Inner {
                 clock: store.clock(),
-                due_signal: store.due_signal(),
+                due_signal,
                 store,
                 transport,
                 settings,
                 metrics,
-                permits,
-                in_flight: Mutex::new(InFlight::default()),
-                waiting_for_slot: AtomicBool::new(false),
+                in_flight,
             }),
         }
     }
@@ -218,20 +191,18 @@ impl<T: Transport> Dispatcher<T> {
                 inner.purge_expired().await;
                 next_purge = tokio::time::Instant::now() + PURGE_EVERY;
             }
-            let capacity = inner.permits.available_permits().min(DUE_BATCH);
-            if capacity == 0 {
+            let request = inner
+                .in_flight
+                .due_request(inner.clock.steady(), DUE_BATCH, last_served);
+            let Some(request) = request else {
+                // Every slot is taken: look again when an attempt has its answer.
                 tokio::select! {
                     _ = stopped(&mut stop) => break,
-                    _ = inner.permits.acquire() => continue,
+                    _ = inner.due_signal.notified() => continue,
+                    _ = tokio::time::sleep(BUSY_RECHECK) => continue,
                 }
-            }
-            let request = DueRequest {
-                now: inner.clock.steady(),
-                max: capacity,
-                per_webhook_cap: inner.settings.max_in_flight_per_webhook.get(),
-                in_flight: lock(&inner.in_flight).clone(),
-                start_after: last_served,
             };
+            let capacity = request.max;
             let batch = match inner.store.deliveries().due(request).await {
                 Ok(batch) => batch,
                 Err(e) => {
@@ -251,21 +222,14 @@ impl<T: Transport> Dispatcher<T> {
             last_served = batch.last_served.or(last_served);
             let batch_was_full = batch.ready.len() == capacity;
             for due in batch.ready {
-                match inner.reserve(&due) {
-                    Some(slot) => {
-                        attempts.spawn(Inner::attempt(inner.clone(), due, slot));
-                    }
-                    // Cannot happen (only this loop reserves, within the counts it
-                    // passed); the delivery stays due and is read again.
-                    None => tracing::warn!("no slot for a due delivery"),
-                }
+                // The read handed out only what has room: the claim always fits.
+                let claim = inner.in_flight.claim(due.key());
+                attempts.spawn(Inner::attempt(inner.clone(), due, claim));
             }
             if batch_was_full {
                 continue;
             }
-            inner
-                .waiting_for_slot
-                .store(batch.skipped_busy, Ordering::Relaxed);
+            inner.in_flight.wait_for_slot(batch.skipped_busy);
             let wait = if batch.skipped_busy {
                 BUSY_RECHECK
             } else {
@@ -294,143 +258,67 @@ impl<T: Transport> Dispatcher<T> {
     }
 }
 
-/// A reserved slot for sending one attempt: a global permit and the webhook's share.
-struct SendSlot<T: Transport> {
-    inner: Arc<Inner<T>>,
-    webhook_id: WebhookId,
-    _permit: OwnedSemaphorePermit,
-}
-
-impl<T: Transport> Drop for SendSlot<T> {
-    fn drop(&mut self) {
-        let mut in_flight = lock(&self.inner.in_flight);
-        if let Some(count) = in_flight.per_webhook.get_mut(&self.webhook_id) {
-            *count -= 1;
-            if *count == 0 {
-                in_flight.per_webhook.remove(&self.webhook_id);
-            }
-        }
-    }
-}
-
-/// Holds a delivery out of the due batches until its outcome is recorded.
-struct Claim<T: Transport> {
-    inner: Arc<Inner<T>>,
-    seq: u64,
-    /// Set when the recorded outcome made the delivery due again (a retry).
-    due_again: bool,
-}
-
-impl<T: Transport> Drop for Claim<T> {
-    fn drop(&mut self) {
-        lock(&self.inner.in_flight).deliveries.remove(&self.seq);
-        // Only now can the scheduler see the retry; it may also be waiting for a slot.
-        if self.due_again || self.inner.waiting_for_slot.load(Ordering::Relaxed) {
-            self.inner.due_signal.notify_one();
-        }
-    }
-}
-
 impl<T: Transport> Inner<T> {
-    fn reserve(self: &Arc<Self>, due: &DueDelivery) -> Option<(SendSlot<T>, Claim<T>)> {
-        let webhook_id = due.webhook.id;
-        let mut in_flight = lock(&self.in_flight);
-        let count = in_flight.per_webhook.get(&webhook_id).copied().unwrap_or(0);
-        if count >= self.settings.max_in_flight_per_webhook.get()
-            || in_flight.deliveries.contains(&due.delivery.seq)
-        {
-            return None;
+    /// A queued delivery's attempt (spawned by the loop): the [`pipeline`](Self::pipeline)
+    /// under the retry policy.
+    async fn attempt(self: Arc<Self>, due: DueDelivery, claim: Claim) {
+        let event = Event::Check {
+            check: &due.check,
+            contract_name: due.contract_name.as_deref(),
+        };
+        let queued = Queued {
+            key: due.key(),
+            failures_before: due.delivery.failures,
+            claim,
+        };
+        let attempt = self
+            .pipeline(&due.webhook, event, due.delivery.id, due.attempt, queued)
+            .await;
+        if let Err(e) = attempt {
+            tracing::error!(error = %e, delivery = %due.delivery.id, "webhook attempt not made");
         }
-        let permit = self.permits.clone().try_acquire_owned().ok()?;
-        in_flight.per_webhook.insert(webhook_id, count + 1);
-        in_flight.deliveries.insert(due.delivery.seq);
-        Some((
-            SendSlot {
-                inner: self.clone(),
-                webhook_id,
-                _permit: permit,
-            },
-            Claim {
-                inner: self.clone(),
-                seq: due.delivery.seq,
-                due_again: false,
-            },
-        ))
     }
 
-    /// One attempt: sign, send, record the outcome, and re-key or finish the delivery.
-    async fn attempt(
-        self: Arc<Self>,
-        due: DueDelivery,
-        (slot, mut claim): (SendSlot<T>, Claim<T>),
-    ) {
-        let delivery_id = due.delivery.id.to_string();
-        let body = match check_payload(due.webhook.format, &due.check, due.contract_name.as_deref())
-        {
-            Ok(body) => Bytes::from(body),
-            Err(e) => {
-                tracing::error!(error = %e, delivery = %delivery_id, "cannot render the payload");
-                return;
-            }
-        };
+    /// The life of one attempt, for a queued delivery and a test delivery alike: render
+    /// the body in the webhook's format → sign the headers → send (the transport holds the
+    /// deadline) → classify the answer → decide what follows and record it (`policy`).
+    async fn pipeline<P: Policy>(
+        &self,
+        webhook: &Webhook,
+        event: Event<'_>,
+        delivery_id: DeliveryId,
+        number: u32,
+        mut policy: P,
+    ) -> Result<P::Recorded, StoreError> {
+        let id = delivery_id.to_string();
+        let body = format::render(webhook, &event)
+            .map_err(|e| StoreError::Internal(format!("cannot render the payload: {e}")))?;
         let started_at = self.clock.now();
-        let headers = headers(&due.webhook, started_at, &delivery_id, due.attempt, &body);
+        let headers = headers(webhook, started_at, &id, number, &body);
         let started = tokio::time::Instant::now();
-        let result = self.transport.post(&due.webhook.url, headers, body).await;
+        let result = self.transport.post(&webhook.url, headers, body.bytes).await;
         let duration_ms = started.elapsed().as_millis() as u64;
-        // The slot bounds sending, not bookkeeping: free it before the (batched) write.
-        // The claim keeps the delivery out of due batches until the outcome is recorded.
-        drop(slot);
-        let after = after_attempt(
-            &result,
-            due.delivery.failures,
-            &self.settings.retry_delays,
-            self.clock.steady(),
-        );
+        policy.answered();
+        let after = policy.after(&result, &self.settings.retry_delays, self.clock.steady());
+        let test = P::TEST;
         let outcome = match result {
             Ok(answer) => AttemptOutcome::Status(answer.status),
             Err(failure) => {
                 // The tenant sees the summary; the operator's log gets the detail.
-                tracing::warn!(delivery = %delivery_id, webhook = %due.webhook.id, error = %failure.detail, "webhook attempt got no answer");
+                tracing::warn!(delivery = %id, webhook = %webhook.id, test, error = %failure.detail, "webhook attempt got no answer");
                 AttemptOutcome::Error(failure.summary.to_owned())
             }
         };
-        tracing::debug!(delivery = %delivery_id, attempt = due.attempt, ?outcome, ?after, duration_ms, "webhook attempt");
-        self.metrics.count_attempt(match after {
-            AfterAttempt::Delivered => "delivered",
-            AfterAttempt::RetryAt(_) => "failed",
-            AfterAttempt::Abandon => "abandoned",
-            AfterAttempt::PauseWebhook => "gone",
-        });
-        if matches!(after, AfterAttempt::Abandon) {
-            tracing::warn!(delivery = %delivery_id, ?outcome, "webhook delivery abandoned after its last attempt");
-        }
+        tracing::debug!(delivery = %id, attempt = number, test, ?outcome, ?after, duration_ms, "webhook attempt");
         let attempt = Attempt {
-            number: due.attempt,
+            number,
             at: started_at,
             duration_ms,
             outcome,
         };
-        let recorded = self
-            .store
-            .deliveries()
-            .finish_attempt(due.key(), attempt, after, self.settings.disable_after)
-            .await;
-        match recorded {
-            Ok(disabled) => {
-                claim.due_again = matches!(after, AfterAttempt::RetryAt(_));
-                if let Some(reason) = disabled {
-                    tracing::warn!(webhook = %due.webhook.id, reason = reason.as_str(), "webhook disabled; its pending deliveries wait until it is re-activated");
-                }
-            }
-            Err(e) => {
-                // The due entry is still there: the attempt will be made again.
-                tracing::error!(error = %e, delivery = %delivery_id, "cannot record a webhook attempt");
-                tokio::time::sleep(RECORD_FAILURE_BACKOFF).await;
-                claim.due_again = true;
-            }
-        }
-        drop(claim);
+        policy
+            .record(self, webhook, delivery_id, attempt, after)
+            .await
     }
 
     async fn purge_expired(&self) {
@@ -463,21 +351,24 @@ impl<T: Transport> Inner<T> {
     }
 }
 
-/// The headers of one attempt to `webhook`, made at `now`: both signatures with the
-/// current secret and, while a rotated-out secret is in its grace period, with that one
-/// too (`X-DriftGuard-Signature-Previous`, a second `v1,` in `webhook-signature`).
+/// The headers of one attempt to `webhook`, made at `now`, with `body`: its content type,
+/// and both signatures with the current secret and, while a rotated-out secret is in its
+/// grace period, with that one too (`X-DriftGuard-Signature-Previous`, a second `v1,` in
+/// `webhook-signature`).
 fn headers(
     webhook: &Webhook,
     now: UnixMs,
     delivery_id: &str,
     attempt: u32,
-    body: &[u8],
+    body: &Body,
 ) -> Vec<(HeaderName, HeaderValue)> {
     let timestamp = now.unix_seconds();
     let secret = &webhook.secret;
     let previous = webhook.previous_secret_at(now);
+    let body_type = HeaderValue::from_static(body.content_type);
+    let body = &body.bytes[..];
     let mut headers = vec![
-        (CONTENT_TYPE, HeaderValue::from_static("application/json")),
+        (CONTENT_TYPE, body_type),
         (
             USER_AGENT,
             HeaderValue::from_static(concat!("DriftGuard-Webhooks/", env!("CARGO_PKG_VERSION"))),
@@ -538,55 +429,174 @@ impl<T: Transport> DeliveryHandle<T> {
         let webhook = inner.store.webhooks().get(account, webhook_id).await?;
         let created_at = inner.clock.now();
         let id = DeliveryId::generate(created_at);
-        let delivery_id = id.to_string();
-        let body = ping_payload(webhook.format, webhook.id, created_at)
-            .map_err(|e| StoreError::Internal(format!("cannot render the test payload: {e}")))?;
-        let body = Bytes::from(body);
-        let started_at = inner.clock.now();
-        let headers = headers(&webhook, started_at, &delivery_id, 1, &body);
-        let started = tokio::time::Instant::now();
-        let result = inner.transport.post(&webhook.url, headers, body).await;
-        let duration_ms = started.elapsed().as_millis() as u64;
-        let (status, outcome) = match result {
-            Ok(answer) if (200..=299).contains(&answer.status) => (
-                DeliveryStatus::Delivered,
-                AttemptOutcome::Status(answer.status),
-            ),
-            Ok(answer) => (
-                DeliveryStatus::Abandoned,
-                AttemptOutcome::Status(answer.status),
-            ),
-            Err(failure) => {
-                tracing::warn!(delivery = %delivery_id, webhook = %webhook.id, error = %failure.detail, "webhook test attempt got no answer");
-                (
-                    DeliveryStatus::Abandoned,
-                    AttemptOutcome::Error(failure.summary.to_owned()),
-                )
-            }
+        let event = Event::Ping {
+            webhook_id: webhook.id,
+            created_at,
         };
-        let finished_at = inner.clock.now();
-        let delivery = Delivery {
-            id,
-            seq: 0, // assigned by the store
+        let test = Test {
             account,
-            webhook_id,
+            created_at,
+        };
+        inner.pipeline(&webhook, event, id, 1, test).await
+    }
+}
+
+/// What an attempt is for, and so how the [pipeline](Inner::pipeline) decides and records
+/// what follows it: [`Queued`] or [`Test`].
+trait Policy: Send {
+    /// What recording gives back.
+    type Recorded;
+    /// Whether it is a test delivery (for the log).
+    const TEST: bool;
+
+    /// The attempt has its answer; nothing is recorded yet.
+    fn answered(&mut self) {}
+
+    /// What follows an attempt that ended at `now` (steady clock) with `result`.
+    fn after(
+        &self,
+        result: &Result<Answer, Failure>,
+        retry_delays: &[Duration],
+        now: UnixMs,
+    ) -> AfterAttempt;
+
+    /// Records the attempt and what follows it.
+    fn record<T: Transport>(
+        self,
+        inner: &Inner<T>,
+        webhook: &Webhook,
+        delivery_id: DeliveryId,
+        attempt: Attempt,
+        after: AfterAttempt,
+    ) -> impl Future<Output = Result<Self::Recorded, StoreError>> + Send;
+}
+
+/// An attempt of a queued delivery: retried by [`after_attempt`], recorded with
+/// `Deliveries::finish_attempt` (which re-keys the delivery, finishes it or disables the
+/// webhook).
+struct Queued {
+    /// Where the delivery is kept.
+    key: DeliveryKey,
+    /// Its failed attempts so far (which retry delay comes next).
+    failures_before: u32,
+    /// Its slot and its place in the in-flight ledger.
+    claim: Claim,
+}
+
+impl Policy for Queued {
+    type Recorded = ();
+    const TEST: bool = false;
+
+    fn answered(&mut self) {
+        // The slot bounds sending, not bookkeeping: free it before the (batched) write.
+        // The claim keeps the delivery out of due batches until the outcome is recorded.
+        self.claim.sent();
+    }
+
+    fn after(
+        &self,
+        result: &Result<Answer, Failure>,
+        retry_delays: &[Duration],
+        now: UnixMs,
+    ) -> AfterAttempt {
+        after_attempt(result, self.failures_before, retry_delays, now)
+    }
+
+    /// One transaction: delivered, re-keyed for a retry, abandoned, or waiting for a
+    /// paused webhook. A failed write leaves the due entry: the attempt is made again.
+    async fn record<T: Transport>(
+        mut self,
+        inner: &Inner<T>,
+        _webhook: &Webhook,
+        delivery_id: DeliveryId,
+        attempt: Attempt,
+        after: AfterAttempt,
+    ) -> Result<(), StoreError> {
+        inner.metrics.count_attempt(match after {
+            AfterAttempt::Delivered => "delivered",
+            AfterAttempt::RetryAt(_) => "failed",
+            AfterAttempt::Abandon => "abandoned",
+            AfterAttempt::PauseWebhook => "gone",
+        });
+        if matches!(after, AfterAttempt::Abandon) {
+            tracing::warn!(delivery = %delivery_id, outcome = ?attempt.outcome, "webhook delivery abandoned after its last attempt");
+        }
+        let recorded = inner
+            .store
+            .deliveries()
+            .finish_attempt(self.key, attempt, after, inner.settings.disable_after)
+            .await;
+        match recorded {
+            Ok(disabled) => {
+                if matches!(after, AfterAttempt::RetryAt(_)) {
+                    self.claim.due_again();
+                }
+                if let Some(reason) = disabled {
+                    tracing::warn!(webhook = %self.key.webhook_id, reason = reason.as_str(), "webhook disabled; its pending deliveries wait until it is re-activated");
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, delivery = %delivery_id, "cannot record a webhook attempt");
+                tokio::time::sleep(RECORD_FAILURE_BACKOFF).await;
+                self.claim.due_again();
+            }
+        }
+        // Dropping the claim releases the delivery (and wakes the loop for a retry).
+        Ok(())
+    }
+}
+
+/// A test delivery: a single attempt, no retries, recorded as a finished test delivery
+/// (`Deliveries::record_test`): it never enters the queue, costs no credits, never
+/// counts toward auto-disable and never re-activates the webhook.
+struct Test {
+    /// Whose webhook it is.
+    account: AccountId,
+    /// When it was created (wall clock).
+    created_at: UnixMs,
+}
+
+impl Policy for Test {
+    type Recorded = Delivery;
+    const TEST: bool = true;
+
+    /// Any 2xx delivers; anything else abandons it (a `410` pauses nothing).
+    fn after(&self, result: &Result<Answer, Failure>, _: &[Duration], _: UnixMs) -> AfterAttempt {
+        match result {
+            Ok(answer) if (200..=299).contains(&answer.status) => AfterAttempt::Delivered,
+            _ => AfterAttempt::Abandon,
+        }
+    }
+
+    async fn record<T: Transport>(
+        self,
+        inner: &Inner<T>,
+        webhook: &Webhook,
+        delivery_id: DeliveryId,
+        attempt: Attempt,
+        after: AfterAttempt,
+    ) -> Result<Delivery, StoreError> {
+        let status = match after {
+            AfterAttempt::Delivered => DeliveryStatus::Delivered,
+            _ => DeliveryStatus::Abandoned,
+        };
+        let delivery = Delivery {
+            id: delivery_id,
+            seq: 0, // assigned by the store
+            account: self.account,
+            webhook_id: webhook.id,
             check_id: None,
             status,
             failures: u32::from(status == DeliveryStatus::Abandoned),
             next_attempt_at: None,
-            attempts: vec![Attempt {
-                number: 1,
-                at: started_at,
-                duration_ms,
-                outcome,
-            }],
-            created_at,
-            finished_at: Some(finished_at),
+            attempts: vec![attempt],
+            created_at: self.created_at,
+            finished_at: Some(inner.clock.now()),
         };
         inner
             .store
             .deliveries()
-            .record_test(account, delivery)
+            .record_test(self.account, delivery)
             .await
     }
 }

@@ -1,7 +1,8 @@
 //! Compiled only under #[cfg(test)] (`mod tests;` in `dispatcher.rs`), so `expect` here
 //! is a test's assertion, not a request path's.
 //!
-//! The retry policy as a function, and the scheduler on tokio's paused time: a real store
+//! The scheduler on tokio's paused time (the retry policy's own tests are in
+//! `schedule.rs`): a real store
 //! in a temp dir, a scripted transport in place of the HTTPS client (the integration
 //! tests in `tests/webhooks.rs` use a real HTTPS receiver), and hours of schedule run in
 //! milliseconds.
@@ -17,6 +18,9 @@ use crate::drift::{Column, ColumnType, Verdict};
 use crate::ids::AccountId;
 use crate::model::{Delivery, DeliveryStatus};
 use crate::store::{NewWebhook, PageRequest};
+use crate::sync::lock;
+use std::sync::atomic::Ordering;
+use std::sync::Mutex;
 
 const DELAYS: [Duration; 2] = [Duration::from_secs(5), Duration::from_secs(25)];
 const T0: UnixMs = UnixMs(1_772_392_920_000);
@@ -26,70 +30,6 @@ fn status(code: u16, retry_after: Option<u64>) -> Result<Answer, Failure> {
         status: code,
         retry_after: retry_after.map(Duration::from_secs),
     })
-}
-
-#[test]
-fn any_2xx_delivers() {
-    for code in [200, 201, 202, 204, 299] {
-        assert_eq!(
-            after_attempt(&status(code, None), 0, &DELAYS, T0),
-            AfterAttempt::Delivered
-        );
-    }
-}
-
-#[test]
-fn failures_follow_the_schedule_then_abandon() {
-    let refused = Err(Failure::plain("connection refused"));
-    assert_eq!(
-        after_attempt(&refused, 0, &DELAYS, UnixMs(1000)),
-        AfterAttempt::RetryAt(UnixMs(6000))
-    );
-    assert_eq!(
-        after_attempt(&status(500, None), 1, &DELAYS, UnixMs(1000)),
-        AfterAttempt::RetryAt(UnixMs(26000))
-    );
-    assert_eq!(
-        after_attempt(&status(302, None), 2, &DELAYS, UnixMs(1000)),
-        AfterAttempt::Abandon
-    );
-    assert_eq!(after_attempt(&refused, 0, &[], T0), AfterAttempt::Abandon);
-}
-
-#[test]
-fn gone_pauses_the_webhook() {
-    assert_eq!(
-        after_attempt(&status(410, None), 2, &DELAYS, T0),
-        AfterAttempt::PauseWebhook
-    );
-}
-
-#[test]
-fn retry_after_pushes_the_next_attempt_but_is_capped() {
-    let at = |ms| AfterAttempt::RetryAt(UnixMs(ms));
-    let zero = UnixMs(0);
-    assert_eq!(
-        after_attempt(&status(429, Some(60)), 0, &DELAYS, zero),
-        at(60_000)
-    );
-    assert_eq!(
-        after_attempt(&status(503, Some(1)), 0, &DELAYS, zero),
-        at(5_000)
-    );
-    assert_eq!(
-        after_attempt(&status(503, Some(86_400)), 0, &DELAYS, zero),
-        at(3_600_000)
-    );
-    // Other statuses' Retry-After is not a promise.
-    assert_eq!(
-        after_attempt(&status(500, Some(60)), 0, &DELAYS, zero),
-        at(5_000)
-    );
-    // It never adds attempts.
-    assert_eq!(
-        after_attempt(&status(429, Some(60)), 2, &DELAYS, zero),
-        AfterAttempt::Abandon
-    );
 }
 
 #[test]
@@ -411,7 +351,8 @@ async fn a_check_made_while_the_dispatcher_sleeps_is_sent_at_once() {
 
 #[test]
 fn in_flight_bookkeeping_is_released() {
-    // A reserved slot and claim count against the webhook until dropped.
+    // A claim counts against the webhook until dropped, and keeps its delivery out of
+    // due reads.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
@@ -432,25 +373,29 @@ fn in_flight_bookkeeping_is_released() {
             settings(&DELAYS),
             Metrics::new(),
         );
-        let request = DueRequest {
-            now: store.clock().steady(),
-            max: 8,
-            per_webhook_cap: 2,
-            in_flight: InFlight::default(),
-            start_after: None,
-        };
+        let in_flight = &dispatcher.inner.in_flight;
+        let request = in_flight
+            .due_request(store.clock().steady(), 8, None)
+            .expect("room");
         let batch = store.deliveries().due(request).await.expect("due");
         let due = &batch.ready[0];
         assert_eq!(due.webhook.id, webhook);
-        let reserved = dispatcher.inner.reserve(due).expect("a slot");
+        let claim = in_flight.claim(due.key());
+        let again = in_flight
+            .due_request(store.clock().steady(), 8, None)
+            .expect("room");
+        assert!(again.skip.contains(&due.delivery.seq));
+        let again = store.deliveries().due(again).await.expect("due");
         assert!(
-            dispatcher.inner.reserve(due).is_none(),
+            again
+                .ready
+                .iter()
+                .all(|d| d.delivery.seq != due.delivery.seq),
             "the same delivery twice"
         );
-        assert_eq!(lock(&dispatcher.inner.in_flight).per_webhook[&webhook], 1);
-        drop(reserved);
-        let in_flight = lock(&dispatcher.inner.in_flight).clone();
-        assert!(in_flight.deliveries.is_empty() && in_flight.per_webhook.is_empty());
+        assert_eq!(in_flight.sending(webhook), 1);
+        drop(claim);
+        assert!(in_flight.is_empty());
     });
 }
 

@@ -1,0 +1,66 @@
+//! The body of a delivery, one file per webhook `format`: [`json`] (the check document)
+//! and [`slack`] (a Block Kit message). Each implements [`Format`]; [`render`] picks the
+//! webhook's. A new format is one new file and one arm in [`render`].
+
+pub mod json;
+pub mod slack;
+
+use bytes::Bytes;
+
+use crate::clock::UnixMs;
+use crate::ids::WebhookId;
+use crate::model::{Check, Webhook, WebhookFormat};
+
+/// What a delivery tells its receiver.
+#[derive(Clone, Copy, Debug)]
+pub enum Event<'a> {
+    /// A check result.
+    Check {
+        /// The check.
+        check: &'a Check,
+        /// Its contract's current name, for the formats that show it (`None` if the
+        /// contract is gone).
+        contract_name: Option<&'a str>,
+    },
+    /// A test delivery (`POST /webhooks/{id}/test`).
+    Ping {
+        /// The webhook tested.
+        webhook_id: WebhookId,
+        /// When the test delivery was created (wall clock).
+        created_at: UnixMs,
+    },
+}
+
+/// One body format: how an [`Event`] reads in the bytes a receiver accepts.
+pub trait Format {
+    /// The `Content-Type` of its bodies.
+    const CONTENT_TYPE: &'static str;
+
+    /// The body for `event`.
+    fn render(event: &Event<'_>) -> serde_json::Result<Vec<u8>>;
+}
+
+/// A rendered body and its media type.
+#[derive(Clone, Debug)]
+pub struct Body {
+    /// What is sent (and signed).
+    pub bytes: Bytes,
+    /// Its `Content-Type`.
+    pub content_type: &'static str,
+}
+
+/// The body of `event` in `webhook`'s format. Takes the whole webhook so that a format
+/// may read a setting of its own from it.
+pub fn render(webhook: &Webhook, event: &Event<'_>) -> serde_json::Result<Body> {
+    match webhook.format {
+        WebhookFormat::Json => body::<json::Json>(event),
+        WebhookFormat::Slack => body::<slack::Slack>(event),
+    }
+}
+
+fn body<F: Format>(event: &Event<'_>) -> serde_json::Result<Body> {
+    Ok(Body {
+        bytes: Bytes::from(F::render(event)?),
+        content_type: F::CONTENT_TYPE,
+    })
+}
