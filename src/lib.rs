@@ -4,6 +4,8 @@
 //! # Layout
 //!
 //! - [`drift`]: the drift engine — diff, severity, verdict, inference. Pure: no I/O.
+//! - [`schemas`]: schema import — Avro, JSON Schema, SQL DDL, Parquet footers and dbt
+//!   manifests become columns. Pure, like `drift`.
 //! - [`model`]: the records DriftGuard keeps (accounts, keys, contracts, checks, webhooks),
 //!   in the product's words, with typed [`ids`] and [`clock`] times.
 //! - [`store`]: the redb file. Owns every table, every transaction and the stored shapes;
@@ -47,6 +49,7 @@ pub mod model;
 pub mod net;
 pub mod operator;
 pub mod outbound;
+pub mod schemas;
 pub mod store;
 pub mod sync;
 pub mod systemd;
