@@ -8,8 +8,17 @@
 //! turns the tree into columns under the [`Nested`] option, the one place that knows how
 //! records become `json` columns or dotted leaves.
 //!
-//! - `avro` (schemas and object container file headers), `json_schema`, `sql`
-//!   (`CREATE TABLE`, by dialect), `parquet` (the footer only), `dbt` (a manifest's model).
+//! - [`avro`]: schemas and object container file headers.
+//! - [`json_schema`]: drafts 7 and 2020-12.
+//! - [`sql`]: `CREATE TABLE` statements, by dialect; also the type names dbt uses.
+//! - [`parquet`]: the footer only.
+//! - [`dbt`]: one model of a manifest.
+
+pub mod avro;
+pub mod dbt;
+pub mod json_schema;
+pub mod parquet;
+pub mod sql;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -207,11 +216,13 @@ pub fn convert(
     source: &[u8],
     options: &Options,
 ) -> Result<Converted, ConvertError> {
-    let _ = (source, options);
-    Err(ConvertError::source(format!(
-        "the {} format is not supported yet",
-        format.as_str()
-    )))
+    match format {
+        Format::Avro => avro::convert(source, options),
+        Format::JsonSchema => json_schema::convert(source, options),
+        Format::Sql => sql::convert(source, options),
+        Format::Parquet => parquet::convert(source, options),
+        Format::Dbt => dbt::convert(source, options),
+    }
 }
 
 /// A field of a foreign schema, before it becomes columns.
