@@ -7,3 +7,8 @@ pub fn convert(source: &[u8], options: &Options) -> Result<Converted, ConvertErr
     let _ = (source, options);
     Err(ConvertError::source("this format is not supported yet"))
 }
+
+/// Most bytes of an Avro object container file a reader needs to give [`convert`]: the
+/// header (magic, metadata with the schema, sync marker) is at the start, so a reader
+/// passes at most this much of a data file, never its blocks of records.
+pub const CONTAINER_PREFIX_LEN: usize = 16 * 1024 * 1024;
