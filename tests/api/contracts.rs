@@ -388,3 +388,54 @@ async fn contracts_filter_by_exact_name() {
     assert_eq!(len(&theirs), 1);
     assert_ne!(theirs[0]["id"], users["id"]);
 }
+
+/// Create and update validate a contract's fields with one function: the same bad name or
+/// columns get the same `400` message on both routes, and neither stores anything.
+#[tokio::test]
+async fn create_and_update_refuse_the_same_fields_alike() {
+    let server = TestServer::start_with(|cfg| cfg.limits.max_columns = 3.try_into().unwrap()).await;
+    let key = server.key.clone();
+    let contract = server.create_contract(&key, "users", json!([])).await;
+    let path = format!("/api/v1/contracts/{}", text(&contract["id"]));
+    let many: Vec<Value> = (0..4)
+        .map(|i| col(&format!("c{i}"), "string", true))
+        .collect();
+    let bad: Vec<(Option<String>, Option<Value>)> = vec![
+        (Some(String::new()), None),
+        (Some("n".repeat(257)), None),
+        (None, Some(json!([col("", "string", true)]))),
+        (None, Some(json!([col(&"c".repeat(257), "string", true)]))),
+        (
+            None,
+            Some(json!([
+                col("email", "string", true),
+                col("email", "integer", false)
+            ])),
+        ),
+        (None, Some(Value::Array(many))),
+    ];
+    for (name, columns) in bad {
+        let create = json!({
+            "name": name.clone().unwrap_or_else(|| "fresh".into()),
+            "schema": {"columns": columns.clone().unwrap_or_else(|| json!([]))},
+        });
+        let created = send_json(&server, Method::POST, "/api/v1/contracts", &key, &create)
+            .await
+            .assert_error(400, "invalid_request");
+        let mut update = serde_json::Map::new();
+        if let Some(name) = name {
+            update.insert("name".into(), json!(name));
+        }
+        if let Some(columns) = columns {
+            update.insert("schema".into(), json!({"columns": columns}));
+        }
+        let updated = send_json(&server, Method::PUT, &path, &key, &Value::Object(update))
+            .await
+            .assert_error(400, "invalid_request");
+        assert_eq!(created, updated, "one message for one bad field");
+    }
+    let stored = server.get(&path).await.assert_status(200);
+    assert_eq!(stored["version"], 1, "no update was stored: {stored}");
+    let list = server.get("/api/v1/contracts").await.assert_status(200);
+    assert_eq!(len(&list), 1, "nothing was created: {list}");
+}

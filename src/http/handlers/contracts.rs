@@ -53,11 +53,24 @@ pub async fn create(state: &AppState, req: ApiRequest) -> Result<Response, ApiEr
     Ok(created(&ContractView::new(&contract)))
 }
 
-/// The checks of a contract's columns that need no store: their count and names.
-fn validate_columns(columns: &[Column], max_columns: usize) -> Result<(), ApiError> {
-    check_column_count(max_columns, columns.len(), "schema.columns")?;
-    drift::validate_column_names(columns.iter().map(|c| c.name.as_str()), "schema.columns")
-        .map_err(ApiError::Invalid)
+/// The one check of a contract's fields that needs no store, for create and update
+/// alike (each checks what it was given): a name of 1–256 characters; columns within
+/// `limits.max_columns`, with valid, distinct names. A name taken by another contract is
+/// the store's rule.
+fn validate_fields(
+    name: Option<&str>,
+    columns: Option<&[Column]>,
+    max_columns: usize,
+) -> Result<(), ApiError> {
+    if let Some(name) = name {
+        drift::validate_name(name, "name").map_err(ApiError::Invalid)?;
+    }
+    if let Some(columns) = columns {
+        check_column_count(max_columns, columns.len(), "schema.columns")?;
+        drift::validate_column_names(columns.iter().map(|c| c.name.as_str()), "schema.columns")
+            .map_err(ApiError::Invalid)?;
+    }
+    Ok(())
 }
 
 /// A create body that passed every check that needs no store.
@@ -69,9 +82,8 @@ struct ValidCreate {
 
 /// The checks of a create body that need no store.
 fn validate_create(body: CreateContract, max_columns: usize) -> Result<ValidCreate, ApiError> {
-    drift::validate_name(&body.name, "name").map_err(ApiError::Invalid)?;
     let columns = columns_of(body.schema.columns);
-    validate_columns(&columns, max_columns)?;
+    validate_fields(Some(&body.name), Some(&columns), max_columns)?;
     Ok(ValidCreate {
         name: body.name,
         columns,
@@ -150,16 +162,15 @@ pub async fn update(state: &AppState, req: ApiRequest, id: &str) -> Result<Respo
         Some(_) => return Err(ApiError::Invalid("dry_run: must be true or false".into())),
     };
     let (caller, body): (_, UpdateContract) = req.json().await?;
-    if let Some(name) = &body.name {
-        drift::validate_name(name, "name").map_err(ApiError::Invalid)?;
-    }
     let (columns, rules) = match body.schema {
         Some(Object(schema)) => (schema.columns.map(columns_of), rules_of(schema.rules)),
         None => (None, None),
     };
-    if let Some(columns) = &columns {
-        validate_columns(columns, state.limits.max_columns)?;
-    }
+    validate_fields(
+        body.name.as_deref(),
+        columns.as_deref(),
+        state.limits.max_columns,
+    )?;
     let update = ContractUpdate {
         name: body.name,
         columns,
