@@ -8,13 +8,13 @@
 //! hands work to the writer; everything else has one home per resource, reached through
 //! a handle that borrows the store:
 //!
-//! - [`accounts`] — `store.accounts()`: tenants, credits, the first start's bootstrap.
-//! - [`keys`] — `store.keys()`: API keys, looked up by hash.
-//! - [`contracts`] — `store.contracts()`: contracts, their versions, the scoring cache.
-//! - [`checks`] — `store.checks()`: the hot path (one shared pass per write batch).
-//! - [`webhooks`] — `store.webhooks()`: registrations, secrets, pause and resume.
-//! - [`deliveries`] — `store.deliveries()`: history and the queue, whose transaction
-//!   bodies are [`queue`] (the persisted timer wheel).
+//! - `accounts` — `store.accounts()`: tenants, credits, the first start's bootstrap.
+//! - `keys` — `store.keys()`: API keys, looked up by hash.
+//! - `contracts` — `store.contracts()`: contracts, their versions, the scoring cache.
+//! - `checks` — `store.checks()`: the hot path (one shared pass per write batch).
+//! - `webhooks` — `store.webhooks()`: registrations, secrets, pause and resume.
+//! - `deliveries` — `store.deliveries()`: history and the queue, whose transaction
+//!   bodies are `queue` (the persisted timer wheel).
 //!
 //! Each resource file holds its handle's async methods and the synchronous transaction
 //! bodies they run. Below them:
@@ -36,20 +36,20 @@
 //! `NoCredits`, `Forbidden`) only before its first mutation, so the group-commit writer
 //! can commit the rest of a batch around it.
 
-pub mod accounts;
+mod accounts;
 mod cache;
-pub mod checks;
+mod checks;
 mod codec;
-pub mod contracts;
-pub mod deliveries;
+mod contracts;
+mod deliveries;
 mod error;
-pub mod keys;
+mod keys;
 pub mod maintenance;
 mod migrate;
 mod queue;
 mod records;
 mod tables;
-pub mod webhooks;
+mod webhooks;
 mod writer;
 
 use std::num::NonZeroUsize;

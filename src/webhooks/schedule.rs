@@ -215,14 +215,18 @@ impl Drop for Claim {
     }
 }
 
+/// The retry policy's tests, and the fixtures the dispatcher's tests share with them.
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    const DELAYS: [Duration; 2] = [Duration::from_secs(5), Duration::from_secs(25)];
-    const T0: UnixMs = UnixMs(1_772_392_920_000);
+    /// A short retry schedule.
+    pub(crate) const DELAYS: [Duration; 2] = [Duration::from_secs(5), Duration::from_secs(25)];
+    /// A fixed "now".
+    pub(crate) const T0: UnixMs = UnixMs(1_772_392_920_000);
 
-    fn status(code: u16, retry_after: Option<u64>) -> Result<Answer, Failure> {
+    /// An answer with this status (and `Retry-After` in seconds).
+    pub(crate) fn status(code: u16, retry_after: Option<u64>) -> Result<Answer, Failure> {
         Ok(Answer {
             status: code,
             retry_after: retry_after.map(Duration::from_secs),

@@ -22,15 +22,7 @@ use crate::sync::lock;
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 
-const DELAYS: [Duration; 2] = [Duration::from_secs(5), Duration::from_secs(25)];
-const T0: UnixMs = UnixMs(1_772_392_920_000);
-
-fn status(code: u16, retry_after: Option<u64>) -> Result<Answer, Failure> {
-    Ok(Answer {
-        status: code,
-        retry_after: retry_after.map(Duration::from_secs),
-    })
-}
+use crate::webhooks::schedule::tests::{status, DELAYS, T0};
 
 #[test]
 fn the_scheduler_never_sleeps_past_the_longest_delay() {
