@@ -520,7 +520,6 @@ pub(super) fn data_type_field(
 
 /// A field for a type written as text (dbt's `data_type`), parsed as a SQL type in
 /// `dialect`; text that is no type is `string` with a warning, like an unknown type.
-#[allow(dead_code, reason = "dbt.rs uses it from the next commit")]
 pub(super) fn type_name_field(
     name: &str,
     required: bool,
@@ -685,5 +684,6 @@ fn custom_column_type(name: &ObjectName) -> Option<ColumnType> {
     Some(column_type)
 }
 
+// The golden walker is dbt's too.
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;
