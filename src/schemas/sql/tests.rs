@@ -281,6 +281,8 @@ fn not_null_and_primary_keys_make_columns_required() {
         CREATE TABLE b (x int, y int, z int, PRIMARY KEY (x, \"y\"));
         CREATE TABLE c (x int, y int);
         ALTER TABLE ONLY public.c ADD CONSTRAINT c_pkey PRIMARY KEY (y);
+        CREATE TABLE d (x int, y int);
+        ALTER TABLE d ALTER COLUMN X SET NOT NULL;
     ";
     let required = |table: &str| -> Vec<bool> {
         let options = Options {
@@ -293,6 +295,7 @@ fn not_null_and_primary_keys_make_columns_required() {
     assert_eq!(required("a"), [true, true, false, false]);
     assert_eq!(required("b"), [true, true, false]);
     assert_eq!(required("c"), [false, true]);
+    assert_eq!(required("d"), [true, false]);
 }
 
 #[test]
