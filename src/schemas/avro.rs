@@ -154,8 +154,12 @@ fn describe(error: &apache_avro::Error) -> String {
     let mut message = error.to_string();
     let mut cause = std::error::Error::source(error);
     while let Some(c) = cause {
-        message.push_str(": ");
-        message.push_str(&c.to_string());
+        // Some of its messages already end with their cause's.
+        let text = c.to_string();
+        if !message.ends_with(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
         cause = c.source();
     }
     message
@@ -454,4 +458,4 @@ fn describe_schema(schema: &Schema) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

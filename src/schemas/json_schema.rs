@@ -109,10 +109,15 @@ impl<'d> Walk<'d> {
                 return Err(ConvertError::at_pointer(at, "$ref must be a string"));
             };
             if !LOCAL_REFS.iter().any(|p| reference.starts_with(p)) {
+                let why = if reference.starts_with('#') {
+                    "is not a definition"
+                } else {
+                    "points outside the document"
+                };
                 return Err(ConvertError::at_pointer(
                     at,
                     format!(
-                        "the $ref {reference:?} points outside the document: only \"#/$defs/…\" and \"#/definitions/…\" resolve"
+                        "the $ref {reference:?} {why}: only \"#/$defs/…\" and \"#/definitions/…\" resolve"
                     ),
                 ));
             }
