@@ -443,12 +443,9 @@ fn a_schema_deeper_than_the_limit_is_refused_before_the_crate_recurses_into_it()
     assert!(err.starts_with("the footer does not decode"), "{err}");
 }
 
-/// Writes `legacy_rust.parquet`: the legacy list and map encodings pyarrow and DuckDB no
-/// longer write, by the `parquet` crate's own writer (no rows: the footer is the point).
-/// Run by make.py.
-#[test]
 /// The committed `legacy_rust.parquet` is exactly what the `parquet` crate's writer makes
-/// of [`LEGACY`] (pyarrow and DuckDB write only the standard encodings); `DG_BLESS=1`
+/// of [`LEGACY`] — the legacy list and map encodings pyarrow and DuckDB no longer write
+/// (no rows: the footer is the point); `DG_BLESS=1`
 /// rewrites it (tests/fixtures/schemas/parquet/make.py does).
 #[test]
 fn the_legacy_fixture_is_what_the_writer_makes() {
