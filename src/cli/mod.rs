@@ -1,5 +1,6 @@
-//! `driftguard check` and `driftguard infer`: the pipeline's side of DriftGuard (SPEC 5.4).
-//! [`inputs`] reads schema, sample (JSON/NDJSON) and CSV files; [`client`] talks to the
+//! `driftguard check` and `driftguard infer`: the pipeline's side of DriftGuard (SPEC 5.4,
+//! 6.1). [`inputs`] reads schema, sample (JSON/NDJSON) and CSV files, and converts Avro,
+//! JSON Schema, SQL, Parquet and dbt files locally; [`client`] talks to the
 //! server on the shared outbound stack; [`outputs`] renders one format each.
 //!
 //! Exit codes: `0` below `--fail-on`, `1` at or above it, `2` bad usage or unreadable input
@@ -16,7 +17,7 @@ pub mod inputs;
 pub mod outputs;
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use serde_json::json;
@@ -25,6 +26,7 @@ use self::client::{ApiCallError, ApiClient};
 use self::outputs::{CheckDoc, Report};
 use crate::drift::{Column, IncomingColumn};
 use crate::ids::ContractId;
+use crate::schemas;
 use crate::wire::{incoming_columns_view, InferredView};
 
 /// The API key; never a flag (flags show in process lists).
@@ -45,7 +47,7 @@ pub const EXIT_USAGE: u8 = 2;
 /// Exit code: the server could not be reached or answered an error.
 pub const EXIT_SERVER: u8 = 3;
 
-/// Where the incoming schema comes from: exactly one of the three.
+/// Where the incoming schema comes from: exactly one of these.
 #[derive(Args, Debug)]
 #[group(required = true, multiple = false)]
 pub struct CheckInput {
@@ -58,9 +60,24 @@ pub struct CheckInput {
     /// A CSV file (header plus rows); the schema is inferred from the values.
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
+    /// An Avro schema (.avsc), or an Avro object container file (its header is read).
+    #[arg(long, value_name = "FILE")]
+    pub avro: Option<PathBuf>,
+    /// A JSON Schema document (drafts 7 and 2020-12).
+    #[arg(long, value_name = "FILE")]
+    pub json_schema: Option<PathBuf>,
+    /// SQL DDL: CREATE TABLE statements (see --table, --dialect).
+    #[arg(long, value_name = "FILE")]
+    pub sql: Option<PathBuf>,
+    /// A Parquet file; only its footer is read, whatever the file's size.
+    #[arg(long, value_name = "FILE")]
+    pub parquet: Option<PathBuf>,
+    /// A dbt manifest.json (with --model).
+    #[arg(long, value_name = "FILE", requires = "model")]
+    pub dbt: Option<PathBuf>,
 }
 
-/// Where `infer` reads records from: exactly one of the two.
+/// Where `infer` reads from: exactly one of these.
 #[derive(Args, Debug)]
 #[group(required = true, multiple = false)]
 pub struct InferInput {
@@ -70,6 +87,124 @@ pub struct InferInput {
     /// A CSV file (header plus rows).
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
+    /// An Avro schema (.avsc), or an Avro object container file (its header is read).
+    #[arg(long, value_name = "FILE")]
+    pub avro: Option<PathBuf>,
+    /// A JSON Schema document (drafts 7 and 2020-12).
+    #[arg(long, value_name = "FILE")]
+    pub json_schema: Option<PathBuf>,
+    /// SQL DDL: CREATE TABLE statements (see --table, --dialect).
+    #[arg(long, value_name = "FILE")]
+    pub sql: Option<PathBuf>,
+    /// A Parquet file; only its footer is read, whatever the file's size.
+    #[arg(long, value_name = "FILE")]
+    pub parquet: Option<PathBuf>,
+    /// A dbt manifest.json (with --model).
+    #[arg(long, value_name = "FILE", requires = "model")]
+    pub dbt: Option<PathBuf>,
+}
+
+/// The file of a foreign schema, whichever of `--avro`, `--json-schema`, `--sql`,
+/// `--parquet`, `--dbt` was given (clap lets through at most one).
+fn foreign_input<'a>(
+    avro: &'a Option<PathBuf>,
+    json_schema: &'a Option<PathBuf>,
+    sql: &'a Option<PathBuf>,
+    parquet: &'a Option<PathBuf>,
+    dbt: &'a Option<PathBuf>,
+) -> Option<(schemas::Format, &'a Path)> {
+    [
+        (schemas::Format::Avro, avro),
+        (schemas::Format::JsonSchema, json_schema),
+        (schemas::Format::Sql, sql),
+        (schemas::Format::Parquet, parquet),
+        (schemas::Format::Dbt, dbt),
+    ]
+    .into_iter()
+    .find_map(|(format, path)| path.as_deref().map(|p| (format, p)))
+}
+
+impl CheckInput {
+    /// The foreign schema given, if any.
+    fn foreign(&self) -> Option<(schemas::Format, &Path)> {
+        foreign_input(
+            &self.avro,
+            &self.json_schema,
+            &self.sql,
+            &self.parquet,
+            &self.dbt,
+        )
+    }
+}
+
+impl InferInput {
+    /// The foreign schema given, if any.
+    fn foreign(&self) -> Option<(schemas::Format, &Path)> {
+        foreign_input(
+            &self.avro,
+            &self.json_schema,
+            &self.sql,
+            &self.parquet,
+            &self.dbt,
+        )
+    }
+}
+
+/// What becomes of nested records (`--nested`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum NestedArg {
+    /// Each nested record is one `json` column (the default).
+    Json,
+    /// One column per leaf, named by its dotted path (`address.city`).
+    Flatten,
+}
+
+/// The options of a conversion, each allowed only with the inputs it concerns.
+#[derive(Args, Debug, Default)]
+pub struct ConvertArgs {
+    /// With --sql: which of several tables (the last part of a qualified name).
+    #[arg(long, value_name = "NAME", requires = "sql")]
+    pub table: Option<String>,
+    /// With --sql: generic (default), postgres, mysql, bigquery, snowflake, duckdb,
+    /// sqlite, mssql.
+    #[arg(long, value_name = "D", requires = "sql")]
+    pub dialect: Option<String>,
+    /// With --dbt (required there): the model, seed or snapshot, by name or unique_id.
+    #[arg(long, value_name = "NAME", requires = "dbt")]
+    pub model: Option<String>,
+    /// With --avro, --json-schema, --sql, --parquet or --dbt: nested records as one json
+    /// column (default) or flattened to dotted leaves.
+    #[arg(long, value_enum, value_name = "json|flatten", conflicts_with_all = ["schema", "sample", "csv"])]
+    pub nested: Option<NestedArg>,
+}
+
+impl ConvertArgs {
+    /// The converter's options.
+    fn options(&self) -> schemas::Options {
+        schemas::Options {
+            nested: match self.nested {
+                Some(NestedArg::Flatten) => schemas::Nested::Flatten,
+                Some(NestedArg::Json) | None => schemas::Nested::Json,
+            },
+            table: self.table.clone(),
+            dialect: self.dialect.clone(),
+            model: self.model.clone(),
+        }
+    }
+}
+
+/// A conversion's columns, its warnings said on stderr (`warning: …`, one a line) so that
+/// stdout stays the output a pipeline reads and nothing is guessed silently.
+fn converted_columns(
+    format: schemas::Format,
+    path: &Path,
+    args: &ConvertArgs,
+) -> Result<Vec<Column>, Stop> {
+    let converted = inputs::foreign_file(format, path, &args.options())?;
+    for warning in &converted.warnings {
+        eprintln!("warning: {}: {warning}", path.display());
+    }
+    Ok(converted.columns)
 }
 
 /// The lowest result that fails the run.
@@ -120,6 +255,9 @@ pub struct CheckArgs {
     /// The incoming schema.
     #[command(flatten)]
     pub input: CheckInput,
+    /// Options of a converted input.
+    #[command(flatten)]
+    pub convert: ConvertArgs,
     /// The server's root URL (default: $DRIFTGUARD_URL, else http://127.0.0.1:8080).
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
@@ -137,9 +275,12 @@ pub struct CheckArgs {
 /// `driftguard infer`.
 #[derive(Args, Debug)]
 pub struct InferArgs {
-    /// The records.
+    /// The records, or a foreign schema.
     #[command(flatten)]
     pub input: InferInput,
+    /// Options of a converted input.
+    #[command(flatten)]
+    pub convert: ConvertArgs,
 }
 
 /// A run that ends with an exit code and a message on stderr.
@@ -169,7 +310,7 @@ pub async fn check(args: CheckArgs, env: impl Fn(&str) -> Option<String>) -> u8 
 }
 
 async fn run_check(args: CheckArgs, env: impl Fn(&str) -> Option<String>) -> Result<u8, Stop> {
-    let (incoming, input) = read_check_input(&args.input)?;
+    let (incoming, input) = read_check_input(&args.input, &args.convert)?;
     let key = env(ENV_KEY)
         .filter(|k| !k.trim().is_empty())
         .ok_or_else(|| {
@@ -239,7 +380,10 @@ async fn run_check(args: CheckArgs, env: impl Fn(&str) -> Option<String>) -> Res
 }
 
 /// The incoming columns and the file they came from.
-fn read_check_input(input: &CheckInput) -> Result<(Vec<IncomingColumn>, String), Stop> {
+fn read_check_input(
+    input: &CheckInput,
+    convert: &ConvertArgs,
+) -> Result<(Vec<IncomingColumn>, String), Stop> {
     let strip = |columns: Vec<Column>| {
         columns
             .into_iter()
@@ -249,6 +393,12 @@ fn read_check_input(input: &CheckInput) -> Result<(Vec<IncomingColumn>, String),
             })
             .collect()
     };
+    // A converted schema is the incoming one: its names and types (`required` is the
+    // contract's business, not the data's).
+    if let Some((format, path)) = input.foreign() {
+        let columns = converted_columns(format, path, convert)?;
+        return Ok((strip(columns), path.display().to_string()));
+    }
     Ok(match (&input.schema, &input.sample, &input.csv) {
         (Some(path), _, _) => (inputs::schema_file(path)?, path.display().to_string()),
         (_, Some(path), _) => (
@@ -256,7 +406,13 @@ fn read_check_input(input: &CheckInput) -> Result<(Vec<IncomingColumn>, String),
             path.display().to_string(),
         ),
         (_, _, Some(path)) => (strip(inputs::csv_file(path)?), path.display().to_string()),
-        _ => return Err(Stop(EXIT_USAGE, "give --schema, --sample or --csv".into())),
+        _ => {
+            return Err(Stop(
+                EXIT_USAGE,
+                "give --schema, --sample, --csv, --avro, --json-schema, --sql, --parquet or --dbt"
+                    .into(),
+            ))
+        }
     })
 }
 
@@ -288,14 +444,19 @@ async fn resolve_contract(client: &ApiClient, contract: &str) -> Result<(String,
     }
 }
 
-/// Runs `driftguard infer`: prints `{"columns": [...]}`, locally. Returns the exit code.
+/// Runs `driftguard infer`: prints `{"columns": [...]}`, locally (a converted schema's
+/// warnings go to stderr). Returns the exit code.
 pub fn infer(args: InferArgs) -> u8 {
-    let columns = match (&args.input.sample, &args.input.csv) {
-        (Some(path), _) => inputs::sample_file(path),
-        (_, Some(path)) => inputs::csv_file(path),
-        _ => Err(inputs::InputError("give --sample or --csv".into())),
+    let columns = match (args.input.foreign(), &args.input.sample, &args.input.csv) {
+        (Some((format, path)), _, _) => converted_columns(format, path, &args.convert),
+        (_, Some(path), _) => inputs::sample_file(path).map_err(Stop::from),
+        (_, _, Some(path)) => inputs::csv_file(path).map_err(Stop::from),
+        _ => Err(Stop(
+            EXIT_USAGE,
+            "give --sample, --csv, --avro, --json-schema, --sql, --parquet or --dbt".into(),
+        )),
     };
-    let result = columns.map_err(Stop::from).and_then(|columns| {
+    let result = columns.and_then(|columns| {
         let text = serde_json::to_string_pretty(&InferredView::new(&columns))
             .map_err(|e| Stop(EXIT_USAGE, e.to_string()))?;
         print_out(&format!("{text}\n"))
