@@ -52,7 +52,11 @@ pub const EXIT_SERVER: u8 = 3;
 #[group(required = true, multiple = false)]
 pub struct CheckInput {
     /// A JSON schema file: {"columns": [{"name", "type"}, ...]}.
-    #[arg(long, value_name = "FILE")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["table", "dialect", "model", "nested"]
+    )]
     pub schema: Option<PathBuf>,
     /// JSON or NDJSON sample records; the schema is inferred from them.
     #[arg(long, value_name = "FILE")]
@@ -159,22 +163,29 @@ pub enum NestedArg {
     Flatten,
 }
 
+/// The inputs `--table` and `--dialect` refuse (`--schema` refuses them itself, being
+/// only `check`'s). Conflicts, not `requires = "sql"`: clap does not insist on an argument
+/// that conflicts with one given, and the inputs are exclusive.
+const NOT_SQL: [&str; 6] = ["sample", "csv", "avro", "json_schema", "parquet", "dbt"];
+/// The inputs `--model` refuses.
+const NOT_DBT: [&str; 6] = ["sample", "csv", "avro", "json_schema", "parquet", "sql"];
+
 /// The options of a conversion, each allowed only with the inputs it concerns.
 #[derive(Args, Debug, Default)]
 pub struct ConvertArgs {
     /// With --sql: which of several tables (the last part of a qualified name).
-    #[arg(long, value_name = "NAME", requires = "sql")]
+    #[arg(long, value_name = "NAME", conflicts_with_all = NOT_SQL)]
     pub table: Option<String>,
     /// With --sql: generic (default), postgres, mysql, bigquery, snowflake, duckdb,
     /// sqlite, mssql.
-    #[arg(long, value_name = "D", requires = "sql")]
+    #[arg(long, value_name = "D", conflicts_with_all = NOT_SQL)]
     pub dialect: Option<String>,
     /// With --dbt (required there): the model, seed or snapshot, by name or unique_id.
-    #[arg(long, value_name = "NAME", requires = "dbt")]
+    #[arg(long, value_name = "NAME", conflicts_with_all = NOT_DBT)]
     pub model: Option<String>,
     /// With --avro, --json-schema, --sql, --parquet or --dbt: nested records as one json
     /// column (default) or flattened to dotted leaves.
-    #[arg(long, value_enum, value_name = "json|flatten", conflicts_with_all = ["schema", "sample", "csv"])]
+    #[arg(long, value_enum, value_name = "json|flatten", conflicts_with_all = ["sample", "csv"])]
     pub nested: Option<NestedArg>,
 }
 
@@ -486,4 +497,91 @@ fn append(path: &str, text: &str) -> std::io::Result<()> {
         .open(path)?;
     file.write_all(text.as_bytes())?;
     file.write_all(b"\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{Args, Command, FromArgMatches};
+
+    use super::*;
+
+    /// `driftguard check ARGS` as clap parses it (usage errors are `Err`).
+    fn check(args: &[&str]) -> Result<CheckArgs, clap::Error> {
+        let command = CheckArgs::augment_args(Command::new("check"));
+        let matches =
+            command.try_get_matches_from(std::iter::once("check").chain(args.iter().copied()))?;
+        CheckArgs::from_arg_matches(&matches)
+    }
+
+    /// `driftguard infer ARGS` as clap parses it.
+    fn infer(args: &[&str]) -> Result<InferArgs, clap::Error> {
+        let command = InferArgs::augment_args(Command::new("infer"));
+        let matches =
+            command.try_get_matches_from(std::iter::once("infer").chain(args.iter().copied()))?;
+        InferArgs::from_arg_matches(&matches)
+    }
+
+    #[test]
+    fn the_argument_rules_are_well_formed() {
+        CheckArgs::augment_args(Command::new("check")).debug_assert();
+        InferArgs::augment_args(Command::new("infer")).debug_assert();
+    }
+
+    #[test]
+    fn each_converted_input_takes_only_its_own_options() {
+        let c = ["--contract", "users"];
+        let with = |rest: &[&'static str]| -> Vec<&'static str> {
+            c.iter().copied().chain(rest.iter().copied()).collect()
+        };
+        // Accepted.
+        for args in [
+            &["--avro", "a.avsc"][..],
+            &["--json-schema", "s.json", "--nested", "flatten"],
+            &[
+                "--sql",
+                "o.sql",
+                "--table",
+                "orders",
+                "--dialect",
+                "postgres",
+            ],
+            &["--parquet", "o.parquet", "--nested", "json"],
+            &["--dbt", "manifest.json", "--model", "orders"],
+            &["--schema", "s.json"],
+        ] {
+            assert!(check(&with(args)).is_ok(), "check {args:?}");
+            assert!(
+                infer(args).is_ok() || args[0] == "--schema",
+                "infer {args:?}"
+            );
+        }
+        // Refused: exactly one input; --table and --dialect only with --sql; --model only
+        // with (and always with) --dbt; --nested only with a converted input.
+        for args in [
+            &["--avro", "a.avsc", "--sql", "o.sql"][..],
+            &["--avro", "a.avsc", "--table", "orders"],
+            &["--parquet", "o.parquet", "--dialect", "mysql"],
+            &["--dbt", "manifest.json"],
+            &["--sql", "o.sql", "--model", "orders"],
+            &["--csv", "x.csv", "--nested", "flatten"],
+            &["--sample", "x.json", "--nested", "json"],
+            &["--sql", "o.sql", "--nested", "deep"],
+            &[],
+        ] {
+            assert!(check(&with(args)).is_err(), "check {args:?}");
+            assert!(infer(args).is_err(), "infer {args:?}");
+        }
+        assert!(check(&with(&["--schema", "s.json", "--nested", "json"])).is_err());
+        let parsed = infer(&[
+            "--dbt", "m.json", "--model", "orders", "--nested", "flatten",
+        ])
+        .expect("valid");
+        assert_eq!(
+            parsed.input.foreign().map(|(f, p)| (f, p.to_owned())),
+            Some((schemas::Format::Dbt, PathBuf::from("m.json")))
+        );
+        let options = parsed.convert.options();
+        assert_eq!(options.nested, schemas::Nested::Flatten);
+        assert_eq!(options.model.as_deref(), Some("orders"));
+    }
 }
