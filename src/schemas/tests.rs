@@ -143,16 +143,19 @@ fn column_type() -> impl Strategy<Value = ColumnType> {
 
 fn field_tree() -> impl Strategy<Value = Field> {
     let name = prop::sample::select(vec!["a", "b", "a.b", "c", "b.c"]);
-    let leaf = (name.clone(), any::<bool>(), column_type())
-        .prop_map(|(n, r, t)| Field::scalar(n, r, t));
+    let leaf =
+        (name.clone(), any::<bool>(), column_type()).prop_map(|(n, r, t)| Field::scalar(n, r, t));
     leaf.prop_recursive(3, 24, 4, move |inner| {
-        (name.clone(), any::<bool>(), prop::collection::vec(inner, 0..4)).prop_map(
-            |(n, required, fields)| Field {
+        (
+            name.clone(),
+            any::<bool>(),
+            prop::collection::vec(inner, 0..4),
+        )
+            .prop_map(|(n, required, fields)| Field {
                 name: n.into(),
                 required,
                 shape: Shape::Record(fields),
-            },
-        )
+            })
     })
 }
 
