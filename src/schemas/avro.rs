@@ -46,7 +46,7 @@ pub fn convert(source: &[u8], options: &Options) -> Result<Converted, ConvertErr
     if source.starts_with(CONTAINER_MAGIC) {
         let schema = container_schema(source)?;
         return convert_schema_text(&schema, options).map_err(|mut e| {
-            e.message = format!("the header's avro.schema: {}", e.message);
+            e.message = format!("{} (in the header's avro.schema)", e.message);
             e
         });
     }

@@ -426,6 +426,21 @@ fn container_headers_that_are_cut_or_damaged_are_refused() {
     assert!(error.message.contains("no avro.schema"), "{error}");
 }
 
+#[test]
+fn errors_in_a_container_header_schema_say_so() {
+    let schema = br#"{"type": "array", "items": "string"}"#;
+    let mut container = b"Obj\x01\x02\x16avro.schema".to_vec();
+    container.push((schema.len() * 2) as u8);
+    container.extend(schema);
+    container.push(0);
+    container.extend([7u8; 16]);
+    let error = convert(&container, &Options::default()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "at the top level: the schema must be a record, not array (in the header's avro.schema)"
+    );
+}
+
 // ---- Properties ----
 
 /// A record of fields drawn from the mapping table, some made optional with `null`.
