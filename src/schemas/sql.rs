@@ -12,8 +12,8 @@
 //! through [`type_name_field`], the same mapping.
 
 use sqlparser::ast::{
-    ColumnDef, ColumnOption, DataType, Expr, Ident, ObjectName, ObjectNamePart, Statement,
-    TableConstraint,
+    AlterColumnOperation, AlterTableOperation, ColumnDef, ColumnOption, DataType, Expr, Ident,
+    ObjectName, ObjectNamePart, Statement, TableConstraint,
 };
 use sqlparser::dialect::{
     BigQueryDialect, Dialect, DuckDbDialect, GenericDialect, MsSqlDialect, MySqlDialect,
@@ -152,8 +152,9 @@ struct Table {
     name: ObjectName,
     /// The column definitions, in order.
     columns: Vec<ColumnDef>,
-    /// Columns of a `PRIMARY KEY (…)` table constraint or a later `ALTER TABLE … ADD
-    /// CONSTRAINT … PRIMARY KEY`: required like `NOT NULL` ones.
+    /// Columns of a `PRIMARY KEY (…)` table constraint, a later `ALTER TABLE … ADD
+    /// CONSTRAINT … PRIMARY KEY` or `ALTER COLUMN … SET NOT NULL`: required like `NOT NULL`
+    /// ones.
     primary_key: Vec<Ident>,
     /// `CREATE TABLE … AS SELECT`, `… LIKE`, `… CLONE`: columns not written out.
     from_query: bool,
@@ -214,10 +215,15 @@ fn tables(text: &str, dialect: &dyn Dialect) -> Result<Vec<Table>, ConvertError>
                 });
             }
             (Ok(Statement::AlterTable(alter)), _) => {
+                // `ADD CONSTRAINT … PRIMARY KEY (…)` and `ALTER COLUMN … SET NOT NULL`.
                 let added = alter.operations.iter().flat_map(|op| match op {
-                    sqlparser::ast::AlterTableOperation::AddConstraint { constraint, .. } => {
+                    AlterTableOperation::AddConstraint { constraint, .. } => {
                         primary_key_columns(constraint)
                     }
+                    AlterTableOperation::AlterColumn {
+                        column_name,
+                        op: AlterColumnOperation::SetNotNull,
+                    } => vec![column_name.clone()],
                     _ => Vec::new(),
                 });
                 let added: Vec<Ident> = added.collect();
@@ -520,7 +526,6 @@ pub(super) fn data_type_field(
 
 /// A field for a type written as text (dbt's `data_type`), parsed as a SQL type in
 /// `dialect`; text that is no type is `string` with a warning, like an unknown type.
-#[allow(dead_code, reason = "dbt.rs uses it from the next commit")]
 pub(super) fn type_name_field(
     name: &str,
     required: bool,
@@ -685,5 +690,6 @@ fn custom_column_type(name: &ObjectName) -> Option<ColumnType> {
     Some(column_type)
 }
 
+// The golden walker is dbt's too.
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

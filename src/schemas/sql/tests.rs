@@ -4,6 +4,7 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 
 use super::*;
+use crate::drift::{self, IncomingColumn, Rules, Verdict};
 use crate::schemas::Nested;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/schemas/sql");
@@ -48,7 +49,9 @@ pub(crate) fn goldens(dir: &Path, suffix: &str) -> Vec<(PathBuf, PathBuf, String
     names.sort();
     let fixtures: Vec<&String> = names
         .iter()
-        .filter(|n| !n.ends_with(".json") && !n.ends_with(".txt") && !n.starts_with("make"))
+        .filter(|n| {
+            !n.ends_with(".expected.json") && !n.ends_with(".error.txt") && !n.starts_with("make.")
+        })
         .filter(|n| dir.join(n).is_file())
         .collect();
     let mut found = Vec::new();
@@ -83,6 +86,22 @@ pub(crate) fn check_goldens(
         let source = std::fs::read(&fixture).unwrap();
         let converted = convert(&source, &options_of(&options))
             .unwrap_or_else(|e| panic!("{}{options}: {e}", fixture.display()));
+        // A contract made from the conversion passes a check of the same schema, at 0.
+        let incoming: Vec<IncomingColumn> = converted
+            .columns
+            .iter()
+            .map(|c| IncomingColumn {
+                name: c.name.clone(),
+                column_type: c.column_type,
+            })
+            .collect();
+        let assessment = drift::assess(&converted.columns, &Rules::default(), &incoming);
+        assert_eq!(
+            (assessment.verdict, assessment.severity),
+            (Verdict::Pass, 0),
+            "{}",
+            golden.display()
+        );
         let got = answer(&converted);
         if bless {
             let text = serde_json::to_string_pretty(&got).unwrap() + "\n";
@@ -262,6 +281,8 @@ fn not_null_and_primary_keys_make_columns_required() {
         CREATE TABLE b (x int, y int, z int, PRIMARY KEY (x, \"y\"));
         CREATE TABLE c (x int, y int);
         ALTER TABLE ONLY public.c ADD CONSTRAINT c_pkey PRIMARY KEY (y);
+        CREATE TABLE d (x int, y int);
+        ALTER TABLE d ALTER COLUMN X SET NOT NULL;
     ";
     let required = |table: &str| -> Vec<bool> {
         let options = Options {
@@ -274,6 +295,7 @@ fn not_null_and_primary_keys_make_columns_required() {
     assert_eq!(required("a"), [true, true, false, false]);
     assert_eq!(required("b"), [true, true, false]);
     assert_eq!(required("c"), [false, true]);
+    assert_eq!(required("d"), [true, false]);
 }
 
 #[test]
