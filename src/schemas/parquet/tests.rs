@@ -96,6 +96,35 @@ fn every_bad_input_is_the_error_its_file_names() {
 }
 
 #[test]
+fn every_fixture_checked_against_a_contract_made_from_it_scores_0_pass() {
+    use crate::drift::{assess, IncomingColumn, Rules, Verdict};
+    for file in parquet_files(&fixture_dir()) {
+        for nested in [Nested::Json, Nested::Flatten] {
+            let source = std::fs::read(&file).unwrap();
+            let contract = convert(&source, &options(nested)).unwrap().columns;
+            let incoming: Vec<IncomingColumn> = contract
+                .iter()
+                .map(|c| IncomingColumn {
+                    name: c.name.clone(),
+                    column_type: c.column_type,
+                })
+                .collect();
+            let assessment = assess(&contract, &Rules::default(), &incoming);
+            assert_eq!(
+                (assessment.verdict, assessment.severity),
+                (Verdict::Pass, 0),
+                "{} {nested:?}",
+                file.display()
+            );
+            let mut names: Vec<&str> = contract.iter().map(|c| c.name.as_str()).collect();
+            names.sort_unstable();
+            names.dedup();
+            assert_eq!(names.len(), contract.len(), "{}", file.display());
+        }
+    }
+}
+
+#[test]
 fn the_readme_orders_file_has_the_documented_columns() {
     let source = std::fs::read(fixture_dir().join("orders_pyarrow.parquet")).unwrap();
     let got = convert(&source, &Options::default()).unwrap();
