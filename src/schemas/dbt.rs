@@ -207,6 +207,7 @@ struct Manifest<'a> {
     nodes: Entries<IgnoredAny, Node<'a>>,
 }
 
+/// The manifest's `metadata`.
 #[derive(Deserialize)]
 #[serde(expecting = "the manifest's metadata object")]
 struct Metadata<'a> {
@@ -218,10 +219,13 @@ struct Metadata<'a> {
 /// A node: a model, seed or snapshot with columns, or a test attached to one.
 #[derive(Deserialize)]
 struct Node<'a> {
+    /// `model`, `seed`, `snapshot`, `test`, …
     #[serde(borrow)]
     resource_type: Cow<'a, str>,
+    /// What `model` names (or the unique_id below).
     #[serde(borrow)]
     name: Cow<'a, str>,
+    /// `model.<project>.<name>`: what a test's `attached_node` points at.
     #[serde(borrow)]
     unique_id: Cow<'a, str>,
     /// The documented columns, in the manifest's order.
@@ -241,6 +245,7 @@ struct Node<'a> {
     column_name: Option<Cow<'a, str>>,
 }
 
+/// A documented column of a model, seed or snapshot.
 #[derive(Deserialize)]
 struct Column<'a> {
     #[serde(borrow, default)]
@@ -251,6 +256,7 @@ struct Column<'a> {
     constraints: Vec<Constraint<'a>>,
 }
 
+/// A contract constraint: on a column, or on the model with its `columns`.
 #[derive(Deserialize)]
 struct Constraint<'a> {
     #[serde(borrow, rename = "type")]
@@ -267,6 +273,7 @@ impl Constraint<'_> {
     }
 }
 
+/// What a generic data test is (`not_null`, `unique`, …), and its arguments.
 #[derive(Deserialize)]
 struct TestMetadata<'a> {
     #[serde(borrow)]
