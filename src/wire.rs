@@ -16,6 +16,7 @@ use crate::ids::{CheckId, ContractId, DeliveryId, KeyId, WebhookId};
 use crate::model::{
     Account, ApiKey, Attempt, AttemptOutcome, Check, Contract, Delivery, VersionEntry, Webhook,
 };
+use crate::schemas::Converted;
 
 mod schema;
 
@@ -145,6 +146,26 @@ impl<'a> InferredView<'a> {
     pub fn new(columns: &'a [Column]) -> Self {
         InferredView {
             columns: columns_view(columns),
+        }
+    }
+}
+
+/// The result of `POST /schemas/convert` (and what `driftguard infer --avro …` prints):
+/// columns rendered as a contract's, and a line for everything mapped by a fallback.
+#[derive(Serialize)]
+pub struct ConvertedView<'a> {
+    /// Ready to paste into a contract's `schema`.
+    columns: ColumnsView<'a>,
+    /// Empty when nothing was guessed.
+    warnings: &'a [String],
+}
+
+impl<'a> ConvertedView<'a> {
+    /// Renders a conversion's answer.
+    pub fn new(converted: &'a Converted) -> Self {
+        ConvertedView {
+            columns: columns_view(&converted.columns),
+            warnings: &converted.warnings,
         }
     }
 }

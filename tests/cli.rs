@@ -1,6 +1,9 @@
 //! `driftguard check` and `driftguard infer` (SPEC 5.4): the built binary against a real
 //! in-process server — every exit code, every output format, `--contract` by id and by
-//! name, the key only from the environment, and schema, JSON, NDJSON and CSV inputs.
+//! name, the key only from the environment, and schema, JSON, NDJSON and CSV inputs; and
+//! the converted inputs of SPEC 6.1 over every committed fixture (golden columns, errors
+//! naming file and place, a Parquet file read only at its end, and a contract made from a
+//! converted schema passing a check of the same file).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -691,4 +694,241 @@ async fn https_with_an_extra_ca_file() {
     )
     .await
     .code(2);
+}
+
+/// The flag of a format's input (`json_schema` → `--json-schema`).
+fn input_flag(format: &str) -> String {
+    format!("--{}", format.replace('_', "-"))
+}
+
+/// `driftguard infer --FORMAT FILE [options]` for a fixture.
+async fn infer_fixture(fixture: &schema_fixtures::Fixture) -> Run {
+    let path = fixture.file.display().to_string();
+    let mut args = vec!["infer".to_owned(), input_flag(fixture.format), path];
+    args.extend(fixture.options.flags());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(&args, &[]).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn infer_converts_every_fixture_to_its_golden_columns_with_warnings_on_stderr() {
+    let fixtures = schema_fixtures::good_fixtures();
+    assert!(!fixtures.is_empty());
+    for fixture in &fixtures {
+        let out = infer_fixture(fixture).await;
+        out.code(0);
+        let expected = fixture.expected();
+        let printed: Value = serde_json::from_str(&out.stdout).expect("infer prints JSON");
+        assert_eq!(
+            printed,
+            json!({"columns": expected["columns"]}),
+            "{} {:?}",
+            fixture.file.display(),
+            fixture.options
+        );
+        let warnings: Vec<String> = expected["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| format!("warning: {}: {}", fixture.file.display(), text(w)))
+            .collect();
+        let said: Vec<&str> = out.stderr.lines().collect();
+        assert_eq!(said, warnings, "{}", fixture.file.display());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_file_is_exit_2_naming_the_file_and_the_place() {
+    let fixtures = schema_fixtures::bad_fixtures();
+    assert!(!fixtures.is_empty());
+    for fixture in &fixtures {
+        let out = infer_fixture(fixture).await;
+        out.code(2);
+        if fixture.format == "dbt" && fixture.options.model.is_none() {
+            // The API's "model: required"; the CLI's clap refuses --dbt without --model.
+            assert!(out.stderr.contains("--model"), "{}", out.stderr);
+            continue;
+        }
+        let expected = fixture.expected_error();
+        let file = format!("{}: {expected}", fixture.file.display());
+        let option = ["--table", "--dialect", "--model"]
+            .iter()
+            .any(|flag| out.stderr.contains(&format!("{flag}: {expected}")));
+        assert!(
+            out.stderr.contains(&file) || option,
+            "{}: {:?}",
+            fixture.golden.display(),
+            out.stderr
+        );
+    }
+    let out = run(&["infer", "--sql", "/nonexistent/orders.sql"], &[]).await;
+    out.code(2);
+    assert!(
+        out.stderr.contains("/nonexistent/orders.sql"),
+        "{}",
+        out.stderr
+    );
+    // Usage: one input; --table only with --sql; --model only with, and always with, --dbt.
+    let sql = schema_fixtures::fixture_file("sql", "orders.sql")
+        .display()
+        .to_string();
+    for args in [
+        &["infer", "--sql", &sql, "--avro", &sql][..],
+        &["infer", "--avro", &sql, "--table", "orders"],
+        &["infer", "--dbt", &sql],
+        &["infer", "--sql", &sql, "--model", "orders"],
+        &["infer", "--csv", &sql, "--nested", "flatten"],
+    ] {
+        run(args, &[]).await.code(2);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_parquet_file_is_read_only_at_its_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = schema_fixtures::fixture_file("parquet", "orders_pyarrow.parquet");
+    let bytes = std::fs::read(&fixture).unwrap();
+    // 4 GiB of holes, then the real file: only its footer may be read.
+    let huge = dir.path().join("huge.parquet");
+    let file = std::fs::File::create(&huge).unwrap();
+    file.set_len(4 << 30).unwrap();
+    drop(file);
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&huge)
+        .unwrap();
+    std::io::Write::write_all(&mut file, &bytes).unwrap();
+    drop(file);
+    let out = run(&["infer", "--parquet", &huge.display().to_string()], &[]).await;
+    out.code(0);
+    let small = run(&["infer", "--parquet", &fixture.display().to_string()], &[]).await;
+    assert_eq!(out.stdout, small.code(0).stdout);
+}
+
+/// SPEC 6.1's property, over every fixture: a contract made from a converted schema,
+/// checked with `driftguard check` against the same file, is a `pass` of severity 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contract_made_from_a_converted_schema_passes_a_check_of_the_same_file() {
+    // Each fixture costs three requests (create, look up by name, check).
+    let server = TestServer::start_with(|cfg| {
+        cfg.limits.requests_per_minute = 100_000.try_into().unwrap();
+    })
+    .await;
+    let key = Some(server.key.as_str());
+    for (n, fixture) in schema_fixtures::good_fixtures().iter().enumerate() {
+        let columns = fixture.expected()["columns"].clone();
+        let name = format!("{}-{n}", fixture.name());
+        server.create_contract(&server.key, &name, columns).await;
+        let path = fixture.file.display().to_string();
+        let flag = input_flag(fixture.format);
+        let mut args = vec!["--contract".to_owned(), name, flag, path];
+        args.extend(fixture.options.flags());
+        args.extend(["--format".to_owned(), "json".to_owned()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = check(&server, &args, key).await;
+        out.code(0);
+        let doc: Value = serde_json::from_str(&out.stdout).expect("JSON");
+        assert_eq!(
+            doc["result"],
+            "pass",
+            "{} {:?}",
+            fixture.file.display(),
+            fixture.options
+        );
+        assert_eq!(doc["severity"], 0, "{}", fixture.file.display());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_parquet_against_a_live_server_finds_the_drift() {
+    let server = TestServer::start().await;
+    let fixture = schema_fixtures::fixture_file("parquet", "orders_pyarrow.parquet");
+    let path = fixture.display().to_string();
+    let converted = run(&["infer", "--parquet", &path], &[]).await;
+    let mut columns: Value =
+        serde_json::from_str::<Value>(&converted.code(0).stdout).unwrap()["columns"].clone();
+    // The contract wants one column more than the file has: a warning (a required column
+    // is missing), exit 1 under --fail-on warning.
+    columns
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "loyalty_tier", "type": "string", "required": true}));
+    let contract = server.create_contract(&server.key, "orders", columns).await;
+    let out = check(
+        &server,
+        &[
+            "--contract",
+            "orders",
+            "--parquet",
+            &path,
+            "--format",
+            "json",
+            "--fail-on",
+            "warning",
+        ],
+        Some(&server.key),
+    )
+    .await;
+    out.code(1);
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["contract_id"], contract["id"]);
+    assert_eq!(doc["result"], "warning");
+    assert_eq!(doc["diff"]["removed"], json!(["loyalty_tier"]));
+}
+
+/// README's "Bring your schemas" runs as written (against a live server, from a directory
+/// where `tests/` is the checkout's), and every `# → ` line without an ellipsis is what it
+/// printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_bring_your_schemas_examples_run_as_written() {
+    const README: &str = include_str!("../README.md");
+    let section = &README[README.find("## Bring your schemas").expect("the section")..];
+    let block = &section[section.find("```sh\n").expect("a sh block") + 6..];
+    let block = &block[..block.find("```").expect("the block's end")];
+    let server = TestServer::start().await;
+    let script = block.replace("http://127.0.0.1:8080", &server.base);
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests"),
+        dir.path().join("tests"),
+    )
+    .unwrap();
+    let bin_dir = Path::new(BIN).parent().unwrap().to_owned();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let (cwd, key, base) = (
+        dir.path().to_owned(),
+        server.key.clone(),
+        server.base.clone(),
+    );
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("bash")
+            .args(["-euo", "pipefail", "-c", &script])
+            .current_dir(cwd)
+            .env_clear()
+            .env("PATH", path)
+            .env("KEY", &key)
+            .env("DRIFTGUARD_KEY", &key)
+            .env("DRIFTGUARD_URL", &base)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the README's block failed: {}\nstdout:\n{stdout}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for expected in block.lines().filter_map(|l| l.strip_prefix("# → ")) {
+        if !expected.contains('…') {
+            assert!(stdout.contains(expected), "{expected:?} in:\n{stdout}");
+        }
+    }
+    assert!(stdout.contains("\"name\":\"orders\""), "{stdout}");
 }

@@ -1,5 +1,6 @@
 //! Fuzz targets on stable Rust (no nightly, no new crates): a seeded mutation fuzzer over
-//! the request-body parsers, the path and query parsing, and the config parser. Each
+//! the request-body parsers, the path and query parsing, the config parser, and the schema
+//! converters of SPEC 6.1 (one target per format, every `nested` option). Each
 //! target runs for `FUZZ_SECONDS` (default 2; CI runs 60) and fails on the first panic,
 //! printing the input and the seed that reproduce it; a crash found becomes a case in
 //! `regressions()` below, which runs first, every time.
@@ -25,6 +26,7 @@ use driftguard::config::Config;
 use driftguard::http::request::parse_page;
 use driftguard::http::router::route_of;
 use driftguard::http::{parse_body, Body};
+use driftguard::schemas::{self, Format, Nested, Options};
 
 /// xorshift64*: small, seedable, good enough to pick mutations.
 struct Rng(u64);
@@ -178,6 +180,107 @@ fn config_target(bytes: &[u8]) {
     }
 }
 
+/// Random bytes into one converter, under every `nested` option and with and without the
+/// options that pick a table or a model: an answer or an error, never a panic.
+fn convert_target(format: Format, bytes: &[u8]) {
+    for nested in [Nested::Json, Nested::Flatten] {
+        for picked in [None, Some("orders".to_owned())] {
+            let options = Options {
+                nested,
+                table: picked.clone(),
+                dialect: None,
+                model: picked.clone().or_else(|| Some("customers".to_owned())),
+            };
+            if let Ok(converted) = schemas::convert(format, bytes, &options) {
+                // The seven types only, and no two columns of one name.
+                let mut names: Vec<&str> =
+                    converted.columns.iter().map(|c| c.name.as_str()).collect();
+                names.sort_unstable();
+                let count = names.len();
+                names.dedup();
+                assert_eq!(names.len(), count, "two columns of one name");
+            }
+        }
+    }
+    if format == Format::Sql {
+        for dialect in [
+            "postgres",
+            "mysql",
+            "bigquery",
+            "snowflake",
+            "duckdb",
+            "sqlite",
+            "mssql",
+            "nope",
+        ] {
+            let options = Options {
+                dialect: Some(dialect.to_owned()),
+                ..Options::default()
+            };
+            let _ = schemas::convert(format, bytes, &options);
+        }
+    }
+    if format == Format::Parquet && bytes.len() >= schemas::parquet::TRAILER_LEN {
+        let _ = schemas::parquet::tail_len(&bytes[bytes.len() - schemas::parquet::TRAILER_LEN..]);
+    }
+}
+
+fn avro_target(bytes: &[u8]) {
+    convert_target(Format::Avro, bytes);
+}
+
+fn json_schema_target(bytes: &[u8]) {
+    convert_target(Format::JsonSchema, bytes);
+}
+
+fn sql_target(bytes: &[u8]) {
+    convert_target(Format::Sql, bytes);
+}
+
+fn parquet_target(bytes: &[u8]) {
+    convert_target(Format::Parquet, bytes);
+}
+
+fn dbt_target(bytes: &[u8]) {
+    convert_target(Format::Dbt, bytes);
+}
+
+/// The committed fixtures of a format (good and bad, not their golden files), as seeds;
+/// large ones are cut so that a mutation stays cheap.
+fn fixture_seeds(format: Format) -> Vec<Vec<u8>> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/schemas")
+        .join(format.as_str());
+    let mut seeds = Vec::new();
+    for dir in [dir.clone(), dir.join("bad")] {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut paths: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+        paths.sort();
+        for path in paths {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let golden = name.ends_with(".expected.json") || name.ends_with(".error.txt");
+            let script = name.starts_with("make.");
+            if !path.is_file() || golden || script {
+                continue;
+            }
+            if let Ok(mut bytes) = std::fs::read(&path) {
+                // A Parquet file's footer is at its end: keep the end.
+                if bytes.len() > 64 * 1024 {
+                    bytes = if format == Format::Parquet {
+                        bytes.split_off(bytes.len() - 64 * 1024)
+                    } else {
+                        bytes[..64 * 1024].to_vec()
+                    };
+                }
+                seeds.push(bytes);
+            }
+        }
+    }
+    seeds
+}
+
 fn targets() -> Vec<Target> {
     let seeds = |items: &[&str]| items.iter().map(|s| s.as_bytes().to_vec()).collect();
     vec![
@@ -191,6 +294,8 @@ fn targets() -> Vec<Target> {
                 r#"{"url":"https://hooks.example.com/x?y=1","events":["breaking","warning","pass"],"contract_id":null}"#,
                 r#"{"active":false}"#,
                 r#"{"environment":"test"}"#,
+                r#"{"format":"sql","source":"CREATE TABLE t (id INT NOT NULL, at TIMESTAMP);","nested":"flatten","dialect":"postgres"}"#,
+                r#"{"format":"parquet","source":"UEFSMQ==","table":null}"#,
             ]),
             run: body_target,
         },
@@ -218,7 +323,61 @@ fn targets() -> Vec<Target> {
             ]),
             run: config_target,
         },
+        Target {
+            name: "schemas-avro",
+            seeds: with_fixtures(
+                Format::Avro,
+                seeds(&[
+                    r#"{"type":"record","name":"orders","namespace":"shop","fields":[{"name":"id","type":"long"},{"name":"note","type":["null","string"]},{"name":"at","type":{"type":"long","logicalType":"timestamp-millis"}},{"name":"address","type":{"type":"record","name":"Address","fields":[{"name":"city","type":"string"}]}},{"name":"home","type":"shop.Address"},{"name":"tags","type":{"type":"array","items":"string"}},{"name":"price","type":{"type":"bytes","logicalType":"decimal","precision":10,"scale":2}}]}"#,
+                    "Obj\u{1}\u{4}\u{16}avro.schema\u{2}{}\u{0}0123456789abcdef",
+                ]),
+            ),
+            run: avro_target,
+        },
+        Target {
+            name: "schemas-json_schema",
+            seeds: with_fixtures(
+                Format::JsonSchema,
+                seeds(&[
+                    r##"{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object","required":["id"],"properties":{"id":{"type":"integer"},"at":{"type":"string","format":"date-time"},"day":{"type":["string","null"],"format":"date"},"kind":{"enum":["a","b"]},"address":{"$ref":"#/$defs/address"},"tags":{"type":"array"},"any":{},"n":{"anyOf":[{"type":"number"},{"type":"null"}]}},"$defs":{"address":{"type":"object","properties":{"city":{"type":"string"}}}}}"##,
+                    r##"{"type":"object","properties":{"a":{"$ref":"#/definitions/a"}},"definitions":{"a":{"$ref":"#/definitions/a"}}}"##,
+                ]),
+            ),
+            run: json_schema_target,
+        },
+        Target {
+            name: "schemas-sql",
+            seeds: with_fixtures(
+                Format::Sql,
+                seeds(&[
+                    "CREATE TABLE shop.orders (\n  id BIGSERIAL PRIMARY KEY,\n  total NUMERIC(10,2) NOT NULL,\n  placed_at TIMESTAMP WITH TIME ZONE,\n  tags TEXT[],\n  meta JSONB\n);\nCREATE INDEX i ON shop.orders (id);\nCREATE TABLE customers (id INT, name VARCHAR(255), PRIMARY KEY (id));",
+                    "CREATE TABLE `t` (`id` int(11) NOT NULL AUTO_INCREMENT, `d` datetime DEFAULT NULL, PRIMARY KEY (`id`)) ENGINE=InnoDB;",
+                ]),
+            ),
+            run: sql_target,
+        },
+        Target {
+            name: "schemas-parquet",
+            seeds: with_fixtures(Format::Parquet, vec![b"PAR1\0\0\0\0PAR1".to_vec()]),
+            run: parquet_target,
+        },
+        Target {
+            name: "schemas-dbt",
+            seeds: with_fixtures(
+                Format::Dbt,
+                seeds(&[
+                    r#"{"metadata":{"dbt_schema_version":"https://schemas.getdbt.com/dbt/manifest/v12.json"},"nodes":{"model.shop.orders":{"resource_type":"model","name":"orders","unique_id":"model.shop.orders","columns":{"id":{"name":"id","data_type":"bigint","constraints":[{"type":"not_null"}]},"note":{"name":"note"}}},"test.shop.not_null_orders_id.1":{"resource_type":"test","name":"not_null_orders_id","test_metadata":{"name":"not_null","kwargs":{"column_name":"id"}},"attached_node":"model.shop.orders","column_name":"id","depends_on":{"nodes":["model.shop.orders"]}}}}"#,
+                ]),
+            ),
+            run: dbt_target,
+        },
     ]
+}
+
+/// `seeds` and the committed fixtures of `format`.
+fn with_fixtures(format: Format, mut seeds: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    seeds.extend(fixture_seeds(format));
+    seeds
 }
 
 /// Inputs that once crashed (or nearly did): each runs on every `cargo test`.
@@ -231,6 +390,30 @@ fn regressions() -> Vec<(&'static str, Vec<u8>)> {
             format!("{{\"sample\":{}", "[".repeat(100_000)).into_bytes(),
         ),
         ("bodies", b"{\"samples\":[{\"\xff\":1}]}".to_vec()),
+        // Deep documents: every converter answers them with an error, not a stack
+        // overflow (serde_json's recursion limit, sqlparser's).
+        (
+            "schemas-json_schema",
+            "{\"type\":\"object\",\"properties\":{\"a\":"
+                .repeat(20_000)
+                .into_bytes(),
+        ),
+        (
+            "schemas-avro",
+            "{\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"a\",\"type\":"
+                .repeat(20_000)
+                .into_bytes(),
+        ),
+        (
+            "schemas-sql",
+            format!("CREATE TABLE t (a INT DEFAULT {}1", "(".repeat(100_000)).into_bytes(),
+        ),
+        (
+            "schemas-dbt",
+            format!("{{\"nodes\":{}", "[".repeat(100_000)).into_bytes(),
+        ),
+        ("schemas-parquet", b"\xff\xff\xff\x7fPAR1".to_vec()),
+        ("schemas-parquet", Vec::new()),
         ("paths", b"/api/v1/contracts?limit=%FF%FE&cursor=%".to_vec()),
         (
             "paths",

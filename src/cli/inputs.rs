@@ -1,13 +1,18 @@
 //! What `driftguard check` and `infer` read: a schema file (`{"columns": [...]}`), sample
 //! records (one JSON object, a JSON array of objects, or NDJSON) or a CSV file, turned into
-//! columns by the drift engine's multi-sample inference.
+//! columns by the drift engine's multi-sample inference; or a foreign schema (Avro, JSON
+//! Schema, SQL DDL, a Parquet footer, a dbt manifest) converted locally by
+//! [`crate::schemas`], which is pure: this file does its reading.
 
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::drift::{self, Column, ColumnType, IncomingColumn};
+use crate::schemas::{self, ConvertError, Converted, Format, Input, Options};
 use crate::wire::IncomingColumnDoc;
 
 /// A local input that cannot be read or understood (exit code 2). Names the file.
@@ -173,6 +178,84 @@ fn is_decimal_or_exponent(s: &str) -> bool {
         && fraction.is_none_or(all_digits)
         && !(whole.is_empty() && fraction.is_none_or(str::is_empty));
     mantissa_ok && exponent_ok && (fraction.is_some() || exponent.is_some())
+}
+
+/// `--avro`, `--json-schema`, `--sql`, `--parquet`, `--dbt FILE`: the file's columns and
+/// warnings. Reads only what the format needs: a Parquet file's footer (from its end),
+/// the start of an Avro file (where a container file's header is), other files whole.
+pub fn foreign_file(
+    format: Format,
+    path: &Path,
+    options: &Options,
+) -> Result<Converted, InputError> {
+    let cannot_read =
+        |e: std::io::Error| InputError(format!("cannot read {}: {e}", path.display()));
+    let bytes = match format {
+        Format::Parquet => parquet_tail(path).map_err(|e| match e {
+            TailError::Io(e) => cannot_read(e),
+            TailError::Footer(e) => convert_error(path, &e),
+        })?,
+        Format::Avro => {
+            let limit = u64::try_from(schemas::avro::CONTAINER_PREFIX_LEN).unwrap_or(u64::MAX);
+            let mut bytes = Vec::new();
+            File::open(path)
+                .and_then(|file| file.take(limit).read_to_end(&mut bytes))
+                .map_err(cannot_read)?;
+            bytes
+        }
+        Format::JsonSchema | Format::Sql | Format::Dbt => {
+            std::fs::read(path).map_err(cannot_read)?
+        }
+    };
+    schemas::convert(format, &bytes, options).map_err(|e| convert_error(path, &e))
+}
+
+/// Why the tail of a Parquet file could not be read.
+enum TailError {
+    Io(std::io::Error),
+    /// The trailer says the file is not Parquet (or names an impossible footer length).
+    Footer(ConvertError),
+}
+
+/// The last bytes of a Parquet file that hold its footer: the trailer from the end, then
+/// as many bytes before it as the trailer says. A 10 GB file reads kilobytes.
+fn parquet_tail(path: &Path) -> Result<Vec<u8>, TailError> {
+    let mut file = File::open(path).map_err(TailError::Io)?;
+    let len = file.metadata().map_err(TailError::Io)?.len();
+    let trailer_len = u64::try_from(schemas::parquet::TRAILER_LEN).unwrap_or(u64::MAX);
+    // Shorter than a trailer: the converter says what is wrong with these few bytes.
+    let tail = if len < trailer_len {
+        len
+    } else {
+        file.seek(SeekFrom::End(
+            -i64::try_from(trailer_len).unwrap_or(i64::MAX),
+        ))
+        .map_err(TailError::Io)?;
+        let mut trailer = vec![0; schemas::parquet::TRAILER_LEN];
+        file.read_exact(&mut trailer).map_err(TailError::Io)?;
+        // A footer longer than the file is the converter's to report, from what there is.
+        schemas::parquet::tail_len(&trailer)
+            .map_err(TailError::Footer)?
+            .min(len)
+    };
+    file.seek(SeekFrom::Start(len - tail))
+        .map_err(TailError::Io)?;
+    let mut bytes = Vec::new();
+    file.take(tail)
+        .read_to_end(&mut bytes)
+        .map_err(TailError::Io)?;
+    Ok(bytes)
+}
+
+/// `FILE: place: message` for the document, `--table: message` for an option.
+fn convert_error(path: &Path, error: &ConvertError) -> InputError {
+    let what = match error.input {
+        Input::Source => path.display().to_string(),
+        Input::Table => "--table".into(),
+        Input::Dialect => "--dialect".into(),
+        Input::Model => "--model".into(),
+    };
+    InputError(format!("{what}: {error}"))
 }
 
 /// Column names must be valid (1–256 characters, no duplicates), as the server would insist.

@@ -1,5 +1,6 @@
-//! `driftguard check` and `driftguard infer`: the pipeline's side of DriftGuard (SPEC 5.4).
-//! [`inputs`] reads schema, sample (JSON/NDJSON) and CSV files; [`client`] talks to the
+//! `driftguard check` and `driftguard infer`: the pipeline's side of DriftGuard (SPEC 5.4,
+//! 6.1). [`inputs`] reads schema, sample (JSON/NDJSON) and CSV files, and converts Avro,
+//! JSON Schema, SQL, Parquet and dbt files locally; [`client`] talks to the
 //! server on the shared outbound stack; [`outputs`] renders one format each.
 //!
 //! Exit codes: `0` below `--fail-on`, `1` at or above it, `2` bad usage or unreadable input
@@ -16,7 +17,7 @@ pub mod inputs;
 pub mod outputs;
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use serde_json::json;
@@ -25,6 +26,7 @@ use self::client::{ApiCallError, ApiClient};
 use self::outputs::{CheckDoc, Report};
 use crate::drift::{Column, IncomingColumn};
 use crate::ids::ContractId;
+use crate::schemas;
 use crate::wire::{incoming_columns_view, InferredView};
 
 /// The API key; never a flag (flags show in process lists).
@@ -45,12 +47,16 @@ pub const EXIT_USAGE: u8 = 2;
 /// Exit code: the server could not be reached or answered an error.
 pub const EXIT_SERVER: u8 = 3;
 
-/// Where the incoming schema comes from: exactly one of the three.
+/// Where the incoming schema comes from: exactly one of these.
 #[derive(Args, Debug)]
 #[group(required = true, multiple = false)]
 pub struct CheckInput {
     /// A JSON schema file: {"columns": [{"name", "type"}, ...]}.
-    #[arg(long, value_name = "FILE")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["table", "dialect", "model", "nested"]
+    )]
     pub schema: Option<PathBuf>,
     /// JSON or NDJSON sample records; the schema is inferred from them.
     #[arg(long, value_name = "FILE")]
@@ -58,9 +64,24 @@ pub struct CheckInput {
     /// A CSV file (header plus rows); the schema is inferred from the values.
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
+    /// An Avro schema (.avsc), or an Avro object container file (its header is read).
+    #[arg(long, value_name = "FILE")]
+    pub avro: Option<PathBuf>,
+    /// A JSON Schema document (drafts 7 and 2020-12).
+    #[arg(long, value_name = "FILE")]
+    pub json_schema: Option<PathBuf>,
+    /// SQL DDL: CREATE TABLE statements (see --table, --dialect).
+    #[arg(long, value_name = "FILE")]
+    pub sql: Option<PathBuf>,
+    /// A Parquet file; only its footer is read, whatever the file's size.
+    #[arg(long, value_name = "FILE")]
+    pub parquet: Option<PathBuf>,
+    /// A dbt manifest.json (with --model).
+    #[arg(long, value_name = "FILE", requires = "model")]
+    pub dbt: Option<PathBuf>,
 }
 
-/// Where `infer` reads records from: exactly one of the two.
+/// Where `infer` reads from: exactly one of these.
 #[derive(Args, Debug)]
 #[group(required = true, multiple = false)]
 pub struct InferInput {
@@ -70,6 +91,131 @@ pub struct InferInput {
     /// A CSV file (header plus rows).
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
+    /// An Avro schema (.avsc), or an Avro object container file (its header is read).
+    #[arg(long, value_name = "FILE")]
+    pub avro: Option<PathBuf>,
+    /// A JSON Schema document (drafts 7 and 2020-12).
+    #[arg(long, value_name = "FILE")]
+    pub json_schema: Option<PathBuf>,
+    /// SQL DDL: CREATE TABLE statements (see --table, --dialect).
+    #[arg(long, value_name = "FILE")]
+    pub sql: Option<PathBuf>,
+    /// A Parquet file; only its footer is read, whatever the file's size.
+    #[arg(long, value_name = "FILE")]
+    pub parquet: Option<PathBuf>,
+    /// A dbt manifest.json (with --model).
+    #[arg(long, value_name = "FILE", requires = "model")]
+    pub dbt: Option<PathBuf>,
+}
+
+/// The file of a foreign schema, whichever of `--avro`, `--json-schema`, `--sql`,
+/// `--parquet`, `--dbt` was given (clap lets through at most one).
+fn foreign_input<'a>(
+    avro: &'a Option<PathBuf>,
+    json_schema: &'a Option<PathBuf>,
+    sql: &'a Option<PathBuf>,
+    parquet: &'a Option<PathBuf>,
+    dbt: &'a Option<PathBuf>,
+) -> Option<(schemas::Format, &'a Path)> {
+    [
+        (schemas::Format::Avro, avro),
+        (schemas::Format::JsonSchema, json_schema),
+        (schemas::Format::Sql, sql),
+        (schemas::Format::Parquet, parquet),
+        (schemas::Format::Dbt, dbt),
+    ]
+    .into_iter()
+    .find_map(|(format, path)| path.as_deref().map(|p| (format, p)))
+}
+
+impl CheckInput {
+    /// The foreign schema given, if any.
+    fn foreign(&self) -> Option<(schemas::Format, &Path)> {
+        foreign_input(
+            &self.avro,
+            &self.json_schema,
+            &self.sql,
+            &self.parquet,
+            &self.dbt,
+        )
+    }
+}
+
+impl InferInput {
+    /// The foreign schema given, if any.
+    fn foreign(&self) -> Option<(schemas::Format, &Path)> {
+        foreign_input(
+            &self.avro,
+            &self.json_schema,
+            &self.sql,
+            &self.parquet,
+            &self.dbt,
+        )
+    }
+}
+
+/// What becomes of nested records (`--nested`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum NestedArg {
+    /// Each nested record is one `json` column (the default).
+    Json,
+    /// One column per leaf, named by its dotted path (`address.city`).
+    Flatten,
+}
+
+/// The inputs `--table` and `--dialect` refuse (`--schema` refuses them itself, being
+/// only `check`'s). Conflicts, not `requires = "sql"`: clap does not insist on an argument
+/// that conflicts with one given, and the inputs are exclusive.
+const NOT_SQL: [&str; 6] = ["sample", "csv", "avro", "json_schema", "parquet", "dbt"];
+/// The inputs `--model` refuses.
+const NOT_DBT: [&str; 6] = ["sample", "csv", "avro", "json_schema", "parquet", "sql"];
+
+/// The options of a conversion, each allowed only with the inputs it concerns.
+#[derive(Args, Debug, Default)]
+pub struct ConvertArgs {
+    /// With --sql: which of several tables (the last part of a qualified name).
+    #[arg(long, value_name = "NAME", conflicts_with_all = NOT_SQL)]
+    pub table: Option<String>,
+    /// With --sql: generic (default), postgres, mysql, bigquery, snowflake, duckdb,
+    /// sqlite, mssql.
+    #[arg(long, value_name = "D", conflicts_with_all = NOT_SQL)]
+    pub dialect: Option<String>,
+    /// With --dbt (required there): the model, seed or snapshot, by name or unique_id.
+    #[arg(long, value_name = "NAME", conflicts_with_all = NOT_DBT)]
+    pub model: Option<String>,
+    /// With --avro, --json-schema, --sql, --parquet or --dbt: nested records as one json
+    /// column (default) or flattened to dotted leaves.
+    #[arg(long, value_enum, value_name = "json|flatten", conflicts_with_all = ["sample", "csv"])]
+    pub nested: Option<NestedArg>,
+}
+
+impl ConvertArgs {
+    /// The converter's options.
+    fn options(&self) -> schemas::Options {
+        schemas::Options {
+            nested: match self.nested {
+                Some(NestedArg::Flatten) => schemas::Nested::Flatten,
+                Some(NestedArg::Json) | None => schemas::Nested::Json,
+            },
+            table: self.table.clone(),
+            dialect: self.dialect.clone(),
+            model: self.model.clone(),
+        }
+    }
+}
+
+/// A conversion's columns, its warnings said on stderr (`warning: …`, one a line) so that
+/// stdout stays the output a pipeline reads and nothing is guessed silently.
+fn converted_columns(
+    format: schemas::Format,
+    path: &Path,
+    args: &ConvertArgs,
+) -> Result<Vec<Column>, Stop> {
+    let converted = inputs::foreign_file(format, path, &args.options())?;
+    for warning in &converted.warnings {
+        eprintln!("warning: {}: {warning}", path.display());
+    }
+    Ok(converted.columns)
 }
 
 /// The lowest result that fails the run.
@@ -120,6 +266,9 @@ pub struct CheckArgs {
     /// The incoming schema.
     #[command(flatten)]
     pub input: CheckInput,
+    /// Options of a converted input.
+    #[command(flatten)]
+    pub convert: ConvertArgs,
     /// The server's root URL (default: $DRIFTGUARD_URL, else http://127.0.0.1:8080).
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
@@ -137,9 +286,12 @@ pub struct CheckArgs {
 /// `driftguard infer`.
 #[derive(Args, Debug)]
 pub struct InferArgs {
-    /// The records.
+    /// The records, or a foreign schema.
     #[command(flatten)]
     pub input: InferInput,
+    /// Options of a converted input.
+    #[command(flatten)]
+    pub convert: ConvertArgs,
 }
 
 /// A run that ends with an exit code and a message on stderr.
@@ -169,7 +321,7 @@ pub async fn check(args: CheckArgs, env: impl Fn(&str) -> Option<String>) -> u8 
 }
 
 async fn run_check(args: CheckArgs, env: impl Fn(&str) -> Option<String>) -> Result<u8, Stop> {
-    let (incoming, input) = read_check_input(&args.input)?;
+    let (incoming, input) = read_check_input(&args.input, &args.convert)?;
     let key = env(ENV_KEY)
         .filter(|k| !k.trim().is_empty())
         .ok_or_else(|| {
@@ -239,7 +391,10 @@ async fn run_check(args: CheckArgs, env: impl Fn(&str) -> Option<String>) -> Res
 }
 
 /// The incoming columns and the file they came from.
-fn read_check_input(input: &CheckInput) -> Result<(Vec<IncomingColumn>, String), Stop> {
+fn read_check_input(
+    input: &CheckInput,
+    convert: &ConvertArgs,
+) -> Result<(Vec<IncomingColumn>, String), Stop> {
     let strip = |columns: Vec<Column>| {
         columns
             .into_iter()
@@ -249,6 +404,12 @@ fn read_check_input(input: &CheckInput) -> Result<(Vec<IncomingColumn>, String),
             })
             .collect()
     };
+    // A converted schema is the incoming one: its names and types (`required` is the
+    // contract's business, not the data's).
+    if let Some((format, path)) = input.foreign() {
+        let columns = converted_columns(format, path, convert)?;
+        return Ok((strip(columns), path.display().to_string()));
+    }
     Ok(match (&input.schema, &input.sample, &input.csv) {
         (Some(path), _, _) => (inputs::schema_file(path)?, path.display().to_string()),
         (_, Some(path), _) => (
@@ -256,7 +417,13 @@ fn read_check_input(input: &CheckInput) -> Result<(Vec<IncomingColumn>, String),
             path.display().to_string(),
         ),
         (_, _, Some(path)) => (strip(inputs::csv_file(path)?), path.display().to_string()),
-        _ => return Err(Stop(EXIT_USAGE, "give --schema, --sample or --csv".into())),
+        _ => {
+            return Err(Stop(
+                EXIT_USAGE,
+                "give --schema, --sample, --csv, --avro, --json-schema, --sql, --parquet or --dbt"
+                    .into(),
+            ))
+        }
     })
 }
 
@@ -288,14 +455,19 @@ async fn resolve_contract(client: &ApiClient, contract: &str) -> Result<(String,
     }
 }
 
-/// Runs `driftguard infer`: prints `{"columns": [...]}`, locally. Returns the exit code.
+/// Runs `driftguard infer`: prints `{"columns": [...]}`, locally (a converted schema's
+/// warnings go to stderr). Returns the exit code.
 pub fn infer(args: InferArgs) -> u8 {
-    let columns = match (&args.input.sample, &args.input.csv) {
-        (Some(path), _) => inputs::sample_file(path),
-        (_, Some(path)) => inputs::csv_file(path),
-        _ => Err(inputs::InputError("give --sample or --csv".into())),
+    let columns = match (args.input.foreign(), &args.input.sample, &args.input.csv) {
+        (Some((format, path)), _, _) => converted_columns(format, path, &args.convert),
+        (_, Some(path), _) => inputs::sample_file(path).map_err(Stop::from),
+        (_, _, Some(path)) => inputs::csv_file(path).map_err(Stop::from),
+        _ => Err(Stop(
+            EXIT_USAGE,
+            "give --sample, --csv, --avro, --json-schema, --sql, --parquet or --dbt".into(),
+        )),
     };
-    let result = columns.map_err(Stop::from).and_then(|columns| {
+    let result = columns.and_then(|columns| {
         let text = serde_json::to_string_pretty(&InferredView::new(&columns))
             .map_err(|e| Stop(EXIT_USAGE, e.to_string()))?;
         print_out(&format!("{text}\n"))
@@ -325,4 +497,91 @@ fn append(path: &str, text: &str) -> std::io::Result<()> {
         .open(path)?;
     file.write_all(text.as_bytes())?;
     file.write_all(b"\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{Args, Command, FromArgMatches};
+
+    use super::*;
+
+    /// `driftguard check ARGS` as clap parses it (usage errors are `Err`).
+    fn check(args: &[&str]) -> Result<CheckArgs, clap::Error> {
+        let command = CheckArgs::augment_args(Command::new("check"));
+        let matches =
+            command.try_get_matches_from(std::iter::once("check").chain(args.iter().copied()))?;
+        CheckArgs::from_arg_matches(&matches)
+    }
+
+    /// `driftguard infer ARGS` as clap parses it.
+    fn infer(args: &[&str]) -> Result<InferArgs, clap::Error> {
+        let command = InferArgs::augment_args(Command::new("infer"));
+        let matches =
+            command.try_get_matches_from(std::iter::once("infer").chain(args.iter().copied()))?;
+        InferArgs::from_arg_matches(&matches)
+    }
+
+    #[test]
+    fn the_argument_rules_are_well_formed() {
+        CheckArgs::augment_args(Command::new("check")).debug_assert();
+        InferArgs::augment_args(Command::new("infer")).debug_assert();
+    }
+
+    #[test]
+    fn each_converted_input_takes_only_its_own_options() {
+        let c = ["--contract", "users"];
+        let with = |rest: &[&'static str]| -> Vec<&'static str> {
+            c.iter().copied().chain(rest.iter().copied()).collect()
+        };
+        // Accepted.
+        for args in [
+            &["--avro", "a.avsc"][..],
+            &["--json-schema", "s.json", "--nested", "flatten"],
+            &[
+                "--sql",
+                "o.sql",
+                "--table",
+                "orders",
+                "--dialect",
+                "postgres",
+            ],
+            &["--parquet", "o.parquet", "--nested", "json"],
+            &["--dbt", "manifest.json", "--model", "orders"],
+            &["--schema", "s.json"],
+        ] {
+            assert!(check(&with(args)).is_ok(), "check {args:?}");
+            assert!(
+                infer(args).is_ok() || args[0] == "--schema",
+                "infer {args:?}"
+            );
+        }
+        // Refused: exactly one input; --table and --dialect only with --sql; --model only
+        // with (and always with) --dbt; --nested only with a converted input.
+        for args in [
+            &["--avro", "a.avsc", "--sql", "o.sql"][..],
+            &["--avro", "a.avsc", "--table", "orders"],
+            &["--parquet", "o.parquet", "--dialect", "mysql"],
+            &["--dbt", "manifest.json"],
+            &["--sql", "o.sql", "--model", "orders"],
+            &["--csv", "x.csv", "--nested", "flatten"],
+            &["--sample", "x.json", "--nested", "json"],
+            &["--sql", "o.sql", "--nested", "deep"],
+            &[],
+        ] {
+            assert!(check(&with(args)).is_err(), "check {args:?}");
+            assert!(infer(args).is_err(), "infer {args:?}");
+        }
+        assert!(check(&with(&["--schema", "s.json", "--nested", "json"])).is_err());
+        let parsed = infer(&[
+            "--dbt", "m.json", "--model", "orders", "--nested", "flatten",
+        ])
+        .expect("valid");
+        assert_eq!(
+            parsed.input.foreign().map(|(f, p)| (f, p.to_owned())),
+            Some((schemas::Format::Dbt, PathBuf::from("m.json")))
+        );
+        let options = parsed.convert.options();
+        assert_eq!(options.nested, schemas::Nested::Flatten);
+        assert_eq!(options.model.as_deref(), Some("orders"));
+    }
 }

@@ -6,7 +6,7 @@ use hyper::body::Incoming;
 use hyper::{Method, Request};
 
 use super::error::ApiError;
-use super::handlers::{checks, contracts, keys, status, webhooks};
+use super::handlers::{checks, contracts, keys, schemas, status, webhooks};
 use super::openapi;
 use super::request::ApiRequest;
 use super::response::Response;
@@ -38,6 +38,7 @@ enum Route<'a> {
     WebhookRotateSecret(&'a str),
     /// `(webhook, delivery)`.
     DeliveryRetry(&'a str, &'a str),
+    ConvertSchema,
 }
 
 impl<'a> Route<'a> {
@@ -70,6 +71,7 @@ impl<'a> Route<'a> {
             ["webhooks", id, "recover"] => Route::WebhookRecover(id),
             ["webhooks", id, "rotate-secret"] => Route::WebhookRotateSecret(id),
             ["webhooks", id, "deliveries", delivery, "retry"] => Route::DeliveryRetry(id, delivery),
+            ["schemas", "convert"] => Route::ConvertSchema,
             _ => return None,
         })
     }
@@ -99,6 +101,7 @@ impl<'a> Route<'a> {
             Route::WebhookRecover(_) => "/api/v1/webhooks/{id}/recover",
             Route::WebhookRotateSecret(_) => "/api/v1/webhooks/{id}/rotate-secret",
             Route::DeliveryRetry(..) => "/api/v1/webhooks/{id}/deliveries/{dlv}/retry",
+            Route::ConvertSchema => "/api/v1/schemas/convert",
         }
     }
 
@@ -122,7 +125,8 @@ impl<'a> Route<'a> {
             | Route::WebhookTest(_)
             | Route::WebhookRecover(_)
             | Route::WebhookRotateSecret(_)
-            | Route::DeliveryRetry(..) => POST,
+            | Route::DeliveryRetry(..)
+            | Route::ConvertSchema => POST,
             Route::Contracts | Route::Keys | Route::Webhooks => GET_POST,
             Route::Key(_) => &[Method::DELETE],
             Route::Contract(_) => &[Method::GET, Method::PUT, Method::PATCH, Method::DELETE],
@@ -208,6 +212,7 @@ async fn dispatch(
         (Route::WebhookRecover(id), _) => webhooks::recover(state, req, id).await,
         (Route::WebhookRotateSecret(id), _) => webhooks::rotate_secret(state, req, id).await,
         (Route::DeliveryRetry(id, delivery), _) => webhooks::retry(state, req, id, delivery).await,
+        (Route::ConvertSchema, _) => schemas::convert(state, req).await,
         (Route::Health, _) => Ok(status::health(state).await),
         (Route::OpenApi, _) => Ok(openapi::document()),
     }
@@ -255,5 +260,10 @@ mod tests {
             Some(Route::WebhookRotateSecret("w"))
         );
         assert_eq!(Route::parse("/api/v1/webhooks/w/deliveries/d"), None);
+        assert_eq!(
+            Route::parse("/api/v1/schemas/convert"),
+            Some(Route::ConvertSchema)
+        );
+        assert_eq!(Route::parse("/api/v1/schemas"), None);
     }
 }

@@ -17,6 +17,8 @@
 //! - `upgrade`: a store written by an earlier release opens and reads back what that
 //!   release answered (`tests/fixtures/`).
 //! - `openapi`: the served OpenAPI document, the committed file and the router in step.
+//! - `schemas` (§6.1): schema import — every committed fixture and bad input, the body's
+//!   errors, limits, auth.
 //! - `lists`: creation order and paging (`?limit`, `?cursor`, `Link`) of every list.
 //!
 //! Shared helpers: `tests/common` (server harness, ids, paging) and `support` (the spec's
@@ -47,6 +49,7 @@ mod openapi;
 mod ownership;
 mod restart;
 mod rules;
+mod schemas;
 mod tenants;
 mod upgrade;
 mod usage;

@@ -12,6 +12,7 @@
 
 pub mod daemon;
 pub mod receiver;
+pub mod schema_fixtures;
 pub mod tools;
 
 pub use daemon::*;

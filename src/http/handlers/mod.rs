@@ -4,6 +4,7 @@
 pub mod checks;
 pub mod contracts;
 pub mod keys;
+pub mod schemas;
 pub mod status;
 pub mod webhooks;
 
@@ -29,17 +30,20 @@ pub enum Body {
     PatchWebhook,
     /// `POST /keys`.
     CreateKey,
+    /// `POST /schemas/convert` (the conversion included: it reads no store).
+    ConvertSchema,
 }
 
 impl Body {
     /// Every body kind.
-    pub const ALL: [Body; 6] = [
+    pub const ALL: [Body; 7] = [
         Body::CreateContract,
         Body::Infer,
         Body::Check,
         Body::CreateWebhook,
         Body::PatchWebhook,
         Body::CreateKey,
+        Body::ConvertSchema,
     ];
 }
 
@@ -53,6 +57,7 @@ pub fn parse_body(body: Body, bytes: &[u8]) -> Result<(), ApiError> {
         Body::CreateWebhook => webhooks::parse_body(bytes, false),
         Body::PatchWebhook => webhooks::parse_body(bytes, true),
         Body::CreateKey => keys::parse_body(bytes),
+        Body::ConvertSchema => schemas::parse_body(bytes),
     }
 }
 
