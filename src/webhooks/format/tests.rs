@@ -175,6 +175,27 @@ fn every_format_renders_every_event_within_its_services_rules() {
             {
                 assert!(all.contains(part), "{format:?} {name}: {part:?} in {all}");
             }
+            if format == WebhookFormat::Discord {
+                let m: Value = serde_json::from_slice(&body.bytes).expect("JSON");
+                let embed = &m["embeds"][0];
+                let mut total = 0;
+                for text in [
+                    &embed["title"],
+                    &embed["description"],
+                    &embed["footer"]["text"],
+                ]
+                .into_iter()
+                .chain(
+                    embed["fields"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .flat_map(|f| [&f["name"], &f["value"]]),
+                ) {
+                    total += text.as_str().map_or(0, |t| t.encode_utf16().count());
+                }
+                assert!(total <= super::discord::MAX_EMBED_CHARS, "{name}: {total}");
+            }
             if format == WebhookFormat::Teams {
                 assert!(
                     body.bytes.len() <= super::teams::MAX_MESSAGE_BYTES,
