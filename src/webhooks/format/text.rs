@@ -2,6 +2,7 @@
 //! one-line summary, and lists cut with "…and N more" to a budget. Each format measures
 //! the budget as its service does (characters, UTF-16 units, JSON bytes).
 
+use crate::drift::Verdict;
 use crate::model::Check;
 
 /// Most column names per kind of change in a one-line summary.
@@ -62,7 +63,7 @@ pub fn contract(check: &Check, contract_name: Option<&str>) -> String {
 /// `No schema drift on users` / `Schema drift: breaking on users`.
 pub fn headline(check: &Check, contract_name: Option<&str>) -> String {
     let what = match check.verdict {
-        crate::drift::Verdict::Pass => "No schema drift".to_owned(),
+        Verdict::Pass => "No schema drift".to_owned(),
         other => format!("Schema drift: {}", other.as_str()),
     };
     format!("{what} on {}", contract_name.unwrap_or("a contract"))
