@@ -169,14 +169,28 @@ pub enum WebhookFormat {
     Json,
     /// A message Slack, Mattermost and Rocket.Chat incoming webhooks accept.
     Slack,
+    /// A Microsoft Teams workflow message carrying an Adaptive Card.
+    Teams,
+    /// A Discord webhook message with one embed.
+    Discord,
 }
 
 impl WebhookFormat {
+    /// Every format, in the order the API lists them.
+    pub const ALL: [WebhookFormat; 4] = [
+        WebhookFormat::Json,
+        WebhookFormat::Slack,
+        WebhookFormat::Teams,
+        WebhookFormat::Discord,
+    ];
+
     /// The name used in JSON.
     pub fn as_str(self) -> &'static str {
         match self {
             WebhookFormat::Json => "json",
             WebhookFormat::Slack => "slack",
+            WebhookFormat::Teams => "teams",
+            WebhookFormat::Discord => "discord",
         }
     }
 
@@ -185,6 +199,8 @@ impl WebhookFormat {
         match name {
             "json" => Some(WebhookFormat::Json),
             "slack" => Some(WebhookFormat::Slack),
+            "teams" => Some(WebhookFormat::Teams),
+            "discord" => Some(WebhookFormat::Discord),
             _ => None,
         }
     }

@@ -203,6 +203,10 @@ pub struct StoredCheck {
 pub enum StoredFormat {
     Json,
     Slack,
+    // New variants go last: bincode writes the variant's index, so every stored webhook
+    // keeps its bytes and no format version is needed.
+    Teams,
+    Discord,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -278,7 +282,7 @@ same_variants!(Verdict <-> StoredVerdict: Pass, Warning, Breaking);
 same_variants!(SeverityOverride <-> StoredOverride: Ignore, Warning, Breaking);
 same_variants!(Environment <-> StoredEnvironment: Live, Test);
 same_variants!(DeliveryStatus <-> StoredDeliveryStatus: Pending, Delivered, Abandoned);
-same_variants!(WebhookFormat <-> StoredFormat: Json, Slack);
+same_variants!(WebhookFormat <-> StoredFormat: Json, Slack, Teams, Discord);
 same_variants!(DisabledReason <-> StoredDisabledReason: Gone, Failing, Paused);
 
 fn ms(t: UnixMs) -> i64 {
@@ -1039,5 +1043,12 @@ mod tests {
                 .expect("encode"),
             [2, 0, 0, 0]
         );
+        // Likewise the formats added after v2, after the two above: their indexes.
+        for (format, index) in [(WebhookFormat::Teams, 2u8), (WebhookFormat::Discord, 3)] {
+            let bytes = bincode::serialize(&StoredFormat::from(format)).expect("encode");
+            assert_eq!(bytes, [index, 0, 0, 0], "{format:?}");
+            let back: StoredFormat = bincode::deserialize(&bytes).expect("decode");
+            assert_eq!(WebhookFormat::from(back), format);
+        }
     }
 }

@@ -442,7 +442,7 @@ async fn webhook_deliveries_endpoint_exists() {
 // retry and recover (their deliveries end to end are in tests/webhooks.rs) ----
 
 #[tokio::test]
-async fn webhook_format_is_json_by_default_or_slack() {
+async fn webhook_format_is_json_by_default_or_slack_teams_discord() {
     let server = TestServer::start().await;
     let slack = create_webhook(
         &server,
@@ -468,11 +468,44 @@ async fn webhook_format_is_json_by_default_or_slack() {
         .await;
         let error = answer.assert_error(400, "invalid_request");
         assert!(error.contains("format"), "{format}: {error}");
+        if format.is_string() {
+            assert!(
+                error.ends_with("is not one of json, slack, teams, discord"),
+                "every name: {error}"
+            );
+        }
     }
     assert_eq!(
         len(&server.get("/api/v1/webhooks").await.assert_status(200)),
         1
     );
+    // SPEC 6.4's formats: created, shown, switched by PATCH.
+    for format in ["teams", "discord"] {
+        let hook = create_webhook(
+            &server,
+            &server.key,
+            json!({"url": "https://hooks.example.com/chat", "events": ["breaking"], "format": format}),
+        )
+        .await;
+        assert_eq!(hook["format"], format);
+        let path = format!("/api/v1/webhooks/{}", text(&hook["id"]));
+        assert_eq!(server.get(&path).await.assert_status(200)["format"], format);
+        let other = if format == "teams" {
+            "discord"
+        } else {
+            "teams"
+        };
+        let patched = send_json(
+            &server,
+            Method::PATCH,
+            &path,
+            &server.key,
+            &json!({"format": other}),
+        )
+        .await
+        .assert_status(200);
+        assert_eq!(patched["format"], other);
+    }
 }
 
 #[tokio::test]

@@ -6,6 +6,8 @@
 //!   deadline, signals, SIGKILL);
 //! - `receiver`: an HTTPS webhook receiver with its own test CA (scripted answers,
 //!   recorded requests);
+//! - `services`: what Slack, Discord and Teams accept of a body (the receiver plays them;
+//!   the formats' unit test includes the file);
 //! - `tools`: what a test needs from the machine (`strace`, root), failing under CI.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 #![allow(unused_imports)] // likewise for the re-exports below
@@ -13,6 +15,7 @@
 pub mod daemon;
 pub mod receiver;
 pub mod schema_fixtures;
+pub mod services;
 pub mod tools;
 
 pub use daemon::*;

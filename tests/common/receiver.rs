@@ -175,9 +175,9 @@ struct ReceiverState {
     tls_failures: AtomicUsize,
     /// Requests being answered now, and the most at once, per path.
     in_flight: Mutex<HashMap<String, (usize, usize)>>,
-    /// Paths that answer like a Slack incoming webhook: `400 no_text` to a body without
-    /// a non-empty `text` string and a `blocks` array.
-    slack_paths: Mutex<Vec<String>>,
+    /// Paths that answer like a chat service (`services`): its success status to a body
+    /// it accepts, its error to one that breaks its rules.
+    services: Mutex<HashMap<String, Service>>,
     /// The reply on every path, before any script (a receiver that refuses everything).
     overriding: Mutex<Option<Reply>>,
     /// Off: requests are not kept in `requests` (a benchmark's million deliveries).
@@ -269,7 +269,19 @@ impl Receiver {
 
     /// Answers `path` like Slack: `400 no_text` to a body that is not a Slack message.
     pub fn like_slack(&self, path: &str) {
-        lock(&self.state.slack_paths).push(path.to_owned());
+        lock(&self.state.services).insert(path.to_owned(), Service::Slack);
+    }
+
+    /// Answers `path` like a Discord webhook: `204` to a message within Discord's
+    /// limits, `400 {"code": 50035, …}` ("Invalid Form Body") to any other body.
+    pub fn like_discord(&self, path: &str) {
+        lock(&self.state.services).insert(path.to_owned(), Service::Discord);
+    }
+
+    /// Answers `path` like a Teams workflow trigger: `202` to a message carrying a valid
+    /// Adaptive Card 1.4, `400` to any other body.
+    pub fn like_teams(&self, path: &str) {
+        lock(&self.state.services).insert(path.to_owned(), Service::Teams);
     }
 
     /// Answers `path` with `reply` once its script is used up.
@@ -424,10 +436,10 @@ async fn answer(
             .or_else(|| lock(&state.defaults).get(&path).cloned())
             .unwrap_or_else(|| Reply::status(200))
     });
-    let reply = if lock(&state.slack_paths).contains(&path) && !slack_accepts(&body) {
-        Reply::status(400).body("no_text")
-    } else {
-        reply
+    let service = lock(&state.services).get(&path).copied();
+    let reply = match service {
+        Some(service) => service.answer(&body).unwrap_or(reply),
+        None => reply,
     };
     let _in_flight = InFlight::new(state.clone(), path.clone());
     if (200..300).contains(&reply.status) {
@@ -457,15 +469,38 @@ async fn answer(
         .expect("valid response"))
 }
 
-/// What a Slack incoming webhook requires of a body: JSON with a non-empty `text` and,
-/// for Block Kit, an array of `blocks` (at most 50).
-fn slack_accepts(body: &[u8]) -> bool {
-    let Ok(message) = serde_json::from_slice::<Value>(body) else {
-        return false;
-    };
-    let text = message["text"]
-        .as_str()
-        .is_some_and(|t| !t.trim().is_empty());
-    let blocks = message["blocks"].as_array().is_some_and(|b| b.len() <= 50);
-    text && blocks
+/// A chat service a path plays.
+#[derive(Clone, Copy, Debug)]
+enum Service {
+    Slack,
+    Discord,
+    Teams,
+}
+
+impl Service {
+    /// The service's refusal of `body` if it breaks its rules, else its success answer
+    /// (`None` for Slack: the path's script decides, 200 by default).
+    fn answer(self, body: &[u8]) -> Option<Reply> {
+        let broken = match self {
+            Service::Slack => super::services::slack_violations(body),
+            Service::Discord => super::services::discord_violations(body),
+            Service::Teams => super::services::teams_violations(body),
+        };
+        match (self, broken.is_empty()) {
+            (Service::Slack, true) => None,
+            (Service::Slack, false) => Some(Reply::status(400).body("no_text")),
+            (Service::Discord, true) => Some(Reply::status(204)),
+            (Service::Discord, false) => Some(
+                Reply::status(400)
+                    .header("content-type", "application/json")
+                    .body(r#"{"message": "Invalid Form Body", "code": 50035}"#),
+            ),
+            (Service::Teams, true) => Some(Reply::status(202)),
+            (Service::Teams, false) => Some(
+                Reply::status(400)
+                    .header("content-type", "application/json")
+                    .body(r#"{"error": {"code": "InvalidRequestContent", "message": "The card is not a valid Adaptive Card."}}"#),
+            ),
+        }
+    }
 }

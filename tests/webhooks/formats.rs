@@ -1,5 +1,7 @@
-//! SPEC 5.3 body formats: Slack messages (what Slack accepts, huge diffs within its
-//! limits, the Slack test delivery).
+//! SPEC 5.3 and 6.4 body formats: Slack messages (what Slack accepts, huge diffs within
+//! its limits, the Slack test delivery); Teams and Discord messages, each delivered to a
+//! receiver playing the service (`Receiver::like_teams`, `like_discord`), which refuses
+//! what the service refuses.
 
 use crate::support::*;
 
@@ -140,4 +142,87 @@ async fn a_slack_test_delivery_is_a_slack_message() {
         .as_str()
         .expect("text")
         .contains(&id_of(&hook)));
+}
+
+/// A chat format end to end: `format`'s webhook gets a check its service accepts
+/// (answered `success`) with both signatures; the raw check document, which the service
+/// refuses, is a failed delivery there; PATCH switches that webhook to `format` and the
+/// next check gets through; a test delivery is accepted too.
+async fn a_chat_format_is_delivered_and_accepted(
+    format: &str,
+    like: fn(&Receiver, &str),
+    success: u16,
+) {
+    let ca = TestCa::new();
+    let receiver = Receiver::start(&ca).await;
+    like(&receiver, "/chat");
+    like(&receiver, "/raw");
+    let server = start(&ca, |cfg| cfg.webhooks.retry_delays = Vec::new()).await;
+    let contract_id = contract(&server, "users").await;
+    let chat = webhook_as(&server, &receiver.url("/chat"), format).await;
+    assert_eq!(chat["format"], format);
+    assert_eq!(get_webhook(&server, &id_of(&chat)).await["format"], format);
+    let secret = chat["secret"].as_str().expect("secret").to_owned();
+    let raw = webhook(&server, &receiver.url("/raw"), ALL_EVENTS, None).await;
+
+    let (_, check_id) = run_check(&server, &contract_id, warning_columns()).await;
+    let delivered =
+        wait_delivery(&server, &id_of(&chat), "delivered", Duration::from_secs(20)).await;
+    assert_eq!(status_codes(&delivered), [json!(success)], "{delivered}");
+    let refused = wait_delivery(&server, &id_of(&raw), "abandoned", Duration::from_secs(20)).await;
+    assert_eq!(
+        status_codes(&refused),
+        [json!(400)],
+        "the service refuses the check document"
+    );
+
+    let request = receiver.requests("/chat").remove(0);
+    assert!(verify_driftguard(&secret, &request));
+    assert!(verify_standard(&secret, &request));
+    assert_eq!(request.header("content-type"), "application/json");
+    let all = request.json().to_string();
+    for part in [
+        "warning",
+        "users",
+        contract_id.as_str(),
+        check_id.as_str(),
+        "email",
+    ] {
+        assert!(all.contains(part), "{part:?} in {all}");
+    }
+
+    assert_eq!(
+        patch(&server, &id_of(&raw), json!({"format": format})).await["format"],
+        format
+    );
+    run_check(&server, &contract_id, breaking_columns()).await;
+    let raw_id = id_of(&raw);
+    let (got, list) = poll(
+        Duration::from_secs(20),
+        || deliveries(&server, &raw_id),
+        |list| list.len() == 2 && list[0]["status"] == "delivered",
+    )
+    .await;
+    assert!(got, "{list:#?}");
+
+    let record = post(
+        &server,
+        &format!("/api/v1/webhooks/{}/test", id_of(&chat)),
+        json!({}),
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(status_codes(&record), [json!(success)], "{record}");
+    let ping = receiver.requests("/chat").pop().expect("the test delivery");
+    assert!(String::from_utf8_lossy(&ping.body).contains(&id_of(&chat)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teams_format_is_an_adaptive_card_teams_accepts() {
+    a_chat_format_is_delivered_and_accepted("teams", Receiver::like_teams, 202).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discord_format_is_a_message_discord_accepts() {
+    a_chat_format_is_delivered_and_accepted("discord", Receiver::like_discord, 204).await;
 }

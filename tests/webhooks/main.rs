@@ -10,8 +10,8 @@
 //! - `lifecycle`: deleting a webhook, a graceful restart, retention.
 //! - `fairness`: one slow or backlogged webhook never delays another.
 //! - `crash`: SIGKILL of the real binary with deliveries pending.
-//! - `formats`, `steering`, `disabling` (SPEC 5.3): Slack messages; `PATCH`, test
-//!   deliveries, `retry`, `recover`; automatic disabling.
+//! - `formats`, `steering`, `disabling` (SPEC 5.3, 6.4): Slack, Teams and Discord
+//!   messages; `PATCH`, test deliveries, `retry`, `recover`; automatic disabling.
 //! - `guard`: the target guard against loopback names.
 //!
 //! Shared helpers: `tests/common` (server and process harness, receiver and CA) and

@@ -156,9 +156,15 @@ fn parse_contract_id(text: &str) -> Result<ContractId, ApiError> {
         .map_err(|_| ApiError::Invalid("contract_id: no such contract in this account".into()))
 }
 
+/// A format by its name; the 400 lists every name, so a typo shows the right one.
 fn parse_format(text: &str) -> Result<WebhookFormat, ApiError> {
-    WebhookFormat::from_name(text)
-        .ok_or_else(|| ApiError::Invalid(format!("format: {text:?} is not one of json, slack")))
+    WebhookFormat::from_name(text).ok_or_else(|| {
+        let names: Vec<&str> = WebhookFormat::ALL.iter().map(|f| f.as_str()).collect();
+        ApiError::Invalid(format!(
+            "format: {text:?} is not one of {}",
+            names.join(", ")
+        ))
+    })
 }
 
 /// The host of an absolute `https://` URL.

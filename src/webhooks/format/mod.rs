@@ -1,9 +1,17 @@
-//! The body of a delivery, one file per webhook `format`: [`json`] (the check document)
-//! and [`slack`] (a Block Kit message). Each implements [`Format`]; [`render`] picks the
-//! webhook's. A new format is one new file and one arm in [`render`].
+//! The body of a delivery, one file per webhook `format`: [`json`] (the check document),
+//! [`slack`] (a Block Kit message), [`teams`] (an Adaptive Card in a workflow message)
+//! and [`discord`] (an embed). Each implements [`Format`]; [`render`] picks the
+//! webhook's. A new format is one new file and one arm in [`render`]; what the chat
+//! formats say in common is in [`text`].
 
+pub mod discord;
 pub mod json;
 pub mod slack;
+pub mod teams;
+pub mod text;
+
+#[cfg(test)]
+mod tests;
 
 use bytes::Bytes;
 
@@ -55,6 +63,8 @@ pub fn render(webhook: &Webhook, event: &Event<'_>) -> serde_json::Result<Body> 
     match webhook.format {
         WebhookFormat::Json => body::<json::Json>(event),
         WebhookFormat::Slack => body::<slack::Slack>(event),
+        WebhookFormat::Teams => body::<teams::Teams>(event),
+        WebhookFormat::Discord => body::<discord::Discord>(event),
     }
 }
 

@@ -2,14 +2,14 @@
 //! one-line `text` — what notifications and clients without Block Kit show, and what
 //! those receivers require (`400 no_text` without it) — and Block Kit `blocks`.
 //!
-//! Slack's limits shape them: at most 50 blocks (these have at most 6), a header's text
+//! Slack's limits shape them: at most 50 blocks (these have at most 8), a header's text
 //! at most 150 characters, a section's text at most 3000. Column lists are cut with
 //! "…and N more" to stay well inside them whatever the diff.
 
 use serde_json::{json, Value};
 
+use super::text::{self, cut};
 use super::{Event, Format};
-use crate::drift::Verdict;
 use crate::ids::WebhookId;
 use crate::model::Check;
 
@@ -34,62 +34,23 @@ impl Format for Slack {
 pub const MAX_LISTED: usize = 20;
 /// Most characters of one section's text (Slack allows 3000).
 pub const MAX_SECTION_CHARS: usize = 2900;
-/// Most column names per kind of change in the one-line `text`.
-const MAX_IN_TEXT: usize = 5;
 /// Most characters of a header's text (Slack allows 150).
 const MAX_HEADER_CHARS: usize = 150;
 
 /// The message for a check result.
 pub fn check_message(check: &Check, contract_name: Option<&str>) -> Value {
-    let result = check.verdict.as_str();
-    let contract = match contract_name {
-        Some(name) => format!("{name} ({})", check.contract_id),
-        None => check.contract_id.to_string(),
-    };
-    let diff = &check.diff;
-    let changed_types: Vec<String> = diff
-        .type_changes
-        .iter()
-        .map(|t| format!("{} ({} → {})", t.column, t.from.as_str(), t.to.as_str()))
-        .collect();
-    let lists: [(&str, &[String]); 3] = [
-        ("removed", &diff.removed),
-        ("type changed", &changed_types),
-        ("added", &diff.added),
-    ];
-    let mut text = format!(
-        "DriftGuard: {result} (severity {}) for contract {contract}",
-        check.severity
-    );
-    let changes: Vec<String> = lists
-        .iter()
-        .filter(|(_, names)| !names.is_empty())
-        .map(|(what, names)| format!("{what}: {}", inline_list(names)))
-        .collect();
-    if changes.is_empty() {
-        text.push_str(": no changed columns");
-    } else {
-        text.push_str(" — ");
-        text.push_str(&changes.join("; "));
-    }
-    let headline = match check.verdict {
-        Verdict::Pass => "No schema drift".to_owned(),
-        other => format!("Schema drift: {}", other.as_str()),
-    };
     let mut blocks = vec![
-        json!({"type": "header", "text": {"type": "plain_text", "text": cut(&format!("{headline} on {}", contract_name.unwrap_or("a contract")), MAX_HEADER_CHARS)}}),
+        json!({"type": "header", "text": {"type": "plain_text", "text": cut(&text::headline(check, contract_name), MAX_HEADER_CHARS)}}),
         json!({"type": "section", "fields": [
-            {"type": "mrkdwn", "text": format!("*Result*\n{result}, severity {}/100", check.severity)},
+            {"type": "mrkdwn", "text": format!("*Result*\n{}, severity {}/100", check.verdict.as_str(), check.severity)},
             {"type": "mrkdwn", "text": cut(&format!("*Contract*\n{}`{}`", contract_name.map(|n| format!("{} ", escape(n))).unwrap_or_default(), check.contract_id), 2000)},
         ]}),
     ];
-    for (what, names) in lists {
-        if !names.is_empty() {
-            blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": column_list(what, names)}}));
-        }
+    for (what, names) in text::changes(check) {
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": column_list(what, &names)}}));
     }
     blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("Check `{}` · {}", check.id, check.created_at.rfc3339())}]}));
-    json!({"text": text, "blocks": blocks})
+    json!({"text": text::summary(check, contract_name), "blocks": blocks})
 }
 
 /// The message of a test delivery.
@@ -101,39 +62,19 @@ pub fn ping_message(webhook_id: WebhookId) -> Value {
     })
 }
 
-/// `a, b, c and 4 more` (names cut to a readable length).
-fn inline_list(names: &[String]) -> String {
-    let shown: Vec<String> = names.iter().take(MAX_IN_TEXT).map(|n| cut(n, 64)).collect();
-    let mut list = shown.join(", ");
-    if names.len() > shown.len() {
-        list.push_str(&format!(" and {} more", names.len() - shown.len()));
-    }
-    list
-}
-
 /// A section's text: a title and one bullet per column, cut with "…and N more" at
 /// [`MAX_LISTED`] names or [`MAX_SECTION_CHARS`] characters.
 fn column_list(what: &str, names: &[String]) -> String {
-    let mut title = what.to_owned();
-    if let Some(first) = title.get_mut(..1) {
-        first.make_ascii_uppercase();
-    }
-    let mut text = format!("*{title} ({})*", names.len());
-    // Room for the longest "and N more" line.
-    let budget = MAX_SECTION_CHARS - 32;
-    let mut listed = 0;
-    for name in names.iter().take(MAX_LISTED) {
-        let line = format!("\n• `{}`", escape(&cut(name, 256)));
-        if text.chars().count() + line.chars().count() > budget {
-            break;
-        }
-        text.push_str(&line);
-        listed += 1;
-    }
-    if names.len() > listed {
-        text.push_str(&format!("\n…and {} more", names.len() - listed));
-    }
-    text
+    let title = format!("*{}*", text::title(what, names.len()));
+    let budget = MAX_SECTION_CHARS - text::chars(&title) - 1;
+    let lines = text::fit(
+        names,
+        MAX_LISTED,
+        budget,
+        |name| format!("• `{}`", escape(name)),
+        text::chars,
+    );
+    format!("{title}\n{lines}")
 }
 
 /// Slack's mrkdwn escapes: `&`, `<` and `>` (they start entities and links).
@@ -143,21 +84,11 @@ fn escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// At most `max` characters, with `…` if cut.
-fn cut(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut cut: String = text.chars().take(max - 1).collect();
-    cut.push('…');
-    cut
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::clock::UnixMs;
-    use crate::drift::{ColumnType, Diff, TypeChange};
+    use crate::drift::{ColumnType, Diff, TypeChange, Verdict};
     use crate::ids::{CheckId, ContractId};
 
     fn check(removed: usize, retyped: usize, added: usize, name_len: usize) -> Check {
