@@ -881,6 +881,11 @@ async fn check_parquet_against_a_live_server_finds_the_drift() {
 /// printed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readme_bring_your_schemas_examples_run_as_written() {
+    const TEST: &str = "the_readme_bring_your_schemas_examples_run_as_written";
+    // The block pipes through curl and jq, as a reader would run it.
+    if !require_tool(TEST, "curl", "--version") || !require_tool(TEST, "jq", "--version") {
+        return;
+    }
     const README: &str = include_str!("../README.md");
     let section = &README[README.find("## Bring your schemas").expect("the section")..];
     let block = &section[section.find("```sh\n").expect("a sh block") + 6..];
