@@ -160,7 +160,7 @@ pub fn fill_random(buf: &mut [u8]) {
     // at all, in which case nothing about this process could be trusted anyway.
     SystemRandom::new()
         .fill(buf)
-        .expect("the OS random number generator failed");
+        .expect("the OS random number generator failed"); // ok: only without any kernel entropy source
 }
 
 /// Characters of a list cursor (a `u64` in the same base32).
