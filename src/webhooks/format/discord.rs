@@ -24,13 +24,7 @@ impl Format for Discord {
     const CONTENT_TYPE: &'static str = "application/json";
 
     fn render(event: &Event<'_>) -> serde_json::Result<Vec<u8>> {
-        match *event {
-            Event::Check {
-                check,
-                contract_name,
-            } => serde_json::to_vec(&check_message(check, contract_name)),
-            Event::Ping { webhook_id, .. } => serde_json::to_vec(&ping_message(webhook_id)),
-        }
+        super::chat_body(event, check_message, ping_message)
     }
 }
 

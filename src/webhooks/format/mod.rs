@@ -68,6 +68,22 @@ pub fn render(webhook: &Webhook, event: &Event<'_>) -> serde_json::Result<Body> 
     }
 }
 
+/// The body of a chat format (Slack, Teams, Discord): its message for a check, or its
+/// message for a ping. Each such format is its two message functions and this.
+fn chat_body(
+    event: &Event<'_>,
+    check_message: impl FnOnce(&Check, Option<&str>) -> serde_json::Value,
+    ping_message: impl FnOnce(WebhookId) -> serde_json::Value,
+) -> serde_json::Result<Vec<u8>> {
+    match *event {
+        Event::Check {
+            check,
+            contract_name,
+        } => serde_json::to_vec(&check_message(check, contract_name)),
+        Event::Ping { webhook_id, .. } => serde_json::to_vec(&ping_message(webhook_id)),
+    }
+}
+
 fn body<F: Format>(event: &Event<'_>) -> serde_json::Result<Body> {
     Ok(Body {
         bytes: Bytes::from(F::render(event)?),

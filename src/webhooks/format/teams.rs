@@ -22,13 +22,11 @@ impl Format for Teams {
     const CONTENT_TYPE: &'static str = "application/json";
 
     fn render(event: &Event<'_>) -> serde_json::Result<Vec<u8>> {
-        match *event {
-            Event::Check {
-                check,
-                contract_name,
-            } => serde_json::to_vec(&message(check_card(check, contract_name))),
-            Event::Ping { webhook_id, .. } => serde_json::to_vec(&message(ping_card(webhook_id))),
-        }
+        super::chat_body(
+            event,
+            |check, contract_name| message(check_card(check, contract_name)),
+            |webhook_id| message(ping_card(webhook_id)),
+        )
     }
 }
 
