@@ -6,6 +6,7 @@
 //! - [`drift`]: the drift engine — diff, severity, verdict, inference. Pure: no I/O.
 //! - [`schemas`]: schema import — Avro, JSON Schema, SQL DDL, Parquet footers and dbt
 //!   manifests become columns. Pure, like `drift`.
+//! - [`filter`]: webhook filters — a least severity and contract-name globs. Pure.
 //! - [`model`]: the records DriftGuard keeps (accounts, keys, contracts, checks, webhooks),
 //!   in the product's words, with typed [`ids`] and [`clock`] times.
 //! - [`store`]: the redb file. Owns every table, every transaction and the stored shapes;
@@ -42,6 +43,7 @@ pub mod config;
 pub mod credentials;
 pub mod daemon;
 pub mod drift;
+pub mod filter;
 pub mod http;
 pub mod ids;
 pub mod metrics;

@@ -5,6 +5,7 @@
 use crate::clock::UnixMs;
 use crate::credentials::{Environment, KeyHash};
 use crate::drift::{compare_versions, Column, Diff, Rules, Verdict, VersionChanges};
+pub use crate::filter::WebhookFilter;
 pub use crate::ids::{AccountId, CheckId, ContractId, DeliveryId, KeyId, WebhookId};
 
 /// A team: it owns keys, contracts, checks and webhooks, and holds the credit balance.
@@ -160,6 +161,12 @@ pub struct Webhook {
     pub consecutive_failures: u32,
     /// The secret before the last rotation, still signing until its grace period ends.
     pub previous_secret: Option<PreviousSecret>,
+    /// What a check must also be to fire it; `None`: every check its events and scope
+    /// allow.
+    pub filter: Option<WebhookFilter>,
+    /// The PagerDuty integration's routing key (`pagerduty` format only). Like the
+    /// secret, returned by no answer.
+    pub routing_key: Option<String>,
 }
 
 /// The body a webhook receives.
@@ -173,15 +180,18 @@ pub enum WebhookFormat {
     Teams,
     /// A Discord webhook message with one embed.
     Discord,
+    /// A PagerDuty Events API v2 event: `trigger` on drift, `resolve` once it is fixed.
+    PagerDuty,
 }
 
 impl WebhookFormat {
     /// Every format, in the order the API lists them.
-    pub const ALL: [WebhookFormat; 4] = [
+    pub const ALL: [WebhookFormat; 5] = [
         WebhookFormat::Json,
         WebhookFormat::Slack,
         WebhookFormat::Teams,
         WebhookFormat::Discord,
+        WebhookFormat::PagerDuty,
     ];
 
     /// The name used in JSON.
@@ -191,6 +201,7 @@ impl WebhookFormat {
             WebhookFormat::Slack => "slack",
             WebhookFormat::Teams => "teams",
             WebhookFormat::Discord => "discord",
+            WebhookFormat::PagerDuty => "pagerduty",
         }
     }
 
@@ -201,6 +212,7 @@ impl WebhookFormat {
             "slack" => Some(WebhookFormat::Slack),
             "teams" => Some(WebhookFormat::Teams),
             "discord" => Some(WebhookFormat::Discord),
+            "pagerduty" => Some(WebhookFormat::PagerDuty),
             _ => None,
         }
     }

@@ -319,6 +319,15 @@ pub struct WebhookView<'a> {
     /// `gone`, `failing` or `paused` while inactive.
     disabled_reason: Option<&'static str>,
     consecutive_failures: u32,
+    /// `null`: no filter. (The PagerDuty routing key, like the secret, is never shown.)
+    filter: Option<FilterView<'a>>,
+}
+
+/// A webhook's filter: each part `null` when not set.
+#[derive(Serialize)]
+struct FilterView<'a> {
+    min_severity: Option<u8>,
+    contract_names: Option<&'a [String]>,
 }
 
 impl<'a> WebhookView<'a> {
@@ -335,6 +344,10 @@ impl<'a> WebhookView<'a> {
             format: w.format.as_str(),
             disabled_reason: w.disabled_reason.map(|r| r.as_str()),
             consecutive_failures: w.consecutive_failures,
+            filter: w.filter.as_ref().map(|f| FilterView {
+                min_severity: f.min_severity,
+                contract_names: f.contract_names.as_deref(),
+            }),
         }
     }
 

@@ -7,14 +7,14 @@ use std::collections::HashMap;
 
 use redb::{ReadTransaction, ReadableTable, Table, WriteTransaction};
 
-use super::queue::DueEntry;
+use super::queue::{DueEntry, Send};
 use super::tables::*;
 use super::{Store, StoreError};
 use crate::clock::{Stamp, UnixMs};
 use crate::credentials::Environment;
 use crate::drift::{Assessment, IncomingColumn};
 use crate::ids::{AccountId, CheckId, ContractId};
-use crate::model::{Account, Check, Delivery, Webhook};
+use crate::model::{Account, Check, Contract, Delivery, Webhook, WebhookFormat};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -129,6 +129,9 @@ pub struct CheckPass<'t> {
     deliveries: WriteRecords<'t, (u128, u64), Delivery>,
     due: Table<'t, DueEntry, ()>,
     meta: Table<'t, &'static str, u64>,
+    /// Read only for a contract's name, when a webhook's filter asks for it.
+    contracts: WriteRecords<'t, Location, Contract>,
+    incidents: Table<'t, (u128, u128), u64>,
     /// The store-wide sequence, kept here for the pass.
     seq: PassSeq,
     /// The rows of the accounts this pass charged, as they are now.
@@ -150,6 +153,8 @@ impl<'t> CheckPass<'t> {
             deliveries: DELIVERIES.write(txn)?,
             due: txn.open_table(DUE)?,
             meta,
+            contracts: CONTRACTS.write(txn)?,
+            incidents: txn.open_table(INCIDENTS)?,
             seq: PassSeq { stored: next, next },
             accounts_touched: HashMap::new(),
             active_webhooks: HashMap::new(),
@@ -163,7 +168,8 @@ impl<'t> CheckPass<'t> {
     pub fn record(&mut self, new: NewCheck) -> Result<(Check, usize)> {
         let account_id = new.account;
         let now = new.at.wall;
-        locate(&self.ids, account_id, new.contract_id.raw())?.ok_or(StoreError::NotFound)?;
+        let contract_location =
+            locate(&self.ids, account_id, new.contract_id.raw())?.ok_or(StoreError::NotFound)?;
         let cost: u8 = match new.environment {
             Environment::Live => 1,
             Environment::Test => 0,
@@ -212,19 +218,43 @@ impl<'t> CheckPass<'t> {
             }
         };
         let mut queued = 0;
+        // The contract's name, read once and only if a filter matches names.
+        let mut contract_name: Option<Option<String>> = None;
         for webhook in webhooks.iter() {
-            if super::queue::fires_for(webhook, check.verdict, check.contract_id) {
-                super::queue::enqueue(
-                    &mut self.deliveries,
-                    &mut self.due,
-                    account_id,
-                    webhook,
-                    &check,
-                    self.seq.take(),
-                    new.at.steady,
-                )?;
-                queued += 1;
+            if contract_name.is_none() && webhook.filter.as_ref().is_some_and(|f| f.needs_name()) {
+                let contract = self.contracts.get(contract_location)?;
+                contract_name = Some(contract.map(|c| c.name));
             }
+            let incident_key = (webhook.id.raw(), check.contract_id.raw());
+            let incident = match webhook.format {
+                WebhookFormat::PagerDuty => self.incidents.get(incident_key)?.map(|v| v.value()),
+                _ => None,
+            };
+            let name = || contract_name.clone().flatten();
+            let send = super::queue::what_to_send(webhook, &check, incident, name);
+            if send == Send::Nothing {
+                continue;
+            }
+            let seq = self.seq.take();
+            match send {
+                Send::Trigger => {
+                    self.incidents.insert(incident_key, INCIDENT_OPEN)?;
+                }
+                Send::Resolve => {
+                    self.incidents.insert(incident_key, seq)?;
+                }
+                Send::Check | Send::Nothing => {}
+            }
+            super::queue::enqueue(
+                &mut self.deliveries,
+                &mut self.due,
+                account_id,
+                webhook,
+                &check,
+                seq,
+                new.at.steady,
+            )?;
+            queued += 1;
         }
         Ok((check, queued))
     }

@@ -16,12 +16,15 @@
 //!   keyed per webhook (fair delivery); webhooks gain `format`, `disabled_reason`,
 //!   `consecutive_failures` and a previous secret; a delivery's check is optional (test
 //!   deliveries).
+//! - 3: webhooks that say only what matters — a webhook gains its `filter` and PagerDuty's
+//!   `routing_key` (and the `pagerduty` format); the `incidents` table holds the PagerDuty
+//!   incidents DriftGuard opened, per webhook and contract.
 
 use super::records::{LegacyShape, Record};
 use super::StoreError;
 
 /// The on-disk format this build reads and writes.
-pub const FORMAT_VERSION: u64 = 2;
+pub const FORMAT_VERSION: u64 = 3;
 
 /// Encodes a record through its stored shape.
 pub fn encode<T: Record>(record: &T) -> Result<Vec<u8>, StoreError> {

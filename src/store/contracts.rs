@@ -329,8 +329,8 @@ pub fn plan_contract_update(
     )
 }
 
-/// Deletes a contract with its versions, its name and the webhooks scoped to it (with
-/// their deliveries, pending or not). Checks made against it stay. Returns the deleted
+/// Deletes a contract with its versions, its name, its PagerDuty incidents and the
+/// webhooks scoped to it (with their deliveries, pending or not). Checks made against it stay. Returns the deleted
 /// webhooks' ids, oldest first.
 pub fn delete_contract(
     txn: &WriteTransaction,
@@ -349,17 +349,27 @@ pub fn delete_contract(
     CONTRACT_VERSIONS
         .write(txn)?
         .remove_range((id.raw(), 0)..=(id.raw(), u32::MAX))?;
-    let scoped: Vec<WebhookId> = {
+    let (scoped, unscoped): (Vec<WebhookId>, Vec<WebhookId>) = {
         let webhooks = WEBHOOKS.write(txn)?;
         let mut scoped = Vec::new();
+        let mut unscoped = Vec::new();
         for row in webhooks.range((account.0, 0)..=(account.0, u64::MAX))? {
             let (_, webhook) = row?;
-            if webhook.contract_id == Some(id) {
-                scoped.push(webhook.id);
+            match webhook.contract_id {
+                Some(c) if c == id => scoped.push(webhook.id),
+                Some(_) => {}
+                None => unscoped.push(webhook.id),
             }
         }
-        scoped
+        (scoped, unscoped)
     };
+    // The incidents the contract had with the webhooks that stay are forgotten, not
+    // resolved (a scoped webhook's go with it).
+    let mut incidents = txn.open_table(INCIDENTS)?;
+    for webhook in unscoped {
+        incidents.remove((webhook.raw(), id.raw()))?;
+    }
+    drop(incidents);
     for &webhook in &scoped {
         delete_webhook(txn, account, webhook)?;
     }

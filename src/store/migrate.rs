@@ -10,7 +10,7 @@ use redb::{Key, ReadableTable, TableDefinition, Value, WriteTransaction};
 
 use super::codec::{self, decode_legacy, decode_shape, encode, encode_shape};
 use super::codec::{VersionCheck, FORMAT_VERSION};
-use super::records::{v1, StoredDelivery, StoredWebhook};
+use super::records::{v1, v2, StoredDelivery, StoredWebhook};
 use super::tables::{self, TableVisitor, FORMAT_VERSION_KEY, META};
 use super::StoreError;
 use crate::model::{Check, Contract};
@@ -49,6 +49,9 @@ pub fn initialise(txn: &WriteTransaction) -> Result<()> {
                 migrate_webhooks_to_v2(txn)?;
                 rekey_due_per_webhook_v2(txn)?;
             }
+            if from < 3 {
+                migrate_webhooks_to_v3(txn)?;
+            }
         }
     }
     txn.open_table(META)?
@@ -84,7 +87,7 @@ fn migrate_contracts_to_v2(txn: &WriteTransaction) -> Result<()> {
 /// secret; a delivery's check becomes optional (test deliveries have none).
 fn migrate_webhooks_to_v2(txn: &WriteTransaction) -> Result<()> {
     let webhooks = rewrite(txn, tables::WEBHOOKS.definition(), |bytes| {
-        encode_shape(&StoredWebhook::from(decode_shape::<v1::StoredWebhook>(
+        encode_shape(&v2::StoredWebhook::from(decode_shape::<v1::StoredWebhook>(
             bytes,
         )?))
     })?;
@@ -98,6 +101,19 @@ fn migrate_webhooks_to_v2(txn: &WriteTransaction) -> Result<()> {
         deliveries,
         "webhooks and deliveries migrated to format 2"
     );
+    Ok(())
+}
+
+/// Format 2 → 3, webhooks that say only what matters: every webhook gains no filter and no
+/// routing key (no format-2 webhook is a `pagerduty` one); the `incidents` table starts
+/// empty (created with the others).
+fn migrate_webhooks_to_v3(txn: &WriteTransaction) -> Result<()> {
+    let webhooks = rewrite(txn, tables::WEBHOOKS.definition(), |bytes| {
+        encode_shape(&StoredWebhook::from(decode_shape::<v2::StoredWebhook>(
+            bytes,
+        )?))
+    })?;
+    tracing::info!(webhooks, "webhooks migrated to format 3");
     Ok(())
 }
 

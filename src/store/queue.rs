@@ -23,8 +23,10 @@ use super::tables::*;
 use super::StoreError;
 use crate::clock::UnixMs;
 use crate::drift::Verdict;
-use crate::ids::{AccountId, ContractId, DeliveryId, WebhookId};
-use crate::model::{Attempt, Check, Delivery, DeliveryStatus, DisabledReason, Webhook};
+use crate::ids::{AccountId, DeliveryId, WebhookId};
+use crate::model::{
+    Attempt, Check, Delivery, DeliveryStatus, DisabledReason, Webhook, WebhookFormat,
+};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -147,12 +149,89 @@ pub fn enqueue(
     Ok(())
 }
 
-/// Whether a check with this verdict, of this contract, makes `webhook` fire: active,
-/// subscribed to the verdict, scoped to the contract or to all.
-pub(super) fn fires_for(webhook: &Webhook, verdict: Verdict, contract_id: ContractId) -> bool {
-    webhook.active
-        && webhook.events.contains(&verdict)
-        && webhook.contract_id.is_none_or(|c| c == contract_id)
+/// What a check sends one webhook (SPEC 6.3–6.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Send {
+    /// Nothing.
+    Nothing,
+    /// The check, in the webhook's format.
+    Check,
+    /// A PagerDuty `trigger`: the incident of (webhook, contract) is open from now on.
+    Trigger,
+    /// A PagerDuty `resolve` of the incident DriftGuard opened.
+    Resolve,
+}
+
+/// What `check`, of a contract named `name` (asked for only when the filter needs it),
+/// sends `webhook`, whose open incident for the contract is `incident` (an `INCIDENTS`
+/// value). An inactive webhook or one scoped to another contract gets nothing. Otherwise
+/// the webhook fires when its `events` hold the verdict and its filter passes — except
+/// that a `pagerduty` webhook turns a firing drift into a `trigger`, never sends a pass
+/// as such, and resolves the incident it opened at the contract's next pass, whatever
+/// its events and filter say (incidents close themselves when the data is fixed).
+pub(super) fn what_to_send(
+    webhook: &Webhook,
+    check: &Check,
+    incident: Option<u64>,
+    name: impl FnOnce() -> Option<String>,
+) -> Send {
+    if !webhook.active || webhook.contract_id.is_some_and(|c| c != check.contract_id) {
+        return Send::Nothing;
+    }
+    let pagerduty = webhook.format == WebhookFormat::PagerDuty;
+    if pagerduty && check.verdict == Verdict::Pass {
+        return match incident {
+            Some(INCIDENT_OPEN) => Send::Resolve,
+            _ => Send::Nothing, // none open, or its resolve is on its way
+        };
+    }
+    let fires = webhook.events.contains(&check.verdict)
+        && webhook
+            .filter
+            .as_ref()
+            .is_none_or(|f| f.passes(check.severity, name));
+    match (fires, pagerduty) {
+        (false, _) => Send::Nothing,
+        (true, false) => Send::Check,
+        (true, true) => Send::Trigger,
+    }
+}
+
+/// After an attempt of delivery `seq` of a `pagerduty` webhook: a delivered `resolve`
+/// closes its incident; an abandoned one leaves it open, so the next pass resolves again.
+/// (A `trigger` queued meanwhile has reopened the row, which then no longer names `seq`.)
+fn settle_incident(
+    txn: &WriteTransaction,
+    webhook_id: WebhookId,
+    seq: u64,
+    delivered: bool,
+) -> Result<()> {
+    let mut incidents = txn.open_table(INCIDENTS)?;
+    let webhook = webhook_id.raw();
+    let mut resolving = Vec::new();
+    for row in incidents.range((webhook, 0)..=(webhook, u128::MAX))? {
+        let (key, value) = row?;
+        if value.value() == seq {
+            resolving.push(key.value());
+        }
+    }
+    for key in resolving {
+        if delivered {
+            incidents.remove(key)?;
+        } else {
+            incidents.insert(key, INCIDENT_OPEN)?;
+        }
+    }
+    Ok(())
+}
+
+/// Forgets every incident of a webhook (deleted, or no longer a `pagerduty` one); resolves
+/// nothing.
+pub(super) fn forget_incidents(txn: &WriteTransaction, webhook_id: WebhookId) -> Result<()> {
+    let webhook = webhook_id.raw();
+    txn.open_table(INCIDENTS)?
+        .retain_in((webhook, 0)..=(webhook, u128::MAX), |_, _| false)?;
+    Ok(())
 }
 
 /// Reads up to `max` deliveries due at `now` that are not to be skipped, visiting webhooks
@@ -371,6 +450,10 @@ pub fn finish_attempt(
     if disabled.is_some() {
         set_paused(txn, webhook_id, true, now)?;
     }
+    let finished = matches!(after, AfterAttempt::Delivered | AfterAttempt::Abandon);
+    if finished && webhook.format == WebhookFormat::PagerDuty {
+        settle_incident(txn, webhook_id, seq, after == AfterAttempt::Delivered)?;
+    }
     Ok(disabled)
 }
 
@@ -554,8 +637,9 @@ pub fn set_paused(
     Ok(changed)
 }
 
-/// Removes every delivery of a webhook, pending or finished.
+/// Removes every delivery of a webhook, pending or finished, and its incidents.
 pub fn remove_all(txn: &WriteTransaction, webhook_id: WebhookId) -> Result<()> {
+    forget_incidents(txn, webhook_id)?;
     let all = all_of(txn, webhook_id)?;
     let mut deliveries = DELIVERIES.write(txn)?;
     let mut due = txn.open_table(DUE)?;

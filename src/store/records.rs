@@ -10,10 +10,11 @@
 //! it is one.
 //!
 //! The shapes here are those of the current format ([`super::codec::FORMAT_VERSION`]);
-//! shapes an older format used and this one replaced live in [`v1`], which the migration
-//! decodes.
+//! shapes an older format used and this one replaced live in [`v1`] and [`v2`], which the
+//! migrations decode.
 
 pub mod v1;
+pub mod v2;
 
 use serde::{Deserialize, Serialize};
 
@@ -25,7 +26,7 @@ use crate::drift::{
 use crate::ids::{AccountId, CheckId, ContractId, DeliveryId, KeyId, WebhookId};
 use crate::model::{
     Account, ApiKey, Attempt, AttemptOutcome, Check, Contract, ContractVersion, Delivery,
-    DeliveryStatus, DisabledReason, PreviousSecret, Webhook, WebhookFormat,
+    DeliveryStatus, DisabledReason, PreviousSecret, Webhook, WebhookFilter, WebhookFormat,
 };
 
 /// A domain type the store persists, through its stored shape.
@@ -204,9 +205,10 @@ pub enum StoredFormat {
     Json,
     Slack,
     // New variants go last: bincode writes the variant's index, so every stored webhook
-    // keeps its bytes and no format version is needed.
+    // keeps its bytes.
     Teams,
     Discord,
+    PagerDuty,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -222,6 +224,14 @@ pub struct StoredPreviousSecret {
     expires_at: i64,
 }
 
+// ---- version 3: webhooks gain a filter and PagerDuty's routing key ----
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredFilter {
+    min_severity: Option<u8>,
+    contract_names: Option<Vec<String>>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredWebhook {
     id: u128,
@@ -235,6 +245,8 @@ pub struct StoredWebhook {
     disabled_reason: Option<StoredDisabledReason>,
     consecutive_failures: u32,
     previous_secret: Option<StoredPreviousSecret>,
+    filter: Option<StoredFilter>,
+    routing_key: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -282,7 +294,7 @@ same_variants!(Verdict <-> StoredVerdict: Pass, Warning, Breaking);
 same_variants!(SeverityOverride <-> StoredOverride: Ignore, Warning, Breaking);
 same_variants!(Environment <-> StoredEnvironment: Live, Test);
 same_variants!(DeliveryStatus <-> StoredDeliveryStatus: Pending, Delivered, Abandoned);
-same_variants!(WebhookFormat <-> StoredFormat: Json, Slack, Teams, Discord);
+same_variants!(WebhookFormat <-> StoredFormat: Json, Slack, Teams, Discord, PagerDuty);
 same_variants!(DisabledReason <-> StoredDisabledReason: Gone, Failing, Paused);
 
 fn ms(t: UnixMs) -> i64 {
@@ -522,6 +534,11 @@ impl Record for Webhook {
                 secret: p.secret.clone(),
                 expires_at: ms(p.expires_at),
             }),
+            filter: self.filter.as_ref().map(|f| StoredFilter {
+                min_severity: f.min_severity,
+                contract_names: f.contract_names.clone(),
+            }),
+            routing_key: self.routing_key.clone(),
         }
     }
 
@@ -541,6 +558,11 @@ impl Record for Webhook {
                 secret: p.secret,
                 expires_at: UnixMs(p.expires_at),
             }),
+            filter: s.filter.map(|f| WebhookFilter {
+                min_severity: f.min_severity,
+                contract_names: f.contract_names,
+            }),
+            routing_key: s.routing_key,
         }
     }
 }
@@ -669,12 +691,22 @@ mod tests {
         V1: Serialize + serde::de::DeserializeOwned + Into<T::Stored>,
         T: Record + PartialEq + std::fmt::Debug,
     {
-        let bytes = golden(name);
-        let old: V1 = bincode::deserialize(&bytes).expect("decodes as its v1 shape");
+        assert_golden_upgrade_in::<V1, T>(GOLDEN, name, record);
+    }
+
+    /// The same for the golden bytes of `name` in `file`, of an older shape `Old`.
+    #[track_caller]
+    fn assert_golden_upgrade_in<Old, T>(file: &str, name: &str, record: &T)
+    where
+        Old: Serialize + serde::de::DeserializeOwned + Into<T::Stored>,
+        T: Record + PartialEq + std::fmt::Debug,
+    {
+        let bytes = golden_in(file, name);
+        let old: Old = bincode::deserialize(&bytes).expect("decodes as its old shape");
         assert_eq!(
             bincode::serialize(&old).expect("encode"),
             bytes,
-            "{name}: v1 encoding changed"
+            "{name}: old encoding changed"
         );
         assert_eq!(
             &T::from_stored(old.into()),
@@ -682,7 +714,7 @@ mod tests {
             "{name}: upgrade changed"
         );
         assert!(
-            bincode::deserialize::<V1>(&bytes[..bytes.len() - 1]).is_err(),
+            bincode::deserialize::<Old>(&bytes[..bytes.len() - 1]).is_err(),
             "{name}: truncated"
         );
     }
@@ -791,6 +823,9 @@ mod tests {
                 disabled_reason: Some(DisabledReason::Paused),
                 consecutive_failures: 0,
                 previous_secret: None,
+                // And version 3.
+                filter: None,
+                routing_key: None,
             },
         );
     }
@@ -983,6 +1018,8 @@ mod tests {
                 secret: "whsec_FixtureFixtureFixtureFixture0".into(),
                 expires_at: UnixMs(1772479326000),
             }),
+            filter: None,
+            routing_key: None,
         };
         let gone = Webhook {
             id: WebhookId::from_raw(WEBHOOK_SCOPED),
@@ -1032,7 +1069,7 @@ mod tests {
     #[test]
     fn webhooks_and_deliveries_keep_their_v2_bytes() {
         for (name, webhook) in v2_webhooks() {
-            assert_golden_in(GOLDEN_V2_WEBHOOKS, name, &webhook);
+            assert_golden_upgrade_in::<v2::StoredWebhook, _>(GOLDEN_V2_WEBHOOKS, name, &webhook);
         }
         for (name, delivery) in v2_deliveries() {
             assert_golden_in(GOLDEN_V2_WEBHOOKS, name, &delivery);
@@ -1044,11 +1081,84 @@ mod tests {
             [2, 0, 0, 0]
         );
         // Likewise the formats added after v2, after the two above: their indexes.
-        for (format, index) in [(WebhookFormat::Teams, 2u8), (WebhookFormat::Discord, 3)] {
+        for (format, index) in [
+            (WebhookFormat::Teams, 2u8),
+            (WebhookFormat::Discord, 3),
+            (WebhookFormat::PagerDuty, 4),
+        ] {
             let bytes = bincode::serialize(&StoredFormat::from(format)).expect("encode");
             assert_eq!(bytes, [index, 0, 0, 0], "{format:?}");
             let back: StoredFormat = bincode::deserialize(&bytes).expect("decode");
             assert_eq!(WebhookFormat::from(back), format);
+        }
+    }
+}
+
+#[cfg(test)]
+mod format_3 {
+    //! Format 3's webhooks (`tests/fixtures/v3/webhooks.json`): a filter and PagerDuty's
+    //! routing key.
+
+    use super::*;
+    use crate::store::codec::{decode, encode};
+
+    const GOLDEN_V3_WEBHOOKS: &str = include_str!("../../tests/fixtures/v3/webhooks.json");
+
+    fn webhooks() -> [(&'static str, Webhook); 2] {
+        let pagerduty = Webhook {
+            id: WebhookId::from_raw(140423434812304725769905510220676286963),
+            url: "https://events.pagerduty.com/v2/enqueue".into(),
+            events: vec![Verdict::Breaking, Verdict::Warning],
+            contract_id: None,
+            active: true,
+            secret: "whsec_FixtureFixtureFixtureFixture3".into(),
+            created_at: UnixMs(1772392926000),
+            format: WebhookFormat::PagerDuty,
+            disabled_reason: None,
+            consecutive_failures: 0,
+            previous_secret: None,
+            filter: Some(WebhookFilter {
+                min_severity: Some(40),
+                contract_names: Some(vec!["orders_*".into(), "users".into()]),
+            }),
+            routing_key: Some("R0FIXTUREFIXTUREFIXTUREFIXTURE01".into()),
+        };
+        let severe = Webhook {
+            format: WebhookFormat::Json,
+            filter: Some(WebhookFilter {
+                min_severity: Some(90),
+                contract_names: None,
+            }),
+            routing_key: None,
+            ..pagerduty.clone()
+        };
+        [
+            ("webhook_pagerduty_filtered", pagerduty),
+            ("webhook_json_severe", severe),
+        ]
+    }
+
+    #[test]
+    fn webhooks_keep_their_v3_bytes() {
+        let golden: serde_json::Value =
+            serde_json::from_str(GOLDEN_V3_WEBHOOKS).expect("golden JSON");
+        for (name, webhook) in webhooks() {
+            let encoded = encode(&webhook).expect("encode");
+            let hex: String = encoded.iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(
+                golden[name].as_str(),
+                Some(hex.as_str()),
+                "{name}: encoding changed"
+            );
+            assert_eq!(
+                decode::<Webhook>(&encoded).expect("decode"),
+                webhook,
+                "{name}"
+            );
+            assert!(
+                decode::<Webhook>(&encoded[..encoded.len() - 1]).is_err(),
+                "{name}: truncated"
+            );
         }
     }
 }

@@ -62,6 +62,13 @@ pub const DUE: TableDefinition<(u128, u64, u64), ()> = TableDefinition::new("due
 /// `(finished unix ms, delivery seq)` → webhook id: finished deliveries in the order they
 /// expire from the history.
 pub const FINISHED: TableDefinition<(u64, u64), u128> = TableDefinition::new("finished");
+/// PagerDuty incidents DriftGuard opened: `(webhook id, contract id)` → the `seq` of the
+/// `resolve` delivery queued for it, or [`INCIDENT_OPEN`] while none is. A row exists from
+/// the `trigger` until the `resolve` is delivered; deleting the webhook or the contract
+/// deletes its rows (and resolves nothing).
+pub const INCIDENTS: TableDefinition<(u128, u128), u64> = TableDefinition::new("incidents");
+/// An [`INCIDENTS`] value: triggered, no `resolve` queued (seqs start at 1).
+pub const INCIDENT_OPEN: u64 = 0;
 
 /// Meta key holding the on-disk format version.
 pub const FORMAT_VERSION_KEY: &str = "format_version";
@@ -101,7 +108,8 @@ pub fn visit_all(visitor: &mut impl TableVisitor) -> Result<()> {
     visitor.records(WEBHOOKS)?;
     visitor.records(DELIVERIES)?;
     visitor.table(DUE)?;
-    visitor.table(FINISHED)
+    visitor.table(FINISHED)?;
+    visitor.table(INCIDENTS)
 }
 
 /// The stored format version.

@@ -8,7 +8,7 @@ use super::{Store, StoreError};
 use crate::clock::UnixMs;
 use crate::drift::Verdict;
 use crate::ids::{AccountId, ContractId, WebhookId};
-use crate::model::{DisabledReason, PreviousSecret, Webhook, WebhookFormat};
+use crate::model::{DisabledReason, PreviousSecret, Webhook, WebhookFilter, WebhookFormat};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -114,6 +114,10 @@ pub struct NewWebhook {
     pub secret: String,
     /// The body's format.
     pub format: WebhookFormat,
+    /// What a check must also be to fire it.
+    pub filter: Option<WebhookFilter>,
+    /// PagerDuty's routing key (required by, and only kept for, the `pagerduty` format).
+    pub routing_key: Option<String>,
 }
 
 /// A validated `PATCH` of a webhook: each field given replaces the webhook's.
@@ -127,8 +131,27 @@ pub struct WebhookUpdate {
     pub contract_id: Option<Option<ContractId>>,
     /// The body's format.
     pub format: Option<WebhookFormat>,
+    /// `Some(None)`: no filter.
+    pub filter: Option<Option<WebhookFilter>>,
+    /// A new PagerDuty routing key.
+    pub routing_key: Option<String>,
     /// Pause (`paused`) or resume (which also clears the failure count).
     pub active: Option<bool>,
+}
+
+/// The one rule tying the routing key to the format, on create and PATCH alike (on the
+/// webhook as it would be): a `pagerduty` webhook has a key; no other format keeps one.
+fn check_routing_key(webhook: &mut Webhook) -> Result<()> {
+    if webhook.format != WebhookFormat::PagerDuty {
+        webhook.routing_key = None; // a key stays only where it is used
+        return Ok(());
+    }
+    if webhook.routing_key.is_none() {
+        return Err(StoreError::Invalid(
+            "routing_key: required with format pagerduty (the 32-character integration key)".into(),
+        ));
+    }
+    Ok(())
 }
 
 // ---- transaction bodies ----
@@ -153,7 +176,7 @@ pub fn create_webhook(
             "the account has {existing} webhooks, the most limits.max_webhooks allows; delete one first"
         )));
     }
-    let webhook = Webhook {
+    let mut webhook = Webhook {
         id: WebhookId::generate(now),
         url: new.url,
         events: new.events,
@@ -165,7 +188,10 @@ pub fn create_webhook(
         disabled_reason: None,
         consecutive_failures: 0,
         previous_secret: None,
+        filter: new.filter,
+        routing_key: new.routing_key,
     };
+    check_routing_key(&mut webhook)?;
     let location = new_location(txn, account, webhook.id.raw())?;
     WEBHOOKS.write(txn)?.insert(location, &webhook)?;
     Ok(webhook)
@@ -231,6 +257,13 @@ pub fn update_webhook(
     if let Some(format) = update.format {
         webhook.format = format;
     }
+    if let Some(filter) = update.filter {
+        webhook.filter = filter;
+    }
+    if let Some(key) = update.routing_key {
+        webhook.routing_key = Some(key);
+    }
+    check_routing_key(&mut webhook)?;
     let was_active = webhook.active;
     match update.active {
         Some(true) => {
@@ -248,6 +281,9 @@ pub fn update_webhook(
         webhooks.insert(location, &webhook)?;
     }
     drop(webhooks);
+    if before.format == WebhookFormat::PagerDuty && webhook.format != WebhookFormat::PagerDuty {
+        super::queue::forget_incidents(txn, id)?;
+    }
     let mut resumed = false;
     if webhook.active != was_active {
         let changed = super::queue::set_paused(txn, id, !webhook.active, due)?;

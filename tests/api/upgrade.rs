@@ -41,6 +41,8 @@ async fn started_on_the_v1_fixture() -> (TestServer, Value) {
         let reason = if active { Value::Null } else { "paused".into() };
         object.insert("disabled_reason".into(), reason);
         object.insert("consecutive_failures".into(), 0.into());
+        // And format 3: no filter.
+        object.insert("filter".into(), Value::Null);
     }
     let server = TestServer::start_with(|config| {
         // The fixture's finished deliveries are from 2026-03: keep them in the history.
@@ -166,4 +168,105 @@ async fn a_v1_store_takes_new_writes_and_keeps_its_accounts_apart() {
     // The test key still answers, and the store still verifies.
     let test = expected["test_key"].as_str().expect("test key");
     get(&server, test, "/api/v1/keys").await;
+}
+
+const EXPECTED_V2: &str = include_str!("../fixtures/v2/expected.json");
+
+/// A store written by the last format-2 release (`tests/fixtures/v2/make.sh`), opened by
+/// this build.
+async fn started_on_the_v2_fixture() -> (TestServer, Value) {
+    let mut expected: Value = serde_json::from_str(EXPECTED_V2).expect("v2 expected.json");
+    // What format 3 adds to webhook objects: no filter.
+    for webhook in expected["webhooks"].as_array_mut().expect("webhooks") {
+        let object = webhook.as_object_mut().expect("object");
+        object.insert("filter".into(), Value::Null);
+    }
+    let server = TestServer::start_with(|config| {
+        // The fixture's deliveries finished when it was made: keep them in the history.
+        config.webhooks.retention = std::time::Duration::from_secs(100 * 365 * 86_400);
+        let data = &config.storage.data_dir;
+        std::fs::create_dir_all(data).expect("data dir");
+        std::fs::copy(
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/v2/driftguard.redb"
+            ),
+            data.join("driftguard.redb"),
+        )
+        .expect("copy the fixture");
+    })
+    .await;
+    (server, expected)
+}
+
+#[tokio::test]
+async fn a_v2_store_opens_and_keeps_every_version_webhook_and_delivery() {
+    let (server, expected) = started_on_the_v2_fixture().await;
+    let key = expected["live_key"].as_str().expect("live key");
+
+    for list in ["contracts", "checks", "webhooks"] {
+        let answer = get(&server, key, &format!("/api/v1/{list}")).await;
+        assert_eq!(answer, expected[list], "GET /{list}");
+    }
+    assert_eq!(get(&server, key, "/api/v1/usage").await, expected["usage"]);
+    for (contract, versions) in expected["versions"].as_object().expect("versions") {
+        let path = format!("/api/v1/contracts/{contract}/versions");
+        assert_eq!(&get(&server, key, &path).await, versions, "{path}");
+        for version in versions.as_array().expect("array") {
+            let path = format!("{path}/{}", version["version"]);
+            assert_eq!(&get(&server, key, &path).await, version, "{path}");
+        }
+    }
+    for (webhook, deliveries) in expected["deliveries"].as_object().expect("deliveries") {
+        let path = format!("/api/v1/webhooks/{webhook}/deliveries");
+        assert_eq!(&get(&server, key, &path).await, deliveries, "{path}");
+    }
+    for check in expected["checks"].as_array().expect("checks") {
+        let path = format!("/api/v1/checks/{}", check["id"].as_str().expect("id"));
+        assert_eq!(&get(&server, key, &path).await, check, "{path}");
+    }
+    let mut keys = get(&server, key, "/api/v1/keys").await;
+    let mut wanted = expected["keys"].clone();
+    for list in [&mut keys, &mut wanted] {
+        list[0]["last_used_at"] = Value::Null;
+    }
+    assert_eq!(keys, wanted);
+    let other = expected["other_key"].as_str().expect("other key");
+    assert_eq!(
+        get(&server, other, "/api/v1/contracts").await,
+        serde_json::json!([])
+    );
+}
+
+#[tokio::test]
+async fn a_v2_webhook_takes_a_filter_and_becomes_a_pagerduty_one() {
+    let (server, expected) = started_on_the_v2_fixture().await;
+    let key = expected["live_key"].as_str().expect("live key");
+    let webhook = expected["webhooks"][1]["id"].as_str().expect("id");
+    let path = format!("/api/v1/webhooks/{webhook}");
+    let body = serde_json::json!({
+        "format": "pagerduty",
+        "routing_key": "R0FIXTUREFIXTUREFIXTUREFIXTURE01",
+        "filter": {"min_severity": 50},
+    });
+    let patched = server
+        .send(hyper::Method::PATCH, &path, Some(key), body.to_string())
+        .await
+        .assert_status(200);
+    assert_eq!(patched["format"], "pagerduty");
+    assert_eq!(
+        patched["filter"],
+        serde_json::json!({"min_severity": 50, "contract_names": null})
+    );
+    assert!(!patched.to_string().contains("R0FIXTURE"));
+    // The pending delivery of the paused webhook is still there, and still waits.
+    let paused = expected["webhooks"][0]["id"].as_str().expect("id");
+    let deliveries = get(
+        &server,
+        key,
+        &format!("/api/v1/webhooks/{paused}/deliveries"),
+    )
+    .await;
+    assert_eq!(deliveries[0]["status"], "pending");
+    assert_eq!(deliveries[0]["next_attempt_at"], Value::Null);
 }

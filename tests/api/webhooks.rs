@@ -33,6 +33,7 @@ async fn webhook_create_answers_the_exact_shape_with_the_secret_once() {
             "format": "json",
             "disabled_reason": null,
             "consecutive_failures": 0,
+            "filter": null,
         })
     );
     // Secrets differ between webhooks.
@@ -75,6 +76,7 @@ async fn webhook_list_and_get_never_show_the_secret() {
             "format": "json",
             "disabled_reason": null,
             "consecutive_failures": 0,
+            "filter": null,
         })
     };
     let answer = server.get("/api/v1/webhooks").await;
@@ -299,6 +301,7 @@ async fn webhook_patch_pauses_and_resumes() {
             "format": "json",
             "disabled_reason": if active { Value::Null } else { json!("paused") },
             "consecutive_failures": 0,
+            "filter": null,
         })
     };
 
@@ -470,7 +473,7 @@ async fn webhook_format_is_json_by_default_or_slack_teams_discord() {
         assert!(error.contains("format"), "{format}: {error}");
         if format.is_string() {
             assert!(
-                error.ends_with("is not one of json, slack, teams, discord"),
+                error.ends_with("is not one of json, slack, teams, discord, pagerduty"),
                 "every name: {error}"
             );
         }
@@ -547,6 +550,7 @@ async fn webhook_patch_changes_any_subset_validated_as_on_create() {
             "format": "slack",
             "disabled_reason": null,
             "consecutive_failures": 0,
+            "filter": null,
         })
     );
     assert_eq!(server.get(&path).await.assert_status(200), changed);

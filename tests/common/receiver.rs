@@ -89,7 +89,7 @@ pub struct Reply {
     /// Wait this long before answering.
     pub delay: Duration,
     /// The body.
-    pub body: &'static str,
+    pub body: std::borrow::Cow<'static, str>,
 }
 
 impl Reply {
@@ -99,13 +99,13 @@ impl Reply {
             status,
             headers: Vec::new(),
             delay: Duration::ZERO,
-            body: "",
+            body: "".into(),
         }
     }
 
     /// With this body.
-    pub fn body(mut self, body: &'static str) -> Reply {
-        self.body = body;
+    pub fn body(mut self, body: impl Into<std::borrow::Cow<'static, str>>) -> Reply {
+        self.body = body.into();
         self
     }
 
@@ -282,6 +282,13 @@ impl Receiver {
     /// Adaptive Card 1.4, `400` to any other body.
     pub fn like_teams(&self, path: &str) {
         lock(&self.state.services).insert(path.to_owned(), Service::Teams);
+    }
+
+    /// Answers `path` like PagerDuty's Events API v2: `202 {"status": "success",
+    /// "dedup_key": …}` to a valid event, `400 {"status": "invalid event", …}` to any other
+    /// body.
+    pub fn like_pagerduty(&self, path: &str) {
+        lock(&self.state.services).insert(path.to_owned(), Service::PagerDuty);
     }
 
     /// Answers `path` with `reply` once its script is used up.
@@ -465,16 +472,17 @@ async fn answer(
         response = response.header(*name, value);
     }
     Ok(response
-        .body(Full::new(Bytes::from(reply.body)))
+        .body(Full::new(Bytes::from(reply.body.into_owned())))
         .expect("valid response"))
 }
 
-/// A chat service a path plays.
+/// A service a path plays.
 #[derive(Clone, Copy, Debug)]
 enum Service {
     Slack,
     Discord,
     Teams,
+    PagerDuty,
 }
 
 impl Service {
@@ -485,6 +493,7 @@ impl Service {
             Service::Slack => super::services::slack_violations(body),
             Service::Discord => super::services::discord_violations(body),
             Service::Teams => super::services::teams_violations(body),
+            Service::PagerDuty => super::services::pagerduty_violations(body),
         };
         match (self, broken.is_empty()) {
             (Service::Slack, true) => None,
@@ -500,6 +509,31 @@ impl Service {
                 Reply::status(400)
                     .header("content-type", "application/json")
                     .body(r#"{"error": {"code": "InvalidRequestContent", "message": "The card is not a valid Adaptive Card."}}"#),
+            ),
+            (Service::PagerDuty, true) => {
+                let event: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+                let answer = serde_json::json!({
+                    "status": "success",
+                    "message": "Event processed",
+                    "dedup_key": event["dedup_key"],
+                });
+                Some(
+                    Reply::status(202)
+                        .header("content-type", "application/json")
+                        .body(answer.to_string()),
+                )
+            }
+            (Service::PagerDuty, false) => Some(
+                Reply::status(400)
+                    .header("content-type", "application/json")
+                    .body(
+                        serde_json::json!({
+                            "status": "invalid event",
+                            "message": "Event object is invalid",
+                            "errors": broken,
+                        })
+                        .to_string(),
+                    ),
             ),
         }
     }

@@ -332,3 +332,64 @@ fn elements(items: &[Value], at: &str, broken: &mut Vec<String>) {
         }
     }
 }
+
+/// PagerDuty Events API v2 (`POST /v2/enqueue`): a JSON object with a `routing_key` of 32
+/// characters, an `event_action` among `trigger`, `acknowledge`, `resolve`, and a
+/// `dedup_key` (a string of at most 255 characters) — required to acknowledge or resolve.
+/// A `trigger` needs a `payload` with a non-empty `summary` of at most 1,024 characters,
+/// a non-empty `source`, and a `severity` among `critical`, `error`, `warning`, `info`;
+/// `timestamp` when given is a string, `custom_details` an object. The whole event is at
+/// most 512 KB.
+pub fn pagerduty_violations(body: &[u8]) -> Vec<String> {
+    let Ok(event) = serde_json::from_slice::<Value>(body) else {
+        return vec!["not JSON".into()];
+    };
+    let mut broken = Vec::new();
+    if body.len() > 512 * 1024 {
+        broken.push(format!("event: {} bytes > 512 KB", body.len()));
+    }
+    if event["routing_key"].as_str().is_none_or(|k| k.len() != 32) {
+        broken.push("routing_key: missing or not 32 characters".into());
+    }
+    let action = event["event_action"].as_str();
+    if !matches!(action, Some("trigger" | "acknowledge" | "resolve")) {
+        broken.push(format!(
+            "event_action: {} is not trigger, acknowledge or resolve",
+            event["event_action"]
+        ));
+    }
+    match &event["dedup_key"] {
+        Value::Null if action != Some("trigger") => {
+            broken.push("dedup_key: required to acknowledge or resolve".into())
+        }
+        Value::Null => {}
+        Value::String(key) if chars(key) <= 255 => {}
+        other => broken.push(format!("dedup_key: {other} is not a string of at most 255")),
+    }
+    if action == Some("trigger") {
+        let payload = &event["payload"];
+        match payload["summary"].as_str() {
+            Some(s) if !s.is_empty() && chars(s) <= 1024 => {}
+            _ => broken.push("payload.summary: missing, empty or over 1,024 characters".into()),
+        }
+        if payload["source"].as_str().is_none_or(str::is_empty) {
+            broken.push("payload.source: missing or empty".into());
+        }
+        if !matches!(
+            payload["severity"].as_str(),
+            Some("critical" | "error" | "warning" | "info")
+        ) {
+            broken.push(format!(
+                "payload.severity: {} is not critical, error, warning or info",
+                payload["severity"]
+            ));
+        }
+        if !(payload["timestamp"].is_null() || payload["timestamp"].is_string()) {
+            broken.push("payload.timestamp: not a string".into());
+        }
+        if !(payload["custom_details"].is_null() || payload["custom_details"].is_object()) {
+            broken.push("payload.custom_details: not an object".into());
+        }
+    }
+    broken
+}

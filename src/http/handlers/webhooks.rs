@@ -13,8 +13,9 @@ use super::{not_found, page_response, path_id};
 use crate::clock::UnixMs;
 use crate::credentials::generate_webhook_secret;
 use crate::drift::Verdict;
+use crate::filter::{MAX_MIN_SEVERITY, MAX_PATTERNS, MAX_PATTERN_CHARS};
 use crate::ids::{ContractId, DeliveryId, WebhookId};
-use crate::model::WebhookFormat;
+use crate::model::{WebhookFilter, WebhookFormat};
 use crate::store::{NewWebhook, WebhookUpdate};
 use crate::webhooks::guard::TargetGuard;
 use crate::wire::{
@@ -39,7 +40,23 @@ struct CreateWebhook {
     contract_id: Option<String>,
     #[serde(default)]
     format: Option<String>,
+    #[serde(default)]
+    filter: Option<FilterDoc>,
+    #[serde(default)]
+    routing_key: Option<String>,
 }
+
+/// A webhook's `filter` as a body gives it; either part may be left out (or `null`).
+#[derive(Deserialize)]
+struct FilterDoc {
+    #[serde(default)]
+    min_severity: Option<u8>,
+    #[serde(default)]
+    contract_names: Option<Vec<String>>,
+}
+
+/// Length of a PagerDuty integration (routing) key.
+const ROUTING_KEY_LEN: usize = 32;
 
 /// `POST /api/v1/webhooks`: the secret appears in this answer only.
 pub async fn create(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
@@ -62,6 +79,8 @@ impl CreateWebhook {
             events: Some(Some(self.events)),
             contract_id: self.contract_id.map(Some),
             format: self.format.map(Some),
+            filter: Some(self.filter),
+            routing_key: self.routing_key.map(Some),
             active: None,
         }
         .validate(guard)?;
@@ -72,6 +91,8 @@ impl CreateWebhook {
             contract_id: checked.contract_id.flatten(),
             secret: generate_webhook_secret(),
             format: checked.format.unwrap_or(WebhookFormat::Json),
+            filter: checked.filter.flatten(),
+            routing_key: checked.routing_key,
         })
     }
 }
@@ -89,6 +110,10 @@ struct Fields {
     contract_id: Option<Option<String>>,
     #[serde(default, deserialize_with = "given")]
     format: Option<Option<String>>,
+    #[serde(default, deserialize_with = "given")]
+    filter: Option<Option<FilterDoc>>,
+    #[serde(default, deserialize_with = "given")]
+    routing_key: Option<Option<String>>,
     #[serde(default, deserialize_with = "given")]
     active: Option<Option<bool>>,
 }
@@ -117,6 +142,13 @@ impl Fields {
                 .transpose()?,
             format: not_null("format", self.format)?
                 .map(|f| parse_format(&f))
+                .transpose()?,
+            filter: self
+                .filter
+                .map(|f| f.map(check_filter).transpose())
+                .transpose()?,
+            routing_key: not_null("routing_key", self.routing_key)?
+                .map(check_routing_key)
                 .transpose()?,
             active: not_null("active", self.active)?,
         })
@@ -148,6 +180,45 @@ fn check_events(given: Vec<VerdictDoc>) -> Result<Vec<Verdict>, ApiError> {
         }
     }
     Ok(events)
+}
+
+/// A filter within its bounds: `min_severity` 0–100, at most 100 name patterns of 1–256
+/// characters each.
+fn check_filter(doc: FilterDoc) -> Result<WebhookFilter, ApiError> {
+    if let Some(min) = doc.min_severity.filter(|&m| m > MAX_MIN_SEVERITY) {
+        return Err(ApiError::Invalid(format!(
+            "filter.min_severity: {min} is above {MAX_MIN_SEVERITY} (severities are 0–100)"
+        )));
+    }
+    if let Some(patterns) = &doc.contract_names {
+        let invalid = |why: String| Err(ApiError::Invalid(format!("filter.contract_names: {why}")));
+        if patterns.len() > MAX_PATTERNS {
+            return invalid(format!("at most {MAX_PATTERNS} patterns"));
+        }
+        for (i, pattern) in patterns.iter().enumerate() {
+            let chars = pattern.chars().count();
+            if chars == 0 || chars > MAX_PATTERN_CHARS {
+                return invalid(format!(
+                    "pattern {i} must be 1 to {MAX_PATTERN_CHARS} characters"
+                ));
+            }
+        }
+    }
+    Ok(WebhookFilter {
+        min_severity: doc.min_severity,
+        contract_names: doc.contract_names,
+    })
+}
+
+/// A PagerDuty routing key: the 32 letters and digits of an Events API v2 integration.
+fn check_routing_key(key: String) -> Result<String, ApiError> {
+    if key.len() == ROUTING_KEY_LEN && key.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        Ok(key)
+    } else {
+        Err(ApiError::Invalid(format!(
+            "routing_key: must be the {ROUTING_KEY_LEN} letters and digits of a PagerDuty Events API v2 integration key"
+        )))
+    }
 }
 
 /// A contract id; one that cannot be the account's is answered like an unknown one.
@@ -228,7 +299,8 @@ fn not_null<T>(field: &str, value: Option<Option<T>>) -> Result<Option<T>, ApiEr
 }
 
 /// `PATCH /api/v1/webhooks/{id}`: any of `url`, `events`, `contract_id` (`null`: every
-/// contract), `format`, `active`, validated as on create. The secret never changes here.
+/// contract), `format`, `filter` (`null`: none), `routing_key`, `active`, validated as on
+/// create. The secret never changes here.
 pub async fn patch(state: &AppState, req: ApiRequest, id: &str) -> Result<Response, ApiError> {
     let id = path_id::<WebhookId>(id, MISSING);
     let (caller, body): (_, Fields) = req.json_all_optional().await?;

@@ -169,12 +169,12 @@ pub struct StoredDelivery {
     finished_at: Option<i64>,
 }
 
-impl From<StoredWebhook> for super::StoredWebhook {
+impl From<StoredWebhook> for super::v2::StoredWebhook {
     /// A v1 webhook is a JSON webhook that has not failed. An inactive one was
     /// paused by a PATCH or by a `410` — v1 did not say which; `paused` is the one a
     /// PATCH `{"active": true}` undoes, as it undoes both.
     fn from(v1: StoredWebhook) -> Self {
-        super::StoredWebhook {
+        super::v2::StoredWebhook {
             id: v1.id,
             url: v1.url,
             events: v1.events,
@@ -205,5 +205,12 @@ impl From<StoredDelivery> for super::StoredDelivery {
             created_at: v1.created_at,
             finished_at: v1.finished_at,
         }
+    }
+}
+
+impl From<StoredWebhook> for super::StoredWebhook {
+    /// Through format 2's shape, as the migrations run.
+    fn from(v1: StoredWebhook) -> Self {
+        super::v2::StoredWebhook::from(v1).into()
     }
 }

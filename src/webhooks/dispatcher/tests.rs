@@ -185,6 +185,8 @@ async fn check_with_a_webhook(store: &Store) -> (WebhookId, crate::ids::CheckId)
                 contract_id: None,
                 secret: generate_webhook_secret(),
                 format: crate::model::WebhookFormat::Json,
+                filter: None,
+                routing_key: None,
             },
             10,
         )

@@ -15,7 +15,7 @@ use super::text::{self, cut};
 use super::{Event, Format};
 use crate::drift::Verdict;
 use crate::ids::WebhookId;
-use crate::model::Check;
+use crate::model::{Check, Webhook};
 
 /// A Discord message.
 pub struct Discord;
@@ -23,7 +23,7 @@ pub struct Discord;
 impl Format for Discord {
     const CONTENT_TYPE: &'static str = "application/json";
 
-    fn render(event: &Event<'_>) -> serde_json::Result<Vec<u8>> {
+    fn render(_webhook: &Webhook, event: &Event<'_>) -> serde_json::Result<Vec<u8>> {
         super::chat_body(event, check_message, ping_message)
     }
 }

@@ -5,6 +5,7 @@
 use serde_json::json;
 
 use super::{Event, Format};
+use crate::model::Webhook;
 use crate::wire::CheckView;
 
 /// The check document.
@@ -13,7 +14,7 @@ pub struct Json;
 impl Format for Json {
     const CONTENT_TYPE: &'static str = "application/json";
 
-    fn render(event: &Event<'_>) -> serde_json::Result<Vec<u8>> {
+    fn render(_webhook: &Webhook, event: &Event<'_>) -> serde_json::Result<Vec<u8>> {
         match *event {
             Event::Check { check, .. } => serde_json::to_vec(&CheckView::new(check)),
             Event::Ping {
@@ -53,14 +54,21 @@ mod tests {
             contract_name: Some("users"),
         };
         assert_eq!(
-            Json::render(&event).expect("render"),
+            Json::render(
+                &crate::webhooks::format::tests::webhook(crate::model::WebhookFormat::Json),
+                &event
+            )
+            .expect("render"),
             serde_json::to_vec(&CheckView::new(&check)).expect("view"),
             "the very bytes the check endpoint answers"
         );
-        let ping = Json::render(&Event::Ping {
-            webhook_id: WebhookId::from_raw(3),
-            created_at: UnixMs(0),
-        })
+        let ping = Json::render(
+            &crate::webhooks::format::tests::webhook(crate::model::WebhookFormat::Json),
+            &Event::Ping {
+                webhook_id: WebhookId::from_raw(3),
+                created_at: UnixMs(0),
+            },
+        )
         .expect("render");
         let ping: serde_json::Value = serde_json::from_slice(&ping).expect("JSON");
         assert_eq!(ping["type"], "ping");

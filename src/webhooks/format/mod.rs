@@ -1,11 +1,12 @@
 //! The body of a delivery, one file per webhook `format`: [`json`] (the check document),
-//! [`slack`] (a Block Kit message), [`teams`] (an Adaptive Card in a workflow message)
-//! and [`discord`] (an embed). Each implements [`Format`]; [`render`] picks the
-//! webhook's. A new format is one new file and one arm in [`render`]; what the chat
+//! [`slack`] (a Block Kit message), [`teams`] (an Adaptive Card in a workflow message),
+//! [`discord`] (an embed) and [`pagerduty`] (an Events API v2 event). Each implements
+//! [`Format`]; [`render`] picks the webhook's. A new format is one new file and one arm in [`render`]; what the chat
 //! formats say in common is in [`text`].
 
 pub mod discord;
 pub mod json;
+pub mod pagerduty;
 pub mod slack;
 pub mod teams;
 pub mod text;
@@ -44,8 +45,9 @@ pub trait Format {
     /// The `Content-Type` of its bodies.
     const CONTENT_TYPE: &'static str;
 
-    /// The body for `event`.
-    fn render(event: &Event<'_>) -> serde_json::Result<Vec<u8>>;
+    /// The body for `event`, sent by `webhook` (a format may read a setting of its own
+    /// from it, as PagerDuty's reads the routing key).
+    fn render(webhook: &Webhook, event: &Event<'_>) -> serde_json::Result<Vec<u8>>;
 }
 
 /// A rendered body and its media type.
@@ -57,14 +59,14 @@ pub struct Body {
     pub content_type: &'static str,
 }
 
-/// The body of `event` in `webhook`'s format. Takes the whole webhook so that a format
-/// may read a setting of its own from it.
+/// The body of `event` in `webhook`'s format.
 pub fn render(webhook: &Webhook, event: &Event<'_>) -> serde_json::Result<Body> {
     match webhook.format {
-        WebhookFormat::Json => body::<json::Json>(event),
-        WebhookFormat::Slack => body::<slack::Slack>(event),
-        WebhookFormat::Teams => body::<teams::Teams>(event),
-        WebhookFormat::Discord => body::<discord::Discord>(event),
+        WebhookFormat::Json => body::<json::Json>(webhook, event),
+        WebhookFormat::Slack => body::<slack::Slack>(webhook, event),
+        WebhookFormat::Teams => body::<teams::Teams>(webhook, event),
+        WebhookFormat::Discord => body::<discord::Discord>(webhook, event),
+        WebhookFormat::PagerDuty => body::<pagerduty::PagerDuty>(webhook, event),
     }
 }
 
@@ -84,9 +86,9 @@ fn chat_body(
     }
 }
 
-fn body<F: Format>(event: &Event<'_>) -> serde_json::Result<Body> {
+fn body<F: Format>(webhook: &Webhook, event: &Event<'_>) -> serde_json::Result<Body> {
     Ok(Body {
-        bytes: Bytes::from(F::render(event)?),
+        bytes: Bytes::from(F::render(webhook, event)?),
         content_type: F::CONTENT_TYPE,
     })
 }

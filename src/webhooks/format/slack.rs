@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::text::{self, cut};
 use super::{Event, Format};
 use crate::ids::WebhookId;
-use crate::model::Check;
+use crate::model::{Check, Webhook};
 
 /// A Slack message.
 pub struct Slack;
@@ -19,7 +19,7 @@ pub struct Slack;
 impl Format for Slack {
     const CONTENT_TYPE: &'static str = "application/json";
 
-    fn render(event: &Event<'_>) -> serde_json::Result<Vec<u8>> {
+    fn render(_webhook: &Webhook, event: &Event<'_>) -> serde_json::Result<Vec<u8>> {
         super::chat_body(event, check_message, ping_message)
     }
 }
@@ -114,7 +114,11 @@ mod tests {
             check,
             contract_name: Some("users"),
         };
-        let bytes = Slack::render(&event).expect("render");
+        let bytes = Slack::render(
+            &crate::webhooks::format::tests::webhook(crate::model::WebhookFormat::Slack),
+            &event,
+        )
+        .expect("render");
         serde_json::from_slice(&bytes).expect("JSON")
     }
 
@@ -186,15 +190,22 @@ mod tests {
             check: &c,
             contract_name: Some("<b>&co"),
         };
-        let bytes = Slack::render(&event).expect("render");
+        let bytes = Slack::render(
+            &crate::webhooks::format::tests::webhook(crate::model::WebhookFormat::Slack),
+            &event,
+        )
+        .expect("render");
         let m: Value = serde_json::from_slice(&bytes).expect("JSON");
         assert!(m["text"].as_str().expect("text").contains("pass"));
         assert!(m.to_string().contains("&lt;b&gt;&amp;co"), "{m}");
         let ping: Value = serde_json::from_slice(
-            &Slack::render(&Event::Ping {
-                webhook_id: WebhookId::from_raw(3),
-                created_at: UnixMs(0),
-            })
+            &Slack::render(
+                &crate::webhooks::format::tests::webhook(crate::model::WebhookFormat::Slack),
+                &Event::Ping {
+                    webhook_id: WebhookId::from_raw(3),
+                    created_at: UnixMs(0),
+                },
+            )
             .expect("render"),
         )
         .expect("JSON");

@@ -13,7 +13,7 @@ use super::text::{self, cut};
 use super::{Event, Format};
 use crate::drift::Verdict;
 use crate::ids::WebhookId;
-use crate::model::Check;
+use crate::model::{Check, Webhook};
 
 /// A Teams workflow message.
 pub struct Teams;
@@ -21,7 +21,7 @@ pub struct Teams;
 impl Format for Teams {
     const CONTENT_TYPE: &'static str = "application/json";
 
-    fn render(event: &Event<'_>) -> serde_json::Result<Vec<u8>> {
+    fn render(_webhook: &Webhook, event: &Event<'_>) -> serde_json::Result<Vec<u8>> {
         super::chat_body(
             event,
             |check, contract_name| message(check_card(check, contract_name)),

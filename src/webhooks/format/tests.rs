@@ -13,7 +13,7 @@ use crate::wire::CheckView;
 #[path = "../../../tests/common/services.rs"]
 mod services;
 
-fn webhook(format: WebhookFormat) -> Webhook {
+pub(super) fn webhook(format: WebhookFormat) -> Webhook {
     Webhook {
         id: WebhookId::from_raw(3),
         url: "https://hooks.example.com/x".into(),
@@ -26,6 +26,8 @@ fn webhook(format: WebhookFormat) -> Webhook {
         disabled_reason: None,
         consecutive_failures: 0,
         previous_secret: None,
+        filter: None,
+        routing_key: Some("R0FIXTUREFIXTUREFIXTUREFIXTURE01".into()),
     }
 }
 
@@ -144,6 +146,7 @@ fn violations(format: WebhookFormat, body: &[u8]) -> Vec<String> {
         WebhookFormat::Slack => services::slack_violations(body),
         WebhookFormat::Teams => services::teams_violations(body),
         WebhookFormat::Discord => services::discord_violations(body),
+        WebhookFormat::PagerDuty => services::pagerduty_violations(body),
     }
 }
 
@@ -165,12 +168,36 @@ fn every_format_renders_every_event_within_its_services_rules() {
                 assert_eq!(body.bytes, view, "json {name} is the check document");
                 continue;
             }
+            if format == WebhookFormat::PagerDuty {
+                let event: Value = serde_json::from_slice(&body.bytes).expect("JSON");
+                assert_eq!(event["dedup_key"], check.contract_id.to_string(), "{name}");
+                assert_eq!(event["routing_key"], "R0FIXTUREFIXTUREFIXTUREFIXTURE01");
+                let (action, severity) = match check.verdict {
+                    Verdict::Pass => ("resolve", None),
+                    Verdict::Warning => ("trigger", Some("warning")),
+                    Verdict::Breaking => ("trigger", Some("critical")),
+                };
+                assert_eq!(event["event_action"], action, "{name}");
+                assert_eq!(event["payload"]["severity"].as_str(), severity, "{name}");
+                if check.verdict == Verdict::Pass {
+                    continue; // a resolve names the incident, nothing more
+                }
+                assert!(
+                    body.bytes.len() < 100_000,
+                    "{name}: {} bytes",
+                    body.bytes.len()
+                );
+            }
             let all = serde_json::from_slice::<Value>(&body.bytes)
                 .expect("JSON")
                 .to_string();
             for part in shows
                 .iter()
-                .map(String::as_str)
+                .map(|part| match (format, part.as_str()) {
+                    // PagerDuty's details list 100 names, not the chat formats' 20.
+                    (WebhookFormat::PagerDuty, "…and 980 more") => "…and 900 more",
+                    (_, part) => part,
+                })
                 .chain(["users", "ctr_", "chk_"])
             {
                 assert!(all.contains(part), "{format:?} {name}: {part:?} in {all}");
