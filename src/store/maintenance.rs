@@ -92,8 +92,9 @@ impl TableVisitor for DecodeAll<'_> {
 }
 
 /// Verifies a store that no process has open: redb's own integrity check (checksums and
-/// tree structure), the format version, and that every record decodes (records of an
-/// older format are left to the migration at the next start).
+/// tree structure), the format version, that every record decodes (records of an older
+/// format are left to the migration at the next start), and that every PagerDuty
+/// incident names a webhook and a contract that exist.
 pub fn verify(path: &Path) -> Result<VerifyReport> {
     let mut db = open_exclusive(path)?;
     if !db.check_integrity()? {
@@ -118,11 +119,40 @@ pub fn verify(path: &Path) -> Result<VerifyReport> {
     // bytes are covered by the integrity check above.
     if format_version == FORMAT_VERSION {
         tables::visit_all(&mut decode)?;
+        check_incidents(&txn)?;
     }
     Ok(VerifyReport {
         records: decode.records,
         format_version,
     })
+}
+
+/// Every `INCIDENTS` row names a live webhook and a live contract: deleting either
+/// deletes its rows, so a row left behind is a leak.
+fn check_incidents(txn: &ReadTransaction) -> Result<()> {
+    let ids = txn.open_table(tables::IDS)?;
+    let webhooks = tables::WEBHOOKS.read(txn)?;
+    let contracts = tables::CONTRACTS.read(txn)?;
+    for row in txn.open_table(tables::INCIDENTS)?.iter()? {
+        let (key, _) = row?;
+        let (webhook, contract) = key.value();
+        let webhook_row = match ids.get(webhook)? {
+            Some(location) => webhooks.get(location.value())?.is_some(),
+            None => false,
+        };
+        let contract_row = match ids.get(contract)? {
+            Some(location) => contracts.get(location.value())?.is_some(),
+            None => false,
+        };
+        if !(webhook_row && contract_row) {
+            return Err(StoreError::Internal(format!(
+                "an incident of {} and {} outlived its webhook or its contract",
+                crate::ids::WebhookId::from_raw(webhook),
+                crate::ids::ContractId::from_raw(contract)
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Compacts a store that no process has open; returns the sizes before and after.

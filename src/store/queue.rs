@@ -12,6 +12,11 @@
 //! lost, nothing is scanned at start-up, and no wall-clock lease can expire under a
 //! running attempt.
 //!
+//! A `pagerduty` webhook's deliveries go one at a time, oldest first (whatever their due
+//! times): a `resolve` must never overtake the `trigger` it resolves. The incidents those
+//! events open and close are kept in `INCIDENTS` ([`what_to_send`] decides, in the
+//! check's transaction; [`finish_attempt`] settles them).
+//!
 //! Invariant: `Delivery::next_attempt_at == Some(t)` exactly when `DUE` holds
 //! `(webhook, t, delivery seq)`.
 
@@ -273,9 +278,36 @@ pub fn due(txn: &ReadTransaction, request: &DueRequest) -> Result<DueBatch> {
                 .get(&webhook_id)
                 .copied()
                 .unwrap_or(request.room_otherwise);
-            for row in due_table.range((webhook, 0, 0)..=(webhook, u64::MAX, u64::MAX))? {
-                let (key, _) = row?;
-                let entry @ (_, at, seq) = key.value();
+            let entries = due_table.range((webhook, 0, 0)..=(webhook, u64::MAX, u64::MAX))?;
+            let mut entries: Box<dyn Iterator<Item = Result<DueEntry>>> =
+                Box::new(entries.map(|row| Ok(row?.0.value())));
+            if is_pagerduty(&ids, &webhooks, webhook)? {
+                // One at a time, oldest first, whenever it is due: a resolve never
+                // overtakes the trigger it resolves (nor a retried trigger a later one).
+                let mut head: Option<DueEntry> = None;
+                let mut behind = 0;
+                for entry in entries {
+                    let entry = entry?;
+                    behind += usize::from(head.is_some());
+                    if head.is_none_or(|(_, _, seq)| entry.2 < seq) {
+                        head = Some(entry);
+                    }
+                }
+                let Some(head @ (_, head_at, head_seq)) = head else {
+                    continue;
+                };
+                if behind > 0 && head_at <= now {
+                    // The rest wait for the head's attempt: look again when it is answered.
+                    batch.skipped_busy = true;
+                }
+                if request.skip.contains(&head_seq) {
+                    continue;
+                }
+                entries = Box::new(std::iter::once(Ok(head)));
+                room = room.min(1);
+            }
+            for entry in entries {
+                let entry @ (_, at, seq) = entry?;
                 if request.skip.contains(&seq) {
                     continue;
                 }
@@ -325,6 +357,20 @@ pub fn due(txn: &ReadTransaction, request: &DueRequest) -> Result<DueBatch> {
     }
     batch.next_due = earliest_later.map(|at| UnixMs(at as i64));
     Ok(batch)
+}
+
+/// Whether the webhook (by raw id) is a `pagerduty` one.
+fn is_pagerduty(
+    ids: &impl ReadableTable<u128, Location>,
+    webhooks: &ReadRecords<Location, Webhook>,
+    webhook: u128,
+) -> Result<bool> {
+    let Some(location) = ids.get(webhook)? else {
+        return Ok(false);
+    };
+    Ok(webhooks
+        .get(location.value())?
+        .is_some_and(|w| w.format == WebhookFormat::PagerDuty))
 }
 
 /// Removes `DUE` entries that [`due`] found stale: a paused webhook's delivery waits

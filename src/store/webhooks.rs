@@ -140,9 +140,16 @@ pub struct WebhookUpdate {
 }
 
 /// The one rule tying the routing key to the format, on create and PATCH alike (on the
-/// webhook as it would be): a `pagerduty` webhook has a key; no other format keeps one.
-fn check_routing_key(webhook: &mut Webhook) -> Result<()> {
+/// webhook as it would be, `given` whether the body set a key): a `pagerduty` webhook has
+/// a key; no other format takes one, or keeps one (a switch away drops it).
+fn check_routing_key(webhook: &mut Webhook, given: bool) -> Result<()> {
     if webhook.format != WebhookFormat::PagerDuty {
+        if given {
+            return Err(StoreError::Invalid(format!(
+                "routing_key: only a pagerduty webhook takes one (this one's format is {})",
+                webhook.format.as_str()
+            )));
+        }
         webhook.routing_key = None; // a key stays only where it is used
         return Ok(());
     }
@@ -191,7 +198,8 @@ pub fn create_webhook(
         filter: new.filter,
         routing_key: new.routing_key,
     };
-    check_routing_key(&mut webhook)?;
+    let given = webhook.routing_key.is_some();
+    check_routing_key(&mut webhook, given)?;
     let location = new_location(txn, account, webhook.id.raw())?;
     WEBHOOKS.write(txn)?.insert(location, &webhook)?;
     Ok(webhook)
@@ -260,10 +268,11 @@ pub fn update_webhook(
     if let Some(filter) = update.filter {
         webhook.filter = filter;
     }
+    let given = update.routing_key.is_some();
     if let Some(key) = update.routing_key {
         webhook.routing_key = Some(key);
     }
-    check_routing_key(&mut webhook)?;
+    check_routing_key(&mut webhook, given)?;
     let was_active = webhook.active;
     match update.active {
         Some(true) => {

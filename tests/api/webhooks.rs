@@ -897,3 +897,134 @@ async fn rotate_secret_takes_a_whole_number_of_seconds_written_either_way() {
         assert!(message.contains("grace_seconds"), "{body}: {message}");
     }
 }
+
+/// SPEC 6.4: `filter` and `routing_key` are validated on create and on PATCH alike — a
+/// `400` naming the field, and nothing stored or changed.
+#[tokio::test]
+async fn webhook_filter_and_routing_key_are_validated_on_create_and_patch() {
+    let server = TestServer::start().await;
+    let hook = create_webhook(
+        &server,
+        &server.key,
+        json!({"url": "https://hooks.example.com/a", "events": ["pass"]}),
+    )
+    .await;
+    let path = format!("/api/v1/webhooks/{}", text(&hook["id"]));
+    let too_many: Vec<String> = (0..101).map(|i| format!("c{i}")).collect();
+    let key = "R0FIXTUREFIXTUREFIXTUREFIXTURE01";
+    let bad: Vec<(Value, &str)> = vec![
+        (
+            json!({"filter": {"min_severity": 101}}),
+            "filter.min_severity",
+        ),
+        (
+            json!({"filter": {"min_severity": -1}}),
+            "filter.min_severity",
+        ),
+        (
+            json!({"filter": {"min_severity": 50.5}}),
+            "filter.min_severity",
+        ),
+        (
+            json!({"filter": {"min_severity": "50"}}),
+            "filter.min_severity",
+        ),
+        (
+            json!({"filter": {"contract_names": "orders_*"}}),
+            "filter.contract_names",
+        ),
+        (
+            json!({"filter": {"contract_names": [""]}}),
+            "filter.contract_names",
+        ),
+        (
+            json!({"filter": {"contract_names": ["x".repeat(257)]}}),
+            "filter.contract_names",
+        ),
+        (
+            json!({"filter": {"contract_names": too_many}}),
+            "filter.contract_names",
+        ),
+        (
+            json!({"filter": {"contract_names": [3]}}),
+            "filter.contract_names",
+        ),
+        (json!({"filter": "severe"}), "filter"),
+        (json!({"format": "pagerduty"}), "routing_key"),
+        (
+            json!({"format": "pagerduty", "routing_key": "short"}),
+            "routing_key",
+        ),
+        (
+            json!({"format": "pagerduty", "routing_key": format!("{}!", &key[..31])}),
+            "routing_key",
+        ),
+        (
+            json!({"format": "pagerduty", "routing_key": null}),
+            "routing_key",
+        ),
+        (json!({"routing_key": key}), "routing_key"),
+    ];
+    for (fields, field) in bad {
+        let mut create = json!({"url": "https://hooks.example.com/b", "events": ["pass"]});
+        for (name, value) in fields.as_object().expect("object") {
+            create[name] = value.clone();
+        }
+        let answer = send_json(
+            &server,
+            Method::POST,
+            "/api/v1/webhooks",
+            &server.key,
+            &create,
+        )
+        .await;
+        let error = answer.assert_error(400, "invalid_request");
+        assert!(error.starts_with(field), "create {fields}: {error}");
+        let answer = send_json(&server, Method::PATCH, &path, &server.key, &fields).await;
+        let error = answer.assert_error(400, "invalid_request");
+        assert!(error.starts_with(field), "patch {fields}: {error}");
+    }
+    let list = server.get("/api/v1/webhooks").await.assert_status(200);
+    assert_eq!(len(&list), 1, "nothing created");
+    assert_eq!(list[0]["filter"], Value::Null, "nothing changed");
+    assert_eq!(list[0]["format"], "json");
+
+    // Within the bounds: shown as given (an omitted part is null); the key never is.
+    let patched = send_json(
+        &server,
+        Method::PATCH,
+        &path,
+        &server.key,
+        &json!({"filter": {"contract_names": ["orders_*", "*"]}, "format": "pagerduty", "routing_key": key}),
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(
+        patched["filter"],
+        json!({"min_severity": null, "contract_names": ["orders_*", "*"]})
+    );
+    assert_eq!(patched["format"], "pagerduty");
+    let listed = server.get("/api/v1/webhooks").await;
+    assert!(!String::from_utf8_lossy(&listed.body).contains(key));
+    assert!(!patched.to_string().contains(key));
+    // A key may be replaced; a PATCH of other fields keeps it.
+    let other_key = "R1FIXTUREFIXTUREFIXTUREFIXTURE02";
+    send_json(
+        &server,
+        Method::PATCH,
+        &path,
+        &server.key,
+        &json!({"routing_key": other_key}),
+    )
+    .await
+    .assert_status(200);
+    send_json(
+        &server,
+        Method::PATCH,
+        &path,
+        &server.key,
+        &json!({"filter": {"min_severity": 0}}),
+    )
+    .await
+    .assert_status(200);
+}

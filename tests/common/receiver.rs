@@ -444,9 +444,13 @@ async fn answer(
             .unwrap_or_else(|| Reply::status(200))
     });
     let service = lock(&state.services).get(&path).copied();
+    // A scripted failure stands for the service being down; otherwise the service judges
+    // the body.
     let reply = match service {
-        Some(service) => service.answer(&body).unwrap_or(reply),
-        None => reply,
+        Some(service) if (200..300).contains(&reply.status) => {
+            service.answer(&body).unwrap_or(reply)
+        }
+        _ => reply,
     };
     let _in_flight = InFlight::new(state.clone(), path.clone());
     if (200..300).contains(&reply.status) {

@@ -13,6 +13,8 @@
 //! - `formats`, `steering`, `disabling` (SPEC 5.3, 6.4): Slack, Teams and Discord
 //!   messages; `PATCH`, test deliveries, `retry`, `recover`; automatic disabling.
 //! - `guard`: the target guard against loopback names.
+//! - `pagerduty`, `filters` (SPEC 6.4): incidents triggered and resolved by contract;
+//!   which checks a filter lets through.
 //!
 //! Shared helpers: `tests/common` (server and process harness, receiver and CA) and
 //! `support` (checks, webhooks, deliveries, signature verification).
@@ -33,9 +35,11 @@ mod crash;
 mod disabling;
 mod failures;
 mod fairness;
+mod filters;
 mod formats;
 mod guard;
 mod lifecycle;
+mod pagerduty;
 mod retries;
 mod scoping;
 mod signatures;

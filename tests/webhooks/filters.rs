@@ -1,0 +1,83 @@
+//! SPEC 6.4's webhook `filter`: a check fires a webhook only when its severity is at least
+//! `min_severity` and its contract's name matches one of `contract_names`. Evaluated in
+//! the check's transaction, before anything is queued: a filtered-out check writes no
+//! delivery (so the deliveries are counted right after each check, without waiting).
+
+use crate::support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filter_lets_through_only_severe_enough_checks_of_matching_contracts() {
+    let ca = TestCa::new();
+    let receiver = Receiver::start(&ca).await;
+    let server = start(&ca, |cfg| cfg.webhooks.retry_delays = Vec::new()).await;
+    let orders = contract(&server, "orders_eu").await;
+    let users = contract(&server, "users").await;
+    let create = |filter: Value| {
+        let server = &server;
+        let url = receiver.url("/hook");
+        async move {
+            post(
+                server,
+                "/api/v1/webhooks",
+                json!({"url": url, "events": ALL_EVENTS, "filter": filter}),
+            )
+            .await
+            .assert_status(201)
+        }
+    };
+    let severe_orders = create(json!({"min_severity": 50, "contract_names": ["orders_*"]})).await;
+    assert_eq!(
+        severe_orders["filter"],
+        json!({"min_severity": 50, "contract_names": ["orders_*"]})
+    );
+    let nothing = create(json!({"contract_names": []})).await;
+    let severe = create(json!({"min_severity": 90})).await;
+    let everything = create(Value::Null).await;
+    assert_eq!(everything["filter"], Value::Null);
+    let count = |hook: &Value| {
+        let (server, id) = (&server, id_of(hook));
+        async move { deliveries(server, &id).await.len() }
+    };
+
+    // (contract, columns, severity): warning 70, pass 0, breaking 100.
+    for (contract_id, columns) in [
+        (&orders, warning_columns()),
+        (&orders, pass_columns()),
+        (&users, breaking_columns()),
+        (&orders, breaking_columns()),
+    ] {
+        run_check(&server, contract_id, columns).await;
+    }
+    assert_eq!(count(&severe_orders).await, 2, "orders_eu at 70 and 100");
+    assert_eq!(count(&nothing).await, 0, "[] matches nothing");
+    assert_eq!(count(&severe).await, 2, "the two checks at 100");
+    assert_eq!(count(&everything).await, 4);
+
+    // Names are matched at check time: users renamed into the pattern now fires.
+    server
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/contracts/{users}"),
+            Some(&server.key),
+            r#"{"name": "orders_us"}"#,
+        )
+        .await
+        .assert_status(200);
+    run_check(&server, &users, warning_columns()).await;
+    assert_eq!(count(&severe_orders).await, 3);
+    // PATCH `filter: null` removes the filter.
+    let cleared = patch(&server, &id_of(&nothing), json!({"filter": null})).await;
+    assert_eq!(cleared["filter"], Value::Null);
+    run_check(&server, &orders, pass_columns()).await;
+    assert_eq!(count(&nothing).await, 1);
+
+    // What was queued is delivered as usual.
+    let total = 3 + 1 + 2 + 6;
+    let (done, got) = poll(
+        Duration::from_secs(30),
+        || async { receiver.requests("/hook").len() },
+        |n| *n == total,
+    )
+    .await;
+    assert!(done, "{got} of {total} delivered");
+}
