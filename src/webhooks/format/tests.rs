@@ -292,4 +292,34 @@ fn the_rules_catch_what_each_service_refuses() {
         services::teams_violations,
         serde_json::json!({"type": "message"}),
     );
+    let key = "R0FIXTUREFIXTUREFIXTUREFIXTURE01";
+    let payload =
+        serde_json::json!({"summary": "s", "source": "driftguard", "severity": "critical"});
+    let good =
+        serde_json::json!({"routing_key": key, "event_action": "trigger", "payload": payload});
+    assert!(services::pagerduty_violations(good.to_string().as_bytes()).is_empty());
+    let with = |field: &str, value: Value| {
+        let mut event = good.clone();
+        if let Some((outer, inner)) = field.split_once('.') {
+            event[outer][inner] = value;
+        } else {
+            event[field] = value;
+        }
+        event
+    };
+    for bad in [
+        with("routing_key", Value::Null),
+        with("routing_key", "short".into()),
+        with("event_action", "open".into()),
+        with("dedup_key", "d".repeat(256).into()),
+        with("payload", Value::Null),
+        with("payload.summary", "".into()),
+        with("payload.summary", "s".repeat(1025).into()),
+        with("payload.source", Value::Null),
+        with("payload.severity", "fatal".into()),
+        with("payload.custom_details", "text".into()),
+        serde_json::json!({"routing_key": key, "event_action": "resolve"}),
+    ] {
+        refused(services::pagerduty_violations, bad);
+    }
 }
