@@ -1,15 +1,18 @@
 //! The drift engine: schemas, the diff between a contract and an incoming schema, its
 //! severity score and verdict under a contract's rules, the changes between two versions
-//! of a contract, and schema inference from a sample record.
+//! of a contract, which of those changes a compatibility mode refuses, and schema inference
+//! from a sample record.
 //!
 //! Everything here is pure — no I/O, no clock, no randomness — so every rule of the spec
 //! is pinned down by unit and property tests below. Nor do these types know JSON: their
 //! field names and shapes in requests and answers are `wire`'s (`wire::schema`). The one
 //! exception is inference, whose input is a sample record as a `serde_json::Value`.
 
+mod compat;
 mod evolve;
 mod infer;
 
+pub use compat::{judge, violations, Compatibility, Rule, Violation};
 pub use evolve::{compare_versions, same_schema, NameChange, RequiredChange, VersionChanges};
 pub use infer::{infer_columns, infer_samples, infer_type, merge_types, MAX_SAMPLES};
 
