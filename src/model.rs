@@ -4,7 +4,7 @@
 
 use crate::clock::UnixMs;
 use crate::credentials::{Environment, KeyHash};
-use crate::drift::{compare_versions, Column, Diff, Rules, Verdict, VersionChanges};
+use crate::drift::{compare_versions, Column, Compatibility, Diff, Rules, Verdict, VersionChanges};
 pub use crate::filter::WebhookFilter;
 pub use crate::ids::{AccountId, CheckId, ContractId, DeliveryId, KeyId, WebhookId};
 
@@ -59,6 +59,8 @@ pub struct Contract {
     pub columns: Vec<Column>,
     /// How changes score (defaults: the v1 scoring).
     pub rules: Rules,
+    /// Which column changes an update may make (`none`: any).
+    pub compatibility: Compatibility,
     /// When it was created.
     pub created_at: UnixMs,
     /// When it last changed: the `created_at` of its current version.
@@ -73,6 +75,7 @@ impl Contract {
             name: self.name.clone(),
             columns: self.columns.clone(),
             rules: self.rules,
+            compatibility: self.compatibility,
             created_at: self.updated_at,
         }
     }
@@ -89,6 +92,8 @@ pub struct ContractVersion {
     pub columns: Vec<Column>,
     /// The rules in this version.
     pub rules: Rules,
+    /// The compatibility mode in this version.
+    pub compatibility: Compatibility,
     /// When this version was made.
     pub created_at: UnixMs,
 }
@@ -107,8 +112,13 @@ impl VersionEntry {
     pub fn new(version: ContractVersion, before: Option<&ContractVersion>) -> Self {
         let changes = before.map(|b| {
             compare_versions(
-                (&b.name, &b.columns, &b.rules),
-                (&version.name, &version.columns, &version.rules),
+                (&b.name, &b.columns, &b.rules, b.compatibility),
+                (
+                    &version.name,
+                    &version.columns,
+                    &version.rules,
+                    version.compatibility,
+                ),
             )
         });
         VersionEntry { version, changes }

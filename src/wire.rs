@@ -22,9 +22,10 @@ mod schema;
 
 pub use schema::{
     columns_view, incoming_columns_view, verdicts_view, ChangeKindView, ColumnDoc, ColumnTypeDoc,
-    ColumnView, ColumnsView, DiffView, IncomingColumnDoc, IncomingColumnView, IncomingColumnsView,
-    ListView, NameChangeView, RenameView, RequiredChangeView, RulesDoc, SeverityOverrideDoc,
-    TypeChangeView, VerdictDoc, VerdictsView, VersionChangesView,
+    ColumnView, ColumnsView, CompatibilityChangeView, CompatibilityDoc, DiffView,
+    IncomingColumnDoc, IncomingColumnView, IncomingColumnsView, ListView, NameChangeView,
+    RenameView, RequiredChangeView, RulesDoc, SeverityOverrideDoc, TypeChangeView, VerdictDoc,
+    VerdictsView, VersionChangesView, ViolationView,
 };
 
 /// A contract.
@@ -34,6 +35,7 @@ pub struct ContractView<'a> {
     name: &'a str,
     version: u32,
     schema: SchemaView<'a>,
+    compatibility: CompatibilityDoc,
     created_at: String,
     updated_at: String,
 }
@@ -64,6 +66,7 @@ impl<'a> ContractView<'a> {
             name: &c.name,
             version: c.version,
             schema: SchemaView::new(&c.columns, &c.rules),
+            compatibility: c.compatibility.into(),
             created_at: c.created_at.rfc3339(),
             updated_at: c.updated_at.rfc3339(),
         }
@@ -96,6 +99,7 @@ pub struct VersionView<'a> {
     version: u32,
     name: &'a str,
     schema: SchemaView<'a>,
+    compatibility: CompatibilityDoc,
     created_at: String,
     changes: Option<VersionChangesView<'a>>,
 }
@@ -108,6 +112,7 @@ impl<'a> VersionView<'a> {
             version: v.version,
             name: &v.name,
             schema: SchemaView::new(&v.columns, &v.rules),
+            compatibility: v.compatibility.into(),
             created_at: v.created_at.rfc3339(),
             changes: entry.changes.as_ref().map(VersionChangesView::new),
         }
@@ -439,6 +444,29 @@ impl AttemptView {
             status_code,
             error,
             duration_ms: a.duration_ms,
+        }
+    }
+}
+
+/// The answer to `POST /contracts/{id}/compatibility`: whether the schema could be the
+/// contract's next version under `compatibility`, and what breaks it.
+#[derive(Serialize)]
+pub struct CompatibilityView<'a> {
+    compatible: bool,
+    compatibility: CompatibilityDoc,
+    violations: Vec<ViolationView<'a>>,
+}
+
+impl<'a> CompatibilityView<'a> {
+    /// Renders a compatibility answer.
+    pub fn new(
+        mode: crate::drift::Compatibility,
+        violations: &'a [crate::drift::Violation],
+    ) -> Self {
+        CompatibilityView {
+            compatible: violations.is_empty(),
+            compatibility: mode.into(),
+            violations: ViolationView::list(violations),
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::{Column, Rules, TypeChange};
+use super::{Column, Compatibility, Rules, TypeChange};
 
 /// A column whose `required` flag flipped between two versions.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,6 +25,19 @@ pub struct NameChange {
     pub to: String,
 }
 
+/// A contract's compatibility mode changed between two versions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompatibilityChange {
+    /// Before.
+    pub from: Compatibility,
+    /// After.
+    pub to: Compatibility,
+}
+
+/// A version of a contract as [`compare_versions`] compares it: name, columns, rules and
+/// compatibility mode.
+pub type VersionShape<'a> = (&'a str, &'a [Column], &'a Rules, Compatibility);
+
 /// What changed from one version of a contract to the next.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VersionChanges {
@@ -40,6 +53,8 @@ pub struct VersionChanges {
     pub name_changed: Option<NameChange>,
     /// The rules changed, or the `severity_override` of a column in both versions did.
     pub rules_changed: bool,
+    /// The compatibility mode, if it changed.
+    pub compatibility_changed: Option<CompatibilityChange>,
 }
 
 /// True if the two schemas are the same: equal rules and the same columns (same name,
@@ -53,10 +68,11 @@ pub fn same_schema(a: &[Column], a_rules: &Rules, b: &[Column], b_rules: &Rules)
         .all(|c| by_name.get(c.name.as_str()).is_some_and(|old| *old == c))
 }
 
-/// The changes from version `(old_name, old, old_rules)` to `(new_name, new, new_rules)`.
+/// The changes from version `(old_name, old, old_rules, old_mode)` to `(new_name, new,
+/// new_rules, new_mode)`.
 pub fn compare_versions(
-    (old_name, old, old_rules): (&str, &[Column], &Rules),
-    (new_name, new, new_rules): (&str, &[Column], &Rules),
+    (old_name, old, old_rules, old_mode): VersionShape<'_>,
+    (new_name, new, new_rules, new_mode): VersionShape<'_>,
 ) -> VersionChanges {
     let old_by_name: HashMap<&str, &Column> = old.iter().map(|c| (c.name.as_str(), c)).collect();
     let new_by_name: HashMap<&str, &Column> = new.iter().map(|c| (c.name.as_str(), c)).collect();
@@ -74,6 +90,10 @@ pub fn compare_versions(
             to: new_name.to_owned(),
         }),
         rules_changed: old_rules != new_rules,
+        compatibility_changed: (old_mode != new_mode).then_some(CompatibilityChange {
+            from: old_mode,
+            to: new_mode,
+        }),
     };
     for before in old {
         let Some(after) = new_by_name.get(before.name.as_str()) else {

@@ -13,7 +13,10 @@ mod evolve;
 mod infer;
 
 pub use compat::{judge, violations, Compatibility, Rule, Violation};
-pub use evolve::{compare_versions, same_schema, NameChange, RequiredChange, VersionChanges};
+pub use evolve::{
+    compare_versions, same_schema, CompatibilityChange, NameChange, RequiredChange, VersionChanges,
+    VersionShape,
+};
 pub use infer::{infer_columns, infer_samples, infer_type, merge_types, MAX_SAMPLES};
 
 use std::collections::{HashMap, HashSet, VecDeque};

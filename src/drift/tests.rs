@@ -590,7 +590,10 @@ fn version_changes_compare_two_versions() {
         col("a", Integer, false),
     ];
     let rules = Rules::default();
-    let changes = compare_versions(("old", &before, &rules), ("new", &after, &rules));
+    let changes = compare_versions(
+        ("old", &before, &rules, Compatibility::None),
+        ("new", &after, &rules, Compatibility::None),
+    );
     assert_eq!(changes.added, ["d"]);
     assert_eq!(changes.removed, ["b"]);
     assert_eq!(
@@ -614,7 +617,10 @@ fn version_changes_compare_two_versions() {
     assert!(!changes.rules_changed);
     let mut overridden_a = before.clone();
     overridden_a[0].severity_override = Some(SeverityOverride::Ignore);
-    let changes = compare_versions(("x", &before, &rules), ("x", &overridden_a, &rules));
+    let changes = compare_versions(
+        ("x", &before, &rules, Compatibility::None),
+        ("x", &overridden_a, &rules, Compatibility::None),
+    );
     assert!(changes.rules_changed && changes.name_changed.is_none());
     assert!(!same_schema(&before, &rules, &overridden_a, &rules));
     let mut reordered = before.clone();

@@ -5,7 +5,9 @@ use hyper::header::{HeaderValue, ALLOW, RETRY_AFTER};
 use hyper::{Method, StatusCode};
 
 use super::response::{json, Response};
+use crate::drift::Violation;
 use crate::store::{StoreError, Unavailable};
+use crate::wire::ViolationView;
 
 /// A request that cannot be answered with success.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +38,10 @@ pub enum ApiError {
     /// 409 `conflict`.
     #[error("{0}")]
     Conflict(String),
+    /// 409 `incompatible`: the change breaks the contract's compatibility mode; the body
+    /// lists every violation.
+    #[error("{}", incompatible_message(.0))]
+    Incompatible(Vec<Violation>),
     /// 413 `payload_too_large`.
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(u64),
@@ -53,6 +59,15 @@ pub enum ApiError {
     /// 503 `storage_unavailable`: nothing was stored; the client may retry.
     #[error("{0}")]
     StorageUnavailable(&'static str),
+}
+
+/// The first violation, and how many more there are.
+fn incompatible_message(violations: &[Violation]) -> String {
+    match violations {
+        [] => "the change breaks the contract's compatibility mode".into(),
+        [only] => only.message.clone(),
+        [first, rest @ ..] => format!("{} (and {} more violations)", first.message, rest.len()),
+    }
 }
 
 fn join_methods(methods: &[Method]) -> String {
@@ -74,6 +89,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::BodyTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Incompatible(_) => (StatusCode::CONFLICT, "incompatible"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -89,7 +105,10 @@ impl ApiError {
         if let ApiError::Internal(cause) = &self {
             tracing::error!(%cause, "request failed");
         }
-        let body = serde_json::json!({"error": {"code": code, "message": self.to_string()}});
+        let mut body = serde_json::json!({"error": {"code": code, "message": self.to_string()}});
+        if let ApiError::Incompatible(violations) = &self {
+            body["error"]["violations"] = serde_json::json!(ViolationView::list(violations));
+        }
         let mut response = json(status, &body);
         let headers = response.headers_mut();
         match &self {
@@ -116,6 +135,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => ApiError::NotFound("not found"),
             StoreError::Conflict(message) => ApiError::Conflict(message),
             StoreError::Forbidden(message) => ApiError::Forbidden(message),
+            StoreError::Incompatible(violations) => ApiError::Incompatible(violations),
             StoreError::Invalid(message) => ApiError::Invalid(message),
             StoreError::NoCredits => ApiError::NoCredits,
             // A request still running when shutdown closes the store: its write was not

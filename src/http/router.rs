@@ -22,6 +22,7 @@ enum Route<'a> {
     Contract(&'a str),
     ContractVersions(&'a str),
     ContractVersion(&'a str, &'a str),
+    ContractCompatibility(&'a str),
     Check,
     Checks,
     CheckById(&'a str),
@@ -56,6 +57,7 @@ impl<'a> Route<'a> {
             ["contracts", id] => Route::Contract(id),
             ["contracts", id, "versions"] => Route::ContractVersions(id),
             ["contracts", id, "versions", n] => Route::ContractVersion(id, n),
+            ["contracts", id, "compatibility"] => Route::ContractCompatibility(id),
             ["check"] => Route::Check,
             ["checks"] => Route::Checks,
             ["checks", id] => Route::CheckById(id),
@@ -86,6 +88,7 @@ impl<'a> Route<'a> {
             Route::Contract(_) => "/api/v1/contracts/{id}",
             Route::ContractVersions(_) => "/api/v1/contracts/{id}/versions",
             Route::ContractVersion(..) => "/api/v1/contracts/{id}/versions/{n}",
+            Route::ContractCompatibility(_) => "/api/v1/contracts/{id}/compatibility",
             Route::Check => "/api/v1/check",
             Route::Checks => "/api/v1/checks",
             Route::CheckById(_) => "/api/v1/checks/{id}",
@@ -119,6 +122,7 @@ impl<'a> Route<'a> {
             | Route::Usage
             | Route::WebhookDeliveries(_) => GET,
             Route::InferContract
+            | Route::ContractCompatibility(_)
             | Route::Check
             | Route::RevokeKey(_)
             | Route::ActivateKey(_)
@@ -193,6 +197,7 @@ async fn dispatch(
         (Route::Contract(id), _) => contracts::update(state, req, id).await,
         (Route::ContractVersions(id), _) => contracts::versions(state, req, id).await,
         (Route::ContractVersion(id, n), _) => contracts::version(state, req, id, n).await,
+        (Route::ContractCompatibility(id), _) => contracts::compatibility(state, req, id).await,
         (Route::Check, _) => checks::run(state, req).await,
         (Route::Checks, _) => checks::list(state, req).await,
         (Route::CheckById(id), _) => checks::get(state, req, id).await,

@@ -151,6 +151,7 @@ mod tests {
                 })
                 .collect(),
             rules: Rules::default(),
+            compatibility: Default::default(),
             created_at: UnixMs(0),
         })
     }

@@ -11,7 +11,7 @@ use super::tables::*;
 use super::webhooks::delete_webhook;
 use super::{Store, StoreError};
 use crate::clock::UnixMs;
-use crate::drift::{self, Column, Rules, VersionChanges};
+use crate::drift::{self, Column, Compatibility, Rules, VersionChanges, Violation};
 use crate::ids::{AccountId, ContractId, WebhookId};
 use crate::model::{Contract, ContractVersion, VersionEntry};
 
@@ -33,16 +33,31 @@ impl Store {
 impl Contracts<'_> {
     /// Creates a contract (version 1); [`StoreError::Conflict`] if the name is taken in
     /// the account.
-    pub async fn create(
-        &self,
-        account: AccountId,
-        name: String,
-        columns: Vec<Column>,
-        rules: Rules,
-    ) -> Result<Contract> {
+    pub async fn create(&self, account: AccountId, new: NewContract) -> Result<Contract> {
         let now = self.store.clock().now();
         self.store
-            .write(move |txn| create_contract(txn, account, name, columns, rules, now))
+            .write(move |txn| create_contract(txn, account, new, now))
+            .await
+    }
+
+    /// Which of `schema`'s changes from the contract's stored versions `mode` (else the
+    /// contract's own mode) refuses — the question of an update, without the update.
+    /// Returns the mode applied and the violations.
+    pub async fn judge(
+        &self,
+        account: AccountId,
+        id: ContractId,
+        schema: Vec<Column>,
+        mode: Option<Compatibility>,
+    ) -> Result<(Compatibility, Vec<Violation>)> {
+        self.store
+            .read(move |txn| {
+                let current = contract(txn, account, id)?;
+                let mode = mode.unwrap_or(current.compatibility);
+                let versions = CONTRACT_VERSIONS.read(txn)?;
+                let violations = judge_update(&versions, &current, mode, &schema)?;
+                Ok((mode, violations))
+            })
             .await
     }
 
@@ -161,6 +176,19 @@ impl Contracts<'_> {
     }
 }
 
+/// A validated contract to create.
+#[derive(Clone, Debug, Default)]
+pub struct NewContract {
+    /// New in the account.
+    pub name: String,
+    /// Version 1's columns.
+    pub columns: Vec<Column>,
+    /// How changes score.
+    pub rules: Rules,
+    /// Which column changes later updates may make.
+    pub compatibility: Compatibility,
+}
+
 /// A validated contract update: `None` fields stay as they are.
 #[derive(Clone, Debug, Default)]
 pub struct ContractUpdate {
@@ -170,6 +198,8 @@ pub struct ContractUpdate {
     pub columns: Option<Vec<Column>>,
     /// A full replacement of the rules.
     pub rules: Option<Rules>,
+    /// A new compatibility mode: the one the update's columns are judged under.
+    pub compatibility: Option<Compatibility>,
 }
 
 /// What an update did (or, for a dry run, would do).
@@ -187,21 +217,20 @@ pub struct Updated {
 pub fn create_contract(
     txn: &WriteTransaction,
     account: AccountId,
-    name: String,
-    columns: Vec<Column>,
-    rules: Rules,
+    new: NewContract,
     now: UnixMs,
 ) -> Result<Contract> {
     let mut names = txn.open_table(CONTRACT_NAMES)?;
-    if names.get((account.0, name.as_str()))?.is_some() {
-        return Err(name_taken(&name));
+    if names.get((account.0, new.name.as_str()))?.is_some() {
+        return Err(name_taken(&new.name));
     }
     let contract = Contract {
         id: ContractId::generate(now),
-        name,
+        name: new.name,
         version: 1,
-        columns,
-        rules,
+        columns: new.columns,
+        rules: new.rules,
+        compatibility: new.compatibility,
         created_at: now,
         updated_at: now,
     };
@@ -239,10 +268,13 @@ pub fn contract_by_name(
     }
 }
 
-/// What `update` makes of `current` at `now`, or `Conflict` if its new name belongs to
-/// another contract of the account (`names` is the name index). Changes nothing.
+/// What `update` makes of `current` at `now`: `Conflict` if its new name belongs to
+/// another contract of the account (`names` is the name index), `Incompatible` if it
+/// changes the columns in a way the mode it leaves in force refuses (judged against the
+/// stored `versions`). Changes nothing.
 fn plan_update(
     names: &impl ReadableTable<(u64, &'static str), u128>,
+    versions: &RecordTable<(u128, u32), impl VersionRows, ContractVersion>,
     account: AccountId,
     current: &Contract,
     update: ContractUpdate,
@@ -251,7 +283,9 @@ fn plan_update(
     let name = update.name.unwrap_or_else(|| current.name.clone());
     let columns = update.columns.unwrap_or_else(|| current.columns.clone());
     let rules = update.rules.unwrap_or(current.rules);
+    let compatibility = update.compatibility.unwrap_or(current.compatibility);
     if name == current.name
+        && compatibility == current.compatibility
         && drift::same_schema(&current.columns, &current.rules, &columns, &rules)
     {
         return Ok(Updated {
@@ -266,20 +300,68 @@ fn plan_update(
         StoreError::Invalid("the contract has reached its last version number".into())
     })?;
     let changes = drift::compare_versions(
-        (&current.name, &current.columns, &current.rules),
-        (&name, &columns, &rules),
+        (
+            &current.name,
+            &current.columns,
+            &current.rules,
+            current.compatibility,
+        ),
+        (&name, &columns, &rules, compatibility),
     );
+    let columns_changed = !(changes.added.is_empty()
+        && changes.removed.is_empty()
+        && changes.type_changes.is_empty()
+        && changes.required_changes.is_empty());
+    if columns_changed {
+        let violations = judge_update(versions, current, compatibility, &columns)?;
+        if !violations.is_empty() {
+            return Err(StoreError::Incompatible(violations));
+        }
+    }
     Ok(Updated {
         contract: Contract {
             name,
             version,
             columns,
             rules,
+            compatibility,
             updated_at: now,
             ..current.clone()
         },
         changes: Some(changes),
     })
+}
+
+/// A versions table, read or written.
+trait VersionRows: ReadableTable<(u128, u32), &'static [u8]> {}
+impl<T: ReadableTable<(u128, u32), &'static [u8]>> VersionRows for T {}
+
+/// Which changes from `current`'s stored versions to `columns` `mode` refuses: against
+/// the current version, or every stored one for a transitive mode (read here, in the
+/// caller's transaction, so no update can slip between the judgement and the write).
+fn judge_update(
+    versions: &RecordTable<(u128, u32), impl VersionRows, ContractVersion>,
+    current: &Contract,
+    mode: Compatibility,
+    columns: &[Column],
+) -> Result<Vec<Violation>> {
+    if mode == Compatibility::None {
+        return Ok(Vec::new());
+    }
+    if !mode.is_transitive() {
+        let latest = [(current.version, current.columns.as_slice())];
+        return Ok(drift::judge(mode, &latest, columns));
+    }
+    let id = current.id.raw();
+    let stored: Vec<ContractVersion> = versions
+        .range((id, 0)..=(id, u32::MAX))?
+        .map(|row| row.map(|(_, version)| version))
+        .collect::<Result<_>>()?;
+    let history: Vec<(u32, &[Column])> = stored
+        .iter()
+        .map(|v| (v.version, v.columns.as_slice()))
+        .collect();
+    Ok(drift::judge(mode, &history, columns))
 }
 
 /// Applies an update: the contract row, its new version and the name index change
@@ -295,15 +377,14 @@ pub fn update_contract(
     let (location, current) = get_owned(&txn.open_table(IDS)?, &contracts, account, id.raw())?
         .ok_or(StoreError::NotFound)?;
     let mut names = txn.open_table(CONTRACT_NAMES)?;
-    let updated = plan_update(&names, account, &current, update, now)?;
+    let mut versions = CONTRACT_VERSIONS.write(txn)?;
+    let updated = plan_update(&names, &versions, account, &current, update, now)?;
     if updated.changes.is_none() {
         return Ok(updated);
     }
     let contract = &updated.contract;
     contracts.insert(location, contract)?;
-    CONTRACT_VERSIONS
-        .write(txn)?
-        .insert((id.raw(), contract.version), &contract.current_version())?;
+    versions.insert((id.raw(), contract.version), &contract.current_version())?;
     if contract.name != current.name {
         names.remove((account.0, current.name.as_str()))?;
         names.insert((account.0, contract.name.as_str()), id.raw())?;
@@ -322,6 +403,7 @@ pub fn plan_contract_update(
     let current = contract(txn, account, id)?;
     plan_update(
         &txn.open_table(CONTRACT_NAMES)?,
+        &CONTRACT_VERSIONS.read(txn)?,
         account,
         &current,
         update,

@@ -23,6 +23,9 @@ pub enum StoreError {
     /// The caller's key may not do this (a test key changing a live key).
     #[error("{0}")]
     Forbidden(String),
+    /// An update changes a contract's columns in a way its compatibility mode refuses.
+    #[error("the change breaks the contract's compatibility mode ({} violations)", .0.len())]
+    Incompatible(Vec<crate::drift::Violation>),
     /// Another process (a running daemon) holds the database file.
     #[error("the store {0} is in use by another process (is the daemon running?); stop it first")]
     InUse(PathBuf),
@@ -103,6 +106,7 @@ impl StoreError {
                 | StoreError::Invalid(_)
                 | StoreError::NoCredits
                 | StoreError::Forbidden(_)
+                | StoreError::Incompatible(_)
         )
     }
 

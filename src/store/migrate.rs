@@ -10,7 +10,9 @@ use redb::{Key, ReadableTable, TableDefinition, Value, WriteTransaction};
 
 use super::codec::{self, decode_legacy, decode_shape, encode, encode_shape};
 use super::codec::{VersionCheck, FORMAT_VERSION};
-use super::records::{v1, v2, StoredDelivery, StoredWebhook};
+use super::records::{
+    v1, v2, StoredContract, StoredContractVersion, StoredDelivery, StoredWebhook,
+};
 use super::tables::{self, TableVisitor, FORMAT_VERSION_KEY, META};
 use super::StoreError;
 use crate::model::{Check, Contract};
@@ -48,6 +50,11 @@ pub fn initialise(txn: &WriteTransaction) -> Result<()> {
                 migrate_contracts_to_v2(txn)?;
                 migrate_webhooks_to_v2(txn)?;
                 rekey_due_per_webhook_v2(txn)?;
+            }
+            if from == 2 {
+                // (A format-1 store's contracts went through the domain types in
+                // `migrate_contracts_to_v2`, which wrote today's shapes already.)
+                migrate_contracts_to_v3(txn)?;
             }
             if from < 3 {
                 migrate_webhooks_to_v3(txn)?;
@@ -101,6 +108,23 @@ fn migrate_webhooks_to_v2(txn: &WriteTransaction) -> Result<()> {
         deliveries,
         "webhooks and deliveries migrated to format 2"
     );
+    Ok(())
+}
+
+/// Format 2 → 3, compatibility modes: every contract and every version of it is `none`
+/// (any change, as before).
+fn migrate_contracts_to_v3(txn: &WriteTransaction) -> Result<()> {
+    let contracts = rewrite(txn, tables::CONTRACTS.definition(), |bytes| {
+        encode_shape(&StoredContract::from(decode_shape::<v2::StoredContract>(
+            bytes,
+        )?))
+    })?;
+    let versions = rewrite(txn, tables::CONTRACT_VERSIONS.definition(), |bytes| {
+        encode_shape(&StoredContractVersion::from(decode_shape::<
+            v2::StoredContractVersion,
+        >(bytes)?))
+    })?;
+    tracing::info!(contracts, versions, "contracts migrated to format 3");
     Ok(())
 }
 

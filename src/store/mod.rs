@@ -63,7 +63,7 @@ use tokio::sync::Notify;
 pub use accounts::{Accounts, DEFAULT_ACCOUNT};
 pub use checks::Checks;
 pub use codec::FORMAT_VERSION;
-pub use contracts::{ContractUpdate, Contracts, Updated};
+pub use contracts::{ContractUpdate, Contracts, NewContract, Updated};
 pub use deliveries::Deliveries;
 pub use error::{StoreError, Unavailable};
 pub use keys::{KeyUse, Keys};

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::UnixMs;
 use crate::credentials::Environment;
 use crate::drift::{
-    Column, ColumnType, Diff, Rename, Rules, SeverityOverride, TypeChange, Verdict,
+    Column, ColumnType, Compatibility, Diff, Rename, Rules, SeverityOverride, TypeChange, Verdict,
 };
 use crate::ids::{AccountId, CheckId, ContractId, DeliveryId, KeyId, WebhookId};
 use crate::model::{
@@ -146,28 +146,6 @@ pub struct StoredColumn {
     severity_override: Option<StoredOverride>,
 }
 
-/// The contract row holds its current version, so reading a contract stays one lookup.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoredContract {
-    id: u128,
-    name: String,
-    version: u32,
-    columns: Vec<StoredColumn>,
-    rules: StoredRules,
-    created_at: i64,
-    updated_at: i64,
-}
-
-/// One row of a contract's history, keyed `(contract id, version)`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoredContractVersion {
-    version: u32,
-    name: String,
-    columns: Vec<StoredColumn>,
-    rules: StoredRules,
-    created_at: i64,
-}
-
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredRename {
     from: String,
@@ -224,7 +202,43 @@ pub struct StoredPreviousSecret {
     expires_at: i64,
 }
 
-// ---- version 3: webhooks gain a filter and PagerDuty's routing key ----
+// ---- version 3: contracts and their versions gain a compatibility mode; webhooks a
+// filter and PagerDuty's routing key ----
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StoredCompatibility {
+    None,
+    Backward,
+    Forward,
+    Full,
+    BackwardTransitive,
+    ForwardTransitive,
+    FullTransitive,
+}
+
+/// The contract row holds its current version, so reading a contract stays one lookup.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredContract {
+    id: u128,
+    name: String,
+    version: u32,
+    columns: Vec<StoredColumn>,
+    rules: StoredRules,
+    created_at: i64,
+    updated_at: i64,
+    compatibility: StoredCompatibility,
+}
+
+/// One row of a contract's history, keyed `(contract id, version)`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredContractVersion {
+    version: u32,
+    name: String,
+    columns: Vec<StoredColumn>,
+    rules: StoredRules,
+    created_at: i64,
+    compatibility: StoredCompatibility,
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredFilter {
@@ -296,6 +310,7 @@ same_variants!(Environment <-> StoredEnvironment: Live, Test);
 same_variants!(DeliveryStatus <-> StoredDeliveryStatus: Pending, Delivered, Abandoned);
 same_variants!(WebhookFormat <-> StoredFormat: Json, Slack, Teams, Discord, PagerDuty);
 same_variants!(DisabledReason <-> StoredDisabledReason: Gone, Failing, Paused);
+same_variants!(Compatibility <-> StoredCompatibility: None, Backward, Forward, Full, BackwardTransitive, ForwardTransitive, FullTransitive);
 
 fn ms(t: UnixMs) -> i64 {
     t.0
@@ -415,6 +430,7 @@ impl Record for Contract {
             rules: stored_rules(&self.rules),
             created_at: ms(self.created_at),
             updated_at: ms(self.updated_at),
+            compatibility: self.compatibility.into(),
         }
     }
 
@@ -425,6 +441,7 @@ impl Record for Contract {
             version: s.version,
             columns: s.columns.into_iter().map(column).collect(),
             rules: rules(s.rules),
+            compatibility: s.compatibility.into(),
             created_at: UnixMs(s.created_at),
             updated_at: UnixMs(s.updated_at),
         }
@@ -441,6 +458,7 @@ impl Record for ContractVersion {
             columns: self.columns.iter().map(stored_column).collect(),
             rules: stored_rules(&self.rules),
             created_at: ms(self.created_at),
+            compatibility: self.compatibility.into(),
         }
     }
 
@@ -450,6 +468,7 @@ impl Record for ContractVersion {
             name: s.name,
             columns: s.columns.into_iter().map(column).collect(),
             rules: rules(s.rules),
+            compatibility: s.compatibility.into(),
             created_at: UnixMs(s.created_at),
         }
     }
@@ -777,6 +796,7 @@ mod tests {
                     column("profile", Json, false),
                 ],
                 rules: Rules::default(),
+                compatibility: Compatibility::None,
                 created_at: UnixMs(1772392924000),
                 updated_at: UnixMs(1772392924000),
             },
@@ -952,11 +972,16 @@ mod tests {
             version: 3,
             columns: v2_columns(),
             rules: v2_rules(),
+            compatibility: Compatibility::None,
             created_at: UnixMs(1772392924000),
             updated_at: UnixMs(1772393924000),
         };
-        assert_golden_in(GOLDEN_V2_CONTRACTS, "contract", &contract);
-        assert_golden_in(
+        assert_golden_upgrade_in::<v2::StoredContract, _>(
+            GOLDEN_V2_CONTRACTS,
+            "contract",
+            &contract,
+        );
+        assert_golden_upgrade_in::<v2::StoredContract, _>(
             GOLDEN_V2_CONTRACTS,
             "contract_default_rules",
             &Contract {
@@ -967,7 +992,7 @@ mod tests {
                 ..contract.clone()
             },
         );
-        assert_golden_in(
+        assert_golden_upgrade_in::<v2::StoredContractVersion, _>(
             GOLDEN_V2_CONTRACTS,
             "contract_version",
             &contract.current_version(),
@@ -1096,13 +1121,15 @@ mod tests {
 
 #[cfg(test)]
 mod format_3 {
-    //! Format 3's webhooks (`tests/fixtures/v3/webhooks.json`): a filter and PagerDuty's
-    //! routing key.
+    //! Format 3's contracts and versions (`tests/fixtures/v3/contracts.json`: a
+    //! compatibility mode) and webhooks (`tests/fixtures/v3/webhooks.json`: a filter and
+    //! PagerDuty's routing key).
 
     use super::*;
     use crate::store::codec::{decode, encode};
 
     const GOLDEN_V3_WEBHOOKS: &str = include_str!("../../tests/fixtures/v3/webhooks.json");
+    const GOLDEN_V3_CONTRACTS: &str = include_str!("../../tests/fixtures/v3/contracts.json");
 
     fn webhooks() -> [(&'static str, Webhook); 2] {
         let pagerduty = Webhook {
@@ -1136,6 +1163,50 @@ mod format_3 {
             ("webhook_pagerduty_filtered", pagerduty),
             ("webhook_json_severe", severe),
         ]
+    }
+
+    fn contract() -> Contract {
+        Contract {
+            id: ContractId::from_raw(140423434683270703896908940817014141632),
+            name: "orders".into(),
+            version: 2,
+            columns: vec![Column {
+                name: "amount".into(),
+                column_type: ColumnType::Number,
+                required: true,
+                severity_override: None,
+            }],
+            rules: Rules::default(),
+            compatibility: Compatibility::BackwardTransitive,
+            created_at: UnixMs(1772392924000),
+            updated_at: UnixMs(1772393924000),
+        }
+    }
+
+    #[test]
+    fn contracts_and_versions_keep_their_v3_bytes() {
+        let golden: serde_json::Value =
+            serde_json::from_str(GOLDEN_V3_CONTRACTS).expect("golden JSON");
+        let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        let contract = contract();
+        let encoded = encode(&contract).expect("encode");
+        assert_eq!(golden["contract"].as_str(), Some(hex(&encoded).as_str()));
+        assert_eq!(decode::<Contract>(&encoded).expect("decode"), contract);
+        let version = contract.current_version();
+        let encoded = encode(&version).expect("encode");
+        assert_eq!(
+            golden["contract_version"].as_str(),
+            Some(hex(&encoded).as_str())
+        );
+        assert_eq!(
+            decode::<ContractVersion>(&encoded).expect("decode"),
+            version
+        );
+        // Every mode's variant index, pinned.
+        for (i, mode) in Compatibility::ALL.into_iter().enumerate() {
+            let bytes = bincode::serialize(&StoredCompatibility::from(mode)).expect("encode");
+            assert_eq!(bytes, [i as u8, 0, 0, 0], "{mode:?}");
+        }
     }
 
     #[test]

@@ -568,8 +568,15 @@ mod tests {
             let txn = batch.txn()?;
             let key = crate::credentials::generate_key(Environment::Live);
             let (account, _) = create_account(txn, "a", 1, &key, now)?;
-            let contract =
-                create_contract(txn, account.id, "c".into(), vec![], Rules::default(), now)?;
+            let contract = create_contract(
+                txn,
+                account.id,
+                crate::store::NewContract {
+                    name: "c".into(),
+                    ..Default::default()
+                },
+                now,
+            )?;
             Ok((account.id, contract.id))
         });
         commit_batch(&storage, &db, vec![setup]).expect("setup commits");

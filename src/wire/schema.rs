@@ -10,7 +10,7 @@ use serde::{Serialize, Serializer};
 
 use crate::drift::{
     ChangeKind, Column, Diff, IncomingColumn, NameChange, Rename, RequiredChange, TypeChange,
-    Verdict, VersionChanges,
+    Verdict, VersionChanges, Violation,
 };
 
 // ---- requests (and the names of types and verdicts, both ways) ----
@@ -101,6 +101,54 @@ mod doc {
                 SeverityOverride::Ignore => drift::SeverityOverride::Ignore,
                 SeverityOverride::Warning => drift::SeverityOverride::Warning,
                 SeverityOverride::Breaking => drift::SeverityOverride::Breaking,
+            }
+        }
+    }
+
+    /// A contract's compatibility mode by its JSON name (SPEC 6.2).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Compatibility {
+        /// `none`.
+        None,
+        /// `backward`.
+        Backward,
+        /// `forward`.
+        Forward,
+        /// `full`.
+        Full,
+        /// `backward_transitive`.
+        BackwardTransitive,
+        /// `forward_transitive`.
+        ForwardTransitive,
+        /// `full_transitive`.
+        FullTransitive,
+    }
+
+    impl From<drift::Compatibility> for Compatibility {
+        fn from(c: drift::Compatibility) -> Self {
+            match c {
+                drift::Compatibility::None => Compatibility::None,
+                drift::Compatibility::Backward => Compatibility::Backward,
+                drift::Compatibility::Forward => Compatibility::Forward,
+                drift::Compatibility::Full => Compatibility::Full,
+                drift::Compatibility::BackwardTransitive => Compatibility::BackwardTransitive,
+                drift::Compatibility::ForwardTransitive => Compatibility::ForwardTransitive,
+                drift::Compatibility::FullTransitive => Compatibility::FullTransitive,
+            }
+        }
+    }
+
+    impl From<Compatibility> for drift::Compatibility {
+        fn from(c: Compatibility) -> Self {
+            match c {
+                Compatibility::None => drift::Compatibility::None,
+                Compatibility::Backward => drift::Compatibility::Backward,
+                Compatibility::Forward => drift::Compatibility::Forward,
+                Compatibility::Full => drift::Compatibility::Full,
+                Compatibility::BackwardTransitive => drift::Compatibility::BackwardTransitive,
+                Compatibility::ForwardTransitive => drift::Compatibility::ForwardTransitive,
+                Compatibility::FullTransitive => drift::Compatibility::FullTransitive,
             }
         }
     }
@@ -217,8 +265,9 @@ mod doc {
 }
 
 pub use doc::{
-    Column as ColumnDoc, ColumnType as ColumnTypeDoc, IncomingColumn as IncomingColumnDoc,
-    Rules as RulesDoc, SeverityOverride as SeverityOverrideDoc, Verdict as VerdictDoc,
+    Column as ColumnDoc, ColumnType as ColumnTypeDoc, Compatibility as CompatibilityDoc,
+    IncomingColumn as IncomingColumnDoc, Rules as RulesDoc,
+    SeverityOverride as SeverityOverrideDoc, Verdict as VerdictDoc,
 };
 
 // ---- answers ----
@@ -434,7 +483,8 @@ impl<'a> NameChangeView<'a> {
 }
 
 /// A version's `changes`: `{"added", "removed", "type_changes", "required_changes",
-/// "name_changed", "rules_changed"}` (`name_changed` is `null` when the name stayed).
+/// "name_changed", "rules_changed", "compatibility_changed"}` (`name_changed` and
+/// `compatibility_changed` are `null` when they stayed).
 #[derive(Serialize)]
 pub struct VersionChangesView<'a> {
     added: &'a [String],
@@ -443,6 +493,38 @@ pub struct VersionChangesView<'a> {
     required_changes: ListView<'a, RequiredChange, RequiredChangeView<'a>>,
     name_changed: Option<NameChangeView<'a>>,
     rules_changed: bool,
+    compatibility_changed: Option<CompatibilityChangeView>,
+}
+
+/// `{"from", "to"}`: a compatibility mode that changed.
+#[derive(Serialize)]
+pub struct CompatibilityChangeView {
+    from: CompatibilityDoc,
+    to: CompatibilityDoc,
+}
+
+/// `{"version", "column", "rule", "message"}`: a change a compatibility mode refuses.
+#[derive(Serialize)]
+pub struct ViolationView<'a> {
+    version: u32,
+    column: &'a str,
+    rule: &'static str,
+    message: &'a str,
+}
+
+impl<'a> ViolationView<'a> {
+    /// Renders violations.
+    pub fn list(violations: &'a [Violation]) -> Vec<ViolationView<'a>> {
+        violations
+            .iter()
+            .map(|v| ViolationView {
+                version: v.version,
+                column: &v.column,
+                rule: v.rule.as_str(),
+                message: &v.message,
+            })
+            .collect()
+    }
 }
 
 impl<'a> VersionChangesView<'a> {
@@ -455,6 +537,10 @@ impl<'a> VersionChangesView<'a> {
             required_changes: ListView::new(&c.required_changes, RequiredChangeView::new),
             name_changed: c.name_changed.as_ref().map(NameChangeView::new),
             rules_changed: c.rules_changed,
+            compatibility_changed: c.compatibility_changed.map(|m| CompatibilityChangeView {
+                from: m.from.into(),
+                to: m.to.into(),
+            }),
         }
     }
 }

@@ -32,6 +32,7 @@ async fn contract_create_answers_the_exact_shape() {
             "name": "users",
             "version": 1,
             "schema": {"columns": users_columns()},
+            "compatibility": "none",
             "created_at": got["created_at"],
             "updated_at": got["created_at"],
         })

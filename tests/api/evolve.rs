@@ -243,7 +243,8 @@ async fn a_dry_run_answers_what_the_contract_would_become_and_stores_nothing() {
             "type_changes": [{"column": "user_id", "from": "integer", "to": "number", "kind": "widening"}],
             "required_changes": [{"column": "email", "from": true, "to": false}],
             "name_changed": {"from": "users", "to": "people"},
-            "rules_changed": false
+            "rules_changed": false,
+            "compatibility_changed": null
         })
     );
     // Nothing stored: the contract, its history, and its name.
@@ -317,7 +318,17 @@ async fn the_version_history_is_newest_first_with_its_changes() {
         .collect();
     assert_eq!(numbers, [3, 2, 1]);
     let keys: Vec<&String> = history[0].as_object().expect("object").keys().collect();
-    assert_eq!(keys, ["version", "name", "schema", "created_at", "changes"]);
+    assert_eq!(
+        keys,
+        [
+            "version",
+            "name",
+            "schema",
+            "compatibility",
+            "created_at",
+            "changes"
+        ]
+    );
     assert_eq!(history[0]["schema"], v3["schema"]);
     assert_eq!(history[0]["created_at"], v3["updated_at"]);
     assert_eq!(
@@ -327,7 +338,8 @@ async fn the_version_history_is_newest_first_with_its_changes() {
             "type_changes": [{"column": "created_at", "from": "timestamp", "to": "date", "kind": "narrowing"}],
             "required_changes": [],
             "name_changed": null,
-            "rules_changed": true
+            "rules_changed": true,
+            "compatibility_changed": null
         })
     );
     assert_eq!(history[1]["name"], "people");
@@ -339,7 +351,7 @@ async fn the_version_history_is_newest_first_with_its_changes() {
     assert_eq!(
         history[2],
         json!({"version": 1, "name": "users", "schema": created["schema"],
-               "created_at": created["created_at"], "changes": null})
+               "compatibility": "none", "created_at": created["created_at"], "changes": null})
     );
     for (n, expected) in [(3, &history[0]), (2, &history[1]), (1, &history[2])] {
         let one = server

@@ -10,9 +10,10 @@ use super::super::{error::ApiError, AppState};
 use super::{check_column_count, not_found, page_response, path_id};
 use crate::drift::{self, Column, Rules};
 use crate::ids::ContractId;
-use crate::store::ContractUpdate;
+use crate::store::{ContractUpdate, NewContract};
 use crate::wire::{
-    ColumnDoc, ContractDeletedView, ContractView, DryRunView, InferredView, RulesDoc, VersionView,
+    ColumnDoc, CompatibilityDoc, CompatibilityView, ContractDeletedView, ContractView, DryRunView,
+    InferredView, RulesDoc, VersionView,
 };
 
 const MISSING: &str = "no such contract";
@@ -22,6 +23,8 @@ const MISSING_VERSION: &str = "no such contract version";
 struct CreateContract {
     name: String,
     schema: Schema,
+    #[serde(default)]
+    compatibility: Option<CompatibilityDoc>,
 }
 
 #[derive(Deserialize)]
@@ -44,12 +47,8 @@ fn rules_of(doc: Option<Object<RulesDoc>>) -> Option<Rules> {
 /// `POST /api/v1/contracts`.
 pub async fn create(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
     let (caller, body): (_, CreateContract) = req.json().await?;
-    let body = validate_create(body, state.limits.max_columns)?;
-    let contract = state
-        .store
-        .contracts()
-        .create(caller.account, body.name, body.columns, body.rules)
-        .await?;
+    let new = validate_create(body, state.limits.max_columns)?;
+    let contract = state.store.contracts().create(caller.account, new).await?;
     Ok(created(&ContractView::new(&contract)))
 }
 
@@ -73,21 +72,15 @@ fn validate_fields(
     Ok(())
 }
 
-/// A create body that passed every check that needs no store.
-struct ValidCreate {
-    name: String,
-    columns: Vec<Column>,
-    rules: Rules,
-}
-
 /// The checks of a create body that need no store.
-fn validate_create(body: CreateContract, max_columns: usize) -> Result<ValidCreate, ApiError> {
+fn validate_create(body: CreateContract, max_columns: usize) -> Result<NewContract, ApiError> {
     let columns = columns_of(body.schema.columns);
     validate_fields(Some(&body.name), Some(&columns), max_columns)?;
-    Ok(ValidCreate {
+    Ok(NewContract {
         name: body.name,
         columns,
         rules: rules_of(body.schema.rules).unwrap_or_default(),
+        compatibility: body.compatibility.map(Into::into).unwrap_or_default(),
     })
 }
 
@@ -141,6 +134,8 @@ struct UpdateContract {
     name: Option<String>,
     #[serde(default)]
     schema: Option<Object<UpdateSchema>>,
+    #[serde(default)]
+    compatibility: Option<CompatibilityDoc>,
 }
 
 #[derive(Deserialize)]
@@ -152,8 +147,9 @@ struct UpdateSchema {
 }
 
 /// `PUT` and `PATCH /api/v1/contracts/{id}` (same meaning): a partial update, a new
-/// version if anything changed; `?dry_run=true` answers what it would become, with its
-/// `changes`, and stores nothing.
+/// version if anything changed — `409 incompatible` if it changes the columns in a way
+/// the mode it leaves in force refuses; `?dry_run=true` answers what it would become (or
+/// the same `409`), with its `changes`, and stores nothing.
 pub async fn update(state: &AppState, req: ApiRequest, id: &str) -> Result<Response, ApiError> {
     let id = path_id::<ContractId>(id, MISSING);
     let dry_run = match req.query("dry_run").as_deref() {
@@ -175,6 +171,7 @@ pub async fn update(state: &AppState, req: ApiRequest, id: &str) -> Result<Respo
         name: body.name,
         columns,
         rules,
+        compatibility: body.compatibility.map(Into::into),
     };
     let updated = state
         .store
@@ -190,6 +187,44 @@ pub async fn update(state: &AppState, req: ApiRequest, id: &str) -> Result<Respo
     } else {
         Ok(ok(&ContractView::new(&updated.contract)))
     }
+}
+
+#[derive(Deserialize)]
+struct CompatibilityRequest {
+    schema: CompatibilitySchema,
+    #[serde(default)]
+    compatibility: Option<CompatibilityDoc>,
+}
+
+#[derive(Deserialize)]
+struct CompatibilitySchema {
+    columns: Vec<ColumnDoc>,
+}
+
+/// `POST /api/v1/contracts/{id}/compatibility`: whether `schema` could be the contract's
+/// next version under its mode (or the one given) — the question of an update, without
+/// the update. Stores nothing, costs nothing.
+pub async fn compatibility(
+    state: &AppState,
+    req: ApiRequest,
+    id: &str,
+) -> Result<Response, ApiError> {
+    let id = path_id::<ContractId>(id, MISSING);
+    let (caller, body): (_, CompatibilityRequest) = req.json().await?;
+    let columns = columns_of(body.schema.columns);
+    validate_fields(None, Some(&columns), state.limits.max_columns)?;
+    let (mode, violations) = state
+        .store
+        .contracts()
+        .judge(
+            caller.account,
+            id?,
+            columns,
+            body.compatibility.map(Into::into),
+        )
+        .await
+        .map_err(not_found(MISSING))?;
+    Ok(ok(&CompatibilityView::new(mode, &violations)))
 }
 
 /// `DELETE /api/v1/contracts/{id}`: the contract, its versions and its scoped webhooks.

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::{ms, stored_type_change};
 use super::{type_change, LegacyShape, StoredColumnType, StoredTypeChange, StoredVerdict, UnixMs};
 use super::{StoredAttempt, StoredDeliveryStatus, StoredFormat};
-use crate::drift::{Column, Diff, Rules};
+use crate::drift::{Column, Compatibility, Diff, Rules};
 use crate::ids::{CheckId, ContractId};
 use crate::model::{Check, Contract};
 
@@ -90,6 +90,7 @@ impl LegacyShape<Contract> for StoredContract {
                 })
                 .collect(),
             rules: Rules::default(),
+            compatibility: Compatibility::None,
             created_at: UnixMs(self.created_at),
             updated_at: UnixMs(self.updated_at),
         }

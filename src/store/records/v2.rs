@@ -1,10 +1,64 @@
-//! The stored shape of format 2 that format 3 replaced: webhooks (no filter, no routing
-//! key). The migration to format 3 decodes it (and the one from format 1 writes it first);
-//! the format-2 golden tests decode the bytes that release wrote.
+//! The stored shapes of format 2 that format 3 replaced: contracts and their versions (no
+//! compatibility mode) and webhooks (no filter, no routing key). The migration to format 3
+//! decodes them (and the one from format 1 writes format 2's webhooks first); the format-2
+//! golden tests decode the bytes that release wrote.
 
 use serde::{Deserialize, Serialize};
 
+use super::{StoredColumn, StoredCompatibility, StoredRules};
 use super::{StoredDisabledReason, StoredFormat, StoredPreviousSecret, StoredVerdict};
+
+/// A format-2 contract row.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredContract {
+    id: u128,
+    name: String,
+    version: u32,
+    columns: Vec<StoredColumn>,
+    rules: StoredRules,
+    created_at: i64,
+    updated_at: i64,
+}
+
+/// A format-2 version row.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredContractVersion {
+    version: u32,
+    name: String,
+    columns: Vec<StoredColumn>,
+    rules: StoredRules,
+    created_at: i64,
+}
+
+impl From<StoredContract> for super::StoredContract {
+    /// A format-2 contract has compatibility `none`: any change, as it always had.
+    fn from(v2: StoredContract) -> Self {
+        super::StoredContract {
+            id: v2.id,
+            name: v2.name,
+            version: v2.version,
+            columns: v2.columns,
+            rules: v2.rules,
+            created_at: v2.created_at,
+            updated_at: v2.updated_at,
+            compatibility: StoredCompatibility::None,
+        }
+    }
+}
+
+impl From<StoredContractVersion> for super::StoredContractVersion {
+    /// Every format-2 version was made under compatibility `none`.
+    fn from(v2: StoredContractVersion) -> Self {
+        super::StoredContractVersion {
+            version: v2.version,
+            name: v2.name,
+            columns: v2.columns,
+            rules: v2.rules,
+            created_at: v2.created_at,
+            compatibility: StoredCompatibility::None,
+        }
+    }
+}
 
 /// A format-2 webhook.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

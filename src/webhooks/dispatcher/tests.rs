@@ -172,7 +172,14 @@ async fn check_with_a_webhook(store: &Store) -> (WebhookId, crate::ids::CheckId)
     };
     let contract = store
         .contracts()
-        .create(account, "users".into(), vec![column], Default::default())
+        .create(
+            account,
+            crate::store::NewContract {
+                name: "users".into(),
+                columns: vec![column],
+                ..Default::default()
+            },
+        )
         .await
         .expect("contract");
     let webhook = store

@@ -141,20 +141,28 @@ fn a_version_says_what_changed() {
         column("fresh", ColumnType::Boolean, None),
     ];
     let rules = Rules::default();
-    let changes = compare_versions(("users", &old, &rules), ("people", &new, &rules));
+    use crate::drift::Compatibility;
+    let changes = compare_versions(
+        ("users", &old, &rules, Compatibility::None),
+        ("people", &new, &rules, Compatibility::Backward),
+    );
     assert_eq!(
         json(VersionChangesView::new(&changes)),
         concat!(
             r#"{"added":["fresh"],"removed":["gone"],"#,
             r#""type_changes":[{"column":"id","from":"integer","to":"number","kind":"widening"}],"#,
             r#""required_changes":[{"column":"id","from":true,"to":false}],"#,
-            r#""name_changed":{"from":"users","to":"people"},"rules_changed":false}"#
+            r#""name_changed":{"from":"users","to":"people"},"rules_changed":false,"#,
+            r#""compatibility_changed":{"from":"none","to":"backward"}}"#
         )
     );
-    let same = compare_versions(("users", &old, &rules), ("users", &old, &rules));
+    let same = compare_versions(
+        ("users", &old, &rules, Compatibility::Full),
+        ("users", &old, &rules, Compatibility::Full),
+    );
     assert_eq!(
         json(VersionChangesView::new(&same)),
-        r#"{"added":[],"removed":[],"type_changes":[],"required_changes":[],"name_changed":null,"rules_changed":false}"#
+        r#"{"added":[],"removed":[],"type_changes":[],"required_changes":[],"name_changed":null,"rules_changed":false,"compatibility_changed":null}"#
     );
 }
 
