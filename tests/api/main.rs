@@ -19,6 +19,8 @@
 //! - `openapi`: the served OpenAPI document, the committed file and the router in step.
 //! - `schemas` (§6.1): schema import — every committed fixture and bad input, the body's
 //!   errors, limits, auth.
+//! - `compat` (§6.2): compatibility modes — every rule in every mode, `409 incompatible`
+//!   (also under `dry_run`), the compatibility question, transitive modes, racing updates.
 //! - `lists`: creation order and paging (`?limit`, `?cursor`, `Link`) of every list.
 //!
 //! Shared helpers: `tests/common` (server harness, ids, paging) and `support` (the spec's
@@ -39,6 +41,7 @@ mod support;
 mod auth;
 mod bodies;
 mod checks;
+mod compat;
 mod contracts;
 mod evolve;
 mod inference;
