@@ -73,6 +73,13 @@ enum Command {
     Check(cli::CheckArgs),
     /// Print the columns inferred from sample records or a CSV file (no server needed).
     Infer(cli::InferArgs),
+    /// Ask whether a schema could be a contract's next version under its compatibility
+    /// mode (or --mode). Exit codes: 0 compatible, 1 not (the violations are printed), 2
+    /// bad usage or input, 3 server unreachable or an error answer.
+    Compat(cli::CompatArgs),
+    /// Make a schema a contract's next version (--create: create the contract); refused,
+    /// with exit code 1 and the violations, when its compatibility mode forbids it.
+    Push(cli::PushArgs),
 }
 
 #[derive(Subcommand)]
@@ -115,7 +122,9 @@ fn main() -> ExitCode {
     // The pipeline commands need no configuration file, only their flags and environment.
     let cli = match cli.command {
         Command::Infer(args) => return ExitCode::from(driftguard::cli::infer(args)),
-        Command::Check(args) => return pipeline_check(args),
+        Command::Check(args) => return pipeline("check", cli::check(args, env)),
+        Command::Compat(args) => return pipeline("compat", cli::compat(args, env)),
+        Command::Push(args) => return pipeline("push", cli::push(args, env)),
         _ => cli,
     };
     let config = match Config::load(cli.config.as_deref(), |name| std::env::var(name).ok()) {
@@ -146,7 +155,8 @@ fn main() -> ExitCode {
             Command::Restore { from } => blocking(move || restore(&config, &from)).await,
             Command::CheckStore => blocking(move || check_store(&config)).await,
             Command::Compact => blocking(move || compact(&config)).await,
-            Command::Check(_) | Command::Infer(_) => Ok(()), // handled above
+            // Handled above.
+            Command::Check(_) | Command::Infer(_) | Command::Compat(_) | Command::Push(_) => Ok(()),
         }
     });
     match result {
@@ -173,20 +183,25 @@ fn log_panics() {
     }));
 }
 
-/// `driftguard check` on a small runtime of its own (one request at a time).
-fn pipeline_check(args: cli::CheckArgs) -> ExitCode {
+/// A pipeline command (`check`, `compat`, `push`) on a small runtime of its own (one
+/// request at a time); its future gives the exit code.
+fn pipeline(command: &str, run: impl std::future::Future<Output = u8>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("driftguard check: cannot start the async runtime: {e}");
+            eprintln!("driftguard {command}: cannot start the async runtime: {e}");
             return ExitCode::from(cli::EXIT_USAGE);
         }
     };
-    let code = runtime.block_on(cli::check(args, |name| std::env::var(name).ok()));
-    ExitCode::from(code)
+    ExitCode::from(runtime.block_on(run))
+}
+
+/// The environment, as the pipeline commands read it.
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }
 
 /// Changes the log level of the running subscriber.

@@ -876,34 +876,35 @@ async fn check_parquet_against_a_live_server_finds_the_drift() {
     assert_eq!(doc["diff"]["removed"], json!(["loyalty_tier"]));
 }
 
-/// README's "Bring your schemas" runs as written (against a live server, from a directory
-/// where `tests/` is the checkout's), and every `# → ` line without an ellipsis is what it
-/// printed.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_readme_bring_your_schemas_examples_run_as_written() {
-    const TEST: &str = "the_readme_bring_your_schemas_examples_run_as_written";
-    // The block pipes through curl and jq, as a reader would run it.
-    if !require_tool(TEST, "curl", "--version") || !require_tool(TEST, "jq", "--version") {
-        return;
-    }
+/// The first `lang` block of the README section headed `heading`.
+fn readme_block(heading: &str, lang: &str) -> &'static str {
     const README: &str = include_str!("../README.md");
-    let section = &README[README.find("## Bring your schemas").expect("the section")..];
-    let block = &section[section.find("```sh\n").expect("a sh block") + 6..];
-    let block = &block[..block.find("```").expect("the block's end")];
-    let server = TestServer::start().await;
-    let script = block.replace("http://127.0.0.1:8080", &server.base);
+    let section = &README[README.find(heading).expect("the section")..];
+    let fence = format!("```{lang}\n");
+    let block = &section[section.find(&fence).expect("the block") + fence.len()..];
+    &block[..block.find("```").expect("the block's end")]
+}
+
+/// Runs `script` with bash as a reader would (`-euo pipefail`, the built binary first on
+/// `PATH`, `KEY` and `DRIFTGUARD_KEY` the server's key, `DRIFTGUARD_URL` its root) in a
+/// temporary directory where `tests/` is the checkout's and `links` are further symlinks
+/// (name → path in the checkout). Fails the test unless it succeeds; returns its stdout.
+async fn run_as_a_reader(script: String, server: &TestServer, links: &[(&str, &str)]) -> String {
     let dir = tempfile::tempdir().unwrap();
-    std::os::unix::fs::symlink(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests"),
-        dir.path().join("tests"),
-    )
-    .unwrap();
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::os::unix::fs::symlink(checkout.join("tests"), dir.path().join("tests")).unwrap();
+    for (name, target) in links {
+        let link = dir.path().join(name);
+        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(checkout.join(target), link).unwrap();
+    }
     let bin_dir = Path::new(BIN).parent().unwrap().to_owned();
     let path = format!(
         "{}:{}",
         bin_dir.display(),
         std::env::var("PATH").unwrap_or_default()
     );
+    let script = script.replace("http://127.0.0.1:8080", &server.base);
     let (cwd, key, base) = (
         dir.path().to_owned(),
         server.key.clone(),
@@ -923,17 +924,226 @@ async fn the_readme_bring_your_schemas_examples_run_as_written() {
     })
     .await
     .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
         "the README's block failed: {}\nstdout:\n{stdout}\nstderr:\n{}",
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
+    stdout
+}
+
+/// Every `# → ` line of `block` without an ellipsis is a line of what it printed.
+fn assert_printed_as_written(block: &str, stdout: &str) {
     for expected in block.lines().filter_map(|l| l.strip_prefix("# → ")) {
         if !expected.contains('…') {
             assert!(stdout.contains(expected), "{expected:?} in:\n{stdout}");
         }
     }
+}
+
+/// README's "Bring your schemas" runs as written (against a live server, from a directory
+/// where `tests/` is the checkout's), and every `# → ` line without an ellipsis is what it
+/// printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_bring_your_schemas_examples_run_as_written() {
+    const TEST: &str = "the_readme_bring_your_schemas_examples_run_as_written";
+    // The block pipes through curl and jq, as a reader would run it.
+    if !require_tool(TEST, "curl", "--version") || !require_tool(TEST, "jq", "--version") {
+        return;
+    }
+    let block = readme_block("## Bring your schemas", "sh");
+    let server = TestServer::start().await;
+    let stdout = run_as_a_reader(block.to_owned(), &server, &[]).await;
+    assert_printed_as_written(block, &stdout);
     assert!(stdout.contains("\"name\":\"orders\""), "{stdout}");
+}
+
+/// README's "Schema registry in CI" runs as written: its walkthrough (push, compat, a
+/// refusal with exit 1), then its GitHub Actions workflow's steps — the merge's `push`,
+/// then a pull request's `compat` — with `schemas/orders.avsc` a committed fixture.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_schema_registry_walkthrough_and_workflow_run_as_written() {
+    let block = readme_block("## Schema registry in CI", "sh");
+    let server = TestServer::start().await;
+    let stdout = run_as_a_reader(block.to_owned(), &server, &[]).await;
+    assert_printed_as_written(block, &stdout);
+    let versions = server
+        .get(&format!(
+            "/api/v1/contracts/{}/versions",
+            server
+                .get("/api/v1/contracts?name=orders")
+                .await
+                .assert_status(200)[0]["id"]
+                .as_str()
+                .unwrap()
+        ))
+        .await
+        .assert_status(200);
+    assert_eq!(
+        versions.as_array().unwrap().len(),
+        2,
+        "the refusals stored nothing"
+    );
+
+    let workflow = readme_block("## Schema registry in CI", "yaml");
+    let step = |event: &str| -> String {
+        let at = workflow
+            .find(&format!("if: github.event_name == '{event}'"))
+            .expect("the step");
+        let run = &workflow[at..];
+        let run = &run[run.find("run: ").expect("its run") + 5..];
+        run[..run.find('\n').unwrap()].to_owned()
+    };
+    let server = TestServer::start().await;
+    let links = [(
+        "schemas/orders.avsc",
+        "tests/fixtures/schemas/avro/orders.avsc",
+    )];
+    let merged = run_as_a_reader(step("push"), &server, &links).await;
+    assert!(merged.starts_with("created orders (ctr_"), "{merged}");
+    let pull_request = run_as_a_reader(step("pull_request"), &server, &links).await;
+    assert!(
+        pull_request.starts_with("compatible: orders (ctr_"),
+        "{pull_request}"
+    );
+}
+
+/// `compat` and `push` (SPEC 6.2) with every input kind and their exit codes: `0`
+/// compatible (pushed), `1` refused with the violations, `2` bad usage or input, `3`
+/// the server unreachable or an error answer — never `0` on an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compat_and_push_exit_codes_with_converted_inputs() {
+    let server = TestServer::start().await;
+    let dir = server.dir.path().to_owned();
+    let key = [("DRIFTGUARD_KEY", server.key.as_str())];
+    let url = server.base.as_str();
+    let avro =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schemas/avro/orders.avsc");
+    let avro = avro.to_str().unwrap();
+    let cmd = |verb: &'static str, rest: &[&'static str]| -> Vec<String> {
+        [verb, "--url", url]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(rest.iter().map(|s| s.to_string()))
+            .collect()
+    };
+    let exec = |args: Vec<String>, with_key: bool| async move {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(&args, if with_key { &key[..] } else { &[] }).await
+    };
+
+    // Unknown without --create: 3; a dry run of a create stores nothing: 0.
+    let mut push_avro = cmd("push", &["--contract", "orders", "--avro"]);
+    push_avro.push(avro.to_owned());
+    exec(push_avro.clone(), true).await.code(3);
+    let mut dry = push_avro.clone();
+    dry.extend(["--create".into(), "--dry-run".into()]);
+    let out = exec(dry, true).await;
+    out.code(0);
+    assert!(
+        out.stdout.starts_with("would create orders: version 1"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        len(&server.get("/api/v1/contracts").await.assert_status(200)),
+        0
+    );
+    // Created under full, from the Avro schema; pushing it again changes nothing.
+    let mut create = push_avro.clone();
+    create.extend(["--create".into(), "--mode".into(), "full".into()]);
+    exec(create, true).await.code(0);
+    let out = exec(push_avro.clone(), true).await;
+    out.code(0);
+    assert!(out.stdout.contains("is at version 1"), "{}", out.stdout);
+    let contract = &server
+        .get("/api/v1/contracts?name=orders")
+        .await
+        .assert_status(200)[0];
+    assert_eq!(contract["compatibility"], "full");
+
+    // A sample with one column of the Avro schema: under full, its removed required
+    // columns are refused (1), and compat says so too; --mode none answers compatible.
+    let sample = file(&dir, "one.json", r#"{"order_id": 1}"#);
+    let sample = sample.to_str().unwrap().to_owned();
+    let mut compat = cmd("compat", &["--contract", "orders", "--sample"]);
+    compat.push(sample.clone());
+    let out = exec(compat.clone(), true).await;
+    out.code(1);
+    assert!(
+        out.stdout.starts_with("not compatible: orders (ctr_"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains(": column_removed — "), "{}", out.stdout);
+    let mut loose = compat.clone();
+    loose.extend(["--mode".into(), "none".into()]);
+    exec(loose, true).await.code(0);
+    let mut push_sample = cmd("push", &["--contract", "orders", "--sample"]);
+    push_sample.push(sample.clone());
+    let out = exec(push_sample.clone(), true).await;
+    out.code(1);
+    assert!(
+        out.stdout.starts_with("refused: orders (ctr_"),
+        "{}",
+        out.stdout
+    );
+    // By id, and the mode loosened in the same push: accepted as version 2.
+    let id = text(&contract["id"]);
+    let mut by_id = cmd("push", &["--mode", "none", "--sample"]);
+    by_id.extend([sample.clone(), "--contract".into(), id]);
+    let out = exec(by_id, true).await;
+    out.code(0);
+    assert!(out.stdout.contains("is at version 2"), "{}", out.stdout);
+
+    // 2: no key, an unreadable file, a schema without `required`, an unknown mode, two
+    // inputs. 3: unreachable, a bad key.
+    exec(compat.clone(), false).await.code(2);
+    exec(
+        cmd(
+            "compat",
+            &["--contract", "orders", "--schema", "/nonexistent.json"],
+        ),
+        true,
+    )
+    .await
+    .code(2);
+    let loose_schema = file(
+        &dir,
+        "s.json",
+        r#"{"columns": [{"name": "a", "type": "string"}]}"#,
+    );
+    let mut no_required = cmd("push", &["--contract", "orders", "--schema"]);
+    no_required.push(loose_schema.to_str().unwrap().to_owned());
+    let out = exec(no_required, true).await;
+    out.code(2);
+    assert!(out.stderr.contains("required"), "{}", out.stderr);
+    let mut bad_mode = compat.clone();
+    bad_mode.extend(["--mode".into(), "strict".into()]);
+    exec(bad_mode, true).await.code(2);
+    let mut two = compat.clone();
+    two.extend(["--avro".into(), avro.to_owned()]);
+    exec(two, true).await.code(2);
+    let mut unreachable: Vec<String> = [
+        "compat",
+        "--url",
+        "http://127.0.0.1:9",
+        "--contract",
+        "orders",
+        "--sample",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    unreachable.push(sample.clone());
+    exec(unreachable, true).await.code(3);
+    let out = run(
+        &compat.iter().map(String::as_str).collect::<Vec<_>>(),
+        &[("DRIFTGUARD_KEY", "dg_live_WrongWrongWrongWrongWrongWrong00")],
+    )
+    .await;
+    out.code(3);
+    assert!(out.stderr.contains("401"), "{}", out.stderr);
 }

@@ -44,7 +44,24 @@ pub enum ApiCallError {
         status: u16,
         /// `error.message` of the spec's error body, or the raw body.
         message: String,
+        /// The spec's error body (`{"error": {…}}`), when the answer was one.
+        body: Option<Value>,
     },
+}
+
+impl ApiCallError {
+    /// The `error` object of a `409 incompatible` answer (with its `violations`), if this
+    /// is one.
+    pub fn incompatible(&self) -> Option<&Value> {
+        match self {
+            ApiCallError::Status {
+                status: 409,
+                body: Some(body),
+                ..
+            } if body["error"]["code"] == "incompatible" => Some(&body["error"]),
+            _ => None,
+        }
+    }
 }
 
 /// A JSON answer: the exact bytes (for `--format json`) and their parse.
@@ -96,6 +113,11 @@ impl ApiClient {
     /// `POST {base}{path}` with a JSON body.
     pub async fn post(&self, path: &str, body: &Value) -> Result<JsonAnswer, ApiCallError> {
         self.call(Method::POST, path, Some(body.to_string())).await
+    }
+
+    /// `PUT {base}{path}` with a JSON body.
+    pub async fn put(&self, path: &str, body: &Value) -> Result<JsonAnswer, ApiCallError> {
+        self.call(Method::PUT, path, Some(body.to_string())).await
     }
 
     async fn call(
@@ -152,6 +174,7 @@ impl ApiClient {
                 url,
                 status: status.as_u16(),
                 message,
+                body: value.filter(|v| v["error"].is_object()),
             });
         }
         let value = value.ok_or_else(|| ApiCallError::Status {
@@ -159,6 +182,7 @@ impl ApiClient {
             url: url.clone(),
             status: status.as_u16(),
             message: "the answer is not JSON (is --url a DriftGuard server?)".into(),
+            body: None,
         })?;
         Ok(JsonAnswer { bytes, value })
     }

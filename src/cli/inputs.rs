@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::drift::{self, Column, ColumnType, IncomingColumn};
 use crate::schemas::{self, ConvertError, Converted, Format, Input, Options};
-use crate::wire::IncomingColumnDoc;
+use crate::wire::{ColumnDoc, IncomingColumnDoc};
 
 /// A local input that cannot be read or understood (exit code 2). Names the file.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +23,22 @@ pub struct InputError(pub String);
 fn read(path: &Path) -> Result<String, InputError> {
     std::fs::read_to_string(path)
         .map_err(|e| InputError(format!("cannot read {}: {e}", path.display())))
+}
+
+/// `--schema FILE` as a contract's columns (`compat`, `push`): `{"columns": [{"name",
+/// "type", "required"}, ...]}`, `required` given for every column.
+pub fn contract_schema_file(path: &Path) -> Result<Vec<Column>, InputError> {
+    #[derive(Deserialize)]
+    struct SchemaFile {
+        columns: Vec<ColumnDoc>,
+    }
+    let schema: SchemaFile = serde_json::from_str(&read(path)?).map_err(|e| {
+        InputError(format!(
+            "{}: not a contract schema ({{\"columns\": [{{\"name\", \"type\", \"required\"}}]}}): {e}",
+            path.display()
+        ))
+    })?;
+    named(path, schema.columns.into_iter().map(Into::into).collect())
 }
 
 /// `--schema FILE`: `{"columns": [{"name", "type"}, ...]}` (`required` is accepted and ignored).

@@ -1,5 +1,6 @@
 //! `driftguard check` and `driftguard infer`: the pipeline's side of DriftGuard (SPEC 5.4,
-//! 6.1). [`inputs`] reads schema, sample (JSON/NDJSON) and CSV files, and converts Avro,
+//! 6.1), and `compat` and `push`, the schema registry in CI (SPEC 6.2, in `registry`).
+//! [`inputs`] reads schema, sample (JSON/NDJSON) and CSV files, and converts Avro,
 //! JSON Schema, SQL, Parquet and dbt files locally; [`client`] talks to the
 //! server on the shared outbound stack; [`outputs`] renders one format each.
 //!
@@ -15,6 +16,9 @@
 pub mod client;
 pub mod inputs;
 pub mod outputs;
+mod registry;
+
+pub use registry::{compat, push, CompatArgs, PushArgs};
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -51,7 +55,8 @@ pub const EXIT_SERVER: u8 = 3;
 #[derive(Args, Debug)]
 #[group(required = true, multiple = false)]
 pub struct CheckInput {
-    /// A JSON schema file: {"columns": [{"name", "type"}, ...]}.
+    /// A JSON schema file: {"columns": [{"name", "type", "required"}, ...]} (`check`
+    /// ignores `required`; `compat` and `push` need it).
     #[arg(
         long,
         value_name = "FILE",
@@ -269,18 +274,51 @@ pub struct CheckArgs {
     /// Options of a converted input.
     #[command(flatten)]
     pub convert: ConvertArgs,
-    /// The server's root URL (default: $DRIFTGUARD_URL, else http://127.0.0.1:8080).
-    #[arg(long, value_name = "URL")]
-    pub url: Option<String>,
     /// The lowest result that makes the run fail (exit code 1).
     #[arg(long, value_enum, default_value = "breaking")]
     pub fail_on: FailOn,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    /// The server.
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// Which DriftGuard server to talk to, and what to trust of its certificate. The key is
+/// `$DRIFTGUARD_KEY`, never a flag.
+#[derive(Args, Debug)]
+pub struct ServerArgs {
+    /// The server's root URL (default: $DRIFTGUARD_URL, else http://127.0.0.1:8080).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
     /// Extra trusted CA certificates, PEM (default: $DRIFTGUARD_CA_FILE).
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
+}
+
+impl ServerArgs {
+    /// The API client these arguments and the environment (`env`) describe.
+    fn client(self, env: &impl Fn(&str) -> Option<String>) -> Result<ApiClient, Stop> {
+        let key = env(ENV_KEY)
+            .filter(|k| !k.trim().is_empty())
+            .ok_or_else(|| {
+                Stop(
+                    EXIT_USAGE,
+                    format!("{ENV_KEY} is not set (the API key is read only from the environment)"),
+                )
+            })?;
+        let url = self
+            .url
+            .or_else(|| env(ENV_URL).filter(|u| !u.is_empty()))
+            .unwrap_or_else(|| DEFAULT_URL.to_owned());
+        let ca_file = self.ca_file.or_else(|| {
+            env(ENV_CA_FILE)
+                .filter(|f| !f.is_empty())
+                .map(PathBuf::from)
+        });
+        ApiClient::new(&url, key.trim(), ca_file.as_deref()).map_err(|e| Stop(EXIT_USAGE, e))
+    }
 }
 
 /// `driftguard infer`.
@@ -322,25 +360,7 @@ pub async fn check(args: CheckArgs, env: impl Fn(&str) -> Option<String>) -> u8 
 
 async fn run_check(args: CheckArgs, env: impl Fn(&str) -> Option<String>) -> Result<u8, Stop> {
     let (incoming, input) = read_check_input(&args.input, &args.convert)?;
-    let key = env(ENV_KEY)
-        .filter(|k| !k.trim().is_empty())
-        .ok_or_else(|| {
-            Stop(
-                EXIT_USAGE,
-                format!("{ENV_KEY} is not set (the API key is read only from the environment)"),
-            )
-        })?;
-    let url = args
-        .url
-        .or_else(|| env(ENV_URL).filter(|u| !u.is_empty()))
-        .unwrap_or_else(|| DEFAULT_URL.to_owned());
-    let ca_file = args.ca_file.or_else(|| {
-        env(ENV_CA_FILE)
-            .filter(|f| !f.is_empty())
-            .map(PathBuf::from)
-    });
-    let client =
-        ApiClient::new(&url, key.trim(), ca_file.as_deref()).map_err(|e| Stop(EXIT_USAGE, e))?;
+    let client = args.server.client(&env)?;
 
     let (contract_id, contract_name) = resolve_contract(&client, &args.contract).await?;
     let answer = client
@@ -430,6 +450,19 @@ fn read_check_input(
 /// `(id, name)` of the contract named by `--contract`: an id is fetched, a name looked up
 /// with `GET /contracts?name=`.
 async fn resolve_contract(client: &ApiClient, contract: &str) -> Result<(String, String), Stop> {
+    find_contract(client, contract).await?.ok_or_else(|| {
+        Stop(
+            EXIT_SERVER,
+            format!("the server has no contract named {contract:?} (nor is it a contract id)"),
+        )
+    })
+}
+
+/// [`resolve_contract`], with `None` for a contract the server does not have.
+async fn find_contract(
+    client: &ApiClient,
+    contract: &str,
+) -> Result<Option<(String, String)>, Stop> {
     let field = |value: &serde_json::Value, name: &str| {
         value[name].as_str().map(str::to_owned).ok_or_else(|| {
             Stop(
@@ -439,19 +472,19 @@ async fn resolve_contract(client: &ApiClient, contract: &str) -> Result<(String,
         })
     };
     if let Ok(id) = contract.parse::<ContractId>() {
-        let answer = client.get(&format!("/contracts/{id}")).await?;
-        return Ok((id.to_string(), field(&answer.value, "name")?));
+        return match client.get(&format!("/contracts/{id}")).await {
+            Ok(answer) => Ok(Some((id.to_string(), field(&answer.value, "name")?))),
+            Err(ApiCallError::Status { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        };
     }
     let query: String = form_urlencoded::Serializer::new(String::new())
         .append_pair("name", contract)
         .finish();
     let answer = client.get(&format!("/contracts?{query}")).await?;
     match answer.value.as_array().and_then(|list| list.first()) {
-        Some(found) => Ok((field(found, "id")?, field(found, "name")?)),
-        None => Err(Stop(
-            EXIT_SERVER,
-            format!("the server has no contract named {contract:?} (nor is it a contract id)"),
-        )),
+        Some(found) => Ok(Some((field(found, "id")?, field(found, "name")?))),
+        None => Ok(None),
     }
 }
 
@@ -525,6 +558,8 @@ mod tests {
     fn the_argument_rules_are_well_formed() {
         CheckArgs::augment_args(Command::new("check")).debug_assert();
         InferArgs::augment_args(Command::new("infer")).debug_assert();
+        CompatArgs::augment_args(Command::new("compat")).debug_assert();
+        PushArgs::augment_args(Command::new("push")).debug_assert();
     }
 
     #[test]

@@ -62,7 +62,14 @@ fn violations(answer: &Answer) -> Vec<(u64, String, String)> {
         .collect()
 }
 
-fn columns(list: &[(&str, &str, bool)]) -> Value {
+/// `(name, type, required)`.
+type ColumnSpec<'a> = (&'a str, &'a str, bool);
+
+/// A worked case: the mode, the new columns, the violations expected against version 1
+/// as `(column, rule)`.
+type Case<'a> = (&'a str, Vec<ColumnSpec<'a>>, Vec<(&'a str, &'a str)>);
+
+fn columns(list: &[ColumnSpec<'_>]) -> Value {
     json!(list
         .iter()
         .map(|(n, t, r)| col(n, t, *r))
@@ -78,7 +85,7 @@ async fn each_mode_refuses_what_breaks_it_and_lets_the_rest_through() {
         ("note", "string", false),
     ];
     // (mode, new columns, the violations expected against version 1: (column, rule)).
-    let cases: Vec<(&str, Vec<(&str, &str, bool)>, Vec<(&str, &str)>)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         // backward
         (
             "backward",
