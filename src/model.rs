@@ -341,3 +341,88 @@ pub struct Delivery {
     /// When it was delivered or abandoned; retention counts from here.
     pub finished_at: Option<UnixMs>,
 }
+
+/// A contract's latest check, as lists and the overview show it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LastCheck {
+    /// The check.
+    pub id: CheckId,
+    /// Its result.
+    pub verdict: Verdict,
+    /// Its severity.
+    pub severity: u8,
+    /// When it was made.
+    pub created_at: UnixMs,
+}
+
+/// Counts by verdict.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VerdictCounts {
+    /// `pass`.
+    pub pass: u64,
+    /// `warning`.
+    pub warning: u64,
+    /// `breaking`.
+    pub breaking: u64,
+}
+
+impl VerdictCounts {
+    /// All three.
+    pub fn total(&self) -> u64 {
+        self.pass + self.warning + self.breaking
+    }
+}
+
+/// One UTC day of checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DayCounts {
+    /// The day's first millisecond.
+    pub day_start: UnixMs,
+    /// Its checks by verdict.
+    pub counts: VerdictCounts,
+}
+
+/// An account's webhooks by state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WebhookCounts {
+    /// All of them.
+    pub total: u64,
+    /// Active.
+    pub active: u64,
+    /// Paused by a PATCH.
+    pub paused: u64,
+    /// Disabled after abandoned deliveries in a row.
+    pub failing: u64,
+    /// Disabled by a `410 Gone`.
+    pub gone: u64,
+}
+
+/// Deliveries by where they stand.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeliveryCounts {
+    /// Delivered.
+    pub delivered: u64,
+    /// Abandoned.
+    pub abandoned: u64,
+    /// Still pending.
+    pub pending: u64,
+}
+
+/// What the console's first page shows of an account (SPEC 6.3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Overview {
+    /// The account (its credits and check count).
+    pub account: Account,
+    /// Checks per day, the last 30 UTC days, oldest first, today last.
+    pub checks_by_day: Vec<DayCounts>,
+    /// The account's contracts.
+    pub contracts_total: u64,
+    /// Contracts by the result of their latest check.
+    pub contracts_by_last_result: VerdictCounts,
+    /// Contracts never checked.
+    pub contracts_never_checked: u64,
+    /// Webhooks by state.
+    pub webhooks: WebhookCounts,
+    /// Deliveries created in the last 24 hours, by where they stand now.
+    pub deliveries_24h: DeliveryCounts,
+}

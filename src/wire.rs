@@ -14,7 +14,8 @@ use crate::credentials::Environment;
 use crate::drift::{Column, Rules, VersionChanges};
 use crate::ids::{CheckId, ContractId, DeliveryId, KeyId, WebhookId};
 use crate::model::{
-    Account, ApiKey, Attempt, AttemptOutcome, Check, Contract, Delivery, VersionEntry, Webhook,
+    Account, ApiKey, Attempt, AttemptOutcome, Check, Contract, Delivery, LastCheck, Overview,
+    VersionEntry, Webhook,
 };
 use crate::schemas::Converted;
 
@@ -467,6 +468,137 @@ impl<'a> CompatibilityView<'a> {
             compatible: violations.is_empty(),
             compatibility: mode.into(),
             violations: ViolationView::list(violations),
+        }
+    }
+}
+
+/// A contract's latest check in `GET /contracts?include=last_check`:
+/// `{"id", "result", "severity", "created_at"}`.
+#[derive(Serialize)]
+pub struct LastCheckView {
+    id: CheckId,
+    result: VerdictDoc,
+    severity: u8,
+    created_at: String,
+}
+
+impl LastCheckView {
+    /// Renders a latest check.
+    pub fn new(c: &LastCheck) -> Self {
+        LastCheckView {
+            id: c.id,
+            result: c.verdict.into(),
+            severity: c.severity,
+            created_at: c.created_at.rfc3339(),
+        }
+    }
+}
+
+/// A contract with its latest check (`null`: never checked).
+#[derive(Serialize)]
+pub struct ContractWithLastCheckView<'a> {
+    #[serde(flatten)]
+    contract: ContractView<'a>,
+    last_check: Option<LastCheckView>,
+}
+
+impl<'a> ContractWithLastCheckView<'a> {
+    /// Renders a contract and its latest check.
+    pub fn new(contract: &'a Contract, last: Option<&LastCheck>) -> Self {
+        ContractWithLastCheckView {
+            contract: ContractView::new(contract),
+            last_check: last.map(LastCheckView::new),
+        }
+    }
+}
+
+/// `GET /overview`: everything the console's first page shows, in one answer.
+#[derive(Serialize)]
+pub struct OverviewView {
+    usage: UsageView,
+    checks_by_day: Vec<DayView>,
+    contracts: ContractCountsView,
+    webhooks: WebhookCountsView,
+    deliveries_24h: DeliveryCountsView,
+}
+
+/// `{"date": "YYYY-MM-DD", "pass", "warning", "breaking"}`.
+#[derive(Serialize)]
+struct DayView {
+    date: String,
+    pass: u64,
+    warning: u64,
+    breaking: u64,
+}
+
+/// `{"total", "by_last_result": {"pass", "warning", "breaking", "none"}}`.
+#[derive(Serialize)]
+struct ContractCountsView {
+    total: u64,
+    by_last_result: LastResultsView,
+}
+
+#[derive(Serialize)]
+struct LastResultsView {
+    pass: u64,
+    warning: u64,
+    breaking: u64,
+    none: u64,
+}
+
+#[derive(Serialize)]
+struct WebhookCountsView {
+    total: u64,
+    active: u64,
+    paused: u64,
+    failing: u64,
+    gone: u64,
+}
+
+#[derive(Serialize)]
+struct DeliveryCountsView {
+    delivered: u64,
+    abandoned: u64,
+    pending: u64,
+}
+
+impl OverviewView {
+    /// Renders an account's overview.
+    pub fn new(o: &Overview) -> Self {
+        let last = o.contracts_by_last_result;
+        OverviewView {
+            usage: UsageView::new(&o.account),
+            checks_by_day: o
+                .checks_by_day
+                .iter()
+                .map(|d| DayView {
+                    date: d.day_start.rfc3339().chars().take(10).collect(),
+                    pass: d.counts.pass,
+                    warning: d.counts.warning,
+                    breaking: d.counts.breaking,
+                })
+                .collect(),
+            contracts: ContractCountsView {
+                total: o.contracts_total,
+                by_last_result: LastResultsView {
+                    pass: last.pass,
+                    warning: last.warning,
+                    breaking: last.breaking,
+                    none: o.contracts_never_checked,
+                },
+            },
+            webhooks: WebhookCountsView {
+                total: o.webhooks.total,
+                active: o.webhooks.active,
+                paused: o.webhooks.paused,
+                failing: o.webhooks.failing,
+                gone: o.webhooks.gone,
+            },
+            deliveries_24h: DeliveryCountsView {
+                delivered: o.deliveries_24h.delivered,
+                abandoned: o.deliveries_24h.abandoned,
+                pending: o.deliveries_24h.pending,
+            },
         }
     }
 }

@@ -92,15 +92,7 @@ impl ApiRequest {
         parse_page(self.parts.uri.query().unwrap_or(""))
     }
 
-    /// The first value of the query parameter `name`, percent-decoded.
-    pub fn query_param(&self, name: &str) -> Option<String> {
-        let query = self.parts.uri.query().unwrap_or("");
-        form_urlencoded::parse(query.as_bytes())
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.into_owned())
-    }
-
-    /// The value of query parameter `name` (the first, if repeated).
+    /// The value of query parameter `name` (the first, if repeated), percent-decoded.
     pub fn query(&self, name: &str) -> Option<String> {
         let query = self.parts.uri.query().unwrap_or("");
         form_urlencoded::parse(query.as_bytes())
@@ -117,13 +109,22 @@ impl ApiRequest {
             .and_then(|h| h.to_str().ok())
             .or_else(|| self.parts.uri.authority().map(|a| a.as_str()))
             .unwrap_or("localhost");
+        // The request's other parameters (filters, `include`) carry over to the next page.
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        let given = self.parts.uri.query().unwrap_or("");
+        for (name, value) in form_urlencoded::parse(given.as_bytes()) {
+            if name != "limit" && name != "cursor" {
+                query.append_pair(&name, &value);
+            }
+        }
+        query.append_pair("limit", &page.limit.to_string());
+        query.append_pair("cursor", &format_cursor(cursor));
         format!(
-            "{}://{}{}?limit={}&cursor={}",
+            "{}://{}{}?{}",
             self.scheme,
             host,
             self.parts.uri.path(),
-            page.limit,
-            format_cursor(cursor)
+            query.finish()
         )
     }
 }

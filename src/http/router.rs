@@ -27,6 +27,7 @@ enum Route<'a> {
     Checks,
     CheckById(&'a str),
     Usage,
+    Overview,
     Keys,
     Key(&'a str),
     RevokeKey(&'a str),
@@ -62,6 +63,7 @@ impl<'a> Route<'a> {
             ["checks"] => Route::Checks,
             ["checks", id] => Route::CheckById(id),
             ["usage"] => Route::Usage,
+            ["overview"] => Route::Overview,
             ["keys"] => Route::Keys,
             ["keys", id] => Route::Key(id),
             ["keys", id, "revoke"] => Route::RevokeKey(id),
@@ -93,6 +95,7 @@ impl<'a> Route<'a> {
             Route::Checks => "/api/v1/checks",
             Route::CheckById(_) => "/api/v1/checks/{id}",
             Route::Usage => "/api/v1/usage",
+            Route::Overview => "/api/v1/overview",
             Route::Keys => "/api/v1/keys",
             Route::Key(_) => "/api/v1/keys/{id}",
             Route::RevokeKey(_) => "/api/v1/keys/{id}/revoke",
@@ -120,6 +123,7 @@ impl<'a> Route<'a> {
             | Route::Checks
             | Route::CheckById(_)
             | Route::Usage
+            | Route::Overview
             | Route::WebhookDeliveries(_) => GET,
             Route::InferContract
             | Route::ContractCompatibility(_)
@@ -202,6 +206,7 @@ async fn dispatch(
         (Route::Checks, _) => checks::list(state, req).await,
         (Route::CheckById(id), _) => checks::get(state, req, id).await,
         (Route::Usage, _) => status::usage(state, req).await,
+        (Route::Overview, _) => status::overview(state, req).await,
         (Route::Keys, Method::GET) => keys::list(state, req).await,
         (Route::Keys, _) => keys::create(state, req).await,
         (Route::Key(id), _) => keys::delete(state, req, id).await,

@@ -8,11 +8,12 @@ use std::collections::HashMap;
 use redb::{ReadTransaction, ReadableTable, Table, WriteTransaction};
 
 use super::queue::{DueEntry, Send};
+use super::stats;
 use super::tables::*;
 use super::{Store, StoreError};
 use crate::clock::{Stamp, UnixMs};
 use crate::credentials::Environment;
-use crate::drift::{Assessment, IncomingColumn};
+use crate::drift::{Assessment, IncomingColumn, Verdict};
 use crate::ids::{AccountId, CheckId, ContractId};
 use crate::model::{Account, Check, Contract, Delivery, Webhook, WebhookFormat};
 
@@ -84,6 +85,20 @@ impl Checks<'_> {
             .await
     }
 
+    /// One page of the account's checks that pass `filter`, newest first. A page also
+    /// ends after [`MAX_SCANNED`] checks were looked at (announcing the next one), so a
+    /// filter that matches rarely costs each request a bounded read.
+    pub async fn list_filtered(
+        &self,
+        account: AccountId,
+        filter: CheckFilter,
+        page: PageRequest,
+    ) -> Result<Page<Check>> {
+        self.store
+            .read(move |txn| list_filtered(txn, account, filter, page))
+            .await
+    }
+
     /// Deletes up to `max` checks created before `before` (`storage.check_retention`);
     /// returns how many.
     pub async fn purge(&self, before: UnixMs, max: usize) -> Result<usize> {
@@ -93,7 +108,105 @@ impl Checks<'_> {
     }
 }
 
+/// What `GET /checks` filters on; each part optional, combined with AND.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CheckFilter {
+    /// Checks of this contract only (another account's, or a deleted one, matches none).
+    pub contract: Option<ContractId>,
+    /// Checks with this result only.
+    pub verdict: Option<Verdict>,
+    /// Checks created at or after this.
+    pub since: Option<UnixMs>,
+}
+
+/// The most checks one page of a filtered list looks at.
+pub const MAX_SCANNED: usize = 10_000;
+/// Checks are listed by `seq` (commit order), not by their wall-clock `created_at`: a
+/// `since` filter stops reading once it meets a check this much older than `since`, so a
+/// clock step back cannot hide a check that follows an older-stamped one.
+const SINCE_SLACK_MS: i64 = 10 * 60 * 1000;
+
 // ---- transaction bodies ----
+
+/// One page of the account's checks passing `filter`, newest first (see
+/// [`Checks::list_filtered`]).
+pub fn list_filtered(
+    txn: &ReadTransaction,
+    account: AccountId,
+    filter: CheckFilter,
+    request: PageRequest,
+) -> Result<Page<Check>> {
+    let empty = Page {
+        items: Vec::new(),
+        next: None,
+    };
+    let before = request.cursor.unwrap_or(u64::MAX);
+    let checks = txn.open_table(CHECKS.definition())?;
+    let by_contract;
+    let seqs: Box<dyn Iterator<Item = Result<u64>>> = match filter.contract {
+        Some(contract) => {
+            let Some(_) = locate(&txn.open_table(IDS)?, account, contract.raw())? else {
+                return Ok(empty);
+            };
+            by_contract = txn.open_table(CHECKS_BY_CONTRACT)?;
+            let c = contract.raw();
+            Box::new(
+                by_contract
+                    .range((c, 0)..(c, before))?
+                    .rev()
+                    .map(|row| Ok(row?.0.value().1)),
+            )
+        }
+        None => Box::new(
+            checks
+                .range((account.0, 0)..(account.0, before))?
+                .rev()
+                .map(|row| Ok(row?.0.value().1)),
+        ),
+    };
+    let mut items = Vec::new();
+    let (mut bytes, mut scanned) = (0, 0);
+    // The last check looked at, and the last one listed: where the next page starts.
+    let (mut last_seen, mut last_listed) = (None, None);
+    for seq in seqs {
+        let seq = seq?;
+        if scanned == MAX_SCANNED {
+            return Ok(Page {
+                items,
+                next: last_seen,
+            });
+        }
+        scanned += 1;
+        let Some(raw) = checks.get((account.0, seq))? else {
+            continue; // purged while its index entry was read
+        };
+        let check: Check = super::codec::decode(raw.value())?;
+        if let Some(since) = filter.since {
+            if check.created_at.0 < since.0 - SINCE_SLACK_MS {
+                break;
+            }
+            if check.created_at < since {
+                last_seen = Some(seq);
+                continue;
+            }
+        }
+        if filter.verdict.is_some_and(|v| v != check.verdict) {
+            last_seen = Some(seq);
+            continue;
+        }
+        if items.len() == request.limit || bytes >= PAGE_BYTES {
+            // One more match: there is a next page, after the last one listed.
+            return Ok(Page {
+                items,
+                next: last_listed,
+            });
+        }
+        bytes += raw.value().len();
+        (last_seen, last_listed) = (Some(seq), Some(seq));
+        items.push(check);
+    }
+    Ok(Page { items, next: None })
+}
 
 /// A check to store: scored (by the caller, against its cached contract version) and
 /// stamped.
@@ -132,6 +245,13 @@ pub struct CheckPass<'t> {
     /// Read only for a contract's name, when a webhook's filter asks for it.
     contracts: WriteRecords<'t, Location, Contract>,
     incidents: Table<'t, (u128, u128), u64>,
+    checks_by_contract: Table<'t, (u128, u64), ()>,
+    last_checks: Table<'t, Location, stats::LastCheckRow>,
+    /// The counters the pass adds to, written back by [`CheckPass::finish`]: checks per
+    /// `(account, day)` by verdict, and deliveries queued per `(account, hour)`.
+    days: HashMap<(u64, u32), [u64; 3]>,
+    pending_hours: HashMap<(u64, u32), u64>,
+    txn: &'t WriteTransaction,
     /// The store-wide sequence, kept here for the pass.
     seq: PassSeq,
     /// The rows of the accounts this pass charged, as they are now.
@@ -155,6 +275,11 @@ impl<'t> CheckPass<'t> {
             meta,
             contracts: CONTRACTS.write(txn)?,
             incidents: txn.open_table(INCIDENTS)?,
+            checks_by_contract: txn.open_table(CHECKS_BY_CONTRACT)?,
+            last_checks: txn.open_table(LAST_CHECKS)?,
+            days: HashMap::new(),
+            pending_hours: HashMap::new(),
+            txn,
             seq: PassSeq { stored: next, next },
             accounts_touched: HashMap::new(),
             active_webhooks: HashMap::new(),
@@ -200,6 +325,16 @@ impl<'t> CheckPass<'t> {
         let location = (account_id.0, self.seq.take());
         self.ids.insert(check.id.raw(), location)?;
         self.checks.insert(location, &check)?;
+        // The overview's counters and the contract's index, in the same transaction.
+        self.checks_by_contract
+            .insert((check.contract_id.raw(), location.1), ())?;
+        self.last_checks.insert(
+            contract_location,
+            stats::last_check_row(check.id, check.verdict, check.severity, now),
+        )?;
+        self.days
+            .entry((account_id.0, stats::day_of(now)))
+            .or_default()[usize::from(stats::verdict_index(check.verdict))] += 1;
         // Same transaction: a check that is answered has its deliveries queued.
         let webhooks = match self.active_webhooks.entry(account_id.0) {
             Entry::Occupied(entry) => entry.into_mut(),
@@ -255,14 +390,28 @@ impl<'t> CheckPass<'t> {
                 new.at.steady,
             )?;
             queued += 1;
+            *self
+                .pending_hours
+                .entry((account_id.0, stats::hour_of(now)))
+                .or_default() += 1;
         }
         Ok((check, queued))
     }
 
-    /// Writes back the account rows and the sequence, and closes the tables.
+    /// Writes back the account rows, the counters and the sequence, and closes the
+    /// tables.
     pub fn finish(mut self) -> Result<()> {
         for (id, account) in &self.accounts_touched {
             self.accounts.insert(*id, account)?;
+        }
+        if !self.days.is_empty() {
+            let mut days = self.txn.open_table(DAILY_CHECKS)?;
+            for (&key, &counts) in &self.days {
+                stats::add_day(&mut days, key, counts)?;
+            }
+        }
+        if !self.pending_hours.is_empty() {
+            stats::add_pending(self.txn, &self.pending_hours)?;
         }
         if self.seq.next != self.seq.stored {
             self.meta.insert(NEXT_SEQ_KEY, self.seq.next)?;
@@ -305,15 +454,17 @@ pub fn purge_checks(txn: &WriteTransaction, before: UnixMs, max: usize) -> Resul
                 if check.created_at >= before || expired.len() == max {
                     break;
                 }
-                expired.push((key.value(), check.id));
+                expired.push((key.value(), check.id, check.contract_id));
             }
         }
     }
     let mut checks = CHECKS.write(txn)?;
     let mut ids = txn.open_table(IDS)?;
-    for (location, id) in &expired {
+    let mut by_contract = txn.open_table(CHECKS_BY_CONTRACT)?;
+    for (location, id, contract) in &expired {
         checks.remove(*location)?;
         ids.remove(id.raw())?;
+        by_contract.remove((contract.raw(), location.1))?;
     }
     Ok(expired.len())
 }

@@ -13,7 +13,7 @@ use super::{Store, StoreError};
 use crate::clock::UnixMs;
 use crate::drift::{self, Column, Compatibility, Rules, VersionChanges, Violation};
 use crate::ids::{AccountId, ContractId, WebhookId};
-use crate::model::{Contract, ContractVersion, VersionEntry};
+use crate::model::{Contract, ContractVersion, LastCheck, VersionEntry};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -70,6 +70,21 @@ impl Contracts<'_> {
     pub async fn by_name(&self, account: AccountId, name: String) -> Result<Option<Contract>> {
         self.store
             .read(move |txn| contract_by_name(txn, account, &name))
+            .await
+    }
+
+    /// The latest check of each of the account's `contracts` (`None`: never checked, or
+    /// not the account's).
+    pub async fn last_checks(
+        &self,
+        account: AccountId,
+        contracts: Vec<ContractId>,
+    ) -> Result<Vec<Option<LastCheck>>> {
+        self.store
+            .read(move |txn| {
+                let raw: Vec<u128> = contracts.iter().map(|c| c.raw()).collect();
+                super::stats::last_checks(txn, account, &raw)
+            })
             .await
     }
 
@@ -426,6 +441,10 @@ pub fn delete_contract(
     contracts.remove(location)?;
     ids.remove(id.raw())?;
     drop((contracts, ids));
+    // Its checks stay; what indexes and counts them by contract goes.
+    txn.open_table(LAST_CHECKS)?.remove(location)?;
+    txn.open_table(CHECKS_BY_CONTRACT)?
+        .retain_in((id.raw(), 0)..=(id.raw(), u64::MAX), |_, _| false)?;
     txn.open_table(CONTRACT_NAMES)?
         .remove((account.0, contract.name.as_str()))?;
     CONTRACT_VERSIONS

@@ -4,6 +4,7 @@
 //!
 //! Each step is its own function, named for the format it produces and what it rewrites.
 
+use std::collections::HashMap;
 use std::ops::Bound;
 
 use redb::{Key, ReadableTable, TableDefinition, Value, WriteTransaction};
@@ -13,9 +14,10 @@ use super::codec::{VersionCheck, FORMAT_VERSION};
 use super::records::{
     v1, v2, StoredContract, StoredContractVersion, StoredDelivery, StoredWebhook,
 };
+use super::stats;
 use super::tables::{self, TableVisitor, FORMAT_VERSION_KEY, META};
 use super::StoreError;
-use crate::model::{Check, Contract};
+use crate::model::{Check, Contract, Delivery, DeliveryStatus};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -58,6 +60,7 @@ pub fn initialise(txn: &WriteTransaction) -> Result<()> {
             }
             if from < 3 {
                 migrate_webhooks_to_v3(txn)?;
+                fill_counters_v3(txn)?;
             }
         }
     }
@@ -138,6 +141,72 @@ fn migrate_webhooks_to_v3(txn: &WriteTransaction) -> Result<()> {
         )?))
     })?;
     tracing::info!(webhooks, "webhooks migrated to format 3");
+    Ok(())
+}
+
+/// Format 2 → 3, the overview's counters and the checks' index by contract, from what the
+/// store holds: one pass over the checks (each contract's latest, each account's days) and
+/// one over the deliveries (each account's hours). Memory grows with the number of
+/// contracts and account-days, not of checks.
+fn fill_counters_v3(txn: &WriteTransaction) -> Result<()> {
+    let mut days: HashMap<(u64, u32), [u64; 3]> = HashMap::new();
+    let mut latest: HashMap<u128, (u64, stats::LastCheckRow)> = HashMap::new();
+    let mut checks = 0u64;
+    {
+        let mut by_contract = txn.open_table(tables::CHECKS_BY_CONTRACT)?;
+        let table = tables::CHECKS.write(txn)?;
+        for row in table.all()? {
+            let (key, check): (_, Check) = row?;
+            let (account, seq) = key.value();
+            let contract = check.contract_id.raw();
+            by_contract.insert((contract, seq), ())?;
+            let day = stats::day_of(check.created_at);
+            days.entry((account, day)).or_default()
+                [usize::from(stats::verdict_index(check.verdict))] += 1;
+            let row =
+                stats::last_check_row(check.id, check.verdict, check.severity, check.created_at);
+            if latest.get(&contract).is_none_or(|(s, _)| *s < seq) {
+                latest.insert(contract, (seq, row));
+            }
+            checks += 1;
+        }
+    }
+    {
+        let ids = txn.open_table(tables::IDS)?;
+        let contracts = txn.open_table(tables::CONTRACTS.definition())?;
+        let mut last = txn.open_table(tables::LAST_CHECKS)?;
+        for (contract, (_, row)) in latest {
+            let Some(location) = ids.get(contract)?.map(|l| l.value()) else {
+                continue; // the contract was deleted; its checks stay
+            };
+            if contracts.get(location)?.is_some() {
+                last.insert(location, row)?;
+            }
+        }
+        let mut table = txn.open_table(tables::DAILY_CHECKS)?;
+        for (key, counts) in days {
+            stats::add_day(&mut table, key, counts)?;
+        }
+    }
+    let mut hours: HashMap<(u64, u32), (u64, u64, u64)> = HashMap::new();
+    let mut deliveries = 0u64;
+    for row in tables::DELIVERIES.write(txn)?.all()? {
+        let (_, delivery): (_, Delivery) = row?;
+        let counts = hours
+            .entry((delivery.account.0, stats::hour_of(delivery.created_at)))
+            .or_default();
+        match delivery.status {
+            DeliveryStatus::Delivered => counts.0 += 1,
+            DeliveryStatus::Abandoned => counts.1 += 1,
+            DeliveryStatus::Pending => counts.2 += 1,
+        }
+        deliveries += 1;
+    }
+    let mut table = txn.open_table(tables::DELIVERY_HOURS)?;
+    for (key, counts) in hours {
+        table.insert(key, counts)?;
+    }
+    tracing::info!(checks, deliveries, "overview counters filled for format 3");
     Ok(())
 }
 

@@ -48,6 +48,7 @@ pub mod maintenance;
 mod migrate;
 mod queue;
 mod records;
+mod stats;
 mod tables;
 mod webhooks;
 mod writer;
@@ -61,7 +62,7 @@ use redb::{Database, ReadTransaction, ReadableDatabase, WriteTransaction};
 use tokio::sync::Notify;
 
 pub use accounts::{Accounts, DEFAULT_ACCOUNT};
-pub use checks::Checks;
+pub use checks::{CheckFilter, Checks};
 pub use codec::FORMAT_VERSION;
 pub use contracts::{ContractUpdate, Contracts, NewContract, Updated};
 pub use deliveries::Deliveries;

@@ -24,6 +24,7 @@ use std::collections::{HashMap, HashSet};
 
 use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata, Table, WriteTransaction};
 
+use super::stats::move_delivery;
 use super::tables::*;
 use super::StoreError;
 use crate::clock::UnixMs;
@@ -390,6 +391,13 @@ pub fn repair(txn: &WriteTransaction, stale: &[DueEntry]) -> Result<()> {
             deliveries.insert((webhook, seq), &delivery)?;
         } else {
             deliveries.remove((webhook, seq))?;
+            move_delivery(
+                txn,
+                delivery.account,
+                delivery.created_at,
+                Some(delivery.status),
+                None,
+            )?;
         }
     }
     Ok(())
@@ -469,6 +477,16 @@ pub fn finish_attempt(
     }
     deliveries.insert((webhook_id.raw(), seq), &delivery)?;
     drop((deliveries, due));
+    if delivery.status != DeliveryStatus::Pending {
+        let (account, created) = (delivery.account, delivery.created_at);
+        move_delivery(
+            txn,
+            account,
+            created,
+            Some(DeliveryStatus::Pending),
+            Some(delivery.status),
+        )?;
+    }
     let Some((location, mut webhook)) = webhook else {
         return Ok(None);
     };
@@ -523,6 +541,13 @@ pub fn record_test(
         txn.open_table(FINISHED)?
             .insert((due_key(at), delivery.seq), raw)?;
     }
+    move_delivery(
+        txn,
+        account,
+        delivery.created_at,
+        None,
+        Some(delivery.status),
+    )?;
     if delivery.status == DeliveryStatus::Delivered && webhook.consecutive_failures != 0 {
         webhook.consecutive_failures = 0;
         webhooks.insert(location, &webhook)?;
@@ -542,6 +567,14 @@ fn requeue(
         txn.open_table(FINISHED)?
             .remove((due_key(at), delivery.seq))?;
     }
+    let (account, created) = (delivery.account, delivery.created_at);
+    move_delivery(
+        txn,
+        account,
+        created,
+        Some(delivery.status),
+        Some(DeliveryStatus::Pending),
+    )?;
     delivery.status = DeliveryStatus::Pending;
     delivery.failures = 0;
     delivery.next_attempt_at = None;
@@ -691,6 +724,13 @@ pub fn remove_all(txn: &WriteTransaction, webhook_id: WebhookId) -> Result<()> {
     let mut due = txn.open_table(DUE)?;
     let mut finished = txn.open_table(FINISHED)?;
     for delivery in all {
+        move_delivery(
+            txn,
+            delivery.account,
+            delivery.created_at,
+            Some(delivery.status),
+            None,
+        )?;
         deliveries.remove((webhook_id.raw(), delivery.seq))?;
         if let Some(at) = delivery.next_attempt_at {
             due.remove((webhook_id.raw(), due_key(at), delivery.seq))?;

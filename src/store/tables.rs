@@ -62,6 +62,27 @@ pub const DUE: TableDefinition<(u128, u64, u64), ()> = TableDefinition::new("due
 /// `(finished unix ms, delivery seq)` → webhook id: finished deliveries in the order they
 /// expire from the history.
 pub const FINISHED: TableDefinition<(u64, u64), u128> = TableDefinition::new("finished");
+/// The checks of each contract, newest last: `(contract id, check seq)` → `()` — the
+/// index behind `GET /checks?contract_id=` (the check is `(account, seq)` of `CHECKS`).
+pub const CHECKS_BY_CONTRACT: TableDefinition<(u128, u64), ()> =
+    TableDefinition::new("checks_by_contract");
+/// Each contract's latest check, keyed by the contract's location `(account, seq)` so that
+/// an account's contracts are one range: `(check id, verdict, severity, created_at ms)`.
+/// The verdict is its index in `stats::VERDICTS` (0 pass, 1 warning, 2 breaking).
+pub const LAST_CHECKS: TableDefinition<Location, (u128, u8, u8, i64)> =
+    TableDefinition::new("last_checks");
+/// Checks per account and UTC day (days since the epoch), by verdict: `(pass, warning,
+/// breaking)` — the overview's chart, kept as checks are written.
+pub const DAILY_CHECKS: TableDefinition<(u64, u32), (u64, u64, u64)> =
+    TableDefinition::new("daily_checks");
+/// Deliveries per account and creation hour (hours since the epoch), by where they stand
+/// now: `(delivered, abandoned, pending)` — the overview's last 24 hours, kept as
+/// deliveries are queued and finish. Hours older than [`DELIVERY_HOURS_KEPT`] are dropped.
+pub const DELIVERY_HOURS: TableDefinition<(u64, u32), (u64, u64, u64)> =
+    TableDefinition::new("delivery_hours");
+/// How many hours of [`DELIVERY_HOURS`] are kept (the overview reads 24).
+pub const DELIVERY_HOURS_KEPT: u32 = 48;
+
 /// PagerDuty incidents DriftGuard opened: `(webhook id, contract id)` → the `seq` of the
 /// `resolve` delivery queued for it, or [`INCIDENT_OPEN`] while none is. A row exists from
 /// the `trigger` until the `resolve` is delivered; deleting the webhook or the contract
@@ -109,7 +130,11 @@ pub fn visit_all(visitor: &mut impl TableVisitor) -> Result<()> {
     visitor.records(DELIVERIES)?;
     visitor.table(DUE)?;
     visitor.table(FINISHED)?;
-    visitor.table(INCIDENTS)
+    visitor.table(INCIDENTS)?;
+    visitor.table(CHECKS_BY_CONTRACT)?;
+    visitor.table(LAST_CHECKS)?;
+    visitor.table(DAILY_CHECKS)?;
+    visitor.table(DELIVERY_HOURS)
 }
 
 /// The stored format version.

@@ -21,6 +21,8 @@
 //!   errors, limits, auth.
 //! - `compat` (§6.2): compatibility modes — every rule in every mode, `409 incompatible`
 //!   (also under `dry_run`), the compatibility question, transitive modes, racing updates.
+//! - `overview` (§6.3): the console's API additions — checks filtered by contract, result
+//!   and time; contracts with their last check; the overview's counts.
 //! - `lists`: creation order and paging (`?limit`, `?cursor`, `Link`) of every list.
 //!
 //! Shared helpers: `tests/common` (server harness, ids, paging) and `support` (the spec's
@@ -49,6 +51,7 @@ mod keys;
 mod lists;
 mod not_found;
 mod openapi;
+mod overview;
 mod ownership;
 mod restart;
 mod rules;

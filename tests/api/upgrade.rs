@@ -301,3 +301,65 @@ async fn a_v2_webhook_takes_a_filter_and_becomes_a_pagerduty_one() {
     assert_eq!(deliveries[0]["status"], "pending");
     assert_eq!(deliveries[0]["next_attempt_at"], Value::Null);
 }
+
+/// The migration to format 3 fills the overview's counters and each contract's last check
+/// from what the format-2 store holds.
+#[tokio::test]
+async fn a_v2_store_gets_its_overview_counters_and_last_checks() {
+    let (server, expected) = started_on_the_v2_fixture().await;
+    let key = expected["live_key"].as_str().expect("live key");
+    let checks = expected["checks"].as_array().expect("checks");
+    // Newest first: the first check of each contract is its last one.
+    let mut last: std::collections::HashMap<String, &Value> = std::collections::HashMap::new();
+    for check in checks {
+        last.entry(check["contract_id"].as_str().unwrap().to_owned())
+            .or_insert(check);
+    }
+    let contracts = get(&server, key, "/api/v1/contracts?include=last_check").await;
+    for contract in contracts.as_array().expect("contracts") {
+        let found = last.get(contract["id"].as_str().unwrap());
+        let wanted = found.map_or(Value::Null, |c| {
+            serde_json::json!({"id": c["id"], "result": c["result"], "severity": c["severity"],
+                               "created_at": c["created_at"]})
+        });
+        assert_eq!(contract["last_check"], wanted, "{}", contract["name"]);
+    }
+    let overview = get(&server, key, "/api/v1/overview").await;
+    assert_eq!(overview["usage"], expected["usage"]);
+    assert_eq!(overview["contracts"]["total"], 3);
+    let mut by_result = serde_json::json!({"pass": 0, "warning": 0, "breaking": 0, "none": 0});
+    for contract in contracts.as_array().unwrap() {
+        let result = contract["last_check"]["result"].as_str().unwrap_or("none");
+        by_result[result] = (by_result[result].as_u64().unwrap() + 1).into();
+    }
+    assert_eq!(overview["contracts"]["by_last_result"], by_result);
+    // The chart counts every fixture check on its day, if that day is among the last 30.
+    for day in overview["checks_by_day"].as_array().unwrap() {
+        let date = day["date"].as_str().unwrap();
+        for result in ["pass", "warning", "breaking"] {
+            let made = checks
+                .iter()
+                .filter(|c| {
+                    c["created_at"].as_str().unwrap().starts_with(date) && c["result"] == result
+                })
+                .count() as u64;
+            assert_eq!(day[result].as_u64(), Some(made), "{date} {result}");
+        }
+    }
+    // The checks of one contract, by the new index.
+    let (contract, _) = last.iter().next().unwrap();
+    let listed = get(
+        &server,
+        key,
+        &format!("/api/v1/checks?contract_id={contract}"),
+    )
+    .await;
+    let wanted: Vec<&Value> = checks
+        .iter()
+        .filter(|c| c["contract_id"] == contract.as_str())
+        .collect();
+    assert_eq!(
+        listed.as_array().unwrap().iter().collect::<Vec<_>>(),
+        wanted
+    );
+}

@@ -81,3 +81,60 @@ async fn a_filter_lets_through_only_severe_enough_checks_of_matching_contracts()
     .await;
     assert!(done, "{got} of {total} delivered");
 }
+
+/// The overview's `deliveries_24h` follows each delivery as it moves: queued (pending),
+/// abandoned, queued again by a retry, delivered; a test delivery counts; a deleted
+/// webhook's deliveries leave the counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_counts_deliveries_where_they_stand() {
+    let ca = TestCa::new();
+    let receiver = Receiver::start(&ca).await;
+    receiver.script("/hook", vec![Reply::status(500)]);
+    let server = start(&ca, |cfg| cfg.webhooks.retry_delays = Vec::new()).await;
+    let contract_id = contract(&server, "users").await;
+    let hook = webhook(&server, &receiver.url("/hook"), ALL_EVENTS, None).await;
+    let hook_id = id_of(&hook);
+    let counts = || async {
+        server.get("/api/v1/overview").await.assert_status(200)["deliveries_24h"].clone()
+    };
+    run_check(&server, &contract_id, pass_columns()).await;
+    let abandoned = wait_delivery(&server, &hook_id, "abandoned", Duration::from_secs(30)).await;
+    assert_eq!(
+        counts().await,
+        json!({"delivered": 0, "abandoned": 1, "pending": 0})
+    );
+    let path = format!(
+        "/api/v1/webhooks/{hook_id}/deliveries/{}/retry",
+        id_of(&abandoned)
+    );
+    post(&server, &path, json!({})).await.assert_status(202);
+    wait_delivery(&server, &hook_id, "delivered", Duration::from_secs(30)).await;
+    assert_eq!(
+        counts().await,
+        json!({"delivered": 1, "abandoned": 0, "pending": 0})
+    );
+    post(
+        &server,
+        &format!("/api/v1/webhooks/{hook_id}/test"),
+        json!({}),
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(
+        counts().await,
+        json!({"delivered": 2, "abandoned": 0, "pending": 0})
+    );
+    server
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/webhooks/{hook_id}"),
+            Some(&server.key),
+            Bytes::new(),
+        )
+        .await
+        .assert_status(200);
+    assert_eq!(
+        counts().await,
+        json!({"delivered": 0, "abandoned": 0, "pending": 0})
+    );
+}

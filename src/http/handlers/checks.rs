@@ -1,4 +1,4 @@
-//! `POST /check` and `/checks`.
+//! `POST /check` and `/checks` (filtered by contract, result and time: SPEC 6.3).
 
 use serde::Deserialize;
 
@@ -6,8 +6,10 @@ use super::super::request::{parse_json, ApiRequest};
 use super::super::response::{ok, Response};
 use super::super::{error::ApiError, AppState};
 use super::{check_column_count, not_found, page_response, path_id};
-use crate::drift::{self, IncomingColumn};
+use crate::clock::UnixMs;
+use crate::drift::{self, IncomingColumn, Verdict};
 use crate::ids::ContractId;
+use crate::store::{CheckFilter, Page};
 use crate::wire::{CheckView, IncomingColumnDoc};
 
 #[derive(Deserialize)]
@@ -103,10 +105,61 @@ pub async fn get(state: &AppState, req: ApiRequest, id: &str) -> Result<Response
 /// `GET /api/v1/checks`, newest first.
 pub async fn list(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
     let request = req.page()?;
-    let page = state
-        .store
-        .checks()
-        .list(req.caller.account, request)
-        .await?;
+    let checks = state.store.checks();
+    let page = match list_filter(&req)? {
+        None => checks.list(req.caller.account, request).await?,
+        Some(None) => Page {
+            items: Vec::new(),
+            next: None,
+        },
+        Some(Some(filter)) => {
+            checks
+                .list_filtered(req.caller.account, filter, request)
+                .await?
+        }
+    };
     Ok(page_response(&req, request, &page, CheckView::new))
+}
+
+/// The filter of `GET /checks` (`?contract_id=`, `?result=`, `?since=`): `None` without
+/// one; `Some(None)` for a `contract_id` that cannot name a contract (it filters like
+/// an unknown one: nothing matches).
+fn list_filter(req: &ApiRequest) -> Result<Option<Option<CheckFilter>>, ApiError> {
+    let contract = req.query("contract_id");
+    let verdict = req.query("result");
+    let since = req.query("since");
+    if contract.is_none() && verdict.is_none() && since.is_none() {
+        return Ok(None);
+    }
+    let verdict = verdict
+        .map(|v| match v.as_str() {
+            "pass" => Ok(Verdict::Pass),
+            "warning" => Ok(Verdict::Warning),
+            "breaking" => Ok(Verdict::Breaking),
+            _ => Err(ApiError::Invalid(
+                "result: must be pass, warning or breaking".into(),
+            )),
+        })
+        .transpose()?;
+    let since = since
+        .map(|s| {
+            UnixMs::parse_rfc3339(&s).ok_or_else(|| {
+                ApiError::Invalid(
+                    "since: must be an RFC 3339 time like 2026-03-01T19:22:00Z".into(),
+                )
+            })
+        })
+        .transpose()?;
+    let contract = match contract {
+        None => None,
+        Some(text) => match text.parse::<ContractId>() {
+            Ok(id) => Some(id),
+            Err(_) => return Ok(Some(None)),
+        },
+    };
+    Ok(Some(Some(CheckFilter {
+        contract,
+        verdict,
+        since,
+    })))
 }

@@ -5,15 +5,15 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::super::request::{parse_json, ApiRequest, Object};
-use super::super::response::{self, created, ok, Response};
+use super::super::response::{created, ok, Response};
 use super::super::{error::ApiError, AppState};
 use super::{check_column_count, not_found, page_response, path_id};
 use crate::drift::{self, Column, Rules};
 use crate::ids::ContractId;
-use crate::store::{ContractUpdate, NewContract};
+use crate::store::{ContractUpdate, NewContract, Page};
 use crate::wire::{
-    ColumnDoc, CompatibilityDoc, CompatibilityView, ContractDeletedView, ContractView, DryRunView,
-    InferredView, RulesDoc, VersionView,
+    ColumnDoc, CompatibilityDoc, CompatibilityView, ContractDeletedView, ContractView,
+    ContractWithLastCheckView, DryRunView, InferredView, RulesDoc, VersionView,
 };
 
 const MISSING: &str = "no such contract";
@@ -98,22 +98,40 @@ pub(super) fn parse_body(bytes: &[u8], infer: bool) -> Result<(), ApiError> {
 /// element, through the name index).
 pub async fn list(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
     let request = req.page()?;
-    if let Some(name) = req.query_param("name") {
-        drift::validate_name(&name, "name").map_err(ApiError::Invalid)?;
-        let found = state
-            .store
-            .contracts()
-            .by_name(req.caller.account, name)
-            .await?;
-        let views: Vec<ContractView> = found.iter().map(ContractView::new).collect();
-        return Ok(response::list(&views, None));
+    let include_last_check = include_last_check(&req)?;
+    let contracts = state.store.contracts();
+    let page = match req.query("name") {
+        Some(name) => {
+            drift::validate_name(&name, "name").map_err(ApiError::Invalid)?;
+            let found = contracts.by_name(req.caller.account, name).await?;
+            Page {
+                items: found.into_iter().collect(),
+                next: None,
+            }
+        }
+        None => contracts.list(req.caller.account, request).await?,
+    };
+    if !include_last_check {
+        return Ok(page_response(&req, request, &page, ContractView::new));
     }
-    let page = state
-        .store
-        .contracts()
-        .list(req.caller.account, request)
-        .await?;
-    Ok(page_response(&req, request, &page, ContractView::new))
+    let ids = page.items.iter().map(|c| c.id).collect();
+    let last = contracts.last_checks(req.caller.account, ids).await?;
+    let page = Page {
+        items: page.items.iter().zip(last).collect::<Vec<_>>(),
+        next: page.next,
+    };
+    Ok(page_response(&req, request, &page, |(contract, last)| {
+        ContractWithLastCheckView::new(contract, last.as_ref())
+    }))
+}
+
+/// `?include=last_check` (the one thing `include` names today).
+fn include_last_check(req: &ApiRequest) -> Result<bool, ApiError> {
+    match req.query("include").as_deref() {
+        None => Ok(false),
+        Some("last_check") => Ok(true),
+        Some(_) => Err(ApiError::Invalid("include: must be last_check".into())),
+    }
 }
 
 /// `GET /api/v1/contracts/{id}`.

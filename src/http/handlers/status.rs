@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::super::response::{json, ok, Response};
 use super::super::{error::ApiError, request::ApiRequest, AppState};
-use crate::wire::UsageView;
+use crate::wire::{OverviewView, UsageView};
 
 /// The crate version, reported by `/health`.
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -25,4 +25,11 @@ pub async fn health(state: &AppState) -> Response {
 pub async fn usage(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
     let account = state.store.accounts().get(req.caller.account).await?;
     Ok(ok(&UsageView::new(&account)))
+}
+
+/// `GET /api/v1/overview`: the console's first page in one answer (SPEC 6.3), from
+/// counters kept as checks and deliveries are written.
+pub async fn overview(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
+    let overview = state.store.overview(req.caller.account).await?;
+    Ok(ok(&OverviewView::new(&overview)))
 }

@@ -1,0 +1,249 @@
+//! What the console's overview counts (SPEC 6.3), kept as records are written so that
+//! answering never scans checks: checks per account and day by verdict (`DAILY_CHECKS`),
+//! each contract's latest check (`LAST_CHECKS`), deliveries per account and creation hour
+//! by where they stand (`DELIVERY_HOURS`). The check pass keeps the first two; the queue
+//! keeps the third at every change of a delivery's status.
+
+use std::collections::HashMap;
+
+use redb::{ReadTransaction, ReadableTable, Table, WriteTransaction};
+
+use super::tables::*;
+use super::{Store, StoreError};
+use crate::clock::UnixMs;
+use crate::drift::Verdict;
+use crate::ids::{AccountId, CheckId};
+use crate::model::{
+    Account, DayCounts, DeliveryCounts, DeliveryStatus, DisabledReason, LastCheck, Overview,
+    VerdictCounts, Webhook,
+};
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// Days in the overview's chart.
+pub const CHART_DAYS: u32 = 30;
+/// Hours the overview's delivery counts cover.
+pub const DELIVERY_WINDOW_HOURS: u32 = 24;
+
+const DAY_MS: i64 = 86_400_000;
+const HOUR_MS: i64 = 3_600_000;
+
+/// The verdicts in the order the counters hold them.
+pub const VERDICTS: [Verdict; 3] = [Verdict::Pass, Verdict::Warning, Verdict::Breaking];
+
+/// A verdict's index in [`VERDICTS`].
+pub fn verdict_index(verdict: Verdict) -> u8 {
+    match verdict {
+        Verdict::Pass => 0,
+        Verdict::Warning => 1,
+        Verdict::Breaking => 2,
+    }
+}
+
+/// UTC days since the epoch.
+pub fn day_of(at: UnixMs) -> u32 {
+    u32::try_from(at.0.max(0) / DAY_MS).unwrap_or(u32::MAX)
+}
+
+/// Hours since the epoch.
+pub fn hour_of(at: UnixMs) -> u32 {
+    u32::try_from(at.0.max(0) / HOUR_MS).unwrap_or(u32::MAX)
+}
+
+/// A `LAST_CHECKS` value.
+pub type LastCheckRow = (u128, u8, u8, i64);
+
+/// The `LAST_CHECKS` value of a check.
+pub fn last_check_row(id: CheckId, verdict: Verdict, severity: u8, at: UnixMs) -> LastCheckRow {
+    (id.raw(), verdict_index(verdict), severity, at.0)
+}
+
+fn last_check((id, verdict, severity, at): LastCheckRow) -> LastCheck {
+    LastCheck {
+        id: CheckId::from_raw(id),
+        verdict: VERDICTS[usize::from(verdict.min(2))],
+        severity,
+        created_at: UnixMs(at),
+    }
+}
+
+/// Adds `counts` (pass, warning, breaking) to an account's day.
+pub fn add_day(
+    table: &mut Table<'_, (u64, u32), (u64, u64, u64)>,
+    key: (u64, u32),
+    counts: [u64; 3],
+) -> Result<()> {
+    let (p, w, b) = table.get(key)?.map_or((0, 0, 0), |v| v.value());
+    table.insert(key, (p + counts[0], w + counts[1], b + counts[2]))?;
+    Ok(())
+}
+
+/// Moves one delivery of `account`, created at `created_at`, from status `from` to `to`
+/// in its creation hour (`None`: it did not exist / no longer does). Starting an hour
+/// drops the account's hours [`DELIVERY_HOURS_KEPT`] before it; an hour that is gone is
+/// not brought back by a removal.
+pub fn move_delivery(
+    txn: &WriteTransaction,
+    account: AccountId,
+    created_at: UnixMs,
+    from: Option<DeliveryStatus>,
+    to: Option<DeliveryStatus>,
+) -> Result<()> {
+    if from == to {
+        return Ok(());
+    }
+    let hour = hour_of(created_at);
+    let mut table = txn.open_table(DELIVERY_HOURS)?;
+    let key = (account.0, hour);
+    let existing = table.get(key)?.map(|v| v.value());
+    let mut counts = match existing {
+        Some(counts) => counts,
+        None if to.is_none() => return Ok(()),
+        None => {
+            let oldest = hour.saturating_sub(DELIVERY_HOURS_KEPT);
+            table.retain_in((account.0, 0)..(account.0, oldest), |_, _| false)?;
+            (0, 0, 0)
+        }
+    };
+    for (status, add) in [(from, false), (to, true)] {
+        let slot = match status {
+            Some(DeliveryStatus::Delivered) => &mut counts.0,
+            Some(DeliveryStatus::Abandoned) => &mut counts.1,
+            Some(DeliveryStatus::Pending) => &mut counts.2,
+            None => continue,
+        };
+        *slot = if add {
+            slot.saturating_add(1)
+        } else {
+            slot.saturating_sub(1)
+        };
+    }
+    table.insert(key, counts)?;
+    Ok(())
+}
+
+/// Adds `pending` new deliveries per `(account, hour)` (the check pass's queued ones).
+pub fn add_pending(txn: &WriteTransaction, pending: &HashMap<(u64, u32), u64>) -> Result<()> {
+    let mut table = txn.open_table(DELIVERY_HOURS)?;
+    for (&(account, hour), &n) in pending {
+        let existing = table.get((account, hour))?.map(|v| v.value());
+        if existing.is_none() {
+            let oldest = hour.saturating_sub(DELIVERY_HOURS_KEPT);
+            table.retain_in((account, 0)..(account, oldest), |_, _| false)?;
+        }
+        let (d, a, p) = existing.unwrap_or((0, 0, 0));
+        table.insert((account, hour), (d, a, p + n))?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// The overview of an account at `now` (`GET /overview`): one read transaction over
+    /// counters and the account's contracts and webhooks — no check is read.
+    pub async fn overview(&self, account: AccountId) -> Result<Overview> {
+        let now = self.clock().now();
+        self.read(move |txn| overview(txn, account, now)).await
+    }
+}
+
+/// Each listed contract's latest check, by the contracts' raw ids (`None`: never checked).
+pub fn last_checks(
+    txn: &ReadTransaction,
+    account: AccountId,
+    contracts: &[u128],
+) -> Result<Vec<Option<LastCheck>>> {
+    let ids = txn.open_table(IDS)?;
+    let last = txn.open_table(LAST_CHECKS)?;
+    contracts
+        .iter()
+        .map(|&id| match locate(&ids, account, id)? {
+            Some(location) => Ok(last.get(location)?.map(|v| last_check(v.value()))),
+            None => Ok(None),
+        })
+        .collect()
+}
+
+fn overview(txn: &ReadTransaction, account: AccountId, now: UnixMs) -> Result<Overview> {
+    let row: Account = ACCOUNTS
+        .read(txn)?
+        .get(account.0)?
+        .ok_or(StoreError::NotFound)?;
+    let today = day_of(now);
+    let first = today.saturating_sub(CHART_DAYS - 1);
+    let days_table = txn.open_table(DAILY_CHECKS)?;
+    let mut counted: HashMap<u32, (u64, u64, u64)> = HashMap::new();
+    for entry in days_table.range((account.0, first)..=(account.0, today))? {
+        let (key, value) = entry?;
+        counted.insert(key.value().1, value.value());
+    }
+    let checks_by_day = (first..=today)
+        .map(|day| {
+            let (pass, warning, breaking) = counted.get(&day).copied().unwrap_or_default();
+            DayCounts {
+                day_start: UnixMs(i64::from(day) * DAY_MS),
+                counts: VerdictCounts {
+                    pass,
+                    warning,
+                    breaking,
+                },
+            }
+        })
+        .collect();
+
+    // Contracts: their keys (no row is decoded) and their latest checks.
+    let contracts = txn.open_table(CONTRACTS.definition())?;
+    let total = contracts
+        .range((account.0, 0)..=(account.0, u64::MAX))?
+        .count() as u64;
+    let mut by_last_result = VerdictCounts::default();
+    for entry in txn
+        .open_table(LAST_CHECKS)?
+        .range((account.0, 0)..=(account.0, u64::MAX))?
+    {
+        let (_, value) = entry?;
+        match value.value().1 {
+            0 => by_last_result.pass += 1,
+            1 => by_last_result.warning += 1,
+            _ => by_last_result.breaking += 1,
+        }
+    }
+    let never_checked = total.saturating_sub(by_last_result.total());
+
+    let mut webhooks = crate::model::WebhookCounts::default();
+    for entry in WEBHOOKS
+        .read(txn)?
+        .range((account.0, 0)..=(account.0, u64::MAX))?
+    {
+        let (_, webhook): (_, Webhook) = entry?;
+        webhooks.total += 1;
+        match webhook.disabled_reason {
+            _ if webhook.active => webhooks.active += 1,
+            Some(DisabledReason::Failing) => webhooks.failing += 1,
+            Some(DisabledReason::Gone) => webhooks.gone += 1,
+            Some(DisabledReason::Paused) | None => webhooks.paused += 1,
+        }
+    }
+
+    let hour = hour_of(now);
+    let from = hour.saturating_sub(DELIVERY_WINDOW_HOURS - 1);
+    let mut deliveries = DeliveryCounts::default();
+    for entry in txn
+        .open_table(DELIVERY_HOURS)?
+        .range((account.0, from)..=(account.0, hour))?
+    {
+        let (_, value) = entry?;
+        let (delivered, abandoned, pending) = value.value();
+        deliveries.delivered += delivered;
+        deliveries.abandoned += abandoned;
+        deliveries.pending += pending;
+    }
+    Ok(Overview {
+        account: row,
+        checks_by_day,
+        contracts_total: total,
+        contracts_by_last_result: by_last_result,
+        contracts_never_checked: never_checked,
+        webhooks,
+        deliveries_24h: deliveries,
+    })
+}
