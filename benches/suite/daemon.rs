@@ -44,8 +44,11 @@ impl Setup {
         storage: &str,
     ) -> Setup {
         let port = crate::common::free_port();
-        // The HTTP and TLS runs share one store; the idle run has its own.
-        let data_dir = dir.join(if name == "idle" { "idle-data" } else { "data" });
+        // The HTTP and TLS runs share one store; the idle and console runs have their own.
+        let data_dir = match name {
+            "idle" | "console" => dir.join(format!("{name}-data")),
+            _ => dir.join("data"),
+        };
         let tls_lines = tls
             .map(|c| {
                 format!(

@@ -138,6 +138,7 @@ pub const GROUPS: &[&str] = &[
     "depth",
     "startup",
     "idle",
+    "console",
 ];
 
 /// A `POST /check` body for `contract` with the 20 columns.

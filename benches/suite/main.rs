@@ -15,7 +15,10 @@
 //!   checks/s, and deliveries/s until the receiver has confirmed every delivery;
 //! - `GET /api/v1/checks/{id}` (the read path);
 //! - start-up time and RSS with 1,000,000 pending deliveries and 1,000,000 stored checks;
-//! - idle RSS and binary size.
+//! - idle RSS and binary size;
+//! - the console's reads, `GET /api/v1/overview` and `GET /api/v1/contracts?include=last_check`,
+//!   on a store of `DG_BENCH_CONTRACTS` (1,000) contracts and `DG_BENCH_CONSOLE_CHECKS`
+//!   (1,000,000) checks: p50 and p99 at one connection.
 //!
 //! - the static musl build (`DG_BENCH_STATIC_BIN`, set by benches/run.sh) against this glibc
 //!   build: alternating rounds of `POST /check` on the same store, medians;
@@ -247,6 +250,9 @@ async fn main() {
     }
     if bench.rows.has("idle") {
         scenarios::idle::run(&mut bench).await;
+    }
+    if bench.rows.has("console") {
+        scenarios::console::run(&mut bench).await;
     }
     let results = &mut bench.results;
     results.add("binary", "size", file_mib(&bench.glibc_bin), "MiB", None);

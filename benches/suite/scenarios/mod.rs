@@ -3,6 +3,7 @@
 
 pub mod baseline;
 pub mod check;
+pub mod console;
 pub mod depth;
 pub mod half;
 pub mod idle;
