@@ -89,6 +89,8 @@ pub struct ServerConfig {
     /// On shutdown, how long in-flight requests get to finish.
     #[serde(deserialize_with = "duration")]
     pub shutdown_grace: Duration,
+    /// Serve the web console at `/ui/` (and redirect `/` there); `false` answers 404 there.
+    pub console: bool,
 }
 
 impl Default for ServerConfig {
@@ -104,6 +106,7 @@ impl Default for ServerConfig {
             max_connections: const { NonZeroUsize::new(1024).expect("not zero") }, // ok: compile time
             max_connections_per_ip: 256,
             shutdown_grace: Duration::from_secs(10),
+            console: true,
         }
     }
 }

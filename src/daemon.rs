@@ -453,6 +453,7 @@ fn app_state(
         metrics,
         deliveries: webhooks.deliveries,
         target_guard: webhooks.guard,
+        console: config.server.console,
     })
 }
 

@@ -918,6 +918,29 @@ fn the_code_map_names_every_module() {
     assert_none("modules missing from ARCHITECTURE.md's code map", missing);
 }
 
+/// Every served file of `console/` is compiled in (`http::console::FILES`), and nothing
+/// else: a new module cannot be left out of the binary, nor a deleted one linger.
+#[test]
+fn the_console_files_are_all_embedded() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("console");
+    let on_disk: BTreeSet<String> = std::fs::read_dir(&dir)
+        .expect("console/")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|name| name != "README.md")
+        .collect();
+    let embedded: BTreeSet<String> = driftguard::http::console::FILES
+        .iter()
+        .map(|(name, _)| (*name).to_owned())
+        .collect();
+    assert_eq!(on_disk, embedded);
+}
+
 // ---------------------------------------------------------------------------------------
 // The reader itself
 // ---------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 //! to the spec's JSON error shape.
 
 pub mod auth;
+pub mod console;
 pub use handlers::{parse_body, Body};
 pub mod error;
 mod handlers;
@@ -42,4 +43,6 @@ pub struct AppState {
     pub deliveries: crate::webhooks::DeliveryHandle,
     /// Refuses webhook URLs whose host is a denied literal address.
     pub target_guard: std::sync::Arc<crate::webhooks::guard::TargetGuard>,
+    /// Whether `/ui/` serves the web console (`server.console`).
+    pub console: bool,
 }

@@ -1,16 +1,17 @@
 //! From a request to a handler, in the spec's order of checks: unknown route `404` →
 //! wrong method `405` → key `401` → rate limit `429` → (in the handler) body `413`/`400`
-//! → unknown resource `404` → credits `403`.
+//! → unknown resource `404` → credits `403`. The web console's paths (`/`, `/ui/…`) go to
+//! `console`, which needs no key.
 
 use hyper::body::Incoming;
 use hyper::{Method, Request};
 
 use super::error::ApiError;
 use super::handlers::{checks, contracts, keys, schemas, status, webhooks};
-use super::openapi;
 use super::request::ApiRequest;
 use super::response::Response;
 use super::AppState;
+use super::{console, openapi};
 
 /// The API's endpoints; `&str` parts are path ids, not yet parsed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,6 +156,14 @@ pub async fn handle(state: &AppState, req: Request<Incoming>) -> Response {
     let started = std::time::Instant::now();
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_owned();
+    if console::is_console_path(&path) {
+        let response = console::serve(state.console, &parts.method, &path);
+        let elapsed = started.elapsed().as_secs_f64();
+        state
+            .metrics
+            .observe_request("/ui/", response.status(), elapsed);
+        return response;
+    }
     let route = Route::parse(&path);
     let response = match dispatch(state, route, parts, body).await {
         Ok(response) => response,

@@ -21,6 +21,8 @@
 //!   errors, limits, auth.
 //! - `compat` (§6.2): compatibility modes — every rule in every mode, `409 incompatible`
 //!   (also under `dry_run`), the compatibility question, transitive modes, racing updates.
+//! - `console` (§6.3): the web console's page and assets over HTTP, its headers, and
+//!   `server.console = false`.
 //! - `overview` (§6.3): the console's API additions — checks filtered by contract, result
 //!   and time; contracts with their last check; the overview's counts.
 //! - `lists`: creation order and paging (`?limit`, `?cursor`, `Link`) of every list.
@@ -44,6 +46,7 @@ mod auth;
 mod bodies;
 mod checks;
 mod compat;
+mod console;
 mod contracts;
 mod evolve;
 mod inference;

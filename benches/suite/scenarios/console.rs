@@ -30,7 +30,12 @@ pub async fn run(b: &mut Bench) {
     let daemon = Daemon::start(&setup, &b.key).await;
     let scenario = format!("console reads, {contracts} contracts, {checks} checks");
     for (what, path, key, goal_ms) in [
-        ("GET /overview", "/api/v1/overview", "console_overview_p50", 5.0),
+        (
+            "GET /overview",
+            "/api/v1/overview",
+            "console_overview_p50",
+            5.0,
+        ),
         (
             "GET /contracts?include=last_check",
             "/api/v1/contracts?include=last_check",
@@ -49,8 +54,10 @@ pub async fn run(b: &mut Bench) {
             url,
         ];
         let run = run_oha(&args);
-        b.results.add(&scenario, &format!("{what} p50"), run.p50_ms, "ms", None);
-        b.results.add(&scenario, &format!("{what} p99"), run.p99_ms, "ms", None);
+        b.results
+            .add(&scenario, &format!("{what} p50"), run.p50_ms, "ms", None);
+        b.results
+            .add(&scenario, &format!("{what} p99"), run.p99_ms, "ms", None);
         b.results.target(
             key,
             &format!("{what} p50 ({contracts} contracts, {checks} checks)"),
@@ -58,7 +65,11 @@ pub async fn run(b: &mut Bench) {
             "ms",
             None,
             checks >= 1_000_000 && run.p50_ms < goal_ms,
-            if goal_ms < 10.0 { "p50 < 5 ms" } else { "p50 < 20 ms" },
+            if goal_ms < 10.0 {
+                "p50 < 5 ms"
+            } else {
+                "p50 < 20 ms"
+            },
         );
     }
     daemon.stop().await;
@@ -84,7 +95,14 @@ async fn seed(setup: &Setup, contracts: usize, checks: usize) {
             columns: columns.clone(),
             ..Default::default()
         };
-        ids.push(store.contracts().create(account, new).await.expect("contract").id);
+        ids.push(
+            store
+                .contracts()
+                .create(account, new)
+                .await
+                .expect("contract")
+                .id,
+        );
     }
     // Every third column missing in some checks, so the results vary.
     let incoming = |n: usize| -> Vec<IncomingColumn> {
