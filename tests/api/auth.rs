@@ -189,7 +189,8 @@ async fn order_of_checks_404_405_401_413_400_404_403() {
         (Method::GET, "/api/v1/nope", None),
         (Method::POST, "/api/v1/nope", Some(bad_key)),
         (Method::GET, "/api/v2/health", None),
-        (Method::GET, "/", None),
+        (Method::GET, "/api", None),
+        (Method::GET, "/uix", None),
         (Method::DELETE, "/api/v1/contracts/a/b", Some(bad_key)),
         (Method::GET, "/api/v1/nope", Some(key.as_str())),
     ] {
