@@ -391,13 +391,7 @@ pub fn repair(txn: &WriteTransaction, stale: &[DueEntry]) -> Result<()> {
             deliveries.insert((webhook, seq), &delivery)?;
         } else {
             deliveries.remove((webhook, seq))?;
-            move_delivery(
-                txn,
-                delivery.account,
-                delivery.created_at,
-                Some(delivery.status),
-                None,
-            )?;
+            uncount(txn, &delivery)?;
         }
     }
     Ok(())
@@ -716,6 +710,12 @@ pub fn set_paused(
     Ok(changed)
 }
 
+/// Takes a deleted delivery out of the overview's counts.
+fn uncount(txn: &WriteTransaction, delivery: &Delivery) -> Result<()> {
+    let (account, created) = (delivery.account, delivery.created_at);
+    move_delivery(txn, account, created, Some(delivery.status), None)
+}
+
 /// Removes every delivery of a webhook, pending or finished, and its incidents.
 pub fn remove_all(txn: &WriteTransaction, webhook_id: WebhookId) -> Result<()> {
     forget_incidents(txn, webhook_id)?;
@@ -724,13 +724,7 @@ pub fn remove_all(txn: &WriteTransaction, webhook_id: WebhookId) -> Result<()> {
     let mut due = txn.open_table(DUE)?;
     let mut finished = txn.open_table(FINISHED)?;
     for delivery in all {
-        move_delivery(
-            txn,
-            delivery.account,
-            delivery.created_at,
-            Some(delivery.status),
-            None,
-        )?;
+        uncount(txn, &delivery)?;
         deliveries.remove((webhook_id.raw(), delivery.seq))?;
         if let Some(at) = delivery.next_attempt_at {
             due.remove((webhook_id.raw(), due_key(at), delivery.seq))?;

@@ -42,6 +42,22 @@ fn with_v3_changes(version: &mut Value) {
     }
 }
 
+/// A server on a copy of the store `tests/fixtures/<release>/driftguard.redb`.
+async fn started_on(release: &'static str) -> TestServer {
+    TestServer::start_with(move |config| {
+        // The fixture's finished deliveries are as old as it is: keep them in the history.
+        config.webhooks.retention = std::time::Duration::from_secs(100 * 365 * 86_400);
+        let data = &config.storage.data_dir;
+        std::fs::create_dir_all(data).expect("data dir");
+        let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(release)
+            .join("driftguard.redb");
+        std::fs::copy(fixture, data.join("driftguard.redb")).expect("copy the fixture");
+    })
+    .await
+}
+
 async fn started_on_the_v1_fixture() -> (TestServer, Value) {
     let mut expected: Value = serde_json::from_str(EXPECTED).expect("expected.json");
     for contract in expected["contracts"].as_array_mut().expect("contracts") {
@@ -62,22 +78,7 @@ async fn started_on_the_v1_fixture() -> (TestServer, Value) {
         // And format 3: no filter.
         object.insert("filter".into(), Value::Null);
     }
-    let server = TestServer::start_with(|config| {
-        // The fixture's finished deliveries are from 2026-03: keep them in the history.
-        config.webhooks.retention = std::time::Duration::from_secs(100 * 365 * 86_400);
-        let data = &config.storage.data_dir;
-        std::fs::create_dir_all(data).expect("data dir");
-        std::fs::copy(
-            concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/v1/driftguard.redb"
-            ),
-            data.join("driftguard.redb"),
-        )
-        .expect("copy the fixture");
-    })
-    .await;
-    (server, expected)
+    (started_on("v1").await, expected)
 }
 
 async fn get(server: &TestServer, key: &str, path: &str) -> Value {
@@ -212,22 +213,7 @@ async fn started_on_the_v2_fixture() -> (TestServer, Value) {
         let object = webhook.as_object_mut().expect("object");
         object.insert("filter".into(), Value::Null);
     }
-    let server = TestServer::start_with(|config| {
-        // The fixture's deliveries finished when it was made: keep them in the history.
-        config.webhooks.retention = std::time::Duration::from_secs(100 * 365 * 86_400);
-        let data = &config.storage.data_dir;
-        std::fs::create_dir_all(data).expect("data dir");
-        std::fs::copy(
-            concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/v2/driftguard.redb"
-            ),
-            data.join("driftguard.redb"),
-        )
-        .expect("copy the fixture");
-    })
-    .await;
-    (server, expected)
+    (started_on("v2").await, expected)
 }
 
 #[tokio::test]
