@@ -18,7 +18,6 @@
     reason = "test code: a failed step fails the test"
 )]
 
-#[allow(dead_code, reason = "the harness serves several test binaries")]
 mod common;
 
 use std::path::PathBuf;

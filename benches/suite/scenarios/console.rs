@@ -107,7 +107,7 @@ async fn seed(setup: &Setup, contracts: usize, checks: usize) {
     // Every third column missing in some checks, so the results vary.
     let incoming = |n: usize| -> Vec<IncomingColumn> {
         (0..20)
-            .filter(|i| n % 3 != 0 || i % 7 != 0)
+            .filter(|&i: &usize| !n.is_multiple_of(3) || !i.is_multiple_of(7))
             .map(|i| IncomingColumn {
                 name: format!("c{i}"),
                 column_type: ColumnType::String,
