@@ -177,21 +177,20 @@ pub fn list_filtered(
             });
         }
         scanned += 1;
+        last_seen = Some(seq);
         let Some(raw) = checks.get((account.0, seq))? else {
             continue; // purged while its index entry was read
         };
         let check: Check = super::codec::decode(raw.value())?;
         if let Some(since) = filter.since {
-            if check.created_at.0 < since.0 - SINCE_SLACK_MS {
+            if check.created_at.0 < since.0.saturating_sub(SINCE_SLACK_MS) {
                 break;
             }
             if check.created_at < since {
-                last_seen = Some(seq);
                 continue;
             }
         }
         if filter.verdict.is_some_and(|v| v != check.verdict) {
-            last_seen = Some(seq);
             continue;
         }
         if items.len() == request.limit || bytes >= PAGE_BYTES {
@@ -202,7 +201,7 @@ pub fn list_filtered(
             });
         }
         bytes += raw.value().len();
-        (last_seen, last_listed) = (Some(seq), Some(seq));
+        last_listed = Some(seq);
         items.push(check);
     }
     Ok(Page { items, next: None })

@@ -155,7 +155,7 @@ pub fn enqueue(
     Ok(())
 }
 
-/// What a check sends one webhook (SPEC 6.3–6.4).
+/// What a check sends one webhook (SPEC 3, 5.3, 6.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Send {
     /// Nothing.
