@@ -163,7 +163,11 @@ stop_gracefully() {
     docker stop driftguard >/dev/null || fail "docker stop failed"
     status="$("${PODMAN[@]}" inspect --format '{{.State.ExitCode}}' driftguard)"
     [ "$status" = 0 ] || fail "exit status $status after docker stop (expected 0)"
-    "${PODMAN[@]}" logs driftguard 2>&1 | grep -q "stop signal received" \
+    # The log is read whole first: `podman logs | grep -q` under pipefail fails when grep
+    # stops reading at its match before podman has written the rest (SIGPIPE).
+    local log
+    log="$("${PODMAN[@]}" logs driftguard 2>&1)" || fail "podman logs failed"
+    grep -q "stop signal received" <<<"$log" \
         || fail "the log does not show a graceful shutdown"
     say "docker stop: exit status 0 after $((SECONDS - start))s"
 }
