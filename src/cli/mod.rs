@@ -410,12 +410,13 @@ async fn run_check(args: CheckArgs, env: impl Fn(&str) -> Option<String>) -> Res
     Ok(if failed { EXIT_FAILED } else { EXIT_PASSED })
 }
 
-/// The incoming columns and the file they came from.
+/// The incoming columns and the file they came from. A converted schema, samples or a
+/// CSV give their names and types (`required` is the contract's business, not the data's).
 fn read_check_input(
     input: &CheckInput,
     convert: &ConvertArgs,
 ) -> Result<(Vec<IncomingColumn>, String), Stop> {
-    let strip = |columns: Vec<Column>| {
+    read_input(input, convert, inputs::schema_file, |columns| {
         columns
             .into_iter()
             .map(|c| IncomingColumn {
@@ -423,28 +424,30 @@ fn read_check_input(
                 column_type: c.column_type,
             })
             .collect()
-    };
-    // A converted schema is the incoming one: its names and types (`required` is the
-    // contract's business, not the data's).
-    if let Some((format, path)) = input.foreign() {
-        let columns = converted_columns(format, path, convert)?;
-        return Ok((strip(columns), path.display().to_string()));
-    }
-    Ok(match (&input.schema, &input.sample, &input.csv) {
-        (Some(path), _, _) => (inputs::schema_file(path)?, path.display().to_string()),
-        (_, Some(path), _) => (
-            strip(inputs::sample_file(path)?),
-            path.display().to_string(),
-        ),
-        (_, _, Some(path)) => (strip(inputs::csv_file(path)?), path.display().to_string()),
-        _ => {
-            return Err(Stop(
+    })
+}
+
+/// The columns of whichever input was given, and its file: `--schema` read by `schema`,
+/// any other input turned into columns and then by `from`.
+fn read_input<T>(
+    input: &CheckInput,
+    convert: &ConvertArgs,
+    schema: fn(&Path) -> Result<Vec<T>, inputs::InputError>,
+    from: fn(Vec<Column>) -> Vec<T>,
+) -> Result<(Vec<T>, String), Stop> {
+    let (columns, path) =
+        match (input.foreign(), &input.schema, &input.sample, &input.csv) {
+            (Some((format, path)), ..) => (from(converted_columns(format, path, convert)?), path),
+            (_, Some(path), _, _) => (schema(path)?, path.as_path()),
+            (_, _, Some(path), _) => (from(inputs::sample_file(path)?), path.as_path()),
+            (_, _, _, Some(path)) => (from(inputs::csv_file(path)?), path.as_path()),
+            _ => return Err(Stop(
                 EXIT_USAGE,
                 "give --schema, --sample, --csv, --avro, --json-schema, --sql, --parquet or --dbt"
                     .into(),
-            ))
-        }
-    })
+            )),
+        };
+    Ok((columns, path.display().to_string()))
 }
 
 /// `(id, name)` of the contract named by `--contract`: an id is fetched, a name looked up

@@ -12,8 +12,8 @@ use clap::Args;
 use serde_json::{json, Value};
 
 use super::{
-    converted_columns, find_contract, inputs, print_out, resolve_contract, CheckInput, ConvertArgs,
-    ServerArgs, Stop, EXIT_FAILED, EXIT_PASSED, EXIT_SERVER, EXIT_USAGE,
+    find_contract, inputs, print_out, read_input, resolve_contract, CheckInput, ConvertArgs,
+    ServerArgs, Stop, EXIT_FAILED, EXIT_PASSED, EXIT_SERVER,
 };
 use crate::drift::{Column, Compatibility};
 use crate::wire::columns_view;
@@ -199,21 +199,10 @@ async fn run_push(args: PushArgs, env: impl Fn(&str) -> Option<String>) -> Resul
 
 /// The proposed columns, as a contract's (`required` matters here).
 fn contract_columns(input: &CheckInput, convert: &ConvertArgs) -> Result<Vec<Column>, Stop> {
-    if let Some((format, path)) = input.foreign() {
-        return converted_columns(format, path, convert);
-    }
-    Ok(match (&input.schema, &input.sample, &input.csv) {
-        (Some(path), _, _) => inputs::contract_schema_file(path)?,
-        (_, Some(path), _) => inputs::sample_file(path)?,
-        (_, _, Some(path)) => inputs::csv_file(path)?,
-        _ => {
-            return Err(Stop(
-                EXIT_USAGE,
-                "give --schema, --sample, --csv, --avro, --json-schema, --sql, --parquet or --dbt"
-                    .into(),
-            ))
-        }
+    read_input(input, convert, inputs::contract_schema_file, |columns| {
+        columns
     })
+    .map(|(columns, _)| columns)
 }
 
 /// `  version 1, column "region": required_column_added — adding required …`, one a line.

@@ -240,6 +240,13 @@ impl Verdict {
         }
     }
 
+    /// The verdict named exactly `name` (as [`Verdict::as_str`] writes it).
+    pub fn from_name(name: &str) -> Option<Verdict> {
+        [Verdict::Pass, Verdict::Warning, Verdict::Breaking]
+            .into_iter()
+            .find(|v| v.as_str() == name)
+    }
+
     /// The verdict for a severity score (the only input that decides it).
     pub fn from_severity(severity: u8) -> Verdict {
         match severity {

@@ -2,7 +2,8 @@ use proptest::prelude::*;
 
 use super::*;
 
-fn col(name: &str, column_type: ColumnType, required: bool) -> Column {
+/// A contract column without an override (the compatibility tests use it too).
+pub(super) fn col(name: &str, column_type: ColumnType, required: bool) -> Column {
     Column {
         name: name.to_owned(),
         column_type,

@@ -279,10 +279,21 @@ pub fn due(txn: &ReadTransaction, request: &DueRequest) -> Result<DueBatch> {
                 .get(&webhook_id)
                 .copied()
                 .unwrap_or(request.room_otherwise);
+            // The webhook, read once for all its entries (with the account that owns it).
+            let hook: Option<(Location, Webhook)> = match ids.get(webhook)? {
+                Some(location) => {
+                    let location = location.value();
+                    webhooks.get(location)?.map(|w| (location, w))
+                }
+                None => None,
+            };
             let entries = due_table.range((webhook, 0, 0)..=(webhook, u64::MAX, u64::MAX))?;
             let mut entries: Box<dyn Iterator<Item = Result<DueEntry>>> =
                 Box::new(entries.map(|row| Ok(row?.0.value())));
-            if is_pagerduty(&ids, &webhooks, webhook)? {
+            if hook
+                .as_ref()
+                .is_some_and(|(_, w)| w.format == WebhookFormat::PagerDuty)
+            {
                 // One at a time, oldest first, whenever it is due: a resolve never
                 // overtakes the trigger it resolves (nor a retried trigger a later one).
                 let mut head: Option<DueEntry> = None;
@@ -329,13 +340,16 @@ pub fn due(txn: &ReadTransaction, request: &DueRequest) -> Result<DueBatch> {
                     continue;
                 };
                 let owner = delivery.account;
-                let hook = get_owned(&ids, &webhooks, owner, webhook)?;
+                let owned_hook = hook
+                    .as_ref()
+                    .filter(|((account, _), _)| *account == owner.0)
+                    .map(|(_, w)| w);
                 let check = match delivery.check_id {
                     Some(check_id) => get_owned(&ids, &checks, owner, check_id.raw())?,
                     None => None, // a test delivery is never queued
                 };
-                match (hook, check) {
-                    (Some((_, hook)), Some((_, check))) if hook.active => {
+                match (owned_hook, check) {
+                    (Some(hook), Some((_, check))) if hook.active => {
                         room -= 1;
                         batch.last_served = Some(webhook_id);
                         let attempt = delivery.attempts.len() as u32 + 1;
@@ -345,7 +359,7 @@ pub fn due(txn: &ReadTransaction, request: &DueRequest) -> Result<DueBatch> {
                                 .map(|(_, contract)| contract.name);
                         batch.ready.push(DueDelivery {
                             delivery,
-                            webhook: hook,
+                            webhook: hook.clone(),
                             check,
                             contract_name,
                             attempt,
@@ -358,20 +372,6 @@ pub fn due(txn: &ReadTransaction, request: &DueRequest) -> Result<DueBatch> {
     }
     batch.next_due = earliest_later.map(|at| UnixMs(at as i64));
     Ok(batch)
-}
-
-/// Whether the webhook (by raw id) is a `pagerduty` one.
-fn is_pagerduty(
-    ids: &impl ReadableTable<u128, Location>,
-    webhooks: &ReadRecords<Location, Webhook>,
-    webhook: u128,
-) -> Result<bool> {
-    let Some(location) = ids.get(webhook)? else {
-        return Ok(false);
-    };
-    Ok(webhooks
-        .get(location.value())?
-        .is_some_and(|w| w.format == WebhookFormat::PagerDuty))
 }
 
 /// Removes `DUE` entries that [`due`] found stale: a paused webhook's delivery waits

@@ -78,10 +78,12 @@ pub fn add_day(
     Ok(())
 }
 
+/// A `DELIVERY_HOURS` value: (delivered, abandoned, pending).
+type HourCounts = (u64, u64, u64);
+
 /// Moves one delivery of `account`, created at `created_at`, from status `from` to `to`
-/// in its creation hour (`None`: it did not exist / no longer does). Starting an hour
-/// drops the account's hours [`DELIVERY_HOURS_KEPT`] before it; an hour that is gone is
-/// not brought back by a removal.
+/// in its creation hour (`None`: it did not exist / no longer does). An hour that is gone
+/// is not brought back by a removal.
 pub fn move_delivery(
     txn: &WriteTransaction,
     account: AccountId,
@@ -92,19 +94,12 @@ pub fn move_delivery(
     if from == to {
         return Ok(());
     }
-    let hour = hour_of(created_at);
     let mut table = txn.open_table(DELIVERY_HOURS)?;
-    let key = (account.0, hour);
-    let existing = table.get(key)?.map(|v| v.value());
-    let mut counts = match existing {
-        Some(counts) => counts,
-        None if to.is_none() => return Ok(()),
-        None => {
-            let oldest = hour.saturating_sub(DELIVERY_HOURS_KEPT);
-            table.retain_in((account.0, 0)..(account.0, oldest), |_, _| false)?;
-            (0, 0, 0)
-        }
-    };
+    let key = (account.0, hour_of(created_at));
+    if to.is_none() && table.get(key)?.is_none() {
+        return Ok(());
+    }
+    let mut counts = hour_row(&mut table, key)?;
     for (status, add) in [(from, false), (to, true)] {
         let slot = match status {
             Some(DeliveryStatus::Delivered) => &mut counts.0,
@@ -125,16 +120,25 @@ pub fn move_delivery(
 /// Adds `pending` new deliveries per `(account, hour)` (the check pass's queued ones).
 pub fn add_pending(txn: &WriteTransaction, pending: &HashMap<(u64, u32), u64>) -> Result<()> {
     let mut table = txn.open_table(DELIVERY_HOURS)?;
-    for (&(account, hour), &n) in pending {
-        let existing = table.get((account, hour))?.map(|v| v.value());
-        if existing.is_none() {
-            let oldest = hour.saturating_sub(DELIVERY_HOURS_KEPT);
-            table.retain_in((account, 0)..(account, oldest), |_, _| false)?;
-        }
-        let (d, a, p) = existing.unwrap_or((0, 0, 0));
-        table.insert((account, hour), (d, a, p + n))?;
+    for (&key, &n) in pending {
+        let (delivered, abandoned, queued) = hour_row(&mut table, key)?;
+        table.insert(key, (delivered, abandoned, queued + n))?;
     }
     Ok(())
+}
+
+/// The counts of an `(account, hour)`; starting a new hour drops the account's hours
+/// [`DELIVERY_HOURS_KEPT`] before it (the overview reads 24).
+fn hour_row(
+    table: &mut Table<'_, (u64, u32), HourCounts>,
+    (account, hour): (u64, u32),
+) -> Result<HourCounts> {
+    if let Some(counts) = table.get((account, hour))? {
+        return Ok(counts.value());
+    }
+    let oldest = hour.saturating_sub(DELIVERY_HOURS_KEPT);
+    table.retain_in((account, 0)..(account, oldest), |_, _| false)?;
+    Ok((0, 0, 0))
 }
 
 impl Store {

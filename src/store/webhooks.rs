@@ -142,7 +142,7 @@ pub struct WebhookUpdate {
 /// The one rule tying the routing key to the format, on create and PATCH alike (on the
 /// webhook as it would be, `given` whether the body set a key): a `pagerduty` webhook has
 /// a key; no other format takes one, or keeps one (a switch away drops it).
-fn check_routing_key(webhook: &mut Webhook, given: bool) -> Result<()> {
+fn routing_key_goes_with_format(webhook: &mut Webhook, given: bool) -> Result<()> {
     if webhook.format != WebhookFormat::PagerDuty {
         if given {
             return Err(StoreError::Invalid(format!(
@@ -199,7 +199,7 @@ pub fn create_webhook(
         routing_key: new.routing_key,
     };
     let given = webhook.routing_key.is_some();
-    check_routing_key(&mut webhook, given)?;
+    routing_key_goes_with_format(&mut webhook, given)?;
     let location = new_location(txn, account, webhook.id.raw())?;
     WEBHOOKS.write(txn)?.insert(location, &webhook)?;
     Ok(webhook)
@@ -272,7 +272,7 @@ pub fn update_webhook(
     if let Some(key) = update.routing_key {
         webhook.routing_key = Some(key);
     }
-    check_routing_key(&mut webhook, given)?;
+    routing_key_goes_with_format(&mut webhook, given)?;
     let was_active = webhook.active;
     match update.active {
         Some(true) => {

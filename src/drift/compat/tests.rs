@@ -4,16 +4,8 @@ use proptest::prelude::*;
 
 use super::*;
 // `String` below is the column type; no test here names `std::string::String`.
+use crate::drift::tests::col;
 use crate::drift::ColumnType::{self, *};
-
-fn col(name: &str, column_type: ColumnType, required: bool) -> Column {
-    Column {
-        name: name.to_owned(),
-        column_type,
-        required,
-        severity_override: None,
-    }
-}
 
 /// `(column, rule)` of each violation, in order.
 fn rules_of(found: &[Violation]) -> Vec<(&str, Rule)> {

@@ -5,8 +5,7 @@ use serde::Deserialize;
 use super::super::request::{parse_json, ApiRequest};
 use super::super::response::{ok, Response};
 use super::super::{error::ApiError, AppState};
-use super::{check_column_count, not_found, page_response, path_id};
-use crate::clock::UnixMs;
+use super::{check_column_count, not_found, page_response, parse_since, path_id};
 use crate::drift::{self, IncomingColumn, Verdict};
 use crate::ids::ContractId;
 use crate::store::{CheckFilter, Page};
@@ -132,24 +131,13 @@ fn list_filter(req: &ApiRequest) -> Result<Option<Option<CheckFilter>>, ApiError
         return Ok(None);
     }
     let verdict = verdict
-        .map(|v| match v.as_str() {
-            "pass" => Ok(Verdict::Pass),
-            "warning" => Ok(Verdict::Warning),
-            "breaking" => Ok(Verdict::Breaking),
-            _ => Err(ApiError::Invalid(
-                "result: must be pass, warning or breaking".into(),
-            )),
-        })
-        .transpose()?;
-    let since = since
-        .map(|s| {
-            UnixMs::parse_rfc3339(&s).ok_or_else(|| {
-                ApiError::Invalid(
-                    "since: must be an RFC 3339 time like 2026-03-01T19:22:00Z".into(),
-                )
+        .map(|v| {
+            Verdict::from_name(&v).ok_or_else(|| {
+                ApiError::Invalid("result: must be pass, warning or breaking".into())
             })
         })
         .transpose()?;
+    let since = since.as_deref().map(parse_since).transpose()?;
     let contract = match contract {
         None => None,
         Some(text) => match text.parse::<ContractId>() {

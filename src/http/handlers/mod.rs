@@ -77,6 +77,13 @@ fn check_column_count(max: usize, count: usize, field: &str) -> Result<(), ApiEr
     Ok(())
 }
 
+/// `since`, a body field or a query parameter: an RFC 3339 time, else a 400 naming it.
+fn parse_since(text: &str) -> Result<crate::clock::UnixMs, ApiError> {
+    crate::clock::UnixMs::parse_rfc3339(text).ok_or_else(|| {
+        ApiError::Invalid("since: must be an RFC 3339 time like 2026-03-01T19:22:00Z".into())
+    })
+}
+
 /// Maps the store's `NotFound` to a 404 that says what was not found.
 fn not_found(what: &'static str) -> impl Fn(StoreError) -> ApiError {
     move |e| match e {

@@ -9,8 +9,7 @@ use serde::{Deserialize, Deserializer};
 use super::super::request::{parse_json, ApiRequest};
 use super::super::response::{accepted, created, ok, Response};
 use super::super::{error::ApiError, AppState};
-use super::{not_found, page_response, path_id};
-use crate::clock::UnixMs;
+use super::{not_found, page_response, parse_since, path_id};
 use crate::credentials::generate_webhook_secret;
 use crate::drift::Verdict;
 use crate::filter::{MAX_MIN_SEVERITY, MAX_PATTERNS, MAX_PATTERN_CHARS};
@@ -356,9 +355,7 @@ struct Recover {
 pub async fn recover(state: &AppState, req: ApiRequest, id: &str) -> Result<Response, ApiError> {
     let id = path_id::<WebhookId>(id, MISSING);
     let (caller, body): (_, Recover) = req.json().await?;
-    let since = UnixMs::parse_rfc3339(&body.since).ok_or_else(|| {
-        ApiError::Invalid("since: must be an RFC 3339 time like 2026-03-01T19:22:00Z".into())
-    })?;
+    let since = parse_since(&body.since)?;
     let requeued = state
         .store
         .deliveries()
