@@ -468,23 +468,30 @@ function webhookState(w) {
 
 export async function webhooks(ctx) {
   ctx.setTitle('Webhooks');
-  const [data, o] = await Promise.all([ctx.get('/webhooks?limit=1000'), ctx.get('/overview')]);
+  const [data, o] = await Promise.all([
+    ctx.get('/webhooks?limit=1000&include=deliveries_24h'), ctx.get('/overview')]);
   const all = arr(data);
   const wh = (o && o.webhooks) || {};
-  const rows = all.map((w) => h('tr', { 'data-test': 'webhook-row', 'data-id': w.id },
-    h('td', { class: 'url' }, h('a', { href: `#/webhooks/${enc(w.id)}` }, label(w.url))),
-    h('td', {}, String(w.format || 'json')),
-    h('td', {}, arr(w.events).join(', ')),
-    h('td', {}, contractLink(w.contract_id)),
-    h('td', {}, webhookState(w)),
-    h('td', {}, num(w.consecutive_failures))));
+  const rows = all.map((w) => {
+    const d24 = w.deliveries_24h || {};
+    return h('tr', { 'data-test': 'webhook-row', 'data-id': w.id },
+      h('td', { class: 'url' }, h('a', { href: `#/webhooks/${enc(w.id)}` }, label(w.url))),
+      h('td', {}, String(w.format || 'json')),
+      h('td', {}, arr(w.events).join(', ')),
+      h('td', {}, contractLink(w.contract_id)),
+      h('td', {}, webhookState(w)),
+      h('td', {}, num(w.consecutive_failures)),
+      h('td', { 'data-test': 'webhook-delivered-24h' }, num(d24.delivered)),
+      h('td', { 'data-test': 'webhook-abandoned-24h' }, num(d24.abandoned)));
+  });
   return root('webhooks', 'Webhooks',
     section('wh-24h', 'Deliveries in the last 24 h (all webhooks)',
       deliveryTotals((o && o.deliveries_24h) || {}),
       h('p', { class: 'hint' }, `${num(wh.failing)} failing, ${num(wh.paused)} paused, ${num(wh.gone)} gone, ${num(wh.active)} active.`)),
     table({
       caption: 'Webhooks, oldest first',
-      columns: ['URL', 'Format', 'Events', 'Contract', 'Status', 'Consecutive failures'],
+      columns: ['URL', 'Format', 'Events', 'Contract', 'Status', 'Consecutive failures',
+        'Delivered (24 h)', 'Abandoned (24 h)'],
       rows,
       empty: 'No webhooks yet. Create one with POST /api/v1/webhooks.',
     }));
@@ -532,7 +539,9 @@ export async function webhook(ctx) {
   const id = ctx.params.id;
   ctx.setTitle('Webhook');
   const path = `/webhooks/${enc(id)}`;
-  const [w, deliveries] = await Promise.all([ctx.get(path), ctx.get(`${path}/deliveries`)]);
+  const [w, deliveries] = await Promise.all([
+    ctx.get(`${path}?include=deliveries_24h`), ctx.get(`${path}/deliveries`)]);
+  const d24 = w.deliveries_24h || {};
   ctx.setTitle(`Webhook ${w.id}`);
 
   const pause = w.active
@@ -606,6 +615,8 @@ export async function webhook(ctx) {
       ['Filter', filterText(w.filter)],
       ['Status', webhookState(w)],
       ['Consecutive failures', num(w.consecutive_failures)],
+      ['Last 24 h', h('span', { 'data-test': 'webhook-24h' },
+        `${num(d24.delivered)} delivered, ${num(d24.abandoned)} abandoned, ${num(d24.pending)} pending`)],
       ['Created', time(w.created_at)],
     ]),
     section('wh-actions', 'Actions',

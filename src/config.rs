@@ -91,6 +91,11 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// Serve the web console at `/ui/` (and redirect `/` there); `false` answers 404 there.
     pub console: bool,
+    /// The URL clients reach this API at (e.g. behind a TLS-terminating proxy):
+    /// `http(s)://host[:port][/prefix]`, kept without a trailing `/`. When set, `Link`
+    /// headers point under it instead of at the request's `Host`.
+    #[serde(deserialize_with = "public_url")]
+    pub public_url: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -107,6 +112,7 @@ impl Default for ServerConfig {
             max_connections_per_ip: 256,
             shutdown_grace: Duration::from_secs(10),
             console: true,
+            public_url: None,
         }
     }
 }
@@ -475,6 +481,30 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     parse_duration(&text).map_err(serde::de::Error::custom)
 }
 
+/// An absolute `http(s)://` URL with a host, no user name or password, query or
+/// fragment; kept without its trailing `/`.
+fn public_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let text = String::deserialize(d)?;
+    let bad = |why: &str| serde::de::Error::custom(format!("{text:?} {why}"));
+    let uri: hyper::Uri = text
+        .parse()
+        .map_err(|_| bad("is not an absolute URL like \"https://drift.example.com\""))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err(bad("must start with https:// or http://"));
+    }
+    match uri.authority() {
+        Some(a) if a.as_str().contains('@') => {
+            return Err(bad("must not carry a user name or password"))
+        }
+        Some(a) if !a.host().is_empty() => {}
+        _ => return Err(bad("must name a host")),
+    }
+    if uri.query().is_some() || text.contains('#') {
+        return Err(bad("must not have a query or fragment"));
+    }
+    Ok(Some(text.trim_end_matches('/').to_owned()))
+}
+
 fn durations<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
     let texts = Vec::<String>::deserialize(d)?;
     texts
@@ -571,6 +601,34 @@ mod tests {
         assert!(err.contains("server.listen_addr"), "{err}");
         let err = Config::from_toml("[servr]\n").unwrap_err();
         assert!(err.contains("servr"), "{err}");
+    }
+
+    #[test]
+    fn public_url_is_an_http_url_with_a_host_and_nothing_secret() {
+        let url = |text: &str| Config::from_toml(&format!("[server]\npublic_url = {text:?}\n"));
+        for (given, kept) in [
+            ("https://drift.example.com/", "https://drift.example.com"),
+            ("http://10.0.0.5:8080", "http://10.0.0.5:8080"),
+            (
+                "https://example.com/driftguard/",
+                "https://example.com/driftguard",
+            ),
+        ] {
+            let config = url(given).unwrap();
+            assert_eq!(config.server.public_url.as_deref(), Some(kept));
+        }
+        for bad in [
+            "drift.example.com",
+            "ftp://drift.example.com",
+            "https://user:pw@drift.example.com",
+            "https://drift.example.com/?a=1",
+            "https://drift.example.com/#top",
+            "/relative",
+            "",
+        ] {
+            let err = url(bad).unwrap_err();
+            assert!(err.contains("server.public_url"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::config::{
 };
 use crate::credentials::{self, Environment};
 use crate::http::auth::Auth;
-use crate::http::request::BodyLimits;
+use crate::http::request::{BodyLimits, LinkBase};
 use crate::http::server::{self, ConnectionLimits, TlsSlot};
 use crate::http::{tls, AppState, TenantLimits};
 use crate::metrics::Metrics;
@@ -450,6 +450,10 @@ fn app_state(
             max_webhooks: config.limits.max_webhooks.get(),
         },
         scheme,
+        links: match &config.server.public_url {
+            Some(url) => LinkBase::Public(url.as_str().into()),
+            None => LinkBase::Served(scheme),
+        },
         metrics,
         deliveries: webhooks.deliveries,
         target_guard: webhooks.guard,

@@ -408,6 +408,14 @@ pub struct DeliveryCounts {
     pub pending: u64,
 }
 
+impl std::ops::AddAssign for DeliveryCounts {
+    fn add_assign(&mut self, other: DeliveryCounts) {
+        self.delivered += other.delivered;
+        self.abandoned += other.abandoned;
+        self.pending += other.pending;
+    }
+}
+
 /// What the console's first page shows of an account (SPEC 6.3).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Overview {

@@ -14,8 +14,8 @@ use crate::credentials::Environment;
 use crate::drift::{Column, Rules, VersionChanges};
 use crate::ids::{CheckId, ContractId, DeliveryId, KeyId, WebhookId};
 use crate::model::{
-    Account, ApiKey, Attempt, AttemptOutcome, Check, Contract, Delivery, LastCheck, Overview,
-    VersionEntry, Webhook,
+    Account, ApiKey, Attempt, AttemptOutcome, Check, Contract, Delivery, DeliveryCounts, LastCheck,
+    Overview, VersionEntry, Webhook,
 };
 use crate::schemas::Converted;
 
@@ -327,6 +327,9 @@ pub struct WebhookView<'a> {
     consecutive_failures: u32,
     /// `null`: no filter. (The PagerDuty routing key, like the secret, is never shown.)
     filter: Option<FilterView<'a>>,
+    /// Only with `?include=deliveries_24h`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deliveries_24h: Option<DeliveryCountsView>,
 }
 
 /// A webhook's filter: each part `null` when not set.
@@ -354,6 +357,15 @@ impl<'a> WebhookView<'a> {
                 min_severity: f.min_severity,
                 contract_names: f.contract_names.as_deref(),
             }),
+            deliveries_24h: None,
+        }
+    }
+
+    /// Adds the webhook's deliveries of the last 24 hours.
+    pub fn with_deliveries_24h(self, counts: DeliveryCounts) -> Self {
+        WebhookView {
+            deliveries_24h: Some(DeliveryCountsView::new(counts)),
+            ..self
         }
     }
 
@@ -555,11 +567,22 @@ struct WebhookCountsView {
     gone: u64,
 }
 
+/// `{"delivered", "abandoned", "pending"}`.
 #[derive(Serialize)]
 struct DeliveryCountsView {
     delivered: u64,
     abandoned: u64,
     pending: u64,
+}
+
+impl DeliveryCountsView {
+    fn new(counts: DeliveryCounts) -> Self {
+        DeliveryCountsView {
+            delivered: counts.delivered,
+            abandoned: counts.abandoned,
+            pending: counts.pending,
+        }
+    }
 }
 
 impl OverviewView {
@@ -594,11 +617,7 @@ impl OverviewView {
                 failing: o.webhooks.failing,
                 gone: o.webhooks.gone,
             },
-            deliveries_24h: DeliveryCountsView {
-                delivered: o.deliveries_24h.delivered,
-                abandoned: o.deliveries_24h.abandoned,
-                pending: o.deliveries_24h.pending,
-            },
+            deliveries_24h: DeliveryCountsView::new(o.deliveries_24h),
         }
     }
 }

@@ -259,7 +259,7 @@ async fn the_console_works_in_a_real_browser() {
     let ca = TestCa::new();
     let receiver = Receiver::start(&ca).await;
     let ca_file = ca.pem_file.clone();
-    let server = TestServer::start_with(move |cfg| {
+    let mut server = TestServer::start_with(move |cfg| {
         cfg.limits.requests_per_minute = 1_000_000.try_into().unwrap();
         cfg.webhooks.ca_file = Some(ca_file);
         cfg.webhooks.allow_targets = vec!["127.0.0.0/8".parse().unwrap()];
@@ -456,6 +456,11 @@ async fn the_console_works_in_a_real_browser() {
             .len(),
         1
     );
+    // The seeded webhook's last 24 hours: one refused, two delivered.
+    let delivered = find(&client, "[data-test=webhook-delivered-24h]").await;
+    assert_eq!(delivered.text().await.unwrap(), "2");
+    let abandoned = find(&client, "[data-test=webhook-abandoned-24h]").await;
+    assert_eq!(abandoned.text().await.unwrap(), "1");
     check_view("webhooks", axe(&client).await);
     screenshot(&client, "webhooks").await;
     open(
@@ -472,6 +477,11 @@ async fn the_console_works_in_a_real_browser() {
             .unwrap()
             .len(),
         3
+    );
+    let last_24h = find(&client, "[data-test=webhook-24h]").await;
+    assert_eq!(
+        last_24h.text().await.unwrap(),
+        "2 delivered, 1 abandoned, 0 pending"
     );
     check_view("webhook", axe(&client).await);
     screenshot(&client, "webhook").await;
@@ -578,6 +588,24 @@ async fn the_console_works_in_a_real_browser() {
         .unwrap()
         .iter()
         .all(|k| k["id"] != created["id"]));
+
+    // Rate limited: at 60 requests a minute with the key's minute spent, the console says
+    // it is waiting, waits out `Retry-After` and renders the view.
+    server.reload(|cfg| cfg.limits.requests_per_minute = 60.try_into().unwrap());
+    let spent = Instant::now();
+    while server.get("/api/v1/usage").await.status != 429 {
+        assert!(
+            spent.elapsed() < DEADLINE,
+            "no 429 after a minute's requests"
+        );
+    }
+    client.goto(&format!("{base}/ui/#/webhooks")).await.unwrap();
+    text_when(&client, "[data-test=alert]", |t| {
+        t.starts_with("Rate limited; retrying in")
+    })
+    .await;
+    find(&client, "[data-test=view-webhooks]").await;
+    server.reload(|cfg| cfg.limits.requests_per_minute = 1_000_000.try_into().unwrap());
 
     // Sign out forgets the key.
     find(&client, "[data-test=sign-out]")

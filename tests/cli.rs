@@ -1147,3 +1147,109 @@ async fn compat_and_push_exit_codes_with_converted_inputs() {
     out.code(3);
     assert!(out.stderr.contains("401"), "{}", out.stderr);
 }
+
+/// Names that could inject (issue 26): the API refuses control and bidi characters in
+/// contract and column names, naming the field; a store written before that rule may hold
+/// such names, and `check` prints them escaped in every format for people.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_with_controls_are_refused_and_old_ones_print_escaped() {
+    let server = TestServer::start().await;
+    let forged = "x\n::error::forged";
+    let ok = json!([{"name": "id", "type": "integer", "required": true}]);
+    for (body, field) in [
+        (json!({"name": forged, "schema": {"columns": ok}}), "name"),
+        (
+            json!({"name": "bidi\u{202E}", "schema": {"columns": ok}}),
+            "name",
+        ),
+        (
+            json!({"name": "c", "schema": {"columns": [{"name": "a\u{1b}[31m", "type": "string", "required": true}]}}),
+            "schema.columns[0].name",
+        ),
+    ] {
+        let error = server
+            .post("/api/v1/contracts", &body)
+            .await
+            .assert_error(400, "invalid_request");
+        assert!(error.starts_with(&format!("{field}: ")), "{error}");
+    }
+    let good = server
+        .create_contract(&server.key, "good", ok.clone())
+        .await;
+    let path = format!("/api/v1/contracts/{}", text(&good["id"]));
+    let answer = server
+        .send(
+            hyper::Method::PATCH,
+            &path,
+            Some(&server.key),
+            json!({"name": forged}).to_string(),
+        )
+        .await;
+    answer.assert_error(400, "invalid_request");
+    let incoming = json!({"contract_id": good["id"], "incoming_schema": {"columns": [{"name": "id\u{2066}", "type": "integer"}]}});
+    let error = server
+        .post("/api/v1/check", &incoming)
+        .await
+        .assert_error(400, "invalid_request");
+    assert!(
+        error.starts_with("incoming_schema.columns[0].name"),
+        "{error}"
+    );
+
+    // A contract an earlier release stored, named to forge a workflow command, with a
+    // column whose name carries a terminal escape.
+    let mut server = server;
+    server.stop().await;
+    let store = driftguard::operator::open_store(&server.config).expect("open store");
+    let account = store.accounts().list().await.expect("accounts")[0].id;
+    let column = |name: &str| driftguard::drift::Column {
+        name: name.into(),
+        column_type: driftguard::drift::ColumnType::String,
+        required: true,
+        severity_override: None,
+    };
+    let new = driftguard::store::NewContract {
+        name: forged.into(),
+        columns: vec![column("kept"), column("gone\u{1b}[2J\u{202E}")],
+        rules: Default::default(),
+        compatibility: Default::default(),
+    };
+    let old = store
+        .contracts()
+        .create(account, new)
+        .await
+        .expect("create");
+    tokio::task::spawn_blocking(move || store.close())
+        .await
+        .expect("close");
+    let server = server.restart().await;
+    let schema = file(
+        server.dir.path(),
+        "kept.json",
+        r#"{"columns":[{"name":"kept","type":"string"}]}"#,
+    )
+    .display()
+    .to_string();
+    let id = old.id.to_string();
+    for format in ["text", "github", "markdown", "junit", "sarif"] {
+        let args = ["--contract", &id, "--schema", &schema, "--format", format];
+        let out = check(&server, &args, Some(&server.key)).await;
+        out.code(0); // a warning: one required column removed
+        for raw in ["\n::error::forged", "\u{1b}", "\u{202E}"] {
+            assert!(
+                !out.stdout.contains(raw),
+                "{format}: {raw:?} printed raw:\n{}",
+                out.stdout
+            );
+        }
+        assert!(out.stdout.contains("\\u{1b}"), "{format}:\n{}", out.stdout);
+    }
+    // And a server's error message is printed escaped too.
+    let out = check(
+        &server,
+        &["--contract", "x\n::error::none", "--schema", &schema],
+        Some(&server.key),
+    )
+    .await;
+    assert!(!out.stderr.contains("\n::error::"), "{}", out.stderr);
+}

@@ -349,13 +349,38 @@ impl From<inputs::InputError> for Stop {
 
 /// Runs `driftguard check`; `env` reads environment variables. Returns the exit code.
 pub async fn check(args: CheckArgs, env: impl Fn(&str) -> Option<String>) -> u8 {
-    match run_check(args, env).await {
+    finish("check", run_check(args, env).await)
+}
+
+/// The exit code of a run; a stop's message goes to stderr, escaped (it may quote a
+/// server).
+fn finish(command: &str, result: Result<u8, Stop>) -> u8 {
+    match result {
         Ok(code) => code,
         Err(Stop(code, message)) => {
-            eprintln!("driftguard check: {message}");
+            eprintln!("driftguard {command}: {}", printable(&message));
             code
         }
     }
+}
+
+/// Text from a server, safe to print: control characters (a newline that would start a
+/// CI workflow command, an escape sequence) and bidi controls are shown escaped, not
+/// obeyed.
+pub fn printable(text: &str) -> String {
+    if !text.chars().any(crate::drift::is_hidden_control) {
+        return text.to_owned();
+    }
+    text.chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if crate::drift::is_hidden_control(c) {
+                c.escape_unicode().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
 }
 
 async fn run_check(args: CheckArgs, env: impl Fn(&str) -> Option<String>) -> Result<u8, Stop> {
@@ -379,6 +404,9 @@ async fn run_check(args: CheckArgs, env: impl Fn(&str) -> Option<String>) -> Res
         )
     })?;
     let failed = args.fail_on.fails(&check.result);
+    // Every format for people shows the server's strings escaped (`json` is the server's
+    // document, byte for byte).
+    let (check, contract_name) = (check.printable(), printable(&contract_name));
     let report = Report {
         contract_name: &contract_name,
         contract_id: &contract_id,
@@ -506,15 +534,9 @@ pub fn infer(args: InferArgs) -> u8 {
     let result = columns.and_then(|columns| {
         let text = serde_json::to_string_pretty(&InferredView::new(&columns))
             .map_err(|e| Stop(EXIT_USAGE, e.to_string()))?;
-        print_out(&format!("{text}\n"))
+        print_out(&format!("{text}\n")).map(|()| EXIT_PASSED)
     });
-    match result {
-        Ok(()) => EXIT_PASSED,
-        Err(Stop(code, message)) => {
-            eprintln!("driftguard infer: {message}");
-            code
-        }
-    }
+    finish("infer", result)
 }
 
 /// Writes to stdout; a closed pipe is an error (exit 2), not a panic.
@@ -540,6 +562,15 @@ mod tests {
     use clap::{Args, Command, FromArgMatches};
 
     use super::*;
+
+    #[test]
+    fn server_text_is_printed_escaped() {
+        assert_eq!(printable("users"), "users");
+        assert_eq!(printable("x\n::error::boom"), "x\\u{a}::error::boom");
+        assert_eq!(printable("a\u{1b}[31mb"), "a\\u{1b}[31mb");
+        assert_eq!(printable("\u{202E}txt"), "\\u{202e}txt");
+        assert_eq!(printable("Straße 🚀"), "Straße 🚀");
+    }
 
     /// `driftguard check ARGS` as clap parses it (usage errors are `Err`).
     fn check(args: &[&str]) -> Result<CheckArgs, clap::Error> {

@@ -38,6 +38,34 @@ pub struct DiffDoc {
     pub added: Vec<String>,
 }
 
+impl CheckDoc {
+    /// The document with every string escaped for printing ([`super::printable`]).
+    pub fn printable(&self) -> CheckDoc {
+        use super::printable as p;
+        let names = |list: &[String]| list.iter().map(|s| p(s)).collect();
+        CheckDoc {
+            id: p(&self.id),
+            result: p(&self.result),
+            severity: self.severity,
+            diff: DiffDoc {
+                removed: names(&self.diff.removed),
+                type_changes: self
+                    .diff
+                    .type_changes
+                    .iter()
+                    .map(|t| TypeChangeDoc {
+                        column: p(&t.column),
+                        from: p(&t.from),
+                        to: p(&t.to),
+                    })
+                    .collect(),
+                added: names(&self.diff.added),
+            },
+            created_at: p(&self.created_at),
+        }
+    }
+}
+
 /// One type change.
 #[derive(Clone, Debug, Deserialize)]
 pub struct TypeChangeDoc {

@@ -12,8 +12,8 @@ use clap::Args;
 use serde_json::{json, Value};
 
 use super::{
-    find_contract, inputs, print_out, read_input, resolve_contract, CheckInput, ConvertArgs,
-    ServerArgs, Stop, EXIT_FAILED, EXIT_PASSED, EXIT_SERVER,
+    find_contract, finish, inputs, print_out, printable, read_input, resolve_contract, CheckInput,
+    ConvertArgs, ServerArgs, Stop, EXIT_FAILED, EXIT_PASSED, EXIT_SERVER,
 };
 use crate::drift::{Column, Compatibility};
 use crate::wire::columns_view;
@@ -80,16 +80,6 @@ pub async fn compat(args: CompatArgs, env: impl Fn(&str) -> Option<String>) -> u
 /// Runs `driftguard push`; `env` reads environment variables. Returns the exit code.
 pub async fn push(args: PushArgs, env: impl Fn(&str) -> Option<String>) -> u8 {
     finish("push", run_push(args, env).await)
-}
-
-fn finish(command: &str, result: Result<u8, Stop>) -> u8 {
-    match result {
-        Ok(code) => code,
-        Err(Stop(code, message)) => {
-            eprintln!("driftguard {command}: {}", printable(&message));
-            code
-        }
-    }
 }
 
 async fn run_compat(args: CompatArgs, env: impl Fn(&str) -> Option<String>) -> Result<u8, Stop> {
@@ -220,37 +210,9 @@ fn violation_lines(violations: &Value) -> String {
     lines
 }
 
-/// Text from a server, safe to print: control characters (a newline that would start a
-/// CI workflow command, an escape sequence) are shown escaped, not obeyed.
-fn printable(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            let escaped: Vec<char> = if c.is_control() || is_bidi_control(c) {
-                c.escape_unicode().collect()
-            } else {
-                vec![c]
-            };
-            escaped
-        })
-        .collect()
-}
-
-/// The Unicode controls that reorder text (U+202A–U+202E, U+2066–U+2069).
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn server_text_is_printed_escaped() {
-        assert_eq!(printable("users"), "users");
-        assert_eq!(printable("x\n::error::boom"), "x\\u{a}::error::boom");
-        assert_eq!(printable("a\u{1b}[31mb"), "a\\u{1b}[31mb");
-        assert_eq!(printable("\u{202E}txt"), "\\u{202e}txt");
-    }
 
     #[test]
     fn modes_parse_by_their_spec_names() {

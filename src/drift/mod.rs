@@ -479,12 +479,43 @@ pub fn validate_name(name: &str, field: &str) -> Result<(), String> {
     name_error(name).map_or(Ok(()), |why| Err(format!("{field}: {why}")))
 }
 
-/// What is wrong with a column name, if anything (without the field: the hot path formats
-/// a field path only when it has an error to report).
+/// What is wrong with a name, if anything (without the field: the hot path formats a field
+/// path only when it has an error to report).
 fn name_error(name: &str) -> Option<String> {
     let chars = name.chars().count();
-    (chars == 0 || chars > MAX_NAME_CHARS)
-        .then(|| format!("must be 1 to {MAX_NAME_CHARS} characters (got {chars})"))
+    if chars == 0 || chars > MAX_NAME_CHARS {
+        return Some(format!(
+            "must be 1 to {MAX_NAME_CHARS} characters (got {chars})"
+        ));
+    }
+    // Names reach terminals, CI logs and chat messages: a newline could forge a GitHub
+    // workflow command, ESC a terminal sequence, a bidi control reorder what is shown.
+    let bad = if name.is_ascii() {
+        name.bytes()
+            .position(|b| b.is_ascii_control())
+            .map(|at| (name.as_bytes()[at] as char, at))
+    } else {
+        name.chars()
+            .enumerate()
+            .find(|&(_, c)| is_hidden_control(c))
+            .map(|(at, c)| (c, at))
+    };
+    bad.map(|(c, at)| {
+        format!(
+            "must not contain control or bidirectional-formatting characters (U+{:04X} at character {at})",
+            u32::from(c)
+        )
+    })
+}
+
+/// Control characters (C0, DEL, C1) and the Unicode controls that reorder displayed text
+/// (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069).
+pub fn is_hidden_control(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+        )
 }
 
 /// Checks the schema rules shared by contracts and incoming schemas: names of 1–256

@@ -229,6 +229,53 @@ fn column_names_must_be_1_to_256_characters_and_unique() {
     );
 }
 
+#[test]
+fn names_with_control_or_bidi_characters_are_refused_naming_the_field() {
+    for bad in [
+        "x\n::error::forged",
+        "x\r",
+        "tab\there",
+        "esc\u{1b}[31m",
+        "nul\0",
+        "del\u{7f}",
+        "c1\u{85}",
+        "rlo\u{202E}gpj.exe",
+        "lri\u{2066}x",
+        "pdi\u{2069}",
+        "rlm\u{200F}",
+        "alm\u{061C}",
+    ] {
+        let err = validate_column_names(["ok", bad], "schema.columns").unwrap_err();
+        assert!(
+            err.starts_with("schema.columns[1].name: must not contain"),
+            "{bad:?}: {err}"
+        );
+        let err = validate_name(bad, "name").unwrap_err();
+        assert!(err.starts_with("name: must not contain"), "{bad:?}: {err}");
+    }
+    for good in [
+        "user_id",
+        "Straße",
+        "名前",
+        "emoji 🚀",
+        "a b",
+        "x-y.z",
+        "\u{200D}zwj",
+    ] {
+        assert!(validate_name(good, "name").is_ok(), "{good:?}");
+    }
+}
+
+proptest! {
+    /// A name is refused for its characters exactly when one is a hidden control.
+    #[test]
+    fn a_name_is_refused_exactly_when_it_hides_a_control(name in "\\PC{0,8}[\\x00-\\x1f\\u{202A}-\\u{202E}]?\\PC{0,8}") {
+        prop_assume!(!name.is_empty() && name.chars().count() <= MAX_NAME_CHARS);
+        let hidden = name.chars().any(is_hidden_control);
+        prop_assert_eq!(validate_name(&name, "name").is_err(), hidden);
+    }
+}
+
 // ---- properties ----
 
 fn column_type() -> impl Strategy<Value = ColumnType> {

@@ -37,6 +37,8 @@ pub struct AppState {
     pub limits: TenantLimits,
     /// `http` or `https`, for absolute URLs.
     pub scheme: &'static str,
+    /// Where `Link` URLs point (`server.public_url`, else the served scheme and `Host`).
+    pub links: request::LinkBase,
     /// Request and check counters.
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
     /// Sends test deliveries (`POST /webhooks/{id}/test`).

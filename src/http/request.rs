@@ -36,8 +36,17 @@ pub struct ApiRequest {
     pub parts: Parts,
     body: Incoming,
     limits: BodyLimits,
-    /// `http` or `https`, for absolute URLs in `Link` headers.
-    scheme: &'static str,
+    /// Where `Link` URLs point.
+    links: LinkBase,
+}
+
+/// The start of the absolute URLs of `Link` headers.
+#[derive(Clone, Debug)]
+pub enum LinkBase {
+    /// `server.public_url`.
+    Public(std::sync::Arc<str>),
+    /// The scheme this daemon serves (`http` or `https`), with the request's `Host`.
+    Served(&'static str),
 }
 
 impl ApiRequest {
@@ -47,14 +56,14 @@ impl ApiRequest {
         parts: Parts,
         body: Incoming,
         limits: BodyLimits,
-        scheme: &'static str,
+        links: LinkBase,
     ) -> Self {
         ApiRequest {
             caller,
             parts,
             body,
             limits,
-            scheme,
+            links,
         }
     }
 
@@ -100,15 +109,20 @@ impl ApiRequest {
             .map(|(_, value)| value.into_owned())
     }
 
-    /// The absolute URL of the page that starts at `cursor`.
+    /// Whether `?include=` names `what`, the one thing a route can include (anything
+    /// else is a 400 naming `include`).
+    pub fn include(&self, what: &str) -> Result<bool, ApiError> {
+        match self.query("include") {
+            None => Ok(false),
+            Some(given) if given == what => Ok(true),
+            Some(_) => Err(ApiError::Invalid(format!("include: must be {what}"))),
+        }
+    }
+
+    /// The URL of the page that starts at `cursor`: under `server.public_url` when set;
+    /// else the scheme this daemon serves and the request's `Host` if that is a valid
+    /// `host[:port]`; else relative (a `Host` we cannot vouch for is not echoed back).
     pub fn next_page_url(&self, page: PageRequest, cursor: u64) -> String {
-        let host = self
-            .parts
-            .headers
-            .get(HOST)
-            .and_then(|h| h.to_str().ok())
-            .or_else(|| self.parts.uri.authority().map(|a| a.as_str()))
-            .unwrap_or("localhost");
         // The request's other parameters (filters, `include`) carry over to the next page.
         let mut query = form_urlencoded::Serializer::new(String::new());
         let given = self.parts.uri.query().unwrap_or("");
@@ -119,13 +133,24 @@ impl ApiRequest {
         }
         query.append_pair("limit", &page.limit.to_string());
         query.append_pair("cursor", &format_cursor(cursor));
-        format!(
-            "{}://{}{}?{}",
-            self.scheme,
-            host,
-            self.parts.uri.path(),
-            query.finish()
-        )
+        let path = format!("{}?{}", self.parts.uri.path(), query.finish());
+        match &self.links {
+            LinkBase::Public(base) => format!("{base}{path}"),
+            LinkBase::Served(scheme) => match self.host() {
+                Some(host) => format!("{scheme}://{host}{path}"),
+                None => path,
+            },
+        }
+    }
+
+    /// The request's `Host` (HTTP/2: its `:authority`) if it is a plain `host[:port]`.
+    fn host(&self) -> Option<&str> {
+        let given = match self.parts.headers.get(HOST) {
+            Some(header) => header.to_str().ok()?,
+            None => self.parts.uri.authority()?.as_str(),
+        };
+        let authority: hyper::http::uri::Authority = given.parse().ok()?;
+        (!given.contains('@') && !authority.host().is_empty()).then_some(given)
     }
 }
 

@@ -200,7 +200,7 @@ async fn dispatch(
     let caller = state.auth.authenticate(&parts.headers).await?;
     state.auth.check_rate(&caller)?;
 
-    let req = ApiRequest::new(caller, parts, body, state.body_limits, state.scheme);
+    let req = ApiRequest::new(caller, parts, body, state.body_limits, state.links.clone());
     match (route, method) {
         (Route::Contracts, Method::GET) => contracts::list(state, req).await,
         (Route::Contracts, _) => contracts::create(state, req).await,

@@ -247,9 +247,9 @@ pub struct CheckPass<'t> {
     checks_by_contract: Table<'t, (u128, u64), ()>,
     last_checks: Table<'t, Location, stats::LastCheckRow>,
     /// The counters the pass adds to, written back by [`CheckPass::finish`]: checks per
-    /// `(account, day)` by verdict, and deliveries queued per `(account, hour)`.
+    /// `(account, day)` by verdict, and deliveries queued per `(account, hour, webhook)`.
     days: HashMap<(u64, u32), [u64; 3]>,
-    pending_hours: HashMap<(u64, u32), u64>,
+    pending_hours: HashMap<stats::HourKey, u64>,
     txn: &'t WriteTransaction,
     /// The store-wide sequence, kept here for the pass.
     seq: PassSeq,
@@ -391,7 +391,7 @@ impl<'t> CheckPass<'t> {
             queued += 1;
             *self
                 .pending_hours
-                .entry((account_id.0, stats::hour_of(now)))
+                .entry((account_id.0, stats::hour_of(now), webhook.id.raw()))
                 .or_default() += 1;
         }
         Ok((check, queued))

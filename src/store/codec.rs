@@ -19,12 +19,14 @@
 //! - 3: webhooks that say only what matters — a webhook gains its `filter` and PagerDuty's
 //!   `routing_key` (and the `pagerduty` format); the `incidents` table holds the PagerDuty
 //!   incidents DriftGuard opened, per webhook and contract.
+//! - 4: the delivery counters of the last hours are kept per webhook as well as per
+//!   account (`delivery_hours_by_webhook` replaces `delivery_hours`); no record changes.
 
 use super::records::{LegacyShape, Record};
 use super::StoreError;
 
 /// The on-disk format this build reads and writes.
-pub const FORMAT_VERSION: u64 = 3;
+pub const FORMAT_VERSION: u64 = 4;
 
 /// Encodes a record through its stored shape.
 pub fn encode<T: Record>(record: &T) -> Result<Vec<u8>, StoreError> {

@@ -2,6 +2,7 @@
 //! compaction. Snapshots copy every table inside one read transaction, so they hold
 //! exactly what was committed when the backup began, while the daemon keeps writing.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use redb::{
@@ -11,6 +12,7 @@ use redb::{
 
 use super::codec::FORMAT_VERSION;
 use super::records::Record;
+use super::stats;
 use super::tables::{self, Records, TableVisitor};
 use super::{StoreError, DB_FILE};
 
@@ -93,8 +95,9 @@ impl TableVisitor for DecodeAll<'_> {
 
 /// Verifies a store that no process has open: redb's own integrity check (checksums and
 /// tree structure), the format version, that every record decodes (records of an older
-/// format are left to the migration at the next start), and that every PagerDuty
-/// incident names a webhook and a contract that exist.
+/// format are left to the migration at the next start), that every PagerDuty incident
+/// names a webhook and a contract that exist, and that the delivery counters match the
+/// deliveries.
 pub fn verify(path: &Path) -> Result<VerifyReport> {
     let mut db = open_exclusive(path)?;
     if !db.check_integrity()? {
@@ -120,6 +123,7 @@ pub fn verify(path: &Path) -> Result<VerifyReport> {
     if format_version == FORMAT_VERSION {
         tables::visit_all(&mut decode)?;
         check_incidents(&txn)?;
+        check_delivery_hours(&txn)?;
     }
     Ok(VerifyReport {
         records: decode.records,
@@ -149,6 +153,29 @@ fn check_incidents(txn: &ReadTransaction) -> Result<()> {
                 "an incident of {} and {} outlived its webhook or its contract",
                 crate::ids::WebhookId::from_raw(webhook),
                 crate::ids::ContractId::from_raw(contract)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Every `DELIVERY_HOURS` row counts exactly the deliveries of its account, hour and
+/// webhook as they stand (hours that were dropped have no row).
+fn check_delivery_hours(txn: &ReadTransaction) -> Result<()> {
+    let mut counted = HashMap::new();
+    for row in tables::DELIVERIES.read(txn)?.all()? {
+        let (_, delivery): (_, crate::model::Delivery) = row?;
+        stats::tally(&mut counted, &delivery);
+    }
+    for row in txn.open_table(tables::DELIVERY_HOURS)?.iter()? {
+        let (key, value) = row?;
+        let (account, hour, webhook) = key.value();
+        let found = counted.get(&key.value()).copied().unwrap_or_default();
+        if found != value.value() {
+            return Err(StoreError::Internal(format!(
+                "the delivery counts of account {account}, hour {hour}, {} say {:?} (delivered, abandoned, pending) but its deliveries are {found:?}",
+                crate::ids::WebhookId::from_raw(webhook),
+                value.value()
             )));
         }
     }

@@ -17,7 +17,7 @@ use super::records::{
 use super::stats;
 use super::tables::{self, TableVisitor, FORMAT_VERSION_KEY, META};
 use super::StoreError;
-use crate::model::{Check, Contract, Delivery, DeliveryStatus};
+use crate::model::{Check, Contract, Delivery};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -61,6 +61,9 @@ pub fn initialise(txn: &WriteTransaction) -> Result<()> {
             if from < 3 {
                 migrate_webhooks_to_v3(txn)?;
                 fill_counters_v3(txn)?;
+            }
+            if from < 4 {
+                count_deliveries_per_webhook_v4(txn)?;
             }
         }
     }
@@ -188,25 +191,29 @@ fn fill_counters_v3(txn: &WriteTransaction) -> Result<()> {
             stats::add_day(&mut table, key, counts)?;
         }
     }
-    let mut hours: HashMap<(u64, u32), (u64, u64, u64)> = HashMap::new();
-    let mut deliveries = 0u64;
+    tracing::info!(checks, "overview counters filled for format 3");
+    Ok(())
+}
+
+/// Format 3's delivery counters: `(account, hour)` → `(delivered, abandoned, pending)`.
+const DELIVERY_HOURS_V3: TableDefinition<(u64, u32), (u64, u64, u64)> =
+    TableDefinition::new("delivery_hours");
+
+/// Format 3 → 4, each webhook's last 24 hours: the delivery counters are counted again
+/// from the deliveries, per account, creation hour and webhook (format 3 kept them per
+/// account; its table goes).
+fn count_deliveries_per_webhook_v4(txn: &WriteTransaction) -> Result<()> {
+    txn.delete_table(DELIVERY_HOURS_V3)?;
+    let mut hours = HashMap::new();
     for row in tables::DELIVERIES.write(txn)?.all()? {
         let (_, delivery): (_, Delivery) = row?;
-        let counts = hours
-            .entry((delivery.account.0, stats::hour_of(delivery.created_at)))
-            .or_default();
-        match delivery.status {
-            DeliveryStatus::Delivered => counts.0 += 1,
-            DeliveryStatus::Abandoned => counts.1 += 1,
-            DeliveryStatus::Pending => counts.2 += 1,
-        }
-        deliveries += 1;
+        stats::tally(&mut hours, &delivery);
     }
     let mut table = txn.open_table(tables::DELIVERY_HOURS)?;
-    for (key, counts) in hours {
+    for (&key, &counts) in &hours {
         table.insert(key, counts)?;
     }
-    tracing::info!(checks, deliveries, "overview counters filled for format 3");
+    tracing::info!(rows = hours.len(), "delivery counters kept per webhook");
     Ok(())
 }
 

@@ -472,14 +472,8 @@ pub fn finish_attempt(
     deliveries.insert((webhook_id.raw(), seq), &delivery)?;
     drop((deliveries, due));
     if delivery.status != DeliveryStatus::Pending {
-        let (account, created) = (delivery.account, delivery.created_at);
-        move_delivery(
-            txn,
-            account,
-            created,
-            Some(DeliveryStatus::Pending),
-            Some(delivery.status),
-        )?;
+        let finished = Some(delivery.status);
+        move_delivery(txn, &delivery, Some(DeliveryStatus::Pending), finished)?;
     }
     let Some((location, mut webhook)) = webhook else {
         return Ok(None);
@@ -535,13 +529,7 @@ pub fn record_test(
         txn.open_table(FINISHED)?
             .insert((due_key(at), delivery.seq), raw)?;
     }
-    move_delivery(
-        txn,
-        account,
-        delivery.created_at,
-        None,
-        Some(delivery.status),
-    )?;
+    move_delivery(txn, &delivery, None, Some(delivery.status))?;
     if delivery.status == DeliveryStatus::Delivered && webhook.consecutive_failures != 0 {
         webhook.consecutive_failures = 0;
         webhooks.insert(location, &webhook)?;
@@ -561,14 +549,8 @@ fn requeue(
         txn.open_table(FINISHED)?
             .remove((due_key(at), delivery.seq))?;
     }
-    let (account, created) = (delivery.account, delivery.created_at);
-    move_delivery(
-        txn,
-        account,
-        created,
-        Some(delivery.status),
-        Some(DeliveryStatus::Pending),
-    )?;
+    let was = Some(delivery.status);
+    move_delivery(txn, &delivery, was, Some(DeliveryStatus::Pending))?;
     delivery.status = DeliveryStatus::Pending;
     delivery.failures = 0;
     delivery.next_attempt_at = None;
@@ -712,8 +694,7 @@ pub fn set_paused(
 
 /// Takes a deleted delivery out of the overview's counts.
 fn uncount(txn: &WriteTransaction, delivery: &Delivery) -> Result<()> {
-    let (account, created) = (delivery.account, delivery.created_at);
-    move_delivery(txn, account, created, Some(delivery.status), None)
+    move_delivery(txn, delivery, Some(delivery.status), None)
 }
 
 /// Removes every delivery of a webhook, pending or finished, and its incidents.

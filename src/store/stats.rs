@@ -1,8 +1,8 @@
 //! What the console's overview counts (SPEC 6.3), kept as records are written so that
 //! answering never scans checks: checks per account and day by verdict (`DAILY_CHECKS`),
-//! each contract's latest check (`LAST_CHECKS`), deliveries per account and creation hour
-//! by where they stand (`DELIVERY_HOURS`). The check pass keeps the first two; the queue
-//! keeps the third at every change of a delivery's status.
+//! each contract's latest check (`LAST_CHECKS`), deliveries per account, creation hour and
+//! webhook by where they stand (`DELIVERY_HOURS`). The check pass keeps the first two; the
+//! queue keeps the third at every change of a delivery's status.
 
 use std::collections::HashMap;
 
@@ -12,10 +12,10 @@ use super::tables::*;
 use super::{Store, StoreError};
 use crate::clock::UnixMs;
 use crate::drift::Verdict;
-use crate::ids::{AccountId, CheckId};
+use crate::ids::{AccountId, CheckId, WebhookId};
 use crate::model::{
-    Account, DayCounts, DeliveryCounts, DeliveryStatus, DisabledReason, LastCheck, Overview,
-    VerdictCounts, Webhook,
+    Account, DayCounts, Delivery, DeliveryCounts, DeliveryStatus, DisabledReason, LastCheck,
+    Overview, VerdictCounts, Webhook,
 };
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -78,16 +78,39 @@ pub fn add_day(
     Ok(())
 }
 
-/// A `DELIVERY_HOURS` value: (delivered, abandoned, pending).
-type HourCounts = (u64, u64, u64);
+/// A `DELIVERY_HOURS` key: (account, creation hour, webhook id).
+pub type HourKey = (u64, u32, u128);
 
-/// Moves one delivery of `account`, created at `created_at`, from status `from` to `to`
-/// in its creation hour (`None`: it did not exist / no longer does). An hour that is gone
-/// is not brought back by a removal.
+/// A `DELIVERY_HOURS` value: (delivered, abandoned, pending).
+pub type HourCounts = (u64, u64, u64);
+
+/// The `DELIVERY_HOURS` key a delivery is counted under.
+pub fn hour_key(delivery: &Delivery) -> HourKey {
+    (
+        delivery.account.0,
+        hour_of(delivery.created_at),
+        delivery.webhook_id.raw(),
+    )
+}
+
+/// Counts a delivery into `hours` (the migration fills `DELIVERY_HOURS` so;
+/// `check-store` compares).
+pub fn tally(hours: &mut HashMap<HourKey, HourCounts>, delivery: &Delivery) {
+    let counts = hours.entry(hour_key(delivery)).or_default();
+    match delivery.status {
+        DeliveryStatus::Delivered => counts.0 += 1,
+        DeliveryStatus::Abandoned => counts.1 += 1,
+        DeliveryStatus::Pending => counts.2 += 1,
+    }
+}
+
+/// Moves one delivery from status `from` to `to` in its creation hour (`None`: it did not
+/// exist / no longer does). Only a new delivery starts a row: an hour that was dropped is
+/// not brought back by a later change of one of its deliveries, so every row counts all
+/// the deliveries of its key (what `check-store` verifies).
 pub fn move_delivery(
     txn: &WriteTransaction,
-    account: AccountId,
-    created_at: UnixMs,
+    delivery: &Delivery,
     from: Option<DeliveryStatus>,
     to: Option<DeliveryStatus>,
 ) -> Result<()> {
@@ -95,8 +118,8 @@ pub fn move_delivery(
         return Ok(());
     }
     let mut table = txn.open_table(DELIVERY_HOURS)?;
-    let key = (account.0, hour_of(created_at));
-    if to.is_none() && table.get(key)?.is_none() {
+    let key = hour_key(delivery);
+    if from.is_some() && table.get(key)?.is_none() {
         return Ok(());
     }
     let mut counts = hour_row(&mut table, key)?;
@@ -117,8 +140,8 @@ pub fn move_delivery(
     Ok(())
 }
 
-/// Adds `pending` new deliveries per `(account, hour)` (the check pass's queued ones).
-pub fn add_pending(txn: &WriteTransaction, pending: &HashMap<(u64, u32), u64>) -> Result<()> {
+/// Adds `pending` new deliveries per key (the check pass's queued ones).
+pub fn add_pending(txn: &WriteTransaction, pending: &HashMap<HourKey, u64>) -> Result<()> {
     let mut table = txn.open_table(DELIVERY_HOURS)?;
     for (&key, &n) in pending {
         let (delivered, abandoned, queued) = hour_row(&mut table, key)?;
@@ -127,18 +150,43 @@ pub fn add_pending(txn: &WriteTransaction, pending: &HashMap<(u64, u32), u64>) -
     Ok(())
 }
 
-/// The counts of an `(account, hour)`; starting a new hour drops the account's hours
-/// [`DELIVERY_HOURS_KEPT`] before it (the overview reads 24).
-fn hour_row(
-    table: &mut Table<'_, (u64, u32), HourCounts>,
-    (account, hour): (u64, u32),
-) -> Result<HourCounts> {
-    if let Some(counts) = table.get((account, hour))? {
+/// The counts of a key; starting a new row drops the account's hours
+/// [`DELIVERY_HOURS_KEPT`] before its hour (the overview reads 24).
+fn hour_row(table: &mut Table<'_, HourKey, HourCounts>, key: HourKey) -> Result<HourCounts> {
+    if let Some(counts) = table.get(key)? {
         return Ok(counts.value());
     }
+    let (account, hour, _) = key;
     let oldest = hour.saturating_sub(DELIVERY_HOURS_KEPT);
-    table.retain_in((account, 0)..(account, oldest), |_, _| false)?;
+    table.retain_in((account, 0, 0)..(account, oldest, 0), |_, _| false)?;
     Ok((0, 0, 0))
+}
+
+/// The deliveries of an account created in the last [`DELIVERY_WINDOW_HOURS`] hours
+/// before `now` (the current hour included), per webhook.
+pub fn deliveries_24h(
+    txn: &ReadTransaction,
+    account: AccountId,
+    now: UnixMs,
+) -> Result<HashMap<WebhookId, DeliveryCounts>> {
+    let hour = hour_of(now);
+    let from = hour.saturating_sub(DELIVERY_WINDOW_HOURS - 1);
+    let mut counts: HashMap<WebhookId, DeliveryCounts> = HashMap::new();
+    for entry in txn
+        .open_table(DELIVERY_HOURS)?
+        .range((account.0, from, 0)..=(account.0, hour, u128::MAX))?
+    {
+        let (key, value) = entry?;
+        let (delivered, abandoned, pending) = value.value();
+        *counts
+            .entry(WebhookId::from_raw(key.value().2))
+            .or_default() += DeliveryCounts {
+            delivered,
+            abandoned,
+            pending,
+        };
+    }
+    Ok(counts)
 }
 
 impl Store {
@@ -228,18 +276,9 @@ fn overview(txn: &ReadTransaction, account: AccountId, now: UnixMs) -> Result<Ov
         }
     }
 
-    let hour = hour_of(now);
-    let from = hour.saturating_sub(DELIVERY_WINDOW_HOURS - 1);
     let mut deliveries = DeliveryCounts::default();
-    for entry in txn
-        .open_table(DELIVERY_HOURS)?
-        .range((account.0, from)..=(account.0, hour))?
-    {
-        let (_, value) = entry?;
-        let (delivered, abandoned, pending) = value.value();
-        deliveries.delivered += delivered;
-        deliveries.abandoned += abandoned;
-        deliveries.pending += pending;
+    for webhook in deliveries_24h(txn, account, now)?.into_values() {
+        deliveries += webhook;
     }
     Ok(Overview {
         account: row,

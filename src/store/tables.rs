@@ -75,11 +75,12 @@ pub const LAST_CHECKS: TableDefinition<Location, (u128, u8, u8, i64)> =
 /// breaking)` — the overview's chart, kept as checks are written.
 pub const DAILY_CHECKS: TableDefinition<(u64, u32), (u64, u64, u64)> =
     TableDefinition::new("daily_checks");
-/// Deliveries per account and creation hour (hours since the epoch), by where they stand
-/// now: `(delivered, abandoned, pending)` — the overview's last 24 hours, kept as
-/// deliveries are queued and finish. Hours older than [`DELIVERY_HOURS_KEPT`] are dropped.
-pub const DELIVERY_HOURS: TableDefinition<(u64, u32), (u64, u64, u64)> =
-    TableDefinition::new("delivery_hours");
+/// Deliveries per account, creation hour (hours since the epoch) and webhook, by where
+/// they stand now: `(delivered, abandoned, pending)` — the last 24 hours of the overview
+/// (a range of the account's hours) and of each webhook, kept as deliveries are queued
+/// and finish. Hours older than [`DELIVERY_HOURS_KEPT`] are dropped.
+pub const DELIVERY_HOURS: TableDefinition<(u64, u32, u128), (u64, u64, u64)> =
+    TableDefinition::new("delivery_hours_by_webhook");
 /// How many hours of [`DELIVERY_HOURS`] are kept (the overview reads 24).
 pub const DELIVERY_HOURS_KEPT: u32 = 48;
 

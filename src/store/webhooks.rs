@@ -1,6 +1,8 @@
 //! Webhooks: registrations, their secrets (with a rotation's grace period), pausing and
 //! resuming (which takes their pending deliveries out of the queue and puts them back).
 
+use std::collections::HashMap;
+
 use redb::{ReadTransaction, WriteTransaction};
 
 use super::tables::*;
@@ -8,7 +10,9 @@ use super::{Store, StoreError};
 use crate::clock::UnixMs;
 use crate::drift::Verdict;
 use crate::ids::{AccountId, ContractId, WebhookId};
-use crate::model::{DisabledReason, PreviousSecret, Webhook, WebhookFilter, WebhookFormat};
+use crate::model::{
+    DeliveryCounts, DisabledReason, PreviousSecret, Webhook, WebhookFilter, WebhookFormat,
+};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
@@ -43,6 +47,18 @@ impl Webhooks<'_> {
     /// One webhook of the account.
     pub async fn get(&self, account: AccountId, id: WebhookId) -> Result<Webhook> {
         self.store.read(move |txn| webhook(txn, account, id)).await
+    }
+
+    /// The deliveries of each of the account's webhooks created in the last 24 hours, by
+    /// where they stand (a webhook with none is absent), from the counters.
+    pub async fn deliveries_24h(
+        &self,
+        account: AccountId,
+    ) -> Result<HashMap<WebhookId, DeliveryCounts>> {
+        let now = self.store.clock().now();
+        self.store
+            .read(move |txn| super::stats::deliveries_24h(txn, account, now))
+            .await
     }
 
     /// One page of the account's webhooks, oldest first.

@@ -107,14 +107,14 @@ impl TargetGuard {
         TargetGuard { deny, allow }
     }
 
-    /// Vets one address. An IPv4-mapped IPv6 address (`::ffff:127.0.0.1`) is vetted as
-    /// its IPv4 address too: a connection to it reaches that address.
+    /// Vets one address. An IPv6 address that carries an IPv4 address is vetted as that
+    /// address too: a connection to it may reach it ([`embedded_ipv4`]).
     pub fn vet(&self, ip: IpAddr) -> Result<(), Blocked> {
-        let mapped = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4),
+        let embedded = match ip {
+            IpAddr::V6(v6) => embedded_ipv4(v6).map(IpAddr::V4),
             IpAddr::V4(_) => None,
         };
-        let forms = [Some(ip), mapped];
+        let forms = [Some(ip), embedded];
         let inside = |ranges: &[Cidr]| {
             forms
                 .iter()
@@ -219,12 +219,32 @@ fn ipv4_number(part: &str) -> Option<u32> {
     part.parse().ok()
 }
 
+/// The IPv4 address an IPv6 address carries, in the forms that reach it: IPv4-mapped
+/// (`::ffff:a.b.c.d`) and IPv4-compatible (`::a.b.c.d`, which some stacks still route to
+/// the IPv4 address), 6to4 (`2002:aabb:ccdd::/48`) and the NAT64 well-known prefix
+/// (`64:ff9b::/96`), whose gateways forward to the embedded address.
+pub fn embedded_ipv4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let bits = u128::from(ip);
+    if let Some(v4) = ip.to_ipv4() {
+        return Some(v4); // mapped, or compatible (`::` and `::1` included: 0.0.0.0/8)
+    }
+    if bits >> 112 == 0x2002 {
+        return Some(Ipv4Addr::from((bits >> 80) as u32));
+    }
+    if bits >> 32 == 0x0064_ff9b_u128 << 64 {
+        return Some(Ipv4Addr::from(bits as u32));
+    }
+    None
+}
+
 /// The default `webhooks.deny_targets`: loopback, link-local (cloud metadata lives
-/// there) and "this network".
+/// there), "this network" and the unspecified IPv6 address (connecting to `::` reaches
+/// this host).
 pub fn default_deny() -> Vec<Cidr> {
     [
         "127.0.0.0/8",
         "::1/128",
+        "::/128",
         "169.254.0.0/16",
         "fe80::/10",
         "0.0.0.0/8",
@@ -264,7 +284,7 @@ mod tests {
         ] {
             assert!(bad.parse::<Cidr>().is_err(), "{bad}");
         }
-        assert_eq!(default_deny().len(), 5);
+        assert_eq!(default_deny().len(), 6);
     }
 
     #[test]
@@ -278,6 +298,18 @@ mod tests {
             "0.0.0.0",
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
+            // The unspecified address, and IPv4 addresses embedded in IPv6 (issue 26):
+            // compatible, 6to4, NAT64.
+            "::",
+            "::127.0.0.1",
+            "::169.254.169.254",
+            "2002:7f00:1::",
+            "2002:7f00:1:ffff:ffff:ffff:ffff:ffff",
+            "2002:a9fe:a9fe::1",
+            "2002::",
+            "64:ff9b::127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b::",
         ] {
             assert_eq!(guard.vet(ip(denied)), Err(Blocked(ip(denied))), "{denied}");
         }
@@ -287,12 +319,17 @@ mod tests {
             "192.168.1.1",
             "8.8.8.8",
             "fd00::1",
+            "2002:808:808::1",
+            "64:ff9b::8.8.8.8",
+            "2001:db8::127.0.0.1",
+            "64:ff9b:1::7f00:1",
         ] {
             assert_eq!(guard.vet(ip(allowed)), Ok(()), "{allowed}");
         }
         let open = TargetGuard::new(default_deny(), vec!["127.0.0.0/8".parse().expect("ok")]);
         assert_eq!(open.vet(ip("127.0.0.1")), Ok(()));
         assert_eq!(open.vet(ip("::ffff:127.0.0.1")), Ok(()));
+        assert_eq!(open.vet(ip("2002:7f00:1::")), Ok(()));
         assert!(open.vet(ip("::1")).is_err());
     }
 

@@ -276,6 +276,45 @@ async fn the_overview_counts_an_accounts_checks_contracts_webhooks_and_deliverie
         .map(|k| delta(&["deliveries_24h", k]))
         .sum();
     assert!(made >= 3, "{}", overview["deliveries_24h"]);
+    // Per webhook, on request: the same deliveries, split by webhook (a delivery may move
+    // from pending to finished between the two reads; its webhook's total stays).
+    let total = |counts: &Value| -> u64 {
+        ["delivered", "abandoned", "pending"]
+            .iter()
+            .map(|k| counts[k].as_u64().unwrap())
+            .sum()
+    };
+    let listed = server
+        .get("/api/v1/webhooks?include=deliveries_24h")
+        .await
+        .assert_status(200);
+    let per_webhook: Vec<u64> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| total(&w["deliveries_24h"]))
+        .collect();
+    assert_eq!(
+        per_webhook.iter().sum::<u64>(),
+        total(&overview["deliveries_24h"]),
+        "{listed}"
+    );
+    let of = |id: &Value| format!("/api/v1/webhooks/{}?include=deliveries_24h", text(id));
+    let one = server.get(&of(&hook["id"])).await.assert_status(200);
+    assert_eq!(total(&one["deliveries_24h"]), 3, "{one}");
+    let none = server.get(&of(&paused["id"])).await.assert_status(200);
+    assert_eq!(
+        none["deliveries_24h"],
+        json!({"delivered": 0, "abandoned": 0, "pending": 0})
+    );
+    // Without `include`, no counts; an unknown one is a 400; another account's webhook a 404.
+    let plain = server.get("/api/v1/webhooks").await.assert_status(200);
+    assert!(plain[0].get("deliveries_24h").is_none(), "{plain}");
+    let path = "/api/v1/webhooks?include=deliveries";
+    server.get(path).await.assert_error(400, "invalid_request");
+    get_as(server, &of(&hook["id"]), &accounts.key_b)
+        .await
+        .assert_error(404, "not_found");
     // The other account sees only its own (nothing).
     let theirs = get_as(server, "/api/v1/overview", &accounts.key_b)
         .await

@@ -219,30 +219,35 @@ async fn started_on_the_v2_fixture() -> (TestServer, Value) {
 #[tokio::test]
 async fn a_v2_store_opens_and_keeps_every_version_webhook_and_delivery() {
     let (server, expected) = started_on_the_v2_fixture().await;
-    let key = expected["live_key"].as_str().expect("live key");
+    assert_reads_as_recorded(&server, &expected).await;
+}
 
+/// Every list, version, delivery history, check, key and the usage of a fixture store
+/// read back as its release answered them (`expected`, made by its `make.sh`).
+async fn assert_reads_as_recorded(server: &TestServer, expected: &Value) {
+    let key = expected["live_key"].as_str().expect("live key");
     for list in ["contracts", "checks", "webhooks"] {
-        let answer = get(&server, key, &format!("/api/v1/{list}")).await;
+        let answer = get(server, key, &format!("/api/v1/{list}")).await;
         assert_eq!(answer, expected[list], "GET /{list}");
     }
-    assert_eq!(get(&server, key, "/api/v1/usage").await, expected["usage"]);
+    assert_eq!(get(server, key, "/api/v1/usage").await, expected["usage"]);
     for (contract, versions) in expected["versions"].as_object().expect("versions") {
         let path = format!("/api/v1/contracts/{contract}/versions");
-        assert_eq!(&get(&server, key, &path).await, versions, "{path}");
+        assert_eq!(&get(server, key, &path).await, versions, "{path}");
         for version in versions.as_array().expect("array") {
             let path = format!("{path}/{}", version["version"]);
-            assert_eq!(&get(&server, key, &path).await, version, "{path}");
+            assert_eq!(&get(server, key, &path).await, version, "{path}");
         }
     }
     for (webhook, deliveries) in expected["deliveries"].as_object().expect("deliveries") {
         let path = format!("/api/v1/webhooks/{webhook}/deliveries");
-        assert_eq!(&get(&server, key, &path).await, deliveries, "{path}");
+        assert_eq!(&get(server, key, &path).await, deliveries, "{path}");
     }
     for check in expected["checks"].as_array().expect("checks") {
         let path = format!("/api/v1/checks/{}", check["id"].as_str().expect("id"));
-        assert_eq!(&get(&server, key, &path).await, check, "{path}");
+        assert_eq!(&get(server, key, &path).await, check, "{path}");
     }
-    let mut keys = get(&server, key, "/api/v1/keys").await;
+    let mut keys = get(server, key, "/api/v1/keys").await;
     let mut wanted = expected["keys"].clone();
     for list in [&mut keys, &mut wanted] {
         list[0]["last_used_at"] = Value::Null;
@@ -250,9 +255,79 @@ async fn a_v2_store_opens_and_keeps_every_version_webhook_and_delivery() {
     assert_eq!(keys, wanted);
     let other = expected["other_key"].as_str().expect("other key");
     assert_eq!(
-        get(&server, other, "/api/v1/contracts").await,
+        get(server, other, "/api/v1/contracts").await,
         serde_json::json!([])
     );
+}
+
+const EXPECTED_V3: &str = include_str!("../fixtures/v3/expected.json");
+
+/// A store written by the last format-3 release (`tests/fixtures/v3/make.sh`) opens in
+/// this build, reads back as that release answered, and gets per-webhook delivery
+/// counters counted from its deliveries (format 4).
+#[tokio::test]
+async fn a_v3_store_opens_reads_back_and_counts_deliveries_per_webhook() {
+    let expected: Value = serde_json::from_str(EXPECTED_V3).expect("v3 expected.json");
+    let mut server = started_on("v3").await;
+    assert_reads_as_recorded(&server, &expected).await;
+    let key = expected["live_key"].as_str().expect("live key");
+    let path = "/api/v1/contracts?include=last_check";
+    assert_eq!(
+        get(&server, key, path).await,
+        expected["contracts_with_last_check"]
+    );
+    // The overview, but for its windows of time (the fixture ages).
+    let overview = get(&server, key, "/api/v1/overview").await;
+    for part in ["usage", "contracts", "webhooks"] {
+        assert_eq!(overview[part], expected["overview"][part], "{part}");
+    }
+
+    // Each webhook's deliveries of the last 24 hours are the recorded ones made in the
+    // last 24 hourly buckets (all of them on the day the fixture was made, none a day
+    // later). The recorded lists are whole: they add up to what the release counted.
+    let recorded = expected["deliveries"].as_object().expect("deliveries");
+    let count = |list: &Value, status: Option<&str>| {
+        list.as_array()
+            .expect("array")
+            .iter()
+            .filter(|d| status.is_none_or(|s| d["status"] == s))
+            .count() as u64
+    };
+    let total: u64 = recorded.values().map(|list| count(list, None)).sum();
+    let counted = &expected["overview"]["deliveries_24h"];
+    let made: u64 = ["delivered", "abandoned", "pending"]
+        .iter()
+        .map(|k| counted[k].as_u64().expect("count"))
+        .sum();
+    assert_eq!(total, made, "a recorded delivery list is cut short");
+    let hour = |at: &Value| {
+        let at = driftguard::clock::UnixMs::parse_rfc3339(at.as_str().expect("time"));
+        at.expect("rfc3339").0 / 3_600_000
+    };
+    let now = driftguard::clock::UnixMs::wall_now().0 / 3_600_000;
+    let listed = get(&server, key, "/api/v1/webhooks?include=deliveries_24h").await;
+    for webhook in listed.as_array().expect("webhooks") {
+        let id = webhook["id"].as_str().expect("id");
+        let recent: Vec<Value> = recorded[id]
+            .as_array()
+            .expect("array")
+            .iter()
+            .filter(|d| now - hour(&d["created_at"]) < 24)
+            .cloned()
+            .collect();
+        let recent = Value::Array(recent);
+        let wanted = serde_json::json!({
+            "delivered": count(&recent, Some("delivered")),
+            "abandoned": count(&recent, Some("abandoned")),
+            "pending": count(&recent, Some("pending")),
+        });
+        assert_eq!(webhook["deliveries_24h"], wanted, "{id}");
+    }
+    // Every counter row matches the deliveries it counts, whatever their age.
+    server.stop().await;
+    let file = server.config.storage.data_dir.join("driftguard.redb");
+    let report = driftguard::store::maintenance::verify(&file).expect("check-store passes");
+    assert_eq!(report.format_version, driftguard::store::FORMAT_VERSION);
 }
 
 #[tokio::test]

@@ -127,6 +127,39 @@ async fn webhook_url_must_be_absolute_https_with_a_host() {
         .await
         .assert_error(400, "invalid_request");
     }
+    // Userinfo would be stored and listed to every key of the account (issue 26): refused
+    // on create and on PATCH, naming `url`.
+    let kept = create_webhook(
+        &server,
+        &server.key,
+        json!({"url": "https://hooks.example.com/kept@here", "events": ["breaking"]}),
+    )
+    .await;
+    let kept_path = format!("/api/v1/webhooks/{}", text(&kept["id"]));
+    for url in [
+        "https://user:secret@hooks.example.com/drift",
+        "https://user@hooks.example.com/drift",
+        "https://:secret@hooks.example.com/drift",
+        "https://user:secret@[::1]:8443/drift",
+    ] {
+        for (method, path) in [
+            (Method::POST, "/api/v1/webhooks"),
+            (Method::PATCH, kept_path.as_str()),
+        ] {
+            let body = json!({"url": url, "events": ["breaking"]});
+            let error = send_json(&server, method, path, &server.key, &body)
+                .await
+                .assert_error(400, "invalid_request");
+            assert!(
+                error.contains("url") && !error.contains("secret"),
+                "{url}: {error}"
+            );
+        }
+    }
+    let listed = server.get("/api/v1/webhooks").await.assert_status(200);
+    assert_eq!(len(&listed), 1, "{listed}");
+    assert_eq!(listed[0]["url"], "https://hooks.example.com/kept@here");
+    server.delete(&kept_path).await.assert_status(200);
     // Missing url.
     send_json(
         &server,
@@ -616,6 +649,11 @@ const DENIED_HOSTS: &[&str] = &[
     "[::1]",
     "[::ffff:127.0.0.1]",
     "[0:0:0:0:0:0:0:1]",
+    "[::]",
+    "[::127.0.0.1]",
+    "[2002:7f00:1::1]",
+    "[64:ff9b::7f00:1]",
+    "[64:ff9b::169.254.169.254]",
     "169.254.169.254",
     "[fe80::1]",
     "0.0.0.0",
@@ -778,6 +816,26 @@ async fn rotate_secret_answers_the_new_secret_and_the_grace() {
     .assert_status(200);
     assert_eq!(rotated["previous_secret_expires_at"], Value::Null);
     assert_ne!(text(&rotated["secret"]), secret);
+    // `null` is the default grace period, as leaving it out is (issue 26).
+    let rotated = send_json(
+        &server,
+        Method::POST,
+        &path,
+        &server.key,
+        &json!({"grace_seconds": null}),
+    )
+    .await
+    .assert_status(200);
+    let expires = time::OffsetDateTime::parse(
+        &text(&rotated["previous_secret_expires_at"]),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .expect("RFC 3339");
+    let in_a_day = time::OffsetDateTime::now_utc() + time::Duration::days(1);
+    assert!(
+        (expires - in_a_day).abs() < time::Duration::minutes(5),
+        "{expires}"
+    );
 
     for body in [
         json!({"grace_seconds": 604801}),

@@ -240,6 +240,16 @@ impl TestServer {
         TestServer::launch(config, self.dir.clone(), self.root_der.clone()).await
     }
 
+    /// Reloads the running daemon with `adjust` applied to its configuration (as a
+    /// SIGHUP would).
+    pub fn reload(&mut self, adjust: impl FnOnce(&mut Config)) {
+        adjust(&mut self.config);
+        self.daemon
+            .as_ref()
+            .expect("the daemon runs")
+            .reload(&self.config);
+    }
+
     /// Stops the daemon (graceful shutdown) and waits for it.
     pub async fn stop(&mut self) {
         if let Some(daemon) = self.daemon.take() {

@@ -98,7 +98,7 @@ pub(super) fn parse_body(bytes: &[u8], infer: bool) -> Result<(), ApiError> {
 /// element, through the name index).
 pub async fn list(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
     let request = req.page()?;
-    let include_last_check = include_last_check(&req)?;
+    let include_last_check = req.include("last_check")?;
     let contracts = state.store.contracts();
     let page = match req.query("name") {
         Some(name) => {
@@ -123,15 +123,6 @@ pub async fn list(state: &AppState, req: ApiRequest) -> Result<Response, ApiErro
     Ok(page_response(&req, request, &page, |(contract, last)| {
         ContractWithLastCheckView::new(contract, last.as_ref())
     }))
-}
-
-/// `?include=last_check` (the one thing `include` names today).
-fn include_last_check(req: &ApiRequest) -> Result<bool, ApiError> {
-    match req.query("include").as_deref() {
-        None => Ok(false),
-        Some("last_check") => Ok(true),
-        Some(_) => Err(ApiError::Invalid("include: must be last_check".into())),
-    }
 }
 
 /// `GET /api/v1/contracts/{id}`.

@@ -237,7 +237,8 @@ fn parse_format(text: &str) -> Result<WebhookFormat, ApiError> {
     })
 }
 
-/// The host of an absolute `https://` URL.
+/// The host of an absolute `https://` URL without userinfo (a `user:password@` would be
+/// stored and listed to every key of the account).
 fn url_host(url: &str) -> Result<String, ApiError> {
     let invalid = |why: &str| Err(ApiError::Invalid(format!("url: {why}")));
     if url.len() > MAX_URL_LEN {
@@ -252,6 +253,9 @@ fn url_host(url: &str) -> Result<String, ApiError> {
     {
         return invalid("must be an absolute https:// URL");
     }
+    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+        return invalid("must not carry a user name or password (user:password@); put credentials in the path or query if the receiver needs them");
+    }
     match uri.host() {
         Some(host) if !host.is_empty() => Ok(host.to_owned()),
         _ => invalid("must name a host"),
@@ -261,24 +265,34 @@ fn url_host(url: &str) -> Result<String, ApiError> {
 /// `GET /api/v1/webhooks`, oldest first; never the secret.
 pub async fn list(state: &AppState, req: ApiRequest) -> Result<Response, ApiError> {
     let request = req.page()?;
-    let page = state
-        .store
-        .webhooks()
-        .list(req.caller.account, request)
-        .await?;
-    Ok(page_response(&req, request, &page, WebhookView::new))
+    let with_deliveries = req.include("deliveries_24h")?;
+    let webhooks = state.store.webhooks();
+    let page = webhooks.list(req.caller.account, request).await?;
+    if !with_deliveries {
+        return Ok(page_response(&req, request, &page, WebhookView::new));
+    }
+    let counts = webhooks.deliveries_24h(req.caller.account).await?;
+    Ok(page_response(&req, request, &page, |webhook| {
+        let counts = counts.get(&webhook.id).copied().unwrap_or_default();
+        WebhookView::new(webhook).with_deliveries_24h(counts)
+    }))
 }
 
 /// `GET /api/v1/webhooks/{id}`.
 pub async fn get(state: &AppState, req: ApiRequest, id: &str) -> Result<Response, ApiError> {
     let id = path_id(id, MISSING)?;
-    let webhook = state
-        .store
-        .webhooks()
+    let with_deliveries = req.include("deliveries_24h")?;
+    let webhooks = state.store.webhooks();
+    let webhook = webhooks
         .get(req.caller.account, id)
         .await
         .map_err(not_found(MISSING))?;
-    Ok(ok(&WebhookView::new(&webhook)))
+    if !with_deliveries {
+        return Ok(ok(&WebhookView::new(&webhook)));
+    }
+    let counts = webhooks.deliveries_24h(req.caller.account).await?;
+    let counts = counts.get(&webhook.id).copied().unwrap_or_default();
+    Ok(ok(&WebhookView::new(&webhook).with_deliveries_24h(counts)))
 }
 
 /// A field of a PATCH body: absent (`None`), or given — `null` included (`Some(None)`).
@@ -372,9 +386,13 @@ struct Rotate {
 }
 
 /// A non-negative whole number, however JSON writes it: `86400` and `86400.0` are the same
-/// number (JSON Schema's `integer` says so too). Anything else is a 400 naming the field.
+/// number (JSON Schema's `integer` says so too); `null` is the same as leaving it out.
+/// Anything else is a 400 naming the field.
 fn whole_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     let value = serde_json::Value::deserialize(d)?;
+    if value.is_null() {
+        return Ok(None);
+    }
     let whole = value.as_u64().or_else(|| {
         value
             .as_f64()
