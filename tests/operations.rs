@@ -110,6 +110,18 @@ async fn runs_under_a_systemd_like_supervisor() {
         "still up, same limits"
     );
 
+    // A reload that leaves the limit as it is keeps each key's bucket: a SIGHUP is no way
+    // around a rate limit (issue 26).
+    write_config(&config_file, port, 2);
+    send_signal(daemon.pid(), "-HUP");
+    expect_notification(&notify, "RELOADING=1");
+    expect_notification(&notify, "READY=1");
+    assert_eq!(
+        usage_status(&client, port, &key).await,
+        429,
+        "the spent bucket stays spent"
+    );
+
     // SIGTERM: STOPPING=1 and a clean exit.
     send_signal(daemon.pid(), "-TERM");
     expect_notification(&notify, "STOPPING=1");

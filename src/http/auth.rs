@@ -45,10 +45,11 @@ pub struct Auth {
     store: Store,
     /// Active keys by hash. A std lock: it is never held across an await.
     active_keys: RwLock<KeyCache>,
-    /// Per key: `limits.requests_per_minute`. Replaced whole on reload.
-    requests: RwLock<Arc<DefaultKeyedRateLimiter<KeyId>>>,
-    /// Per account: `limits.key_creations_per_hour`. Replaced whole on reload.
-    key_creations: RwLock<Arc<DefaultKeyedRateLimiter<AccountId>>>,
+    /// Per key: `limits.requests_per_minute`, and that rate. Replaced whole by a reload
+    /// that changes the rate.
+    requests: RwLock<(NonZeroU32, Arc<DefaultKeyedRateLimiter<KeyId>>)>,
+    /// Per account: `limits.key_creations_per_hour`, and that rate.
+    key_creations: RwLock<(NonZeroU32, Arc<DefaultKeyedRateLimiter<AccountId>>)>,
     /// Latest use of each key since the last flush.
     pending_uses: Mutex<HashMap<(AccountId, KeyId), UnixMs>>,
 }
@@ -63,12 +64,8 @@ impl Auth {
         Auth {
             store,
             active_keys: RwLock::new(KeyCache::default()),
-            requests: RwLock::new(Arc::new(RateLimiter::keyed(Quota::per_minute(
-                requests_per_minute,
-            )))),
-            key_creations: RwLock::new(Arc::new(RateLimiter::keyed(Quota::per_hour(
-                key_creations_per_hour,
-            )))),
+            requests: RwLock::new(per_minute(requests_per_minute)),
+            key_creations: RwLock::new(per_hour(key_creations_per_hour)),
             pending_uses: Mutex::new(HashMap::new()),
         }
     }
@@ -119,6 +116,7 @@ impl Auth {
     /// Applies the per-key request limit.
     pub fn check_rate(&self, caller: &Caller) -> Result<(), ApiError> {
         read(&self.requests)
+            .1
             .check_key(&caller.key_id)
             .map_err(|not_until| ApiError::RateLimited {
                 message: "too many requests for this API key",
@@ -129,6 +127,7 @@ impl Auth {
     /// Applies the per-account key-creation limit (counts one creation).
     pub fn check_key_creation(&self, account: AccountId) -> Result<(), ApiError> {
         read(&self.key_creations)
+            .1
             .check_key(&account)
             .map_err(|not_until| ApiError::RateLimited {
                 message: "too many keys created for this account",
@@ -136,12 +135,18 @@ impl Auth {
             })
     }
 
-    /// Applies new limits (a reload). Buckets start full again.
+    /// Applies new limits (a reload). A limit that changed starts every bucket full
+    /// again; one that did not keeps them (a SIGHUP is no way around a rate limit).
     pub fn set_limits(&self, requests_per_minute: NonZeroU32, key_creations_per_hour: NonZeroU32) {
-        *write(&self.requests) =
-            Arc::new(RateLimiter::keyed(Quota::per_minute(requests_per_minute)));
-        *write(&self.key_creations) =
-            Arc::new(RateLimiter::keyed(Quota::per_hour(key_creations_per_hour)));
+        let mut requests = write(&self.requests);
+        if requests.0 != requests_per_minute {
+            *requests = per_minute(requests_per_minute);
+        }
+        drop(requests);
+        let mut key_creations = write(&self.key_creations);
+        if key_creations.0 != key_creations_per_hour {
+            *key_creations = per_hour(key_creations_per_hour);
+        }
     }
 
     /// Caches an active key read from the store — unless a key was forgotten since the
@@ -179,8 +184,8 @@ impl Auth {
                 at,
             })
             .collect();
-        read(&self.requests).retain_recent();
-        read(&self.key_creations).retain_recent();
+        read(&self.requests).1.retain_recent();
+        read(&self.key_creations).1.retain_recent();
         if uses.is_empty() {
             return;
         }
@@ -189,6 +194,20 @@ impl Auth {
             tracing::warn!(error = %e, "cannot record API key use");
         }
     }
+}
+
+/// A limiter of `rate` per minute for each key, with its rate.
+fn per_minute<K: std::hash::Hash + Eq + Clone>(
+    rate: NonZeroU32,
+) -> (NonZeroU32, Arc<DefaultKeyedRateLimiter<K>>) {
+    (rate, Arc::new(RateLimiter::keyed(Quota::per_minute(rate))))
+}
+
+/// A limiter of `rate` per hour for each key, with its rate.
+fn per_hour<K: std::hash::Hash + Eq + Clone>(
+    rate: NonZeroU32,
+) -> (NonZeroU32, Arc<DefaultKeyedRateLimiter<K>>) {
+    (rate, Arc::new(RateLimiter::keyed(Quota::per_hour(rate))))
 }
 
 fn retry_after_secs(not_until: &governor::NotUntil<governor::clock::QuantaInstant>) -> u64 {

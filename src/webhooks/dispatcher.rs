@@ -424,9 +424,13 @@ impl<T: Transport> DeliveryHandle<T> {
         &self,
         account: AccountId,
         webhook_id: WebhookId,
-    ) -> Result<Delivery, StoreError> {
+    ) -> Result<Delivery, TestError> {
         let inner = &self.inner;
         let webhook = inner.store.webhooks().get(account, webhook_id).await?;
+        let claim = inner
+            .in_flight
+            .claim_test(webhook.id)
+            .ok_or(TestError::Busy)?;
         let created_at = inner.clock.now();
         let id = DeliveryId::generate(created_at);
         let event = Event::Ping {
@@ -436,9 +440,22 @@ impl<T: Transport> DeliveryHandle<T> {
         let test = Test {
             account,
             created_at,
+            claim,
         };
-        inner.pipeline(&webhook, event, id, 1, test).await
+        Ok(inner.pipeline(&webhook, event, id, 1, test).await?)
     }
+}
+
+/// Why a test delivery was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum TestError {
+    /// Every slot its attempt could take is busy (`webhooks.max_in_flight`, or the
+    /// webhook's `max_in_flight_per_webhook`): nothing was sent or stored.
+    #[error("too many attempts in flight to this webhook")]
+    Busy,
+    /// The webhook is not the account's, or the store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// What an attempt is for, and so how the [pipeline](Inner::pipeline) decides and records
@@ -554,11 +571,17 @@ struct Test {
     account: AccountId,
     /// When it was created (wall clock).
     created_at: UnixMs,
+    /// Its slot, held while the attempt is sent.
+    claim: Claim,
 }
 
 impl Policy for Test {
     type Recorded = Delivery;
     const TEST: bool = true;
+
+    fn answered(&mut self) {
+        self.claim.sent();
+    }
 
     /// Any 2xx delivers; anything else abandons it (a `410` pauses nothing).
     fn after(&self, result: &Result<Answer, Failure>, _: &[Duration], _: UnixMs) -> AfterAttempt {

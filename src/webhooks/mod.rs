@@ -19,4 +19,4 @@ pub mod guard;
 pub mod schedule;
 pub mod signature;
 
-pub use dispatcher::{DeliveryHandle, DeliverySettings, Dispatcher, Transport};
+pub use dispatcher::{DeliveryHandle, DeliverySettings, Dispatcher, TestError, Transport};

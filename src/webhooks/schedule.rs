@@ -138,10 +138,30 @@ impl InFlight {
         Claim {
             in_flight: self.clone(),
             webhook_id,
-            seq,
+            seq: Some(seq),
             sending: true,
             due_again: false,
         }
+    }
+
+    /// Claims a slot for a test delivery's attempt, which counts against its webhook's
+    /// share and the global bound like any attempt; `None` when either is full (the test
+    /// is refused rather than queued: it answers its request).
+    pub fn claim_test(self: &Arc<Self>, webhook_id: WebhookId) -> Option<Claim> {
+        let mut ledger = lock(&self.ledger);
+        let sending = ledger.sending.get(&webhook_id).copied().unwrap_or(0);
+        if ledger.sending_total >= self.max || sending >= self.max_per_webhook {
+            return None;
+        }
+        *ledger.sending.entry(webhook_id).or_default() += 1;
+        ledger.sending_total += 1;
+        Some(Claim {
+            in_flight: self.clone(),
+            webhook_id,
+            seq: None,
+            sending: true,
+            due_again: false,
+        })
     }
 
     fn wake_if_waiting(&self, due_again: bool) {
@@ -173,7 +193,8 @@ impl InFlight {
 pub struct Claim {
     in_flight: Arc<InFlight>,
     webhook_id: WebhookId,
-    seq: u64,
+    /// The queued delivery's `seq`; `None` for a test delivery (never in the queue).
+    seq: Option<u64>,
     /// Still holding its slot.
     sending: bool,
     /// Set when the recorded outcome made the delivery due again (a retry).
@@ -209,7 +230,9 @@ impl Claim {
 impl Drop for Claim {
     fn drop(&mut self) {
         self.sent();
-        lock(&self.in_flight.ledger).deliveries.remove(&self.seq);
+        if let Some(seq) = self.seq {
+            lock(&self.in_flight.ledger).deliveries.remove(&seq);
+        }
         // Only now can the loop see the retry; it may also be waiting for a slot.
         self.in_flight.wake_if_waiting(self.due_again);
     }

@@ -1,10 +1,6 @@
 //! What the API tests share beyond `tests/common`: shape assertions for the spec's
 //! documents, and small request helpers.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::Poll;
-
 use hyper::Method;
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
@@ -162,33 +158,6 @@ pub async fn check_ok(server: &TestServer, key: &str, contract_id: &str, columns
         .check(key, contract_id, columns)
         .await
         .assert_status(200)
-}
-
-/// Runs `futures` concurrently (on this task) and returns their outputs in order.
-pub async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                match future.as_mut().poll(cx) {
-                    Poll::Ready(value) => *output = Some(value),
-                    Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            Poll::Pending
-        } else {
-            Poll::Ready(())
-        }
-    })
-    .await;
-    outputs
-        .into_iter()
-        .map(|o| o.expect("every future finished"))
-        .collect()
 }
 
 /// Registers a webhook and returns the 201 body.

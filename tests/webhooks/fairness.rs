@@ -92,3 +92,45 @@ async fn a_backlog_on_one_webhook_never_delays_another_webhooks_first_attempt() 
         "the busy webhook's backlog was still there"
     );
 }
+
+/// Issue 26: test deliveries take a slot like any attempt. Twenty `/test` calls at once
+/// to a receiver that answers in a second, with 2 slots per webhook: at most 2 reach it at
+/// a time; the rest are `429` with `Retry-After` (nothing stored for them), and once the
+/// slots are free a test goes through again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_deliveries_obey_the_in_flight_bounds() {
+    let ca = TestCa::new();
+    let receiver = Receiver::start(&ca).await;
+    let server = start(&ca, |cfg| {
+        cfg.webhooks.max_in_flight = 8.try_into().unwrap();
+        cfg.webhooks.max_in_flight_per_webhook = 2.try_into().unwrap();
+    })
+    .await;
+    let hook = id_of(&webhook(&server, &receiver.url("/slow"), ALL_EVENTS, None).await);
+    receiver.set_default("/slow", Reply::status(200).delayed(Duration::from_secs(1)));
+    let path = format!("/api/v1/webhooks/{hook}/test");
+    let calls = (0..20)
+        .map(|_| server.send(Method::POST, &path, Some(&server.key), ""))
+        .collect();
+    let answers = join_all(calls).await;
+    let sent = answers.iter().filter(|a| a.status == 200).count();
+    let refused: Vec<_> = answers.iter().filter(|a| a.status == 429).collect();
+    assert_eq!(sent + refused.len(), 20, "only 200 or 429");
+    assert!((1..=2).contains(&sent), "{sent} sent at once");
+    for answer in &refused {
+        assert_eq!(answer.header("retry-after"), Some("1"));
+        answer.assert_error(429, "rate_limited");
+    }
+    assert!(receiver.max_in_flight("/slow") <= 2);
+    assert_eq!(receiver.count("/slow"), sent);
+    assert_eq!(
+        deliveries(&server, &hook).await.len(),
+        sent,
+        "a refused test stores nothing"
+    );
+    // The slots were given back.
+    server
+        .send(Method::POST, &path, Some(&server.key), "")
+        .await
+        .assert_status(200);
+}

@@ -17,6 +17,7 @@ use crate::ids::{ContractId, DeliveryId, WebhookId};
 use crate::model::{WebhookFilter, WebhookFormat};
 use crate::store::{NewWebhook, WebhookUpdate};
 use crate::webhooks::guard::TargetGuard;
+use crate::webhooks::TestError;
 use crate::wire::{
     DeletedView, DeliveryView, RequeuedView, RotatedSecretView, VerdictDoc, WebhookView,
 };
@@ -336,7 +337,13 @@ pub async fn test(state: &AppState, req: ApiRequest, id: &str) -> Result<Respons
         .deliveries
         .send_test(req.caller.account, id)
         .await
-        .map_err(not_found(MISSING))?;
+        .map_err(|e| match e {
+            TestError::Busy => ApiError::RateLimited {
+                message: "too many webhook attempts in flight; send the test again shortly",
+                retry_after: 1,
+            },
+            TestError::Store(e) => not_found(MISSING)(e),
+        })?;
     Ok(ok(&DeliveryView::new(&delivery)))
 }
 
