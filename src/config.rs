@@ -158,6 +158,10 @@ pub struct LimitsConfig {
     /// Most webhooks per account.
     #[serde(deserialize_with = "at_least_one")]
     pub max_webhooks: NonZeroUsize,
+    /// Most versions a contract keeps: an update past it prunes the oldest (version
+    /// numbers keep counting), so history cannot grow without end.
+    #[serde(deserialize_with = "at_least_one")]
+    pub max_versions: NonZeroU32,
 }
 
 impl Default for LimitsConfig {
@@ -167,6 +171,7 @@ impl Default for LimitsConfig {
             key_creations_per_hour: const { NonZeroU32::new(10).expect("not zero") }, // ok: compile time
             max_columns: const { NonZeroUsize::new(1000).expect("not zero") }, // ok: compile time
             max_webhooks: const { NonZeroUsize::new(100).expect("not zero") }, // ok: compile time
+            max_versions: const { NonZeroU32::new(1000).expect("not zero") },  // ok: compile time
         }
     }
 }
@@ -660,6 +665,7 @@ mod tests {
             ("storage", "max_write_batch"),
             ("limits", "requests_per_minute"),
             ("limits", "key_creations_per_hour"),
+            ("limits", "max_versions"),
             ("webhooks", "max_in_flight"),
             ("webhooks", "max_in_flight_per_webhook"),
         ] {

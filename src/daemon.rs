@@ -448,6 +448,7 @@ fn app_state(
         limits: TenantLimits {
             max_columns: config.limits.max_columns.get(),
             max_webhooks: config.limits.max_webhooks.get(),
+            max_versions: config.limits.max_versions.get(),
         },
         scheme,
         links: match &config.server.public_url {

@@ -334,12 +334,40 @@ pub struct Delivery {
     /// When the next attempt is due (on the queue's steady clock); `None` while its
     /// webhook is paused and once finished. Mirrors the delivery's key in the `due` table.
     pub next_attempt_at: Option<UnixMs>,
-    /// Every attempt, oldest first.
+    /// The last [`Delivery::ATTEMPTS_KEPT`] attempts, oldest first (numbers keep
+    /// counting: the first kept one's number tells how many went before).
     pub attempts: Vec<Attempt>,
     /// When it was created.
     pub created_at: UnixMs,
     /// When it was delivered or abandoned; retention counts from here.
     pub finished_at: Option<UnixMs>,
+}
+
+impl Delivery {
+    /// Attempts a delivery keeps: a delivery recovered again and again must not grow
+    /// without end (30 recoveries once left 99 attempts on each).
+    pub const ATTEMPTS_KEPT: usize = 20;
+
+    /// The number its next attempt gets.
+    pub fn next_attempt_number(&self) -> u32 {
+        self.attempts
+            .last()
+            .map_or(1, |a| a.number.saturating_add(1))
+    }
+
+    /// Adds an attempt, dropping the oldest beyond [`Delivery::ATTEMPTS_KEPT`].
+    pub fn add_attempt(&mut self, attempt: Attempt) {
+        self.attempts.push(attempt);
+        let over = self.attempts.len().saturating_sub(Self::ATTEMPTS_KEPT);
+        self.attempts.drain(..over);
+    }
+
+    /// Attempts made but no longer kept.
+    pub fn attempts_dropped(&self) -> u32 {
+        self.attempts
+            .first()
+            .map_or(0, |a| a.number.saturating_sub(1))
+    }
 }
 
 /// A contract's latest check, as lists and the overview show it.

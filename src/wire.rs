@@ -415,6 +415,8 @@ pub struct DeliveryView {
     status: &'static str,
     next_attempt_at: Option<String>,
     attempts: Vec<AttemptView>,
+    /// Attempts made before the ones shown (a delivery keeps its last 20).
+    attempts_dropped: u32,
     created_at: String,
 }
 
@@ -440,6 +442,7 @@ impl DeliveryView {
             status: d.status.as_str(),
             next_attempt_at: d.next_attempt_at.map(UnixMs::rfc3339),
             attempts: d.attempts.iter().map(AttemptView::new).collect(),
+            attempts_dropped: d.attempts_dropped(),
             created_at: d.created_at.rfc3339(),
         }
     }

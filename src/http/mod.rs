@@ -23,6 +23,8 @@ pub struct TenantLimits {
     pub max_columns: usize,
     /// `limits.max_webhooks`: per account.
     pub max_webhooks: usize,
+    /// `limits.max_versions`: per contract; older ones are pruned.
+    pub max_versions: u32,
 }
 
 /// What every request handler shares. Held in an `Arc` by every connection.

@@ -92,10 +92,20 @@ impl ContractCache {
 
     /// Forgets every version of a deleted contract.
     pub fn remove_contract(&self, account: AccountId, id: ContractId) {
+        self.forget(|key| (key.0, key.1) == (account, id));
+    }
+
+    /// Forgets the versions of a contract older than `oldest` (pruned from its history);
+    /// its current version stays.
+    pub fn forget_versions_before(&self, account: AccountId, id: ContractId, oldest: u32) {
+        self.forget(|key| (key.0, key.1) == (account, id) && key.2.is_some_and(|v| v < oldest));
+    }
+
+    fn forget(&self, forgotten: impl Fn(&Key) -> bool) {
         let mut entries = write(&self.entries);
         let Entries { map, bytes } = &mut *entries;
-        map.retain(|&(a, c, _), version| {
-            let keep = (a, c) != (account, id);
+        map.retain(|key, version| {
+            let keep = !forgotten(key);
             if !keep {
                 *bytes -= estimated_bytes(version);
             }

@@ -104,6 +104,7 @@ impl Contracts<'_> {
         id: ContractId,
         update: ContractUpdate,
         dry_run: bool,
+        max_versions: u32,
     ) -> Result<Updated> {
         let now = self.store.clock().now();
         if dry_run {
@@ -114,14 +115,13 @@ impl Contracts<'_> {
         }
         let updated = self
             .store
-            .write(move |txn| update_contract(txn, account, id, update, now))
+            .write(move |txn| update_contract(txn, account, id, update, now, max_versions))
             .await?;
         if updated.changes.is_some() {
             let current = Arc::new(updated.contract.current_version());
-            self.store
-                .shared
-                .contracts
-                .offer_current(account, id, current);
+            let cache = &self.store.shared.contracts;
+            cache.offer_current(account, id, current);
+            cache.forget_versions_before(account, id, oldest_kept(&updated, max_versions));
         }
         Ok(updated)
     }
@@ -387,6 +387,7 @@ pub fn update_contract(
     id: ContractId,
     update: ContractUpdate,
     now: UnixMs,
+    max_versions: u32,
 ) -> Result<Updated> {
     let mut contracts = CONTRACTS.write(txn)?;
     let (location, current) = get_owned(&txn.open_table(IDS)?, &contracts, account, id.raw())?
@@ -400,11 +401,18 @@ pub fn update_contract(
     let contract = &updated.contract;
     contracts.insert(location, contract)?;
     versions.insert((id.raw(), contract.version), &contract.current_version())?;
+    // History is bounded: the oldest versions go (numbers keep counting).
+    versions.remove_range((id.raw(), 0)..(id.raw(), oldest_kept(&updated, max_versions)))?;
     if contract.name != current.name {
         names.remove((account.0, current.name.as_str()))?;
         names.insert((account.0, contract.name.as_str()), id.raw())?;
     }
     Ok(updated)
+}
+
+/// The oldest version an update keeps, when a contract keeps at most `max_versions`.
+fn oldest_kept(updated: &Updated, max_versions: u32) -> u32 {
+    (updated.contract.version + 1).saturating_sub(max_versions.max(1))
 }
 
 /// What [`update_contract`] would do, from a read transaction: a dry run.
@@ -519,18 +527,27 @@ pub fn list_versions(
     let before = request
         .cursor
         .map_or(u32::MAX, |c| u32::try_from(c).unwrap_or(u32::MAX));
+    // The page ends at `limit` versions or [`PAGE_BYTES`] of them, whichever comes first.
     // One row more than the page: it tells whether a next page exists, and it is the
     // version the page's last one is compared with.
-    let rows: Vec<ContractVersion> = versions
-        .range((id.raw(), 0)..(id.raw(), before))?
+    let mut rows: Vec<ContractVersion> = Vec::new();
+    let mut bytes = 0;
+    let mut more = false;
+    for row in versions
+        .range_sized((id.raw(), 0)..(id.raw(), before))?
         .rev()
-        .take(request.limit + 1)
-        .map(|row| row.map(|(_, version)| version))
-        .collect::<Result<_>>()?;
-    let more = rows.len() > request.limit;
+    {
+        let (version, size) = row?;
+        more = rows.len() == request.limit || bytes >= PAGE_BYTES;
+        rows.push(version);
+        if more {
+            break;
+        }
+        bytes += size;
+    }
     let items: Vec<VersionEntry> = rows
         .iter()
-        .take(request.limit)
+        .take(rows.len() - usize::from(more))
         .enumerate()
         .map(|(i, version)| VersionEntry::new(version.clone(), rows.get(i + 1)))
         .collect();

@@ -352,7 +352,7 @@ pub fn due(txn: &ReadTransaction, request: &DueRequest) -> Result<DueBatch> {
                     (Some(hook), Some((_, check))) if hook.active => {
                         room -= 1;
                         batch.last_served = Some(webhook_id);
-                        let attempt = delivery.attempts.len() as u32 + 1;
+                        let attempt = delivery.next_attempt_number();
                         // Looked up now, so a message shows the contract's current name.
                         let contract_name =
                             get_owned(&ids, &contracts, owner, check.contract_id.raw())?
@@ -451,7 +451,7 @@ pub fn finish_attempt(
     if let Some(at) = delivery.next_attempt_at.take() {
         due.remove((webhook_id.raw(), due_key(at), seq))?;
     }
-    delivery.attempts.push(attempt);
+    delivery.add_attempt(attempt);
     match after {
         AfterAttempt::Delivered => finish(txn, &mut delivery, DeliveryStatus::Delivered, now)?,
         AfterAttempt::Abandon => {

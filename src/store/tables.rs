@@ -232,6 +232,22 @@ where
         })
     }
 
+    /// The records in `range` with the stored size of each (for a page's byte budget),
+    /// decoded as they are read.
+    pub fn range_sized<'a, KR>(
+        &self,
+        range: impl RangeBounds<KR> + 'a,
+    ) -> Result<impl DoubleEndedIterator<Item = Result<(T, usize)>> + '_>
+    where
+        KR: Borrow<K::SelfType<'a>> + 'a,
+    {
+        Ok(self.table.range(range)?.map(|row| {
+            let (_, value) = row?;
+            let bytes = value.value();
+            Ok((decode(bytes)?, bytes.len()))
+        }))
+    }
+
     /// Every row, in key order.
     pub fn all(&self) -> Result<Rows<'_, K, T>> {
         Ok(Rows {

@@ -274,3 +274,129 @@ async fn a_webhook_contract_id_made_of_another_records_id_is_400() {
         "the PATCHes changed nothing"
     );
 }
+
+/// A contract `wide` of 1,000 columns with 200-character names (≈250 KB a version), and
+/// `updates` more versions (each makes one more column optional).
+async fn wide_history(server: &TestServer, updates: usize) -> String {
+    let key = server.key.clone();
+    let contract = server
+        .create_contract(&key, "wide", columns(1000, 200))
+        .await;
+    let id = text(&contract["id"]);
+    let mut schema = columns(1000, 200);
+    for i in 0..updates {
+        schema[i]["required"] = json!(false);
+        send_json(
+            server,
+            Method::PUT,
+            &format!("/api/v1/contracts/{id}"),
+            &key,
+            &json!({"schema": {"columns": schema}}),
+        )
+        .await
+        .assert_status(200);
+    }
+    id
+}
+
+/// Issue 26: a page of versions ends at its byte budget too (it read `limit` whole
+/// versions, 85 MB a page at 300 versions of 1,000 columns), and the pages still add up
+/// to the whole history.
+#[tokio::test]
+async fn a_page_of_large_versions_ends_at_its_byte_budget_and_links_the_rest() {
+    let server = roomy_server().await;
+    let id = wide_history(&server, 24).await;
+    let path = format!("/api/v1/contracts/{id}/versions?limit=1000");
+    let first = server.get(&path).await;
+    let page = first.assert_status(200);
+    assert!(len(&page) < 25, "{} versions in one page", len(&page));
+    assert!(
+        first.body.len() < 8 * 1024 * 1024,
+        "{} bytes",
+        first.body.len()
+    );
+    assert!(next_page(&first, &server.base).is_some());
+    let all = concat(&all_pages(&server, &path).await);
+    let numbers: Vec<u64> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, (1..=25).rev().collect::<Vec<u64>>());
+    // Each version is compared with the one before it, across page ends too.
+    for version in all.as_array().unwrap().iter().filter(|v| v["version"] != 1) {
+        assert_ne!(version["changes"], Value::Null, "{}", version["version"]);
+    }
+}
+
+/// Issue 26: `limits.max_versions` bounds a contract's history: the oldest versions are
+/// pruned (numbers keep counting), a pruned version is a 404 to read or to check against.
+#[tokio::test]
+async fn a_contract_keeps_at_most_max_versions_and_numbers_keep_counting() {
+    let server = TestServer::start_with(|cfg| {
+        cfg.limits.max_versions = 3.try_into().unwrap();
+    })
+    .await;
+    let key = server.key.clone();
+    let id = text(&server.create_contract(&key, "c", users_columns()).await["id"]);
+    let put = |n: usize| {
+        let mut columns = users_columns();
+        columns
+            .as_array_mut()
+            .unwrap()
+            .push(col(&format!("extra_{n}"), "string", false));
+        json!({"schema": {"columns": columns}})
+    };
+    for n in 0..4 {
+        let path = format!("/api/v1/contracts/{id}");
+        let updated = send_json(&server, Method::PUT, &path, &key, &put(n))
+            .await
+            .assert_status(200);
+        assert_eq!(updated["version"], n + 2);
+    }
+    let versions = server
+        .get(&format!("/api/v1/contracts/{id}/versions"))
+        .await
+        .assert_status(200);
+    let numbers: Vec<&Value> = versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| &v["version"])
+        .collect();
+    assert_eq!(numbers, [5, 4, 3]);
+    for pruned in [1, 2] {
+        server
+            .get(&format!("/api/v1/contracts/{id}/versions/{pruned}"))
+            .await
+            .assert_error(404, "not_found");
+        let body = json!({"contract_id": id, "contract_version": pruned, "incoming_schema": {"columns": []}});
+        server
+            .post("/api/v1/check", &body)
+            .await
+            .assert_error(404, "not_found");
+    }
+    server
+        .get(&format!("/api/v1/contracts/{id}/versions/3"))
+        .await
+        .assert_status(200);
+    let body =
+        json!({"contract_id": id, "contract_version": 3, "incoming_schema": {"columns": []}});
+    server.post("/api/v1/check", &body).await.assert_status(200);
+    // The next update is version 6, and version 3 goes.
+    let path = format!("/api/v1/contracts/{id}");
+    let updated = send_json(&server, Method::PUT, &path, &key, &put(9))
+        .await
+        .assert_status(200);
+    assert_eq!(updated["version"], 6);
+    server
+        .get(&format!("/api/v1/contracts/{id}/versions/3"))
+        .await
+        .assert_error(404, "not_found");
+    // Checked against before, so cached: the cache forgets it with the store.
+    server
+        .post("/api/v1/check", &body)
+        .await
+        .assert_error(404, "not_found");
+}

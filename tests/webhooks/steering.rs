@@ -253,3 +253,51 @@ async fn recover_requeues_the_abandoned_deliveries_since_a_time() {
         "nothing abandoned is left"
     );
 }
+
+/// Issue 26: a delivery keeps its last 20 attempts, so retrying it again and again cannot
+/// grow it without end; the numbers keep counting (the receiver sees 1 to 25) and
+/// `attempts_dropped` says how many are no longer listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_keeps_its_last_20_attempts_and_counts_the_rest() {
+    let ca = TestCa::new();
+    let receiver = Receiver::start(&ca).await;
+    let server = start(&ca, |cfg| {
+        cfg.webhooks.retry_delays = Vec::new();
+        cfg.webhooks.disable_after = 0; // 25 abandoned in a row must not pause it
+    })
+    .await;
+    let contract_id = contract(&server, "users").await;
+    let hook_id = id_of(&webhook(&server, &receiver.url("/r"), ALL_EVENTS, None).await);
+    receiver.set_default("/r", Reply::status(500));
+    run_check(&server, &contract_id, pass_columns()).await;
+    let abandoned = wait_delivery(&server, &hook_id, "abandoned", Duration::from_secs(20)).await;
+    let retry = format!(
+        "/api/v1/webhooks/{hook_id}/deliveries/{}/retry",
+        id_of(&abandoned)
+    );
+    for made in 2..=25 {
+        assert_eq!(post(&server, &retry, json!({})).await.status.as_u16(), 202);
+        let (finished, list) = poll(
+            Duration::from_secs(20),
+            || deliveries(&server, &hook_id),
+            |list| {
+                list[0]["status"] == "abandoned"
+                    && list[0]["attempts"].as_array().unwrap().last().unwrap()["number"] == made
+            },
+        )
+        .await;
+        assert!(finished, "attempt {made}: {list:#?}");
+    }
+    let delivery = &deliveries(&server, &hook_id).await[0];
+    let numbers: Vec<u64> = delivery["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, (6..=25).collect::<Vec<u64>>());
+    assert_eq!(delivery["attempts_dropped"], 5);
+    let requests = receiver.wait_for("/r", 25, Duration::from_secs(20)).await;
+    let sent: Vec<String> = (1..=25).map(|n| n.to_string()).collect();
+    assert_eq!(attempt_numbers(&requests), sent);
+}

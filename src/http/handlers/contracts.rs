@@ -185,7 +185,13 @@ pub async fn update(state: &AppState, req: ApiRequest, id: &str) -> Result<Respo
     let updated = state
         .store
         .contracts()
-        .update(caller.account, id?, update, dry_run)
+        .update(
+            caller.account,
+            id?,
+            update,
+            dry_run,
+            state.limits.max_versions,
+        )
         .await
         .map_err(not_found(MISSING))?;
     if dry_run {
