@@ -762,6 +762,20 @@ async fn allow_targets_lets_a_denied_literal_address_through() {
     .assert_error(400, "invalid_request");
 }
 
+/// The previous secret of a rotation stays valid for the default grace period, a day.
+fn assert_expires_in_a_day(rotated: &Value) {
+    let expires = time::OffsetDateTime::parse(
+        &text(&rotated["previous_secret_expires_at"]),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .expect("RFC 3339");
+    let in_a_day = time::OffsetDateTime::now_utc() + time::Duration::days(1);
+    assert!(
+        (expires - in_a_day).abs() < time::Duration::minutes(5),
+        "{expires}"
+    );
+}
+
 #[tokio::test]
 async fn rotate_secret_answers_the_new_secret_and_the_grace() {
     let server = TestServer::start().await;
@@ -784,16 +798,7 @@ async fn rotate_secret_answers_the_new_secret_and_the_grace() {
     let secret = text(&rotated["secret"]);
     assert_prefixed_alnum32(&secret, "whsec_");
     assert_ne!(rotated["secret"], created["secret"]);
-    let expires = time::OffsetDateTime::parse(
-        &text(&rotated["previous_secret_expires_at"]),
-        &time::format_description::well_known::Rfc3339,
-    )
-    .expect("RFC 3339");
-    let in_a_day = time::OffsetDateTime::now_utc() + time::Duration::days(1);
-    assert!(
-        (expires - in_a_day).abs() < time::Duration::minutes(5),
-        "{expires}"
-    );
+    assert_expires_in_a_day(&rotated);
 
     let rotated = send_json(
         &server,
@@ -826,16 +831,7 @@ async fn rotate_secret_answers_the_new_secret_and_the_grace() {
     )
     .await
     .assert_status(200);
-    let expires = time::OffsetDateTime::parse(
-        &text(&rotated["previous_secret_expires_at"]),
-        &time::format_description::well_known::Rfc3339,
-    )
-    .expect("RFC 3339");
-    let in_a_day = time::OffsetDateTime::now_utc() + time::Duration::days(1);
-    assert!(
-        (expires - in_a_day).abs() < time::Duration::minutes(5),
-        "{expires}"
-    );
+    assert_expires_in_a_day(&rotated);
 
     for body in [
         json!({"grace_seconds": 604801}),

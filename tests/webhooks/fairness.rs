@@ -47,6 +47,15 @@ async fn a_slow_endpoint_does_not_hold_up_the_others() {
     );
 }
 
+/// A server with 8 attempts in flight at most, 2 to one webhook.
+async fn two_slots_per_webhook(ca: &TestCa) -> TestServer {
+    start(ca, |cfg| {
+        cfg.webhooks.max_in_flight = 8.try_into().unwrap();
+        cfg.webhooks.max_in_flight_per_webhook = 2.try_into().unwrap();
+    })
+    .await
+}
+
 /// Issue 9: behind a backlog of 60 deliveries to a receiver that answers in 3 s (at most
 /// 2 in flight to it), another webhook's first delivery still goes out at once — the
 /// backlog is 90 s of work, and a scheduler that reads due entries in time order alone
@@ -55,11 +64,7 @@ async fn a_slow_endpoint_does_not_hold_up_the_others() {
 async fn a_backlog_on_one_webhook_never_delays_another_webhooks_first_attempt() {
     let ca = TestCa::new();
     let receiver = Receiver::start(&ca).await;
-    let server = start(&ca, |cfg| {
-        cfg.webhooks.max_in_flight = 8.try_into().unwrap();
-        cfg.webhooks.max_in_flight_per_webhook = 2.try_into().unwrap();
-    })
-    .await;
+    let server = two_slots_per_webhook(&ca).await;
     let busy_contract = contract(&server, "busy").await;
     let other_contract = contract(&server, "other").await;
     let busy_url = receiver.url("/busy");
@@ -101,11 +106,7 @@ async fn a_backlog_on_one_webhook_never_delays_another_webhooks_first_attempt() 
 async fn test_deliveries_obey_the_in_flight_bounds() {
     let ca = TestCa::new();
     let receiver = Receiver::start(&ca).await;
-    let server = start(&ca, |cfg| {
-        cfg.webhooks.max_in_flight = 8.try_into().unwrap();
-        cfg.webhooks.max_in_flight_per_webhook = 2.try_into().unwrap();
-    })
-    .await;
+    let server = two_slots_per_webhook(&ca).await;
     let hook = id_of(&webhook(&server, &receiver.url("/slow"), ALL_EVENTS, None).await);
     receiver.set_default("/slow", Reply::status(200).delayed(Duration::from_secs(1)));
     let path = format!("/api/v1/webhooks/{hook}/test");
