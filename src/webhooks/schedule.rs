@@ -132,16 +132,8 @@ impl InFlight {
     pub fn claim(self: &Arc<Self>, delivery: DeliveryKey) -> Claim {
         let DeliveryKey { webhook_id, seq } = delivery;
         let mut ledger = lock(&self.ledger);
-        *ledger.sending.entry(webhook_id).or_default() += 1;
-        ledger.sending_total += 1;
         ledger.deliveries.insert(seq);
-        Claim {
-            in_flight: self.clone(),
-            webhook_id,
-            seq: Some(seq),
-            sending: true,
-            due_again: false,
-        }
+        self.take_slot(&mut ledger, webhook_id, Some(seq))
     }
 
     /// Claims a slot for a test delivery's attempt, which counts against its webhook's
@@ -153,15 +145,25 @@ impl InFlight {
         if ledger.sending_total >= self.max || sending >= self.max_per_webhook {
             return None;
         }
+        Some(self.take_slot(&mut ledger, webhook_id, None))
+    }
+
+    /// Counts one more attempt sending to `webhook_id`; the claim gives it back.
+    fn take_slot(
+        self: &Arc<Self>,
+        ledger: &mut Ledger,
+        webhook_id: WebhookId,
+        seq: Option<u64>,
+    ) -> Claim {
         *ledger.sending.entry(webhook_id).or_default() += 1;
         ledger.sending_total += 1;
-        Some(Claim {
+        Claim {
             in_flight: self.clone(),
             webhook_id,
-            seq: None,
+            seq,
             sending: true,
             due_again: false,
-        })
+        }
     }
 
     fn wake_if_waiting(&self, due_again: bool) {
