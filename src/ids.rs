@@ -11,6 +11,13 @@
 //! which keeps the numeric order when compared as strings. `Display` writes it and
 //! `FromStr` reads it (anything malformed is an [`InvalidId`]).
 //!
+//! Check ids are the exception ([`CheckId`]): checks are the hot path, and an index from
+//! 96 random bits to a check's place is an insert at a random page of a B-tree for every
+//! check. Since format 5 a check id carries its place — the check's number in its
+//! account, `seq` — and 96 random bits that the stored check must match; the store reads
+//! the check at `(account, seq)` and compares the random bits in constant time, with no
+//! index. Ids of checks stored before format 5 keep their old form and their index.
+//!
 //! [`AccountId`] is internal (accounts never appear in the API): a number from 1.
 
 use std::fmt;
@@ -84,11 +91,6 @@ public_id!(
     "ctr_"
 );
 public_id!(
-    /// A stored check result, `chk_…`.
-    CheckId,
-    "chk_"
-);
-public_id!(
     /// A webhook subscription, `wh_…`.
     WebhookId,
     "wh_"
@@ -104,6 +106,126 @@ public_id!(
     "dlv_"
 );
 
+/// A stored check result, `chk_…`.
+///
+/// Two forms (see the module's documentation): since format 5, `chk_` + 13 characters of
+/// the check's number in its account (`seq`, with its three top bits set, so these ids
+/// sort after every older one) + 20 characters of 96 random bits — 33 characters; before,
+/// the 26 characters of 32 bits of seconds and 96 random bits, found through the `ids`
+/// index (`seq` is 0 then).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CheckId {
+    /// The check's number in its account; 0 for an id from before format 5.
+    seq: u64,
+    /// The random bits (and, before format 5, the creation second above them).
+    raw: u128,
+}
+
+/// Marks the `seq` part of a [`CheckId`]'s text: its top three bits (of 65) are set.
+const SEQ_MARK: u128 = 0b111 << 62;
+/// Characters of the `seq` part of a [`CheckId`].
+const SEQ_LEN: usize = 13;
+/// Characters of the random part of a [`CheckId`] (100 bits, the top 4 zero).
+const RANDOM_LEN: usize = 20;
+/// The random bits of an id.
+const RANDOM_BITS: u128 = (1 << 96) - 1;
+
+impl CheckId {
+    /// The text prefix, including the underscore.
+    pub const PREFIX: &'static str = "chk_";
+
+    /// The id of the check numbered `seq` (≥ 1) in its account: 96 fresh random bits.
+    pub fn generate(seq: u64) -> Self {
+        CheckId {
+            seq,
+            raw: random_bits(),
+        }
+    }
+
+    /// The id a check stored with `raw` has, at `seq` in its account's checks: a check
+    /// stored since format 5 has only random bits in `raw` and is found by `seq`; an older
+    /// one keeps the id it was given (and its `ids` index entry).
+    pub const fn stored(raw: u128, seq: u64) -> Self {
+        if raw >> 96 == 0 {
+            CheckId { seq, raw }
+        } else {
+            CheckId::from_raw(raw)
+        }
+    }
+
+    /// An id from before format 5 (or a test's), with this raw value.
+    pub const fn from_raw(raw: u128) -> Self {
+        CheckId { seq: 0, raw }
+    }
+
+    /// The raw value the store keeps in the check (and, for an id from before format 5,
+    /// keys the `ids` index by).
+    pub const fn raw(self) -> u128 {
+        self.raw
+    }
+
+    /// The check's number in its account, for an id made since format 5.
+    pub const fn seq(self) -> Option<u64> {
+        if self.seq == 0 {
+            None
+        } else {
+            Some(self.seq)
+        }
+    }
+
+    /// Whether `stored_raw` (a check's stored random bits) is this id's. A `u128`
+    /// compared whole, not byte by byte: the answer's time does not tell how many leading
+    /// bytes of a guess were right.
+    pub fn matches(self, stored_raw: u128) -> bool {
+        std::hint::black_box(self.raw ^ stored_raw) == 0
+    }
+}
+
+impl fmt::Display for CheckId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(Self::PREFIX)?;
+        match self.seq() {
+            None => f.write_str(&encode(self.raw, ENCODED_LEN)),
+            Some(seq) => {
+                f.write_str(&encode(SEQ_MARK | u128::from(seq), SEQ_LEN))?;
+                f.write_str(&encode(self.raw, RANDOM_LEN))
+            }
+        }
+    }
+}
+
+impl FromStr for CheckId {
+    type Err = InvalidId;
+
+    fn from_str(text: &str) -> Result<Self, InvalidId> {
+        let body = text.strip_prefix(Self::PREFIX).ok_or(InvalidId)?;
+        if body.len() == ENCODED_LEN {
+            return decode(body, ENCODED_LEN)
+                .map(CheckId::from_raw)
+                .ok_or(InvalidId);
+        }
+        if body.len() != SEQ_LEN + RANDOM_LEN || !body.is_ascii() {
+            return Err(InvalidId);
+        }
+        let (seq, random) = body.split_at(SEQ_LEN);
+        let seq = decode(seq, SEQ_LEN).ok_or(InvalidId)?;
+        let raw = decode(random, RANDOM_LEN).ok_or(InvalidId)?;
+        if seq & SEQ_MARK != SEQ_MARK || raw > RANDOM_BITS {
+            return Err(InvalidId);
+        }
+        match u64::try_from(seq & !SEQ_MARK) {
+            Ok(seq) if seq > 0 => Ok(CheckId { seq, raw }),
+            _ => Err(InvalidId),
+        }
+    }
+}
+
+impl serde::Serialize for CheckId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// An account: numbered from 1 in creation order; never shown in the API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AccountId(pub u64);
@@ -116,10 +238,15 @@ impl fmt::Display for AccountId {
 
 /// 32 bits of unix seconds, then 96 random bits.
 fn random_id(now: UnixMs) -> u128 {
+    let secs = (now.unix_seconds().max(0) as u128) & 0xffff_ffff;
+    (secs << 96) | random_bits()
+}
+
+/// 96 random bits.
+fn random_bits() -> u128 {
     let mut random = [0u8; 16];
     ID_RANDOMNESS.with_borrow_mut(|pool| pool.take(&mut random[4..]));
-    let secs = (now.unix_seconds().max(0) as u128) & 0xffff_ffff;
-    (secs << 96) | u128::from_be_bytes(random)
+    u128::from_be_bytes(random)
 }
 
 /// Bytes of OS randomness a thread draws at a time for ids.
@@ -200,8 +327,8 @@ mod tests {
 
     #[test]
     fn ids_sort_by_creation_time() {
-        let a = CheckId::generate(UnixMs(1_700_000_000_000)).to_string();
-        let b = CheckId::generate(UnixMs(1_700_000_001_000)).to_string();
+        let a = ContractId::generate(UnixMs(1_700_000_000_000)).to_string();
+        let b = ContractId::generate(UnixMs(1_700_000_001_000)).to_string();
         assert!(a < b);
         assert_eq!(a.len(), 4 + ENCODED_LEN);
     }
@@ -210,7 +337,7 @@ mod tests {
     fn ids_drawn_across_many_random_blocks_are_distinct_and_keep_their_time() {
         let now = UnixMs(1_700_000_000_000);
         let ids: std::collections::HashSet<u128> = (0..5 * POOL_BYTES)
-            .map(|_| CheckId::generate(now).raw())
+            .map(|_| WebhookId::generate(now).raw())
             .collect();
         assert_eq!(ids.len(), 5 * POOL_BYTES);
         assert!(ids.iter().all(|id| id >> 96 == 1_700_000_000));
@@ -229,6 +356,51 @@ mod tests {
         assert_eq!(format!("{good}0").parse::<ContractId>(), Err(InvalidId));
         let overflow = format!("ctr_8{}", &good[5..]);
         assert_eq!(overflow.parse::<ContractId>(), Err(InvalidId));
+    }
+
+    #[test]
+    fn check_ids_carry_their_seq_and_96_random_bits_and_sort_after_older_ones() {
+        let old = CheckId::from_raw(1_700_000_000u128 << 96 | 12345);
+        assert_eq!(old.seq(), None);
+        assert_eq!(old.to_string().len(), 4 + ENCODED_LEN);
+        let mut previous = old.to_string();
+        for seq in [1, 2, 31, 32, 1 << 40, (1 << 62) - 1] {
+            let id = CheckId::generate(seq);
+            assert_eq!(id.seq(), Some(seq));
+            assert!(id.raw() <= RANDOM_BITS, "only random bits are stored");
+            let text = id.to_string();
+            assert_eq!(text.len(), 4 + SEQ_LEN + RANDOM_LEN);
+            assert_eq!(text.parse::<CheckId>(), Ok(id));
+            assert!(text > previous, "{text} sorts after {previous}");
+            previous = text;
+            // As the store reads it back: its raw bits under its key.
+            assert_eq!(CheckId::stored(id.raw(), seq), id);
+            assert!(id.matches(id.raw()) && !id.matches(id.raw() ^ 1));
+        }
+        // An old check keeps its old id under whatever key it was stored.
+        assert_eq!(CheckId::stored(old.raw(), 7), old);
+        let ids: std::collections::HashSet<u128> = (0..4 * POOL_BYTES)
+            .map(|_| CheckId::generate(1).raw())
+            .collect();
+        assert_eq!(ids.len(), 4 * POOL_BYTES);
+        assert_eq!(ids.iter().fold(0, |acc, id| acc | id), RANDOM_BITS);
+    }
+
+    #[test]
+    fn malformed_check_ids_are_rejected() {
+        let good = CheckId::generate(5).to_string();
+        let (seq, random) = good["chk_".len()..].split_at(SEQ_LEN);
+        for bad in [
+            format!("chk_{seq}"),
+            format!("chk_{seq}{random}0"),
+            format!("chk_{}{random}", encode(5, SEQ_LEN)), // no mark
+            format!("chk_{}{random}", encode(SEQ_MARK, SEQ_LEN)), // seq 0
+            format!("chk_{seq}z{}", &random[1..]),         // more than 96 random bits
+            format!("chk_{seq}{}é", &random[..RANDOM_LEN - 2]),
+            good.to_uppercase(),
+        ] {
+            assert_eq!(bad.parse::<CheckId>(), Err(InvalidId), "{bad}");
+        }
     }
 
     #[test]
@@ -255,6 +427,12 @@ mod tests {
         fn format_then_parse_round_trips(raw in any::<u128>()) {
             let text = WebhookId::from_raw(raw).to_string();
             prop_assert_eq!(text.parse::<WebhookId>(), Ok(WebhookId::from_raw(raw)));
+        }
+
+        #[test]
+        fn check_ids_round_trip(seq in 1..(1u64 << 62), raw in 0..=RANDOM_BITS) {
+            let id = CheckId::stored(raw, seq);
+            prop_assert_eq!(id.to_string().parse::<CheckId>(), Ok(id));
         }
 
         #[test]

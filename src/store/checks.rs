@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use redb::{ReadTransaction, ReadableTable, Table, WriteTransaction};
 
 use super::queue::{DueEntry, Send};
+use super::records::Record;
 use super::stats;
 use super::tables::*;
 use super::{Store, StoreError};
@@ -181,7 +182,7 @@ pub fn list_filtered(
         let Some(raw) = checks.get((account.0, seq))? else {
             continue; // purged while its index entry was read
         };
-        let check: Check = super::codec::decode(raw.value())?;
+        let check = Check::at_seq(super::codec::decode(raw.value())?, seq);
         if let Some(since) = filter.since {
             if check.created_at.0 < since.0.saturating_sub(SINCE_SLACK_MS) {
                 break;
@@ -235,6 +236,7 @@ pub struct NewCheck {
 /// what they would have seen had each check been written on its own.
 pub struct CheckPass<'t> {
     ids: Table<'t, u128, Location>,
+    check_seqs: Table<'t, u64, u64>,
     accounts: WriteRecords<'t, u64, Account>,
     checks: WriteRecords<'t, Location, Check>,
     webhooks: WriteRecords<'t, Location, Webhook>,
@@ -255,6 +257,8 @@ pub struct CheckPass<'t> {
     seq: PassSeq,
     /// The rows of the accounts this pass charged, as they are now.
     accounts_touched: HashMap<u64, Account>,
+    /// The number each of those accounts' next check gets ([`CHECK_SEQS`], as it is now).
+    next_check: HashMap<u64, u64>,
     /// Each account's active webhooks, read at its first check of the pass.
     active_webhooks: HashMap<u64, Vec<Webhook>>,
 }
@@ -266,6 +270,7 @@ impl<'t> CheckPass<'t> {
         let next = meta.get(NEXT_SEQ_KEY)?.map_or(1, |v| v.value());
         Ok(CheckPass {
             ids: txn.open_table(IDS)?,
+            check_seqs: txn.open_table(CHECK_SEQS)?,
             accounts: ACCOUNTS.write(txn)?,
             checks: CHECKS.write(txn)?,
             webhooks: WEBHOOKS.write(txn)?,
@@ -281,6 +286,7 @@ impl<'t> CheckPass<'t> {
             txn,
             seq: PassSeq { stored: next, next },
             accounts_touched: HashMap::new(),
+            next_check: HashMap::new(),
             active_webhooks: HashMap::new(),
         })
     }
@@ -311,8 +317,18 @@ impl<'t> CheckPass<'t> {
         account.credits_remaining -= u64::from(cost);
         account.credits_used += u64::from(cost);
         account.total_checks += 1;
+        let next_check = match self.next_check.entry(account_id.0) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => {
+                let stored = self.check_seqs.get(account_id.0)?.map(|v| v.value());
+                entry.insert(stored.unwrap_or(1))
+            }
+        };
+        let check_seq = *next_check;
+        *next_check += 1;
         let check = Check {
-            id: CheckId::generate(now),
+            // The id carries the check's place: no index insert at a random page.
+            id: CheckId::generate(check_seq),
             contract_id: new.contract_id,
             contract_version: new.contract_version,
             verdict: new.assessment.verdict,
@@ -321,8 +337,7 @@ impl<'t> CheckPass<'t> {
             credits_used: cost,
             created_at: now,
         };
-        let location = (account_id.0, self.seq.take());
-        self.ids.insert(check.id.raw(), location)?;
+        let location = (account_id.0, check_seq);
         self.checks.insert(location, &check)?;
         // The overview's counters and the contract's index, in the same transaction.
         self.checks_by_contract
@@ -403,6 +418,9 @@ impl<'t> CheckPass<'t> {
         for (id, account) in &self.accounts_touched {
             self.accounts.insert(*id, account)?;
         }
+        for (&account, &next) in &self.next_check {
+            self.check_seqs.insert(account, next)?;
+        }
         if !self.days.is_empty() {
             let mut days = self.txn.open_table(DAILY_CHECKS)?;
             for (&key, &counts) in &self.days {
@@ -453,6 +471,7 @@ pub fn purge_checks(txn: &WriteTransaction, before: UnixMs, max: usize) -> Resul
                 if check.created_at >= before || expired.len() == max {
                     break;
                 }
+                let check = check.at_seq(key.value().1);
                 expired.push((key.value(), check.id, check.contract_id));
             }
         }
@@ -462,7 +481,9 @@ pub fn purge_checks(txn: &WriteTransaction, before: UnixMs, max: usize) -> Resul
     let mut by_contract = txn.open_table(CHECKS_BY_CONTRACT)?;
     for (location, id, contract) in &expired {
         checks.remove(*location)?;
-        ids.remove(id.raw())?;
+        if id.seq().is_none() {
+            ids.remove(id.raw())?; // a check id from before format 5
+        }
         by_contract.remove((contract.raw(), location.1))?;
     }
     Ok(expired.len())
@@ -470,5 +491,6 @@ pub fn purge_checks(txn: &WriteTransaction, before: UnixMs, max: usize) -> Resul
 
 /// One stored check of the account.
 pub fn check(txn: &ReadTransaction, account: AccountId, id: CheckId) -> Result<Check> {
-    owned(txn, CHECKS, account, id.raw())
+    let found = find_check(&txn.open_table(IDS)?, &CHECKS.read(txn)?, account, id)?;
+    found.map(|(_, check)| check).ok_or(StoreError::NotFound)
 }

@@ -21,12 +21,16 @@
 //!   incidents DriftGuard opened, per webhook and contract.
 //! - 4: the delivery counters of the last hours are kept per webhook as well as per
 //!   account (`delivery_hours_by_webhook` replaces `delivery_hours`); no record changes.
+//! - 5: check ids that carry their place — each account numbers its checks
+//!   (`next_check_seq`), a new check's id carries that number and it has no `ids` row; a
+//!   delivery keeps the seq of its check's id, and so does each contract's latest check
+//!   (`last_check_by_contract` replaces `last_checks`).
 
 use super::records::{LegacyShape, Record};
 use super::StoreError;
 
 /// The on-disk format this build reads and writes.
-pub const FORMAT_VERSION: u64 = 4;
+pub const FORMAT_VERSION: u64 = 5;
 
 /// Encodes a record through its stored shape.
 pub fn encode<T: Record>(record: &T) -> Result<Vec<u8>, StoreError> {

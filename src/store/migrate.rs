@@ -12,7 +12,7 @@ use redb::{Key, ReadableTable, TableDefinition, Value, WriteTransaction};
 use super::codec::{self, decode_legacy, decode_shape, encode, encode_shape};
 use super::codec::{VersionCheck, FORMAT_VERSION};
 use super::records::{
-    v1, v2, StoredContract, StoredContractVersion, StoredDelivery, StoredWebhook,
+    v1, v2, v4, StoredContract, StoredContractVersion, StoredDelivery, StoredWebhook,
 };
 use super::stats;
 use super::tables::{self, TableVisitor, FORMAT_VERSION_KEY, META};
@@ -53,6 +53,10 @@ pub fn initialise(txn: &WriteTransaction) -> Result<()> {
                 migrate_webhooks_to_v2(txn)?;
                 rekey_due_per_webhook_v2(txn)?;
             }
+            if from >= 2 {
+                // (Format 1's deliveries were written in today's shape above.)
+                migrate_deliveries_to_v5(txn)?;
+            }
             if from == 2 {
                 // (A format-1 store's contracts went through the domain types in
                 // `migrate_contracts_to_v2`, which wrote today's shapes already.)
@@ -64,6 +68,9 @@ pub fn initialise(txn: &WriteTransaction) -> Result<()> {
             }
             if from < 4 {
                 count_deliveries_per_webhook_v4(txn)?;
+            }
+            if from < 5 {
+                number_checks_per_account_v5(txn)?;
             }
         }
     }
@@ -214,6 +221,61 @@ fn count_deliveries_per_webhook_v4(txn: &WriteTransaction) -> Result<()> {
         table.insert(key, counts)?;
     }
     tracing::info!(rows = hours.len(), "delivery counters kept per webhook");
+    Ok(())
+}
+
+/// Format 2 → 5, check ids that carry their place: a delivery gains the seq of its check's
+/// id (0: every check id of an older format is found through the `ids` index).
+fn migrate_deliveries_to_v5(txn: &WriteTransaction) -> Result<()> {
+    let deliveries = rewrite(txn, tables::DELIVERIES.definition(), |bytes| {
+        encode_shape(&StoredDelivery::from(decode_shape::<v4::StoredDelivery>(
+            bytes,
+        )?))
+    })?;
+    tracing::info!(deliveries, "deliveries migrated to format 5");
+    Ok(())
+}
+
+/// Formats 3 and 4's latest check of each contract: `(check id, verdict, severity,
+/// created_at ms)`.
+const LAST_CHECKS_V4: TableDefinition<tables::Location, (u128, u8, u8, i64)> =
+    TableDefinition::new("last_checks");
+
+/// Format → 5, check ids that carry their place: each account numbers its own checks
+/// from now on, starting above every `seq` handed out so far (its older checks keep their
+/// keys and their `ids` rows); each contract's latest check moves to the table that also
+/// keeps the seq of the check's id.
+fn number_checks_per_account_v5(txn: &WriteTransaction) -> Result<()> {
+    let next_seq = txn
+        .open_table(META)?
+        .get(tables::NEXT_SEQ_KEY)?
+        .map_or(1, |v| v.value());
+    let accounts: Vec<u64> = {
+        let accounts = tables::ACCOUNTS.write(txn)?;
+        let rows = accounts.all()?;
+        rows.map(|row| row.map(|(key, _)| key.value()))
+            .collect::<Result<_>>()?
+    };
+    let mut check_seqs = txn.open_table(tables::CHECK_SEQS)?;
+    for &account in &accounts {
+        check_seqs.insert(account, next_seq)?;
+    }
+    let latest: Vec<_> = {
+        let old = txn.open_table(LAST_CHECKS_V4)?;
+        let rows = old.iter()?;
+        rows.map(|row| row.map(|(key, value)| (key.value(), value.value())))
+            .collect::<std::result::Result<_, _>>()?
+    };
+    let mut last = txn.open_table(tables::LAST_CHECKS)?;
+    for &(contract, (id, verdict, severity, at)) in &latest {
+        last.insert(contract, (id, 0, verdict, severity, at))?;
+    }
+    txn.delete_table(LAST_CHECKS_V4)?;
+    tracing::info!(
+        accounts = accounts.len(),
+        contracts = latest.len(),
+        "checks numbered per account"
+    );
     Ok(())
 }
 

@@ -345,7 +345,7 @@ pub fn due(txn: &ReadTransaction, request: &DueRequest) -> Result<DueBatch> {
                     .filter(|((account, _), _)| *account == owner.0)
                     .map(|(_, w)| w);
                 let check = match delivery.check_id {
-                    Some(check_id) => get_owned(&ids, &checks, owner, check_id.raw())?,
+                    Some(check_id) => find_check(&ids, &checks, owner, check_id)?,
                     None => None, // a test delivery is never queued
                 };
                 match (owned_hook, check) {

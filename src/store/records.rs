@@ -10,11 +10,12 @@
 //! it is one.
 //!
 //! The shapes here are those of the current format ([`super::codec::FORMAT_VERSION`]);
-//! shapes an older format used and this one replaced live in [`v1`] and [`v2`], which the
-//! migrations decode.
+//! shapes an older format used and this one replaced live in [`v1`], [`v2`] and [`v4`],
+//! which the migrations decode.
 
 pub mod v1;
 pub mod v2;
+pub mod v4;
 
 use serde::{Deserialize, Serialize};
 
@@ -37,6 +38,11 @@ pub trait Record: Sized {
     fn to_stored(&self) -> Self::Stored;
     /// Disk → domain (every stored value has a domain value: this cannot fail).
     fn from_stored(stored: Self::Stored) -> Self;
+    /// The record as read under a key ending in `seq`: a check stored since format 5
+    /// takes its id's seq from its key (`ids::CheckId`); every other record is as stored.
+    fn at_seq(self, _seq: u64) -> Self {
+        self
+    }
 }
 
 /// A stored shape of an older format, which a migration decodes into today's domain type
@@ -284,6 +290,8 @@ pub struct StoredDelivery {
     attempts: Vec<StoredAttempt>,
     created_at: i64,
     finished_at: Option<i64>,
+    /// Since format 5: the seq a check id carries (0: none, or an id from before).
+    check_seq: u64,
 }
 
 // ---- conversions ----
@@ -505,6 +513,11 @@ impl Record for Check {
         }
     }
 
+    fn at_seq(mut self, seq: u64) -> Self {
+        self.id = CheckId::stored(self.id.raw(), seq);
+        self
+    }
+
     fn from_stored(s: StoredCheck) -> Self {
         Check {
             id: CheckId::from_raw(s.id),
@@ -596,6 +609,7 @@ impl Record for Delivery {
             account: self.account.0,
             webhook_id: self.webhook_id.raw(),
             check_id: self.check_id.map(CheckId::raw),
+            check_seq: self.check_id.and_then(CheckId::seq).unwrap_or(0),
             status: self.status.into(),
             failures: self.failures,
             next_attempt_at: self.next_attempt_at.map(ms),
@@ -623,7 +637,7 @@ impl Record for Delivery {
             seq: s.seq,
             account: AccountId(s.account),
             webhook_id: WebhookId::from_raw(s.webhook_id),
-            check_id: s.check_id.map(CheckId::from_raw),
+            check_id: s.check_id.map(|raw| CheckId::stored(raw, s.check_seq)),
             status: s.status.into(),
             failures: s.failures,
             next_attempt_at: s.next_attempt_at.map(UnixMs),
@@ -1097,7 +1111,7 @@ mod tests {
             assert_golden_upgrade_in::<v2::StoredWebhook, _>(GOLDEN_V2_WEBHOOKS, name, &webhook);
         }
         for (name, delivery) in v2_deliveries() {
-            assert_golden_in(GOLDEN_V2_WEBHOOKS, name, &delivery);
+            assert_golden_upgrade_in::<v4::StoredDelivery, _>(GOLDEN_V2_WEBHOOKS, name, &delivery);
         }
         // The disabled reason no record above has: its variant index, pinned on its own.
         assert_eq!(
@@ -1231,5 +1245,45 @@ mod format_3 {
                 "{name}: truncated"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod format_5 {
+    //! Format 5's delivery (`tests/fixtures/v5/deliveries.json`): the seq of its check's
+    //! id after the fields of formats 2 to 4.
+
+    use super::*;
+    use crate::store::codec::{decode, encode};
+
+    const GOLDEN_V5_DELIVERIES: &str = include_str!("../../tests/fixtures/v5/deliveries.json");
+
+    #[test]
+    fn a_delivery_keeps_the_seq_of_its_checks_id() {
+        let golden: serde_json::Value =
+            serde_json::from_str(GOLDEN_V5_DELIVERIES).expect("golden JSON");
+        let delivery = Delivery {
+            id: DeliveryId::from_raw(140423435146827585624268951836139621635),
+            seq: 22,
+            account: AccountId(1),
+            webhook_id: WebhookId::from_raw(140423434812304725769905510220676286963),
+            check_id: Some(CheckId::stored(0x1234_5678_9abc_def0_1234_5678, 300)),
+            status: DeliveryStatus::Pending,
+            failures: 1,
+            next_attempt_at: Some(UnixMs(4102444800000)),
+            attempts: Vec::new(),
+            created_at: UnixMs(1772392931000),
+            finished_at: None,
+        };
+        let encoded = encode(&delivery).expect("encode");
+        let hex: String = encoded.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            golden["delivery_check_seq"].as_str(),
+            Some(hex.as_str()),
+            "encoding changed"
+        );
+        let back = decode::<Delivery>(&encoded).expect("decode");
+        assert_eq!(back, delivery);
+        assert_eq!(back.check_id.and_then(CheckId::seq), Some(300));
     }
 }

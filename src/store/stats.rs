@@ -51,16 +51,17 @@ pub fn hour_of(at: UnixMs) -> u32 {
 }
 
 /// A `LAST_CHECKS` value.
-pub type LastCheckRow = (u128, u8, u8, i64);
+pub type LastCheckRow = (u128, u64, u8, u8, i64);
 
 /// The `LAST_CHECKS` value of a check.
 pub fn last_check_row(id: CheckId, verdict: Verdict, severity: u8, at: UnixMs) -> LastCheckRow {
-    (id.raw(), verdict_index(verdict), severity, at.0)
+    let seq = id.seq().unwrap_or(0);
+    (id.raw(), seq, verdict_index(verdict), severity, at.0)
 }
 
-fn last_check((id, verdict, severity, at): LastCheckRow) -> LastCheck {
+fn last_check((raw, seq, verdict, severity, at): LastCheckRow) -> LastCheck {
     LastCheck {
-        id: CheckId::from_raw(id),
+        id: CheckId::stored(raw, seq),
         verdict: VERDICTS[usize::from(verdict.min(2))],
         severity,
         created_at: UnixMs(at),
@@ -253,7 +254,7 @@ fn overview(txn: &ReadTransaction, account: AccountId, now: UnixMs) -> Result<Ov
         .range((account.0, 0)..=(account.0, u64::MAX))?
     {
         let (_, value) = entry?;
-        match value.value().1 {
+        match value.value().2 {
             0 => by_last_result.pass += 1,
             1 => by_last_result.warning += 1,
             _ => by_last_result.breaking += 1,

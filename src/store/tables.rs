@@ -1,10 +1,11 @@
 //! Every redb table — listed once, in [`visit_all`] — and the typed access to them.
 //!
 //! Records owned by an account are keyed `(account, seq)`, where `seq` is a store-wide
-//! counter: an account's records are one contiguous key range in creation order (lists
-//! are range reads), and inserts land at the right edge of the B-tree. The `ids` table
-//! maps a public id to `(account, seq)`; a lookup that finds another account's id answers
-//! "not found", exactly like an unknown one.
+//! counter (for checks, since format 5, the account's own counter): an account's records
+//! are one contiguous key range in creation order (lists are range reads), and inserts
+//! land at the right edge of the B-tree. The `ids` table maps a public id to `(account,
+//! seq)`; a lookup that finds another account's id answers "not found", exactly like an
+//! unknown one. A check id carries its `seq` instead (`ids::CheckId`).
 //!
 //! Tables of records are [`Records<K, T>`]: the record type is part of the table's type,
 //! so a call site cannot decode a contract row as a check.
@@ -21,7 +22,7 @@ use redb::{
 use super::codec::{decode, encode};
 use super::records::Record;
 use super::StoreError;
-use crate::ids::AccountId;
+use crate::ids::{AccountId, CheckId};
 use crate::model::{Account, ApiKey, Check, Contract, ContractVersion, Delivery, Webhook};
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -32,7 +33,8 @@ pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 pub const ACCOUNTS: Records<u64, Account> = Records::new("accounts");
 /// Account name → account number (names are unique).
 pub const ACCOUNT_NAMES: TableDefinition<&str, u64> = TableDefinition::new("account_names");
-/// Public id (contract, check, webhook, key) → `(account, seq)`.
+/// Public id (contract, webhook, key, and checks stored before format 5) → `(account,
+/// seq)`. A check stored since format 5 has no row: its id carries its `seq`.
 pub const IDS: TableDefinition<u128, (u64, u64)> = TableDefinition::new("ids");
 /// `(account, seq)` → `ApiKey`.
 pub const KEYS: Records<(u64, u64), ApiKey> = Records::new("keys");
@@ -47,7 +49,8 @@ pub const CONTRACT_NAMES: TableDefinition<(u64, &str), u128> =
 /// current one too), so a contract's history is one range read.
 pub const CONTRACT_VERSIONS: Records<(u128, u32), ContractVersion> =
     Records::new("contract_versions");
-/// `(account, seq)` → `Check`.
+/// `(account, seq)` → `Check`. Since format 5 a check's `seq` is its number in its
+/// account ([`CHECK_SEQS`]), not the store-wide counter, and its id carries it.
 pub const CHECKS: Records<(u64, u64), Check> = Records::new("checks");
 /// `(account, seq)` → `Webhook`.
 pub const WEBHOOKS: Records<(u64, u64), Webhook> = Records::new("webhooks");
@@ -67,10 +70,13 @@ pub const FINISHED: TableDefinition<(u64, u64), u128> = TableDefinition::new("fi
 pub const CHECKS_BY_CONTRACT: TableDefinition<(u128, u64), ()> =
     TableDefinition::new("checks_by_contract");
 /// Each contract's latest check, keyed by the contract's location `(account, seq)` so that
-/// an account's contracts are one range: `(check id, verdict, severity, created_at ms)`.
-/// The verdict is its index in `stats::VERDICTS` (0 pass, 1 warning, 2 breaking).
-pub const LAST_CHECKS: TableDefinition<Location, (u128, u8, u8, i64)> =
-    TableDefinition::new("last_checks");
+/// an account's contracts are one range: `(check id's raw, check id's seq, verdict,
+/// severity, created_at ms)` (the seq is 0 for a check id from before format 5). The
+/// verdict is its index in `stats::VERDICTS` (0 pass, 1 warning, 2 breaking).
+pub const LAST_CHECKS: TableDefinition<Location, (u128, u64, u8, u8, i64)> =
+    TableDefinition::new("last_check_by_contract");
+/// Account → the number its next check gets (its `seq` in [`CHECKS`]). No row: 1.
+pub const CHECK_SEQS: TableDefinition<u64, u64> = TableDefinition::new("next_check_seq");
 /// Checks per account and UTC day (days since the epoch), by verdict: `(pass, warning,
 /// breaking)` — the overview's chart, kept as checks are written.
 pub const DAILY_CHECKS: TableDefinition<(u64, u32), (u64, u64, u64)> =
@@ -134,6 +140,7 @@ pub fn visit_all(visitor: &mut impl TableVisitor) -> Result<()> {
     visitor.table(INCIDENTS)?;
     visitor.table(CHECKS_BY_CONTRACT)?;
     visitor.table(LAST_CHECKS)?;
+    visitor.table(CHECK_SEQS)?;
     visitor.table(DAILY_CHECKS)?;
     visitor.table(DELIVERY_HOURS)
 }
@@ -396,7 +403,7 @@ where
             }
             bytes += value.value().len();
             last_seq = Some(key.value().1);
-            items.push(decode(value.value())?);
+            items.push(T::at_seq(decode(value.value())?, key.value().1));
         }
         Ok(Page {
             items,
@@ -438,6 +445,29 @@ pub fn get_owned<T: Record>(
         Some(key) => Ok(table.get(key)?.map(|record| (key, record))),
         None => Ok(None),
     }
+}
+
+/// The account's check with this id, and where it is: at the seq the id carries (its
+/// random bits compared in constant time), or, for an id from before format 5, where the
+/// `ids` index says.
+pub fn find_check(
+    ids: &impl ReadableTable<u128, Location>,
+    checks: &RecordTable<Location, impl ReadableTable<Location, &'static [u8]>, Check>,
+    account: AccountId,
+    id: CheckId,
+) -> Result<Option<(Location, Check)>> {
+    let Some(seq) = id.seq() else {
+        return get_owned(ids, checks, account, id.raw());
+    };
+    let location = (account.0, seq);
+    let Some(check) = checks.get(location)? else {
+        return Ok(None);
+    };
+    let check = check.at_seq(seq);
+    // Both compared whatever the first says: the answer's time tells nothing.
+    let same_random = id.matches(check.id.raw());
+    let same_form = check.id.seq() == Some(seq);
+    Ok((same_random & same_form).then_some((location, check)))
 }
 
 // ---- records an account owns ----

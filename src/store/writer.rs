@@ -610,10 +610,14 @@ mod tests {
         let (free, mut free_answer) = check(contract, Environment::Test);
         let (unknown, mut unknown_answer) = check(ContractId::from_raw(7), Environment::Test);
         let (after, mut after_answer) = read_account(account);
-        let (seq, mut seq_answer) = job(|batch| {
-            let meta = batch.txn()?.open_table(META)?;
-            let next = meta.get(NEXT_SEQ_KEY)?.map(|v| v.value());
-            Ok(next)
+        let (seq, mut seq_answer) = job(move |batch| {
+            let txn = batch.txn()?;
+            let next = txn.open_table(META)?.get(NEXT_SEQ_KEY)?.map(|v| v.value());
+            let checks = txn
+                .open_table(super::super::tables::CHECK_SEQS)?
+                .get(account.0)?
+                .map(|v| v.value());
+            Ok((next, checks))
         });
         let batch = vec![live, between, broke, free, unknown, after, seq];
         commit_batch(&storage, &db, batch).expect("the batch commits");
@@ -632,9 +636,10 @@ mod tests {
         ));
         let last = after_answer.try_recv().expect("answered").expect("read");
         assert_eq!((last.total_checks, last.credits_used), (2, 1));
-        // The key took seq 1, the contract 2, the two stored checks 3 and 4.
+        // The key took seq 1, the contract 2; the two stored checks are the account's
+        // checks 1 and 2 (checks are numbered per account).
         let next = seq_answer.try_recv().expect("answered").expect("read");
-        assert_eq!(next, Some(5));
+        assert_eq!(next, (Some(3), Some(3)));
         let stored = ACCOUNTS
             .read(&db.begin_read().expect("read"))
             .and_then(|t| t.get(account.0))

@@ -359,6 +359,88 @@ async fn a_v3_store_opens_reads_back_and_counts_deliveries_per_webhook() {
     assert_eq!(report.format_version, driftguard::store::FORMAT_VERSION);
 }
 
+const EXPECTED_V4: &str = include_str!("../fixtures/v4/expected.json");
+
+/// A store written by the last format-4 release (`tests/fixtures/v4/make.sh`) opens in
+/// this build and reads back as that release answered: its checks keep their ids (found
+/// through the `ids` index), while a check made after the upgrade gets an id that carries
+/// its number in the account (format 5) — sorted after the old ones, found without an
+/// index, named by its deliveries and its contract's last check, and unknown to another
+/// account's key or with one random character changed.
+#[tokio::test]
+async fn a_v4_store_keeps_its_check_ids_and_new_checks_carry_their_number() {
+    let expected: Value = serde_json::from_str(EXPECTED_V4).expect("v4 expected.json");
+    let mut server = started_on("v4").await;
+    assert_reads_as_recorded(&server, &expected).await;
+    let key = expected["live_key"].as_str().expect("live key");
+    let with_last = "/api/v1/contracts?include=last_check";
+    assert_eq!(
+        get(&server, key, with_last).await,
+        expected["contracts_with_last_check"]
+    );
+
+    let contract = |name: &str| {
+        let contracts = expected["contracts"].as_array().expect("contracts");
+        let found = contracts.iter().find(|c| c["name"] == name).expect(name);
+        found["id"].as_str().expect("id").to_owned()
+    };
+    let users = contract("users");
+    let columns = serde_json::json!([{"name": "user_id", "type": "integer"}]);
+    let answer = server.check(key, &users, columns).await.assert_status(200);
+    let id = answer["id"].as_str().expect("id").to_owned();
+    assert_eq!(id.len(), "chk_".len() + 33, "{id}");
+    let old: Vec<&str> = expected["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .map(|c| c["id"].as_str().expect("id"))
+        .collect();
+    assert!(old
+        .iter()
+        .all(|old| old.len() == "chk_".len() + 26 && *old < id.as_str()));
+
+    let stored = get(&server, key, &format!("/api/v1/checks/{id}")).await;
+    assert_eq!(stored["id"], answer["id"]);
+    assert_eq!(stored["result"], "warning");
+    let listed = get(&server, key, "/api/v1/checks").await;
+    let listed = listed.as_array().expect("checks");
+    assert_eq!(listed[0], stored);
+    assert_eq!(Value::Array(listed[1..].to_vec()), expected["checks"]);
+    let last = get(&server, key, with_last).await;
+    let last = last.as_array().expect("contracts").iter();
+    let last = last
+        .clone()
+        .find(|c| c["id"] == users.as_str())
+        .expect("users");
+    assert_eq!(last["last_check"]["id"], answer["id"]);
+
+    // The slack webhook (warnings of `users`) got a delivery naming it.
+    let webhooks = expected["webhooks"].as_array().expect("webhooks");
+    let slack = webhooks
+        .iter()
+        .find(|w| w["format"] == "slack")
+        .expect("slack");
+    let path = format!(
+        "/api/v1/webhooks/{}/deliveries",
+        slack["id"].as_str().expect("id")
+    );
+    assert_eq!(get(&server, key, &path).await[0]["check_id"], answer["id"]);
+
+    let other = expected["other_key"].as_str().expect("other key");
+    let path = format!("/api/v1/checks/{id}");
+    let answer = server.send(hyper::Method::GET, &path, Some(other), bytes::Bytes::new());
+    answer.await.assert_status(404);
+    let last_char = if id.ends_with('0') { "1" } else { "0" };
+    let guessed = format!("/api/v1/checks/{}{last_char}", &id[..id.len() - 1]);
+    let answer = server.send(hyper::Method::GET, &guessed, Some(key), bytes::Bytes::new());
+    answer.await.assert_status(404);
+
+    server.stop().await;
+    let file = server.config.storage.data_dir.join("driftguard.redb");
+    let report = driftguard::store::maintenance::verify(&file).expect("check-store passes");
+    assert_eq!(report.format_version, driftguard::store::FORMAT_VERSION);
+}
+
 #[tokio::test]
 async fn a_v2_webhook_takes_a_filter_and_becomes_a_pagerduty_one() {
     let (server, expected) = started_on_the_v2_fixture().await;

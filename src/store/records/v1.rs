@@ -192,8 +192,15 @@ impl From<StoredWebhook> for super::v2::StoredWebhook {
 }
 
 impl From<StoredDelivery> for super::StoredDelivery {
+    /// Through format 2's shape, as the migrations run.
     fn from(v1: StoredDelivery) -> Self {
-        super::StoredDelivery {
+        super::v4::StoredDelivery::from(v1).into()
+    }
+}
+
+impl From<StoredDelivery> for super::v4::StoredDelivery {
+    fn from(v1: StoredDelivery) -> Self {
+        super::v4::StoredDelivery {
             id: v1.id,
             seq: v1.seq,
             account: v1.account,
