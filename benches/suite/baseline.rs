@@ -3,6 +3,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -10,6 +11,8 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde::Deserialize;
 use tokio::net::TcpListener;
+
+use crate::common::TestCert;
 
 #[derive(Deserialize)]
 #[allow(dead_code)]
@@ -32,8 +35,22 @@ struct Column {
 
 const ANSWER: &str = r#"{"id":"chk_00000000000000000000000000","contract_id":"ctr_00000000000000000000000000","result":"pass","severity":0,"diff":{"removed":[],"type_changes":[],"added":[]},"credits_used":1,"created_at":"2026-01-01T00:00:00Z"}"#;
 
-/// Starts the baseline on its own 2-thread runtime (like the daemon's) and returns its address.
-pub async fn start() -> SocketAddr {
+/// Starts the baseline on its own 2-thread runtime (like the daemon's) and returns its
+/// address; over TLS (HTTP/1.1, rustls with ring, as the daemon serves it) with `tls`.
+pub async fn start(tls: Option<&TestCert>) -> SocketAddr {
+    let acceptor = tls.map(|cert| {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let key = rustls::pki_types::PrivateKeyDer::try_from(cert.key_der.clone()).expect("key");
+        let chain = vec![rustls::pki_types::CertificateDer::from(cert.cert_der.clone())];
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .expect("certificate");
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        tokio_rustls::TlsAcceptor::from(Arc::new(config))
+    });
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -49,6 +66,7 @@ pub async fn start() -> SocketAddr {
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
+                let acceptor = acceptor.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(
                         |req: Request<hyper::body::Incoming>| async move {
@@ -73,9 +91,18 @@ pub async fn start() -> SocketAddr {
                             Ok::<_, Infallible>(response)
                         },
                     );
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    match acceptor {
+                        None => {
+                            let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                        }
+                        Some(acceptor) => {
+                            let Ok(stream) = acceptor.accept(stream).await else {
+                                return;
+                            };
+                            let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                        }
+                    }
                 });
             }
         });

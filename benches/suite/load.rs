@@ -133,7 +133,7 @@ pub const GROUPS: &[&str] = &[
     "unbatched",
     "read",
     "tls",
-    "static",
+    "side",
     "webhooks",
     "depth",
     "startup",

@@ -20,8 +20,10 @@
 //!   on a store of `DG_BENCH_CONTRACTS` (1,000) contracts and `DG_BENCH_CONSOLE_CHECKS`
 //!   (1,000,000) checks: p50 and p99 at one connection.
 //!
-//! - the static musl build (`DG_BENCH_STATIC_BIN`, set by benches/run.sh) against this glibc
-//!   build: alternating rounds of `POST /check` on the same store, medians;
+//! - side by side (`side`): the baseline, this build, the static musl build
+//!   (`DG_BENCH_STATIC_BIN`, set by benches/run.sh) and `DG_BENCH_ALT_BIN`'s builds in
+//!   alternating rounds over HTTP and HTTPS, each build on its own stores: medians and
+//!   spreads of requests/s, of each round's ratio to its baseline, and of CPU per check;
 //! - a bare hyper-rustls client sending the same signed delivery bodies to the same receiver
 //!   with the daemon's concurrency (the deliveries' baseline), and the queue depth after 10 s
 //!   and 60 s at half the peak check rate with 3 webhooks per check.
@@ -34,10 +36,10 @@
 //! goal of issue 13 that the selected rows measured.
 //! Sizes: `DG_BENCH_SECONDS` (default 10) per load run, `DG_BENCH_CHECKS` (20000) checks in
 //! the webhook scenario, `DG_BENCH_PENDING` (1000000) queued deliveries for start-up,
-//! `DG_BENCH_ROUNDS` (5) alternating static/glibc rounds, `DG_BENCH_HALF_RUNS` (5) runs at
+//! `DG_BENCH_ROUNDS` (5) alternating side-by-side rounds, `DG_BENCH_HALF_RUNS` (5) runs at
 //! half peak, `DG_BENCH_DEPTH_SECONDS` (60) for the queue-depth run.
-//! Rows: `DG_BENCH_ROWS=check,static` runs only those groups (see `GROUPS`); default all.
-//! `DG_BENCH_ALT_BIN` (paths separated by `:`) adds binaries to the static/glibc rounds.
+//! Rows: `DG_BENCH_ROWS=check,side` runs only those groups (see `GROUPS`); default all.
+//! `DG_BENCH_ALT_BIN` (paths separated by `:`) adds binaries to the side-by-side rounds.
 //!
 //! Layout: this file runs the scenarios in order (`scenarios/`, one module per row group,
 //! plus the baseline), on the state they share ([`Bench`]); `load` drives `oha`,
@@ -85,7 +87,7 @@ pub struct Bench {
     pub webhook_checks: usize,
     /// `DG_BENCH_PENDING`: queued deliveries for start-up.
     pub pending: usize,
-    /// `DG_BENCH_ROUNDS`: alternating static/glibc rounds.
+    /// `DG_BENCH_ROUNDS`: alternating side-by-side rounds.
     pub rounds: usize,
     /// `DG_BENCH_HALF_RUNS`: runs at half peak.
     pub half_runs: usize,
@@ -93,7 +95,7 @@ pub struct Bench {
     pub rows: Rows,
     /// `DG_BENCH_STATIC_BIN`: the static musl build.
     pub static_bin: Option<PathBuf>,
-    /// `DG_BENCH_ALT_BIN`: more binaries for the static/glibc rounds.
+    /// `DG_BENCH_ALT_BIN`: more binaries for the side-by-side rounds.
     pub alt_bins: Vec<PathBuf>,
     /// The binary Cargo built (glibc).
     pub glibc_bin: PathBuf,
@@ -233,8 +235,8 @@ async fn main() {
     if bench.rows.has("tls") {
         scenarios::tls::run(&mut bench).await;
     }
-    if bench.rows.has("static") {
-        scenarios::static_build::run(&mut bench).await;
+    if bench.rows.has("side") {
+        scenarios::side::run(&mut bench).await;
     }
     if bench.rows.has("webhooks") || bench.rows.has("depth") || bench.rows.has("startup") {
         scenarios::webhooks::register(&mut bench).await;

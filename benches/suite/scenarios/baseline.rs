@@ -7,7 +7,7 @@ use crate::results::Results;
 
 /// Runs the baseline; its load run and its CPU per request (µs).
 pub async fn run(results: &mut Results, seconds: &str) -> (Load, f64) {
-    let baseline_addr = crate::baseline::start().await;
+    let baseline_addr = crate::baseline::start(None).await;
     let body = check_body("ctr_00000000000000000000000000");
     let cpu_before = cpu_seconds(std::process::id());
     let baseline = run_oha(&post_args(
