@@ -41,7 +41,9 @@ pub async fn start(tls: Option<&TestCert>) -> SocketAddr {
     let acceptor = tls.map(|cert| {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let key = rustls::pki_types::PrivateKeyDer::try_from(cert.key_der.clone()).expect("key");
-        let chain = vec![rustls::pki_types::CertificateDer::from(cert.cert_der.clone())];
+        let chain = vec![rustls::pki_types::CertificateDer::from(
+            cert.cert_der.clone(),
+        )];
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .expect("protocol versions")
@@ -91,16 +93,21 @@ pub async fn start(tls: Option<&TestCert>) -> SocketAddr {
                             Ok::<_, Infallible>(response)
                         },
                     );
-                    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    let builder =
+                        hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
                     match acceptor {
                         None => {
-                            let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                            let _ = builder
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await;
                         }
                         Some(acceptor) => {
                             let Ok(stream) = acceptor.accept(stream).await else {
                                 return;
                             };
-                            let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                            let _ = builder
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await;
                         }
                     }
                 });

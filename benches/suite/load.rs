@@ -130,6 +130,7 @@ impl Rows {
 pub const GROUPS: &[&str] = &[
     "check",
     "half",
+    "batch",
     "unbatched",
     "read",
     "tls",

@@ -129,6 +129,8 @@ pub struct Bench {
     pub url: String,
     /// The peak check rate, if the `check` row measured it.
     pub peak_rps: Option<f64>,
+    /// The peak check rate with 3 webhooks per check, if the `webhooks` row measured it.
+    pub webhook_peak_rps: Option<f64>,
     /// The three webhooks registered for the webhook rows.
     pub hooks: Vec<String>,
 }
@@ -206,6 +208,7 @@ async fn main() {
         body: String::new(),
         url,
         peak_rps: None,
+        webhook_peak_rps: None,
         hooks: Vec::new(),
     };
     let daemon = Daemon::start(&bench.http, &bench.key).await;
@@ -226,6 +229,9 @@ async fn main() {
         scenarios::half::run(&mut bench).await;
     }
     daemon.stop().await;
+    if bench.rows.has("batch") {
+        scenarios::batch::run(&mut bench).await;
+    }
     if bench.rows.has("unbatched") {
         scenarios::unbatched::run(&mut bench).await;
     }

@@ -2,6 +2,7 @@
 //! the baseline that always runs (every ratio needs it).
 
 pub mod baseline;
+pub mod batch;
 pub mod check;
 pub mod console;
 pub mod depth;

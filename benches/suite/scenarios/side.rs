@@ -188,7 +188,13 @@ fn spread(b: &mut Bench, scenario: &str, figure: &str, values: &[f64], unit: &'s
     let min = values.iter().copied().fold(f64::INFINITY, f64::min);
     let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let results = &mut b.results;
-    results.add(scenario, &format!("{figure} (median)"), median(values), unit, None);
+    results.add(
+        scenario,
+        &format!("{figure} (median)"),
+        median(values),
+        unit,
+        None,
+    );
     results.add(scenario, &format!("{figure} (min)"), min, unit, None);
     results.add(scenario, &format!("{figure} (max)"), max, unit, None);
 }

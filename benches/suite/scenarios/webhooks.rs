@@ -54,6 +54,7 @@ pub async fn run(b: &mut Bench) {
     let delivered = clock.elapsed();
     daemon.stop().await;
     let scenario = format!("POST /check + 3 webhooks ({webhook_checks} checks)");
+    b.webhook_peak_rps = Some(webhook_checks as f64 / answered.as_secs_f64());
     b.results.add(
         &scenario,
         "checks/s",
