@@ -64,7 +64,7 @@ macro_rules! public_id {
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str($prefix)?;
-                f.write_str(&encode(self.0, ENCODED_LEN))
+                write_encoded(f, self.0, ENCODED_LEN)
             }
         }
 
@@ -185,10 +185,10 @@ impl fmt::Display for CheckId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(Self::PREFIX)?;
         match self.seq() {
-            None => f.write_str(&encode(self.raw, ENCODED_LEN)),
+            None => write_encoded(f, self.raw, ENCODED_LEN),
             Some(seq) => {
-                f.write_str(&encode(SEQ_MARK | u128::from(seq), SEQ_LEN))?;
-                f.write_str(&encode(self.raw, RANDOM_LEN))
+                write_encoded(f, SEQ_MARK | u128::from(seq), SEQ_LEN)?;
+                write_encoded(f, self.raw, RANDOM_LEN)
             }
         }
     }
@@ -304,9 +304,23 @@ pub fn parse_cursor(text: &str) -> Option<u64> {
 }
 
 fn encode(value: u128, len: usize) -> String {
-    (0..len)
-        .map(|i| char::from(ALPHABET[((value >> (5 * (len - 1 - i))) & 0x1f) as usize]))
-        .collect()
+    let mut text = String::with_capacity(len);
+    // Writing to a String cannot fail.
+    let _ = write_encoded(&mut text, value, len);
+    text
+}
+
+/// Writes the last `len` base32 digits of `value` (at most 26) without allocating: ids
+/// are written into every answer.
+fn write_encoded(out: &mut impl fmt::Write, value: u128, len: usize) -> fmt::Result {
+    let mut digits = [0u8; ENCODED_LEN];
+    let digits = &mut digits[..len.min(ENCODED_LEN)];
+    let last = digits.len().saturating_sub(1);
+    for (i, digit) in digits.iter_mut().enumerate() {
+        *digit = ALPHABET[((value >> (5 * (last - i))) & 0x1f) as usize];
+    }
+    // The alphabet is ASCII.
+    out.write_str(std::str::from_utf8(digits).map_err(|_| fmt::Error)?)
 }
 
 fn decode(text: &str, len: usize) -> Option<u128> {

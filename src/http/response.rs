@@ -6,14 +6,19 @@ use hyper::header::{HeaderValue, CONTENT_TYPE, LINK};
 use hyper::StatusCode;
 use serde::Serialize;
 
+/// The buffer a JSON answer starts with: a check without changes is ≈350 bytes.
+const ANSWER_CAPACITY: usize = 512;
+
 /// Every response body is fully buffered JSON.
 pub type Response = hyper::Response<Full<Bytes>>;
 
 /// A JSON response. Serialising our own view types cannot fail; if it somehow did, the
 /// client gets a 500 in the spec's shape rather than a dropped connection.
 pub fn json(status: StatusCode, body: &impl Serialize) -> Response {
-    let (status, bytes) = match serde_json::to_vec(body) {
-        Ok(bytes) => (status, bytes),
+    // Room for a check's answer at once (serde_json starts at 128 bytes and regrows).
+    let mut bytes = Vec::with_capacity(ANSWER_CAPACITY);
+    let (status, bytes) = match serde_json::to_writer(&mut bytes, body) {
+        Ok(()) => (status, bytes),
         Err(e) => {
             tracing::error!(error = %e, "cannot serialise a response");
             (
