@@ -47,8 +47,10 @@ impl Setup {
         // The HTTP and TLS runs share one store; the idle and console runs, and each build
         // of the side-by-side rounds, have their own.
         let data_dir = match name {
-            "idle" | "console" => dir.join(format!("{name}-data")),
-            _ if name.starts_with("side-") => dir.join(format!("{name}-data")),
+            "console" => dir.join(format!("{name}-data")),
+            _ if name.starts_with("side-") || name.starts_with("idle-") => {
+                dir.join(format!("{name}-data"))
+            }
             _ => dir.join("data"),
         };
         let tls_lines = tls

@@ -129,8 +129,8 @@ pub async fn run(b: &mut Bench) {
         end_to_end,
         "dlv/s",
         Some(end_to_end / client_rate),
-        end_to_end / client_rate >= 0.5,
-        ">= 0.5x",
+        end_to_end / client_rate >= 1.0,
+        ">= 1.0x",
     );
 }
 
