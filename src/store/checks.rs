@@ -228,8 +228,9 @@ pub struct NewCheck {
 
 /// The bookkeeping of consecutive checks in one write batch (the hot path, on the writer
 /// thread). The tables are opened once per pass instead of once per check; each account's
-/// row and the store-wide sequence are read once, updated in memory and written back once
-/// by [`CheckPass::finish`]; and an account's webhooks are read (and decoded) once.
+/// row, its check number and the store-wide sequence are read once, updated in memory and
+/// written back once by [`CheckPass::finish`]; and an account's webhooks are read (and
+/// decoded) once.
 ///
 /// Invariant: the writer finishes the pass before any other operation of the batch runs
 /// and before it commits (`writer::Batch`), so every operation, and the file, see exactly
@@ -456,12 +457,7 @@ impl PassSeq {
 /// returns how many. Their pending deliveries are dropped when next due (the queue finds
 /// the check gone); finished ones expire with the delivery history.
 pub fn purge_checks(txn: &WriteTransaction, before: UnixMs, max: usize) -> Result<usize> {
-    let accounts: Vec<u64> = {
-        let accounts = ACCOUNTS.write(txn)?;
-        let rows = accounts.all()?;
-        rows.map(|row| row.map(|(key, _)| key.value()))
-            .collect::<Result<_>>()?
-    };
+    let accounts = account_numbers(txn)?;
     let mut expired = Vec::new();
     {
         let checks = CHECKS.write(txn)?;

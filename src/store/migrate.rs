@@ -241,7 +241,7 @@ fn migrate_deliveries_to_v5(txn: &WriteTransaction) -> Result<()> {
 const LAST_CHECKS_V4: TableDefinition<tables::Location, (u128, u8, u8, i64)> =
     TableDefinition::new("last_checks");
 
-/// Format → 5, check ids that carry their place: each account numbers its own checks
+/// Formats 1–4 → 5, check ids that carry their place: each account numbers its own checks
 /// from now on, starting above every `seq` handed out so far (its older checks keep their
 /// keys and their `ids` rows); each contract's latest check moves to the table that also
 /// keeps the seq of the check's id.
@@ -250,12 +250,7 @@ fn number_checks_per_account_v5(txn: &WriteTransaction) -> Result<()> {
         .open_table(META)?
         .get(tables::NEXT_SEQ_KEY)?
         .map_or(1, |v| v.value());
-    let accounts: Vec<u64> = {
-        let accounts = tables::ACCOUNTS.write(txn)?;
-        let rows = accounts.all()?;
-        rows.map(|row| row.map(|(key, _)| key.value()))
-            .collect::<Result<_>>()?
-    };
+    let accounts = tables::account_numbers(txn)?;
     let mut check_seqs = txn.open_table(tables::CHECK_SEQS)?;
     for &account in &accounts {
         check_seqs.insert(account, next_seq)?;

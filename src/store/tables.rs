@@ -412,6 +412,13 @@ where
     }
 }
 
+/// Every account's number, in order (the keys only: no row is decoded).
+pub fn account_numbers(txn: &WriteTransaction) -> Result<Vec<u64>> {
+    let accounts = txn.open_table(ACCOUNTS.definition())?;
+    let rows = accounts.iter()?;
+    rows.map(|row| Ok(row?.0.value())).collect()
+}
+
 /// Hands out the next `seq`: store-wide, strictly increasing, never reused. (A check pass
 /// keeps it in memory for its checks: `checks::CheckPass`.)
 pub fn next_seq(txn: &WriteTransaction) -> Result<u64> {
