@@ -1,6 +1,7 @@
 //! The daemon under load: one configuration per row group ([`Setup`]), the process
 //! started and stopped with the tests' process harness ([`Daemon`]), and what is read off
-//! it — CPU time, RSS, file sizes and metrics.
+//! it — CPU time, RSS, file sizes and metrics; and the same load over HTTP or HTTPS
+//! ([`Protocol`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -8,11 +9,16 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper::Method;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use serde_json::json;
 
-use crate::common::{client, driftguard_bin, send_signal, HttpClient, Serving, TestCert, BIN};
-use crate::load::Load;
+use crate::common::{
+    client, client_with, driftguard_bin, send_signal, Api, HttpClient, Serving, TestCert, BIN,
+};
+use crate::load::{columns_json, post_args, run_oha, Load};
+use crate::Bench;
 
 /// How long a daemon may take to become healthy or to stop (a million pending
 /// deliveries make start-up slow).
@@ -231,4 +237,77 @@ pub fn rss_kib(pid: u32) -> u64 {
 /// A file's size, in MiB.
 pub fn file_mib(path: &Path) -> f64 {
     std::fs::metadata(path).map_or(0.0, |m| m.len() as f64 / (1024.0 * 1024.0))
+}
+
+/// One protocol of the rounds.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Protocol {
+    /// Plain HTTP on 127.0.0.1.
+    Http,
+    /// HTTPS (HTTP/1.1) on `localhost`, with the bench certificate.
+    Https,
+}
+
+impl Protocol {
+    /// As the rows name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Http => "HTTP",
+            Protocol::Https => "HTTPS",
+        }
+    }
+}
+
+/// `http://127.0.0.1:PORT` or `https://localhost:PORT`.
+pub fn base(protocol: Protocol, port: u16) -> String {
+    match protocol {
+        Protocol::Http => format!("http://127.0.0.1:{port}"),
+        Protocol::Https => format!("https://localhost:{port}"),
+    }
+}
+
+/// One load run of `body` to `url` (trusting the bench certificate over HTTPS).
+pub fn load(b: &Bench, protocol: Protocol, url: &str, key: &str, body: &str) -> Load {
+    let mut args = post_args(url, key, body, &b.seconds);
+    if protocol == Protocol::Https {
+        let cert = b.cert.cert_file.display().to_string();
+        args.splice(0..0, ["--cacert".to_owned(), cert]);
+    }
+    run_oha(&args)
+}
+
+/// Starts `bin` on `setup` and waits until it answers.
+pub async fn start(b: &Bench, bin: &Path, setup: &Setup, protocol: Protocol) -> Daemon {
+    match protocol {
+        Protocol::Http => Daemon::start_bin(bin, setup, &b.key).await,
+        Protocol::Https => {
+            let client = client_with(Some(&b.cert.cert_der), false);
+            Daemon::spawn(bin, setup, &b.key)
+                .ready(&client, &base(protocol, setup.port))
+                .await
+        }
+    }
+}
+
+/// Creates a benchmark contract named `name` in `setup`'s store with `bin` (started and
+/// stopped for it); its id.
+pub async fn contract(
+    b: &Bench,
+    bin: &Path,
+    setup: &Setup,
+    protocol: Protocol,
+    name: &str,
+) -> String {
+    let daemon = start(b, bin, setup, protocol).await;
+    let client = match protocol {
+        Protocol::Http => client(None),
+        Protocol::Https => client_with(Some(&b.cert.cert_der), false),
+    };
+    let api = Api::new(base(protocol, setup.port), &b.key, client);
+    let body = json!({"name": name, "schema": {"columns": columns_json()}});
+    let contract = api
+        .json(Method::POST, "/api/v1/contracts", Some(body), 201)
+        .await;
+    daemon.stop().await;
+    contract["id"].as_str().expect("contract id").to_owned()
 }

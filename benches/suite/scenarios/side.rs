@@ -7,31 +7,11 @@
 //! spread (min and max over the rounds) of requests/s, of each round's ratio to the
 //! baseline of the same round, and of the daemon's CPU per check.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use hyper::Method;
-use serde_json::json;
-
-use crate::common::{client, client_with, Api};
-use crate::daemon::{cpu_seconds, median, Daemon, Setup};
-use crate::load::{check_body, columns_json, post_args, run_oha, Load};
+use crate::daemon::{base, contract, cpu_seconds, load, median, start, Protocol, Setup};
+use crate::load::check_body;
 use crate::Bench;
-
-/// One protocol of the rounds.
-#[derive(Clone, Copy, PartialEq)]
-enum Protocol {
-    Http,
-    Https,
-}
-
-impl Protocol {
-    fn name(self) -> &'static str {
-        match self {
-            Protocol::Http => "HTTP",
-            Protocol::Https => "HTTPS",
-        }
-    }
-}
 
 /// One daemon build with its two stores (HTTP and HTTPS) and the check body of each.
 struct Build {
@@ -71,8 +51,8 @@ pub async fn run(b: &mut Bench) {
             Some(&b.cert),
             "",
         );
-        let http_body = check_body(&contract(b, &bin, &http, Protocol::Http).await);
-        let https_body = check_body(&contract(b, &bin, &https, Protocol::Https).await);
+        let http_body = check_body(&contract(b, &bin, &http, Protocol::Http, "bench").await);
+        let https_body = check_body(&contract(b, &bin, &https, Protocol::Https, "bench").await);
         builds.push(Build {
             name,
             bin,
@@ -197,51 +177,4 @@ fn spread(b: &mut Bench, scenario: &str, figure: &str, values: &[f64], unit: &'s
     );
     results.add(scenario, &format!("{figure} (min)"), min, unit, None);
     results.add(scenario, &format!("{figure} (max)"), max, unit, None);
-}
-
-/// `http://127.0.0.1:PORT` or `https://localhost:PORT`.
-fn base(protocol: Protocol, port: u16) -> String {
-    match protocol {
-        Protocol::Http => format!("http://127.0.0.1:{port}"),
-        Protocol::Https => format!("https://localhost:{port}"),
-    }
-}
-
-/// One load run of `body` to `url` (trusting the bench certificate over HTTPS).
-fn load(b: &Bench, protocol: Protocol, url: &str, key: &str, body: &str) -> Load {
-    let mut args = post_args(url, key, body, &b.seconds);
-    if protocol == Protocol::Https {
-        let cert = b.cert.cert_file.display().to_string();
-        args.splice(0..0, ["--cacert".to_owned(), cert]);
-    }
-    run_oha(&args)
-}
-
-/// Starts `bin` on `setup` and waits until it answers.
-async fn start(b: &Bench, bin: &Path, setup: &Setup, protocol: Protocol) -> Daemon {
-    match protocol {
-        Protocol::Http => Daemon::start_bin(bin, setup, &b.key).await,
-        Protocol::Https => {
-            let client = client_with(Some(&b.cert.cert_der), false);
-            Daemon::spawn(bin, setup, &b.key)
-                .ready(&client, &base(protocol, setup.port))
-                .await
-        }
-    }
-}
-
-/// Creates the benchmark contract in `setup`'s store with `bin`; its id.
-async fn contract(b: &Bench, bin: &Path, setup: &Setup, protocol: Protocol) -> String {
-    let daemon = start(b, bin, setup, protocol).await;
-    let client = match protocol {
-        Protocol::Http => client(None),
-        Protocol::Https => client_with(Some(&b.cert.cert_der), false),
-    };
-    let api = Api::new(base(protocol, setup.port), &b.key, client);
-    let body = json!({"name": "bench", "schema": {"columns": columns_json()}});
-    let contract = api
-        .json(Method::POST, "/api/v1/contracts", Some(body), 201)
-        .await;
-    daemon.stop().await;
-    contract["id"].as_str().expect("contract id").to_owned()
 }
