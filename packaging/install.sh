@@ -16,7 +16,8 @@
 # Options:
 #   --binary PATH   the driftguard binary to install (default: ./target/release/driftguard,
 #                   else target/release/driftguard of this checkout). A static build from
-#                   packaging/docker/build-static.sh works on any x86_64 Linux host.
+#                   packaging/docker/build-static.sh (its default, musl) works on any
+#                   x86_64 Linux host.
 #   --prefix DIR    install under DIR instead of / (for packaging and tests; no daemon-reload)
 #   --dry-run       print what would be done, change nothing
 #   -h, --help      this text

@@ -23,6 +23,8 @@
 //! - [`net`]: what every listener shares — the accept loop and the connection tasks that
 //!   shutdown drains, then aborts.
 //! - [`metrics`], [`systemd`]: Prometheus metrics and readiness notification.
+//! - [`name_service`]: the static glibc build's start-up check of the host's name service
+//!   switch (it must not load the host's glibc modules).
 //! - [`config`]: `driftguard.toml` and environment overrides, validated at start.
 //! - [`credentials`], [`ids`], [`clock`], [`sync`]: API keys and secrets, typed record
 //!   ids, time as a dependency, lock and stop-flag helpers.
@@ -48,6 +50,7 @@ pub mod http;
 pub mod ids;
 pub mod metrics;
 pub mod model;
+pub mod name_service;
 pub mod net;
 pub mod operator;
 pub mod outbound;

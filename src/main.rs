@@ -119,6 +119,15 @@ enum KeyEnvironment {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The container's static glibc build must not run where name lookups would load the
+    // host's glibc modules (src/name_service.rs): refuse now, not crash on a lookup.
+    #[cfg(all(target_env = "gnu", target_feature = "crt-static"))]
+    if let Err(why) =
+        driftguard::name_service::check(Path::new("/"), driftguard::name_service::LINKED_GLIBC)
+    {
+        eprintln!("driftguard: {why}");
+        return ExitCode::from(2);
+    }
     // The pipeline commands need no configuration file, only their flags and environment.
     let cli = match cli.command {
         Command::Infer(args) => return ExitCode::from(driftguard::cli::infer(args)),

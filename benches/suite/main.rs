@@ -20,7 +20,7 @@
 //!   on a store of `DG_BENCH_CONTRACTS` (1,000) contracts and `DG_BENCH_CONSOLE_CHECKS`
 //!   (1,000,000) checks: p50 and p99 at one connection.
 //!
-//! - side by side (`side`): the baseline, this build, the static musl build
+//! - side by side (`side`): the baseline, this build, the static build
 //!   (`DG_BENCH_STATIC_BIN`, set by benches/run.sh) and `DG_BENCH_ALT_BIN`'s builds in
 //!   alternating rounds over HTTP and HTTPS, each build on its own stores: medians and
 //!   spreads of requests/s, of each round's ratio to its baseline, and of CPU per check;
@@ -93,7 +93,7 @@ pub struct Bench {
     pub half_runs: usize,
     /// Which row groups run.
     pub rows: Rows,
-    /// `DG_BENCH_STATIC_BIN`: the static musl build.
+    /// `DG_BENCH_STATIC_BIN`: the static build the container runs (static glibc since round three).
     pub static_bin: Option<PathBuf>,
     /// `DG_BENCH_ALT_BIN`: more binaries for the side-by-side rounds.
     pub alt_bins: Vec<PathBuf>,
@@ -265,7 +265,13 @@ async fn main() {
     let results = &mut bench.results;
     results.add("binary", "size", file_mib(&bench.glibc_bin), "MiB", None);
     if let Some(path) = &bench.static_bin {
-        results.add("static musl binary", "size", file_mib(path), "MiB", None);
+        results.add(
+            "static binary (the container's)",
+            "size",
+            file_mib(path),
+            "MiB",
+            None,
+        );
     }
 
     println!("\nsuite took {:.0} s", started.elapsed().as_secs_f64());

@@ -11,14 +11,17 @@
 #   3. the README's `docker exec … accounts add-key default` (the admin socket) → a working key;
 #   4. `docker stop` (SIGTERM) → exit status 0 before the engine's SIGKILL;
 #   5. a new container on the same volume, with a config file and a private CA mounted
-#      (docs/operations.md, "Custom CA for webhooks"): every record is still there, and a
-#      webhook delivery from inside the container reaches an HTTPS receiver on the host whose
-#      certificate only that CA vouches for; the signature verifies; stop → exit 0;
+#      (docs/operations.md, "Custom CA for webhooks"): every record is still there, and
+#      webhook deliveries from inside the container reach an HTTPS receiver on the host whose
+#      certificate only that CA vouches for, by two host names: one from the container's
+#      /etc/hosts (--add-host) and one only a DNS server knows (--dns, packaging/docker/
+#      dns-stub.py) — the static glibc binary resolves both with nothing in the image but
+#      itself; the signatures verify; stop → exit 0;
 #   6. the guide's compose lines (podman-compose) on the same volume: the records are there,
 #      the root is read-only, stop → exit 0, `down` keeps the volume.
 #
 #   DRIFTGUARD_BIN=/path/to/static/driftguard packaging/docker/test-image.sh
-#   packaging/docker/test-image.sh          # builds the static binary first
+#   packaging/docker/test-image.sh          # builds the image's binary first (--libc glibc)
 #
 # Everything podman stores (image, containers, the volume, networks) lives in a temporary
 # root that is deleted at the end, so the host's own podman state is never touched. The
@@ -72,7 +75,7 @@ done
 if [ -n "${DRIFTGUARD_BIN:-}" ]; then
     BIN="$DRIFTGUARD_BIN"
 else
-    BIN="$("$HERE/build-static.sh" | tail -n 1)"
+    BIN="$("$HERE/build-static.sh" --libc glibc | tail -n 1)"
 fi
 [ -x "$BIN" ] || { say "FAIL: no executable at '$BIN'"; exit 1; }
 CA_BUNDLE="${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
@@ -101,12 +104,12 @@ docker() {
     esac
 }
 
-RECEIVER_PID=""
+HELPER_PIDS=()                  # the webhook receiver and the DNS server
 cleanup() {
-    if [ -n "$RECEIVER_PID" ]; then
-        kill "$RECEIVER_PID" 2>/dev/null || true
-        wait "$RECEIVER_PID" 2>/dev/null || true
-    fi
+    for pid in "${HELPER_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
     "${PODMAN[@]}" rm --force --all --time 0 >/dev/null 2>&1 || true
     "${PODMAN[@]}" volume rm --force --all >/dev/null 2>&1 || true
     "${PODMAN[@]}" rmi --force --all >/dev/null 2>&1 || true
@@ -121,10 +124,12 @@ fail() {
         "${PODMAN[@]}" logs driftguard 2>&1 | sed 's/^/    /' >&2 || true
         say "---- end of log ----"
     fi
-    if [ -s "$WORK/receiver.err" ]; then
-        say "---- webhook receiver ----"
-        sed 's/^/    /' "$WORK/receiver.err" >&2
-    fi
+    for helper in receiver dns; do
+        if [ -s "$WORK/$helper.err" ]; then
+            say "---- $helper ----"
+            sed 's/^/    /' "$WORK/$helper.err" >&2
+        fi
+    done
     exit 1
 }
 
@@ -270,15 +275,23 @@ GATEWAY="$("${PODMAN[@]}" network inspect podman --format '{{range .Subnets}}{{.
 openssl req -newkey rsa:2048 -nodes -subj "/CN=$GATEWAY" \
     -keyout "$CFG/receiver.key" -out "$CFG/receiver.csr" 2>"$WORK/openssl.err" \
     || fail "openssl: $(cat "$WORK/openssl.err")"
+# The receiver's two names: one the engine writes into the container's /etc/hosts, one only
+# the DNS server below knows (the container's resolv.conf names it).
+HOSTS_NAME=receiver.hosts.test
+DNS_NAME=receiver.dns.test
 openssl x509 -req -in "$CFG/receiver.csr" -CA "$CFG/webhook-ca.pem" -CAkey "$CFG/ca.key" \
     -CAcreateserial -days 2 -out "$CFG/receiver.pem" \
-    -extfile <(printf 'subjectAltName=IP:%s\nextendedKeyUsage=serverAuth\n' "$GATEWAY") 2>"$WORK/openssl.err" \
+    -extfile <(printf 'subjectAltName=IP:%s,DNS:%s,DNS:%s\nextendedKeyUsage=serverAuth\n' \
+        "$GATEWAY" "$HOSTS_NAME" "$DNS_NAME") 2>"$WORK/openssl.err" \
     || fail "openssl: $(cat "$WORK/openssl.err")"
 # docs/operations.md's lines, run in a directory holding webhook-ca.pem (as they expect).
 ca_lines="$(guide_block '**Settings and a private CA for webhooks.**' 1)"
 printf '%s\n' "$ca_lines" | sed 's/^/    $ /' >&2
 printf '%s\n' "$ca_lines" | grep -q '^docker run ' || fail "no docker run line in the guide's CA section"
+saved_flags=("${RUN_FLAGS[@]}")
+RUN_FLAGS+=(--add-host "$HOSTS_NAME:$GATEWAY" --dns "$GATEWAY")
 (cd "$CFG" && eval "$ca_lines") >&2 || fail "the guide's config-and-CA docker run failed"
+RUN_FLAGS=("${saved_flags[@]}")
 wait_healthy
 
 step "every record survived"
@@ -290,52 +303,74 @@ keys="$(get "$ADDED_KEY" /keys)"
 [ "$(printf '%s' "$keys" | grep -o '"id":"key_' | wc -l)" -eq 2 ] || fail "expected the two live keys: $keys"
 say "contract, check, usage and both keys are back"
 
-step "a webhook delivery from the container to an HTTPS receiver on a private CA"
+step "webhook deliveries from the container to an HTTPS receiver on a private CA, by host name"
+# Helpers on the bridge's gateway (it exists while the container runs): the receiver, and a
+# DNS server that knows $DNS_NAME.
+start_helper() {
+    local name=$1
+    shift
+    "$@" 2>"$WORK/$name.err" &
+    HELPER_PIDS+=($!)
+    local start=$SECONDS
+    until grep -q listening "$WORK/$name.err" 2>/dev/null; do
+        kill -0 "${HELPER_PIDS[-1]}" 2>/dev/null || fail "the $name did not start"
+        [ $((SECONDS - start)) -lt 10 ] || fail "the $name did not start within 10s"
+        sleep 0.1
+    done
+}
 RPORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')"
-python3 "$HERE/webhook-receiver.py" "$GATEWAY" "$RPORT" "$CFG/receiver.pem" "$CFG/receiver.key" \
-    "$WORK/received.jsonl" 2>"$WORK/receiver.err" &
-RECEIVER_PID=$!
-start=$SECONDS
-until grep -q listening "$WORK/receiver.err" 2>/dev/null; do
-    kill -0 "$RECEIVER_PID" 2>/dev/null || fail "the receiver did not start"
-    [ $((SECONDS - start)) -lt 10 ] || fail "the receiver did not start within 10s"
-    sleep 0.1
+start_helper receiver python3 "$HERE/webhook-receiver.py" "$GATEWAY" "$RPORT" \
+    "$CFG/receiver.pem" "$CFG/receiver.key" "$WORK/received.jsonl"
+start_helper dns python3 "$HERE/dns-stub.py" "$GATEWAY" "$DNS_NAME" "$GATEWAY"
+HOOKS=()
+SECRETS=()
+for host in "$HOSTS_NAME" "$DNS_NAME"; do
+    hook="$(curl -s --max-time 10 -H "X-API-Key: $KEY" "$API/webhooks" \
+        -d "{\"url\": \"https://$host:$RPORT/drift\", \"events\": [\"breaking\", \"warning\", \"pass\"]}")"
+    HOOKS+=("$(printf '%s' "$hook" | grep -o '"id":"wh_[A-Za-z0-9]*"' | head -n 1 | cut -d'"' -f4 || true)")
+    SECRETS+=("$(printf '%s' "$hook" | grep -o '"secret":"whsec_[^"]*"' | cut -d'"' -f4 || true)")
+    [ -n "${HOOKS[-1]}" ] && [ -n "${SECRETS[-1]}" ] || fail "creating the webhook to $host answered: $hook"
 done
-hook="$(curl -s --max-time 10 -H "X-API-Key: $KEY" "$API/webhooks" \
-    -d "{\"url\": \"https://$GATEWAY:$RPORT/drift\", \"events\": [\"breaking\", \"warning\", \"pass\"]}")"
-HOOK_ID="$(printf '%s' "$hook" | grep -o '"id":"wh_[A-Za-z0-9]*"' | head -n 1 | cut -d'"' -f4 || true)"
-SECRET="$(printf '%s' "$hook" | grep -o '"secret":"whsec_[^"]*"' | cut -d'"' -f4 || true)"
-[ -n "$HOOK_ID" ] && [ -n "$SECRET" ] || fail "creating the webhook answered: $hook"
 check="$(curl -s --max-time 10 -H "X-API-Key: $KEY" "$API/check" \
     -d "{\"contract_id\": \"$CONTRACT\", \"incoming_schema\": {\"columns\": [{\"name\": \"user_id\", \"type\": \"integer\"}]}}")"
 CHECK_ID="$(printf '%s' "$check" | grep -o '"id":"chk_[A-Za-z0-9]*"' | head -n 1 | cut -d'"' -f4 || true)"
 [ -n "$CHECK_ID" ] || fail "the check answered: $check"
 start=$SECONDS
-until [ -s "$WORK/received.jsonl" ]; do
+until [ "$(wc -l <"$WORK/received.jsonl" 2>/dev/null || echo 0)" -ge 2 ]; do
     [ $((SECONDS - start)) -lt "$DEADLINE_SECS" ] || {
-        curl -s -H "X-API-Key: $KEY" "$API/webhooks/$HOOK_ID/deliveries" >&2 || true
-        fail "no delivery reached the receiver within ${DEADLINE_SECS}s (deliveries above)"
+        for id in "${HOOKS[@]}"; do
+            curl -s -H "X-API-Key: $KEY" "$API/webhooks/$id/deliveries" >&2 || true
+        done
+        fail "two deliveries did not reach the receiver within ${DEADLINE_SECS}s (deliveries above)"
     }
     sleep 0.2
 done
-python3 - "$WORK/received.jsonl" "$SECRET" "$CHECK_ID" <<'PY' || fail "the delivery does not verify"
+grep -q "query $DNS_NAME type 1" "$WORK/dns.err" || fail "the container never asked the DNS server for $DNS_NAME"
+python3 - "$WORK/received.jsonl" "$CHECK_ID" "${SECRETS[@]}" <<'PY' || fail "the deliveries do not verify"
 import hashlib, hmac, json, sys
-log, secret, check_id = sys.argv[1:]
-entry = json.loads(open(log, encoding="utf-8").readline())
-body, headers = entry["body"], entry["headers"]
-want = hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()
-got = headers.get("x-driftguard-signature", "")
-assert hmac.compare_digest(want, got), f"X-DriftGuard-Signature {got!r} != {want!r}"
-assert check_id in body, f"the body does not name {check_id}: {body[:200]}"
-print(f"test-image: delivery {headers.get('x-driftguard-delivery')} verified: "
-      f"HMAC-SHA256 signature matches, body names {check_id}", file=sys.stderr)
+log, check_id, *secrets = sys.argv[1:]
+unsigned = set(secrets)
+for line in open(log, encoding="utf-8"):
+    entry = json.loads(line)
+    body, headers = entry["body"], entry["headers"]
+    got = headers.get("x-driftguard-signature", "")
+    signer = [s for s in secrets
+              if hmac.compare_digest(hmac.new(s.encode(), body.encode(), hashlib.sha256).hexdigest(), got)]
+    assert signer, f"X-DriftGuard-Signature {got!r} matches no webhook's secret"
+    assert check_id in body, f"the body does not name {check_id}: {body[:200]}"
+    unsigned.discard(signer[0])
+    print(f"test-image: delivery {headers.get('x-driftguard-delivery')} to Host {headers.get('host')} "
+          f"verified: HMAC-SHA256 signature matches, body names {check_id}", file=sys.stderr)
+assert not unsigned, "a webhook's delivery is missing"
 PY
-start=$SECONDS
-until get "$KEY" "/webhooks/$HOOK_ID/deliveries" | grep -qF '"status":"delivered"'; do
-    [ $((SECONDS - start)) -lt "$DEADLINE_SECS" ] || fail "the delivery is not marked delivered"
-    sleep 0.2
+for id in "${HOOKS[@]}"; do
+    start=$SECONDS
+    until get "$KEY" "/webhooks/$id/deliveries" | grep -qF '"status":"delivered"'; do
+        [ $((SECONDS - start)) -lt "$DEADLINE_SECS" ] || fail "the delivery of $id is not marked delivered"
+        sleep 0.2
+    done
 done
-say "the deliveries list shows it delivered"
+say "by /etc/hosts and by DNS: the deliveries lists show both delivered"
 
 step "docker stop (SIGTERM) of the second container"
 stop_gracefully

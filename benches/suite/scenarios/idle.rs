@@ -1,5 +1,5 @@
 //! `idle`: the RSS of an idle daemon with an empty store — this build and, if given, the
-//! static musl build (what the container runs). Most of it is the binary's own pages
+//! static build (what the container runs). Most of it is the binary's own pages
 //! (file-backed), not heap.
 
 use std::time::Duration;
@@ -11,7 +11,7 @@ use crate::Bench;
 pub async fn run(b: &mut Bench) {
     let mut builds = vec![("this build", b.glibc_bin.clone())];
     if let Some(path) = &b.static_bin {
-        builds.push(("the static musl build", path.clone()));
+        builds.push(("the static build (the container's)", path.clone()));
     }
     for (i, (name, bin)) in builds.into_iter().enumerate() {
         let idle = Setup::new(b.dir.path(), &format!("idle-{i}"), &b.ca.pem_file, None);

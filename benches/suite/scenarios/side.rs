@@ -1,6 +1,6 @@
 //! `side`: the ratios side by side (issue 25). In each of `DG_BENCH_ROUNDS` (5) rounds
 //! the bare hyper baseline and every daemon build take the same `POST /check` load in
-//! turn, over HTTP and then over HTTPS: this build, the static musl build
+//! turn, over HTTP and then over HTTPS: this build, the static build
 //! (`DG_BENCH_STATIC_BIN`) and the builds of `DG_BENCH_ALT_BIN` (e.g. the build before a
 //! change, named by its file name). Each build has its own stores (builds of different
 //! formats cannot share one). Per build and protocol the rows give the median and the
@@ -31,7 +31,7 @@ struct Figures {
 pub async fn run(b: &mut Bench) {
     let mut named: Vec<(String, PathBuf)> = vec![("this build".into(), b.glibc_bin.clone())];
     match &b.static_bin {
-        Some(path) => named.push(("static musl build".into(), path.clone())),
+        Some(path) => named.push(("static build (the container's)".into(), path.clone())),
         None => println!("(no DG_BENCH_STATIC_BIN: no static build in the rounds)"),
     }
     for path in &b.alt_bins {
@@ -148,7 +148,7 @@ fn targets(b: &mut Bench, builds: &[Build], measured: &[Vec<Figures>], baseline:
         let ratio = median(&ratios(&measured[1][0].rps, &this[0].rps));
         b.results.target(
             "static_vs_glibc",
-            "static musl build vs this (glibc) build, POST /check req/s (median of each round's ratio)",
+            "the container's static build vs this (dynamic) build, POST /check req/s (median of each round's ratio)",
             median(&measured[1][0].rps),
             "req/s",
             Some(ratio),
