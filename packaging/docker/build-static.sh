@@ -86,15 +86,18 @@ fi
 # 3. Build. For musl, CC_<target> names the C compiler of ring's and libmimalloc-sys's
 # build scripts; for glibc, crt-static links glibc, libgcc and those C parts into one
 # static-pie executable, stripped of its symbol table (4.7 MB of 23.6: the image stays
-# well under its 24 MB bound; panics still name their source line).
+# well under its 21 MB bound; panics still name their source line) and with its start-up
+# relocations packed (RELR: binutils 2.38 and glibc 2.36 or newer; 0.7 MB smaller, and
+# ≈0.8 MB less resident after start, as they are no longer read at start).
 cd "$ROOT"
 if [ "$LIBC" = musl ]; then
     say "cargo build --release --locked --target $TARGET (in $ROOT)"
     CC_x86_64_unknown_linux_musl=musl-gcc \
         cargo build --release --locked --target "$TARGET" >&2
 else
-    say "RUSTFLAGS='-C target-feature=+crt-static -C strip=symbols' cargo build --release --locked --target $TARGET (in $ROOT)"
-    RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static -C strip=symbols" \
+    flags="-C target-feature=+crt-static -C strip=symbols -C link-arg=-Wl,-z,pack-relative-relocs"
+    say "RUSTFLAGS='$flags' cargo build --release --locked --target $TARGET (in $ROOT)"
+    RUSTFLAGS="${RUSTFLAGS:-} $flags" \
         cargo build --release --locked --target "$TARGET" >&2
 fi
 
