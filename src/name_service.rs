@@ -1,7 +1,7 @@
 //! Whether this host's name service switch is safe for the static glibc build.
 //!
 //! The container image runs a static glibc build (faster than static musl: BENCHMARKS.md,
-//! "Static glibc"). It resolves host names (webhook hosts, `--url`) with the two sources
+//! "the container ships a static glibc build"). It resolves host names (webhook hosts, `--url`) with the two sources
 //! built into glibc, `files` and `dns`. Any other source that `/etc/nsswitch.conf` names
 //! for `hosts` (`myhostname`, `resolve`, `mdns4_minimal`, …) is a shared library,
 //! `libnss_<source>.so.2`, that glibc loads into the process on a lookup, with the host's
@@ -16,7 +16,7 @@
 use std::path::Path;
 
 /// The name service switch's configuration, relative to the root checked.
-pub const NSSWITCH: &str = "etc/nsswitch.conf";
+const NSSWITCH: &str = "etc/nsswitch.conf";
 
 /// The first line of the banner of the glibc this build linked in, as its `libc.so.6`
 /// prints it (`build-static.sh --libc glibc` and the Dockerfile set it at build time).
@@ -26,7 +26,7 @@ pub const LINKED_GLIBC: Option<&str> = option_env!("DRIFTGUARD_LINKED_GLIBC");
 const BUILT_IN: [&str; 2] = ["files", "dns"];
 
 /// Where glibc's loader finds `libnss_*` modules on x86_64 distributions (multiarch first).
-pub const MODULE_DIRS: [&str; 6] = [
+const MODULE_DIRS: [&str; 6] = [
     "lib/x86_64-linux-gnu",
     "usr/lib/x86_64-linux-gnu",
     "lib64",

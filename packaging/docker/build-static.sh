@@ -6,9 +6,10 @@
 #
 # musl (the default) runs on any x86_64 Linux and reads /etc/hosts and /etc/resolv.conf
 # itself: build it to carry to a host (packaging/install.sh --binary) or into the .deb.
-# glibc linked statically (static-pie) is faster — 1.09x the dynamic build where musl ran
-# at 0.86x (its memcpy; BENCHMARKS.md, "Static glibc") — and resolves names with glibc's
-# built-in `files` and `dns` sources, which is all the FROM scratch image offers. It is
+# glibc linked statically (static-pie) is faster — as fast as the dynamic build, where musl
+# costs ≈20 % more CPU per check (its memcpy; BENCHMARKS.md, "the container ships a static
+# glibc build") — and resolves names with glibc's built-in `files` and `dns` sources,
+# which is all the FROM scratch image offers. It is
 # for the image only: on a host whose /etc/nsswitch.conf names another source
 # (myhostname, resolve, …) glibc would load that host's module into it, which crashes a
 # static program unless the host's glibc is the one it linked, so that build refuses to
