@@ -37,7 +37,7 @@ const MODULE_DIRS: [&str; 6] = [
 
 /// The sources named for `hosts` in `nsswitch` (the file's text) that glibc would load as
 /// modules, in order. Comments and `[STATUS=action]` items are skipped.
-pub fn loadable_hosts_sources(nsswitch: &str) -> Vec<&str> {
+fn loadable_hosts_sources(nsswitch: &str) -> Vec<&str> {
     let mut sources = Vec::new();
     for line in nsswitch.lines() {
         let line = line.split('#').next().unwrap_or_default().trim();
