@@ -61,6 +61,10 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+    /// The operating system's random number generator did not answer (ids, keys and
+    /// secrets come from it).
+    #[error("the operating system's random number generator (getrandom(2), /dev/urandom) does not answer")]
+    Random,
     /// The bootstrap key file could not be written.
     #[error("cannot write the bootstrap key file {path}: {source}")]
     BootstrapFile {
@@ -124,6 +128,7 @@ impl Daemon {
     /// keep a handle (the tests use one to close the store under a running daemon);
     /// [`Daemon::shutdown`] still closes it.
     pub async fn start_with_store(config: Config, store: Store) -> Result<Daemon, StartError> {
+        crate::ids::probe_random().map_err(|_| StartError::Random)?;
         bootstrap(&store, &config).await?;
         let metrics = Metrics::new();
         let guard = Arc::new(TargetGuard::new(

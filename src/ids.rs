@@ -280,14 +280,20 @@ impl RandomPool {
     }
 }
 
+/// Whether the operating system's CSPRNG answers: the daemon asks once at start and
+/// refuses to start without it, so that [`fill_random`] on a request path cannot fail.
+pub fn probe_random() -> Result<(), ring::error::Unspecified> {
+    SystemRandom::new().fill(&mut [0u8; 16])
+}
+
 /// Fills `buf` from the operating system's CSPRNG.
 #[allow(clippy::expect_used, reason = "no recovery is possible")]
 pub fn fill_random(buf: &mut [u8]) {
-    // SystemRandom reads getrandom(2); it only fails if the kernel has no entropy source
-    // at all, in which case nothing about this process could be trusted anyway.
+    // SystemRandom reads getrandom(2) (or /dev/urandom, kept open, on kernels without
+    // it): once it has answered, as `probe_random` makes sure at start, it keeps answering.
     SystemRandom::new()
         .fill(buf)
-        .expect("the OS random number generator failed"); // ok: only without any kernel entropy source
+        .expect("the OS random number generator failed"); // ok: probed at start (probe_random)
 }
 
 /// Characters of a list cursor (a `u64` in the same base32).
