@@ -258,6 +258,14 @@ impl Protocol {
     }
 }
 
+/// A client for `protocol` (trusting the bench certificate over HTTPS).
+fn client_for(b: &Bench, protocol: Protocol) -> HttpClient {
+    match protocol {
+        Protocol::Http => client(None),
+        Protocol::Https => client_with(Some(&b.cert.cert_der), false),
+    }
+}
+
 /// `http://127.0.0.1:PORT` or `https://localhost:PORT`.
 pub fn base(protocol: Protocol, port: u16) -> String {
     match protocol {
@@ -281,9 +289,8 @@ pub async fn start(b: &Bench, bin: &Path, setup: &Setup, protocol: Protocol) -> 
     match protocol {
         Protocol::Http => Daemon::start_bin(bin, setup, &b.key).await,
         Protocol::Https => {
-            let client = client_with(Some(&b.cert.cert_der), false);
             Daemon::spawn(bin, setup, &b.key)
-                .ready(&client, &base(protocol, setup.port))
+                .ready(&client_for(b, protocol), &base(protocol, setup.port))
                 .await
         }
     }
@@ -299,11 +306,7 @@ pub async fn contract(
     name: &str,
 ) -> String {
     let daemon = start(b, bin, setup, protocol).await;
-    let client = match protocol {
-        Protocol::Http => client(None),
-        Protocol::Https => client_with(Some(&b.cert.cert_der), false),
-    };
-    let api = Api::new(base(protocol, setup.port), &b.key, client);
+    let api = Api::new(base(protocol, setup.port), &b.key, client_for(b, protocol));
     let body = json!({"name": name, "schema": {"columns": columns_json()}});
     let contract = api
         .json(Method::POST, "/api/v1/contracts", Some(body), 201)
